@@ -1,0 +1,82 @@
+"""The production ("logging") policy: the realistic recommender whose choices fill the logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from amrs_gym.catalog import Catalog
+from amrs_gym.reference_world.population import Population
+from amrs_gym.reference_world.world import _TARGETS, SessionState
+
+
+@dataclass(frozen=True)
+class ProductionPolicyConfig:
+    """A mode-aware softmax recommender: popular, on-mode, roughly to taste, with continuity."""
+
+    temperature: float = 0.5
+    """Softmax temperature over the catalog's scores."""
+    popularity_weight: float = 1.5
+    """Score per unit of popularity."""
+    mode_fit_weight: float = 1.5
+    """Score lost per unit of distance between the track's affect and the mode's target."""
+    taste_weight: float = 1.0
+    """Score per unit of cosine similarity to the policy's (noisy) estimate of the listener's taste."""
+    taste_noise: float = 1.0
+    """Noise of that estimate: production knows its listeners only roughly."""
+    continuity_weight: float = 0.8
+    """Score per unit of similarity to the previous track if it was not skipped (negated if it was)."""
+    repeat_penalty: float = 1.0
+    """Score lost by a track already played in the session."""
+    seed: int = 1
+    """Seed of the taste estimates."""
+
+    def create(self, catalog: Catalog, population: Population) -> ProductionPolicy:
+        """Build the policy for a catalog and population."""
+        return ProductionPolicy(catalog, population, self)
+
+
+class ProductionPolicy:
+    """Stochastic, mode-aware recommender; `sample` returns tracks and their propensities."""
+
+    def __init__(self, catalog: Catalog, population: Population, config: ProductionPolicyConfig):
+        self.config = config
+        self._unit = catalog.unit_embeddings
+        rng = np.random.default_rng(config.seed)
+        estimate = population.taste + config.taste_noise * rng.normal(
+            0, 1, population.taste.shape
+        ) / np.sqrt(catalog.embedding_dim)
+        self._taste_estimate = estimate / np.linalg.norm(estimate, axis=1, keepdims=True)
+        affect = np.stack([catalog.valence, catalog.arousal], axis=1)
+        mode_fit = np.linalg.norm(affect[None] - _TARGETS[:, None], axis=2)  # (4, n_tracks)
+        self._static = config.popularity_weight * catalog.popularity[None] - config.mode_fit_weight * mode_fit
+
+    def probabilities(self, state: SessionState, last_skipped: np.ndarray) -> np.ndarray:
+        """Action probabilities over the catalog for every session, shape (batch, n_tracks)."""
+        cfg = self.config
+        rows = np.arange(state.batch_size)
+        scores = self._static[state.mode] + cfg.taste_weight * (
+            self._taste_estimate[state.listener] @ self._unit.T
+        )
+        started = state.position > 0
+        last = state.history[rows, np.maximum(state.position - 1, 0)]
+        sign = np.where(last_skipped, -1.0, 1.0) * started
+        scores += (cfg.continuity_weight * sign)[:, None] * (self._unit[np.maximum(last, 0)] @ self._unit.T)
+        played = state.history[:, : max(1, int(state.position.max()))]
+        valid = played >= 0
+        np.add.at(scores, (np.repeat(rows, played.shape[1])[valid.ravel()], played[valid]), -cfg.repeat_penalty)
+        scores /= cfg.temperature
+        scores -= scores.max(axis=1, keepdims=True)
+        probs = np.exp(scores)
+        return probs / probs.sum(axis=1, keepdims=True)
+
+    def sample(
+        self, state: SessionState, last_skipped: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Draw one track per session; returns (track ids, their probabilities)."""
+        probs = self.probabilities(state, last_skipped)
+        cumulative = np.cumsum(probs, axis=1)
+        draws = rng.random(state.batch_size)[:, None] * cumulative[:, -1:]
+        tracks = np.minimum((cumulative < draws).sum(axis=1), probs.shape[1] - 1)
+        return tracks, probs[np.arange(state.batch_size), tracks]

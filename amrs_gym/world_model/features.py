@@ -1,0 +1,157 @@
+"""Turning logged sessions into padded tensors for the world model.
+
+A session of T tracks becomes T context tokens (track + its observed feedback)
+preceded by a start token (mode, cohort, starting report). The model predicts
+track t's outcome from the start token and tokens 0..t-1.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+import torch
+
+#: feedback vector of a context token, in this order.
+FEEDBACK_FIELDS = (
+    "present",  # 1 when the feedback of this step is known (0: only the track is known)
+    "engagement",  # fraction listened, [0, 1]
+    "skipped",
+    "like",
+    "dislike",
+    "rated",
+    "valence_report",
+    "arousal_report",
+    "reported",
+)
+FEEDBACK_DIM = len(FEEDBACK_FIELDS)
+
+
+@dataclass
+class SessionTensors:
+    """A padded batch of sessions: inputs and (masked) targets."""
+
+    track: torch.Tensor  # (batch, seq_len) long, 0 where padded
+    feedback: torch.Tensor  # (batch, seq_len, FEEDBACK_DIM + extra)
+    mode: torch.Tensor  # (batch,) long
+    cohort: torch.Tensor  # (batch,) long
+    start: torch.Tensor  # (batch, 2) starting valence/arousal report
+    valid: torch.Tensor  # (batch, seq_len) bool, real rows
+    skipped: torch.Tensor  # (batch, seq_len) float
+    engagement: torch.Tensor  # (batch, seq_len) float
+    rating: torch.Tensor  # (batch, seq_len) float, nan when not given
+    valence: torch.Tensor  # (batch, seq_len) float, nan when not given
+    arousal: torch.Tensor  # (batch, seq_len) float, nan when not given
+    scored: torch.Tensor  # (batch, seq_len) bool, rows whose prediction counts in metrics/loss
+
+    def __len__(self) -> int:
+        return int(self.track.shape[0])
+
+    def index(self, rows: torch.Tensor | slice) -> SessionTensors:
+        """The sessions at `rows`."""
+        return SessionTensors(**{f.name: getattr(self, f.name)[rows] for f in fields(self)})
+
+
+def feedback_vector(
+    engagement: np.ndarray,
+    skipped: np.ndarray,
+    rating: np.ndarray,
+    valence_report: np.ndarray,
+    arousal_report: np.ndarray,
+    present: np.ndarray | None = None,
+) -> np.ndarray:
+    """Encode observed feedback; missing ratings/reports become 0 with their flag off.  # (..., 9)"""
+    rated = ~np.isnan(rating)
+    reported = ~np.isnan(valence_report) & ~np.isnan(arousal_report)
+    present = np.ones_like(engagement) if present is None else present
+    out = np.stack(
+        [
+            present,
+            engagement,
+            skipped.astype(np.float64),
+            (rated & (np.nan_to_num(rating) == 1)).astype(np.float64),
+            (rated & (np.nan_to_num(rating) == 0)).astype(np.float64),
+            rated.astype(np.float64),
+            np.where(reported, np.nan_to_num(valence_report), 0.0),
+            np.where(reported, np.nan_to_num(arousal_report), 0.0),
+            reported.astype(np.float64),
+        ],
+        axis=-1,
+    )
+    return out * present[..., None]
+
+
+def sessions_to_tensors(
+    logs: pd.DataFrame,
+    mode_column: str = "mode",
+    mode_values: tuple[str, ...] = ("energize", "focus", "calm", "sleep"),
+    cohort_column: str = "cohort",
+    cohort_values: tuple[str, ...] = ("consumer", "clinical"),
+    extra_feedback: tuple[str, ...] = (),
+    hidden_feedback: np.ndarray | None = None,
+    scored: np.ndarray | None = None,
+) -> SessionTensors:
+    """Pad sessions (sorted by session_id then position) into tensors.
+
+    Args:
+        logs: rows in the log schema; `valence_start`/`arousal_start` may be absent (zeros).
+        mode_column, mode_values: the column giving the session's mode and its categories.
+        cohort_column, cohort_values: likewise for the cohort.
+        extra_feedback: further numeric per-row columns appended to the feedback vector.
+        hidden_feedback: per-row bool, True where a row's feedback must not be shown as input.
+        scored: per-row bool, rows that count in losses and metrics (default all).
+    """
+    order = np.lexsort((logs["position"].to_numpy(), logs["session_id"].to_numpy()))
+    keep = np.ones(len(logs), bool) if scored is None else np.asarray(scored, bool)[order]
+    hidden = np.zeros(len(logs), bool) if hidden_feedback is None else np.asarray(hidden_feedback, bool)[order]
+    logs = logs.iloc[order]
+    session = logs["session_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, session[1:] != session[:-1]])
+    lengths = np.diff(np.r_[starts, len(session)])
+    batch, seq_len = len(starts), int(lengths.max())
+    step = np.arange(len(session)) - np.repeat(starts, lengths)
+    row = np.repeat(np.arange(batch), lengths)
+
+    def pad(values: np.ndarray, fill: float, dtype: torch.dtype) -> torch.Tensor:
+        out = np.full((batch, seq_len) + values.shape[1:], fill, dtype=np.float64)
+        out[row, step] = values
+        return torch.as_tensor(out, dtype=dtype)
+
+    def column(name: str) -> np.ndarray:
+        return logs[name].to_numpy(dtype=np.float64, na_value=np.nan)
+
+    rating = column("rating")
+    valence, arousal = column("valence_report"), column("arousal_report")
+    engagement = column("engagement")
+    skipped = logs["skipped"].to_numpy().astype(np.float64)
+    fb = feedback_vector(engagement, skipped, rating, valence, arousal, present=(~hidden).astype(np.float64))
+    if extra_feedback:
+        extra = np.stack([column(c) for c in extra_feedback], axis=1) * (~hidden)[:, None]
+        fb = np.concatenate([fb, extra], axis=1)
+    first = logs.iloc[starts]
+
+    def codes(name: str, values: tuple[str, ...]) -> torch.Tensor:
+        if name not in logs.columns:
+            return torch.zeros(batch, dtype=torch.long)
+        lookup = {v: i for i, v in enumerate(values)}
+        return torch.as_tensor([lookup.get(str(v), 0) for v in first[name]], dtype=torch.long)
+
+    if "valence_start" in logs.columns:
+        start = np.stack([first["valence_start"].to_numpy(float), first["arousal_start"].to_numpy(float)], 1)
+    else:
+        start = np.zeros((batch, 2))
+    return SessionTensors(
+        track=pad(logs["track_id"].to_numpy(), 0, torch.long),
+        feedback=pad(fb, 0.0, torch.float32),
+        mode=codes(mode_column, mode_values),
+        cohort=codes(cohort_column, cohort_values),
+        start=torch.as_tensor(start, dtype=torch.float32),
+        valid=pad(np.ones(len(session)), 0, torch.bool),
+        skipped=pad(skipped, 0.0, torch.float32),
+        engagement=pad(engagement, 0.0, torch.float32),
+        rating=pad(rating, np.nan, torch.float32),
+        valence=pad(valence, np.nan, torch.float32),
+        arousal=pad(arousal, np.nan, torch.float32),
+        scored=pad(keep.astype(np.float64), 0, torch.bool),
+    )

@@ -1,0 +1,404 @@
+"""The world model: a causal transformer over a session that predicts a listener's response.
+
+Sequence layout: index 0 is a start token (mode, cohort, starting report); index
+k + 1 holds track k with its observed feedback. To predict track t, a query built
+from the candidate track's content (plus how often / how closely it repeats the
+history) cross-attends to indices 0..t and reads the summary at index t.
+
+The same module serves training (whole sessions, causal masks) and rollouts
+(`start` / `observe` / `predict` on a batch, with key/value caches so a step
+costs one token, not the whole history).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from amrs_gym.world_model.features import FEEDBACK_DIM, SessionTensors
+
+N_CANDIDATE_FEATURES = 3  # earlier plays of the track, max similarity to history, mean similarity to last 3
+
+
+@dataclass(frozen=True)
+class WorldModelConfig:
+    """Architecture and input switches of the world model."""
+
+    d_model: int = 64
+    """Width of every token."""
+    n_heads: int = 4
+    """Attention heads."""
+    n_layers: int = 2
+    """Encoder layers (transformer blocks or GRU layers)."""
+    ff_dim: int = 128
+    """Hidden width of the feed-forward sublayers and the output head."""
+    dropout: float = 0.1
+    """Dropout during training."""
+    max_len: int = 64
+    """Most tracks in a context (history prefix plus rollout)."""
+    n_modes: int = 4
+    """Number of mode categories."""
+    n_cohorts: int = 2
+    """Number of cohort categories."""
+    feedback_dim: int = FEEDBACK_DIM
+    """Size of a context token's feedback vector."""
+    engagement_bins: int = 10
+    """Bins of the predicted engagement distribution on [0, 1]."""
+    encoder: Literal["transformer", "gru"] = "transformer"
+    """Sequence encoder: the causal transformer, or a GRU baseline of similar size."""
+    use_history: bool = True
+    """Ablation switch: False sees only the start token (no session history)."""
+    use_content: bool = True
+    """Ablation switch: False replaces track content features by zeros."""
+    use_affect: bool = True
+    """Ablation switch: False hides the starting and in-session valence/arousal reports."""
+
+
+@dataclass
+class Prediction:
+    """Predicted response distributions for candidate tracks.  Every field is (batch, k)."""
+
+    skip_logit: torch.Tensor
+    engagement_logits: torch.Tensor  # (batch, k, 2, bins): [not skipped, skipped]
+    like_logit: torch.Tensor
+    valence_mean: torch.Tensor
+    valence_log_std: torch.Tensor
+    arousal_mean: torch.Tensor
+    arousal_log_std: torch.Tensor
+    context: torch.Tensor  # (batch, d_model) summary of the history the prediction used
+
+    @property
+    def skip_probability(self) -> torch.Tensor:
+        """P(skip)."""
+        return torch.sigmoid(self.skip_logit)
+
+    @property
+    def like_probability(self) -> torch.Tensor:
+        """P(like | rated)."""
+        return torch.sigmoid(self.like_logit)
+
+    def expected_engagement(self) -> torch.Tensor:
+        """E[fraction listened], mixing the skipped and kept engagement distributions."""
+        bins = self.engagement_logits.shape[-1]
+        centres = (torch.arange(bins, dtype=torch.float32) + 0.5) / bins
+        means = (self.engagement_logits.softmax(-1) * centres).sum(-1)  # (batch, k, 2)
+        p = self.skip_probability
+        return (1 - p) * means[..., 0] + p * means[..., 1]
+
+
+class _Block(nn.Module):
+    """Pre-norm transformer block with causal self-attention and a key/value cache path."""
+
+    def __init__(self, config: WorldModelConfig):
+        super().__init__()
+        d = config.d_model
+        self.heads = config.n_heads
+        self.norm1, self.norm2 = nn.LayerNorm(d), nn.LayerNorm(d)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.out = nn.Linear(d, d)
+        self.ff = nn.Sequential(nn.Linear(d, config.ff_dim), nn.GELU(), nn.Linear(config.ff_dim, d))
+        self.dropout = nn.Dropout(config.dropout)
+
+    def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        batch, length, d = x.shape
+        qkv = self.qkv(self.norm1(x)).view(batch, length, 3, self.heads, d // self.heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (batch, heads, length, head_dim)
+        return q, k, v
+
+    def _finish(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
+        batch, _, length, _ = attended.shape
+        x = x + self.dropout(self.out(attended.transpose(1, 2).reshape(batch, length, -1)))
+        return x + self.dropout(self.ff(self.norm2(x)))
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Whole sequences; `mask` (length, length) is True where attention is allowed."""
+        q, k, v = self._split(x)
+        p = self.dropout.p if self.training else 0.0
+        return self._finish(x, F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p))
+
+    def step(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor], position: torch.Tensor) -> torch.Tensor:
+        """One new token per row (batch, 1, d) written at `position` (batch,) in the cache."""
+        q, k, v = self._split(x)
+        keys, values = cache
+        rows = torch.arange(x.shape[0])
+        keys[rows, :, position] = k[:, :, 0]
+        values[rows, :, position] = v[:, :, 0]
+        allowed = torch.arange(keys.shape[2]) <= position[:, None]  # (batch, max_len + 1)
+        return self._finish(x, F.scaled_dot_product_attention(q, keys, values, attn_mask=allowed[:, None, None]))
+
+
+@dataclass
+class ModelState:
+    """Cached rollout state of a batch of sessions (see `WorldModel.start`)."""
+
+    session: torch.Tensor  # (batch, d_model) mode + cohort + starting-report embedding
+    length: torch.Tensor  # (batch,) tokens in the context, start token included
+    tracks: torch.Tensor  # (batch, max_len) track ids of the history, -1 beyond it
+    caches: list[tuple[torch.Tensor, torch.Tensor]]  # transformer: per layer (keys, values)
+    gru_hidden: torch.Tensor | None  # gru: (layers, batch, d_model)
+    memory_keys: torch.Tensor  # (batch, heads, max_len + 1, head_dim) for the candidate query
+    memory_values: torch.Tensor
+    last_hidden: torch.Tensor  # (batch, d_model) encoder output at the newest token
+
+    def select(self, rows: torch.Tensor) -> ModelState:
+        """The state of a subset of rows (a copy)."""
+        return ModelState(
+            session=self.session[rows],
+            length=self.length[rows],
+            tracks=self.tracks[rows],
+            caches=[(k[rows], v[rows]) for k, v in self.caches],
+            gru_hidden=None if self.gru_hidden is None else self.gru_hidden[:, rows],
+            memory_keys=self.memory_keys[rows],
+            memory_values=self.memory_values[rows],
+            last_hidden=self.last_hidden[rows],
+        )
+
+    def assign(self, rows: torch.Tensor, other: ModelState) -> None:
+        """Overwrite `rows` with `other` (used when a vector env resets some sessions)."""
+        self.session[rows] = other.session
+        self.length[rows] = other.length
+        self.tracks[rows] = other.tracks
+        for (k, v), (k2, v2) in zip(self.caches, other.caches, strict=True):
+            k[rows], v[rows] = k2, v2
+        if self.gru_hidden is not None and other.gru_hidden is not None:
+            self.gru_hidden[:, rows] = other.gru_hidden
+        self.memory_keys[rows] = other.memory_keys
+        self.memory_values[rows] = other.memory_values
+        self.last_hidden[rows] = other.last_hidden
+
+
+class WorldModel(nn.Module):
+    """Joint predictor of engagement, skip, like and post-track valence/arousal."""
+
+    def __init__(self, config: WorldModelConfig, track_features: torch.Tensor):
+        super().__init__()
+        self.config = config
+        d = config.d_model
+        if d % config.n_heads:
+            raise ValueError("d_model must be divisible by n_heads")
+        features = torch.as_tensor(track_features, dtype=torch.float32)
+        if not config.use_content:
+            features = torch.zeros_like(features)
+        self.register_buffer("track_features", features, persistent=False)
+        unit = features / features.norm(dim=1, keepdim=True).clamp_min(1e-8)
+        self.register_buffer("track_unit", unit, persistent=False)
+        n_features = features.shape[1]
+        self.context_track = nn.Linear(n_features, d)
+        self.context_feedback = nn.Linear(config.feedback_dim, d)
+        self.query_track = nn.Linear(n_features, d)
+        self.query_candidate = nn.Linear(N_CANDIDATE_FEATURES, d)
+        self.mode_embedding = nn.Embedding(config.n_modes, d)
+        self.cohort_embedding = nn.Embedding(config.n_cohorts, d)
+        self.start_report = nn.Linear(2, d)
+        self.start_token = nn.Parameter(torch.zeros(d))
+        self.position = nn.Embedding(config.max_len + 1, d)
+        if config.encoder == "transformer":
+            self.blocks = nn.ModuleList(_Block(config) for _ in range(config.n_layers))
+        else:
+            self.gru = nn.GRU(d, d, num_layers=config.n_layers, batch_first=True)
+        self.norm = nn.LayerNorm(d)
+        self.memory = nn.Linear(d, 2 * d)
+        self.query_norm = nn.LayerNorm(d)
+        self.head = nn.Sequential(
+            nn.Linear(3 * d, config.ff_dim),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.ff_dim, config.ff_dim),
+            nn.GELU(),
+            nn.Linear(config.ff_dim, 1 + 2 * config.engagement_bins + 1 + 4),
+        )
+        nn.init.normal_(self.start_token, std=0.02)
+
+    # ----- shared pieces -------------------------------------------------------------------
+
+    @property
+    def n_tracks(self) -> int:
+        """Catalog size this model was built for."""
+        return int(self.track_features.shape[0])
+
+    def _session(self, mode: torch.Tensor, cohort: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+        if not self.config.use_affect:
+            start = torch.zeros_like(start)
+        return self.mode_embedding(mode) + self.cohort_embedding(cohort) + self.start_report(start)
+
+    def _context_tokens(self, track: torch.Tensor, feedback: torch.Tensor) -> torch.Tensor:
+        if not self.config.use_affect:
+            feedback = feedback.clone()
+            feedback[..., 6:9] = 0.0  # valence_report, arousal_report, reported
+        return self.context_track(self.track_features[track]) + self.context_feedback(feedback)
+
+    def _heads(self, query: torch.Tensor, attended: torch.Tensor, last: torch.Tensor, context: torch.Tensor) -> Prediction:
+        out = self.head(torch.cat([query, attended, last], dim=-1))
+        bins = self.config.engagement_bins
+        shape = out.shape[:-1]
+        return Prediction(
+            skip_logit=out[..., 0],
+            engagement_logits=out[..., 1 : 1 + 2 * bins].reshape(*shape, 2, bins),
+            like_logit=out[..., 1 + 2 * bins],
+            valence_mean=torch.tanh(out[..., 2 + 2 * bins]),
+            valence_log_std=out[..., 3 + 2 * bins].clamp(-5, 1),
+            arousal_mean=torch.tanh(out[..., 4 + 2 * bins]),
+            arousal_log_std=out[..., 5 + 2 * bins].clamp(-5, 1),
+            context=context,
+        )
+
+    def _split_memory(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        batch, length, d = hidden.shape
+        heads = self.config.n_heads
+        kv = self.memory(hidden).view(batch, length, 2, heads, d // heads)
+        return kv[:, :, 0].transpose(1, 2), kv[:, :, 1].transpose(1, 2)  # (batch, heads, length, head_dim)
+
+    def _attend(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+        """Candidate queries (batch, k, d) over memory; allowed (batch or 1, k, length)."""
+        batch, k, d = query.shape
+        heads = self.config.n_heads
+        q = self.query_norm(query).view(batch, k, heads, d // heads).transpose(1, 2)
+        out = F.scaled_dot_product_attention(q, keys, values, attn_mask=allowed[:, None])
+        return out.transpose(1, 2).reshape(batch, k, d)
+
+    # ----- training: whole sessions --------------------------------------------------------
+
+    def forward(self, batch: SessionTensors) -> Prediction:
+        """Predict every row of every session (row t sees the start token and rows < t)."""
+        cfg = self.config
+        n, seq_len = batch.track.shape
+        if seq_len > cfg.max_len:
+            raise ValueError(f"sessions of {seq_len} tracks exceed max_len={cfg.max_len}")
+        session = self._session(batch.mode, batch.cohort, batch.start)  # (n, d)
+        positions = self.position(torch.arange(seq_len + 1))
+        tokens = torch.cat(
+            [self.start_token.expand(n, 1, -1), self._context_tokens(batch.track, batch.feedback)], dim=1
+        )
+        tokens = tokens + positions + session[:, None]  # (n, seq_len + 1, d)
+        index = torch.arange(seq_len + 1)
+        causal = index[None, :] <= index[:, None]
+        if not cfg.use_history:
+            causal = index[None, :] == 0
+            causal = causal.expand(seq_len + 1, -1)
+        hidden = self._encode(tokens, causal)  # (n, seq_len + 1, d)
+        keys, values = self._split_memory(hidden)
+        candidate = self._candidate_features_full(batch.track)
+        query = (
+            self.query_track(self.track_features[batch.track])
+            + self.query_candidate(candidate)
+            + positions[1:]
+            + session[:, None]
+        )  # (n, seq_len, d)
+        allowed = causal[:-1][None]  # query t sees memory 0..t
+        attended = self._attend(query, keys, values, allowed)
+        last = hidden[:, :-1] if cfg.use_history else hidden[:, :1].expand(-1, seq_len, -1)
+        return self._heads(query, attended, last, context=last)
+
+    def _encode(self, tokens: torch.Tensor, causal: torch.Tensor) -> torch.Tensor:
+        if self.config.encoder == "transformer":
+            x = tokens
+            for block in self.blocks:
+                x = block(x, causal)
+            return self.norm(x)
+        if not self.config.use_history:
+            out, _ = self.gru(tokens[:, :1])
+            return self.norm(out.expand(-1, tokens.shape[1], -1))
+        out, _ = self.gru(tokens)
+        return self.norm(out)
+
+    def _candidate_features_full(self, track: torch.Tensor) -> torch.Tensor:
+        """For row t: earlier plays of track t, max and recent (last 3) similarity to rows < t."""
+        n, seq_len = track.shape
+        if not self.config.use_history:
+            return torch.zeros(n, seq_len, N_CANDIDATE_FEATURES)
+        unit = self.track_unit[track]
+        similarity = unit @ unit.transpose(1, 2)  # (n, seq_len, seq_len)
+        index = torch.arange(seq_len)
+        earlier = index[None, :] < index[:, None]
+        recent = earlier & (index[None, :] >= index[:, None] - 3)
+        repeats = ((track[:, :, None] == track[:, None, :]) & earlier).sum(-1).float()
+        max_sim = similarity.masked_fill(~earlier, -1.0).amax(-1).clamp_min(0) * earlier.any(-1)
+        recent_sim = (similarity * recent).sum(-1) / recent.sum(-1).clamp_min(1)
+        return torch.stack([repeats, max_sim, recent_sim], dim=-1)
+
+    # ----- rollouts: one token at a time ---------------------------------------------------
+
+    def start(self, mode: torch.Tensor, cohort: torch.Tensor, start: torch.Tensor) -> ModelState:
+        """Begin a batch of sessions: encode the start token."""
+        cfg = self.config
+        n, d = mode.shape[0], cfg.d_model
+        heads, head_dim, slots = cfg.n_heads, cfg.d_model // cfg.n_heads, cfg.max_len + 1
+        session = self._session(mode, cohort, start)
+        state = ModelState(
+            session=session,
+            length=torch.zeros(n, dtype=torch.long),
+            tracks=torch.full((n, cfg.max_len), -1, dtype=torch.long),
+            caches=[
+                (torch.zeros(n, heads, slots, head_dim), torch.zeros(n, heads, slots, head_dim))
+                for _ in range(cfg.n_layers if cfg.encoder == "transformer" else 0)
+            ],
+            gru_hidden=torch.zeros(cfg.n_layers, n, d) if cfg.encoder == "gru" else None,
+            memory_keys=torch.zeros(n, heads, slots, head_dim),
+            memory_values=torch.zeros(n, heads, slots, head_dim),
+            last_hidden=torch.zeros(n, d),
+        )
+        self._push(state, self.start_token.expand(n, -1))
+        return state
+
+    def observe(self, state: ModelState, track: torch.Tensor, feedback: torch.Tensor) -> None:
+        """Append one played track (batch,) and its feedback (batch, feedback_dim) to the context."""
+        if int(state.length.max()) > self.config.max_len:
+            raise ValueError(f"context is full (max_len={self.config.max_len} tracks)")
+        rows = torch.arange(track.shape[0])
+        state.tracks[rows, state.length - 1] = track
+        if not self.config.use_history:
+            state.length = state.length + 1
+            return
+        self._push(state, self._context_tokens(track, feedback))
+
+    def _push(self, state: ModelState, token: torch.Tensor) -> None:
+        position = state.length
+        x = (token + self.position(position) + state.session)[:, None]  # (batch, 1, d)
+        if self.config.encoder == "transformer":
+            for block, cache in zip(self.blocks, state.caches, strict=True):
+                x = block.step(x, cache, position)
+        else:
+            assert state.gru_hidden is not None
+            x, state.gru_hidden = self.gru(x, state.gru_hidden)
+        hidden = self.norm(x)  # (batch, 1, d)
+        keys, values = self._split_memory(hidden)
+        rows = torch.arange(hidden.shape[0])
+        state.memory_keys[rows, :, position] = keys[:, :, 0]
+        state.memory_values[rows, :, position] = values[:, :, 0]
+        state.last_hidden = hidden[:, 0]
+        state.length = position + 1
+
+    def predict(self, state: ModelState, candidates: torch.Tensor) -> Prediction:
+        """Predict the response to each candidate (batch, k) as the next track of each session."""
+        cfg = self.config
+        n, k = candidates.shape
+        position = state.length  # index the candidate would take
+        query = (
+            self.query_track(self.track_features[candidates])
+            + self.query_candidate(self._candidate_features_step(state, candidates))
+            + self.position(position)[:, None]
+            + state.session[:, None]
+        )  # (n, k, d)
+        slots = state.memory_keys.shape[2]
+        limit = state.length if cfg.use_history else torch.ones_like(state.length)
+        allowed = (torch.arange(slots) < limit[:, None])[:, None].expand(n, k, slots)
+        attended = self._attend(query, state.memory_keys, state.memory_values, allowed)
+        return self._heads(query, attended, state.last_hidden[:, None].expand(n, k, -1), state.last_hidden)
+
+    def _candidate_features_step(self, state: ModelState, candidates: torch.Tensor) -> torch.Tensor:
+        n, k = candidates.shape
+        if not self.config.use_history:
+            return torch.zeros(n, k, N_CANDIDATE_FEATURES)
+        played = state.length - 1  # tracks in the history
+        history = state.tracks.clamp_min(0)
+        known = torch.arange(state.tracks.shape[1]) < played[:, None]  # (n, max_len)
+        similarity = self.track_unit[candidates] @ self.track_unit[history].transpose(1, 2)  # (n, k, max_len)
+        repeats = ((candidates[:, :, None] == state.tracks[:, None, :]) & known[:, None]).sum(-1).float()
+        max_sim = similarity.masked_fill(~known[:, None], -1.0).amax(-1).clamp_min(0) * known.any(-1)[:, None]
+        recent = known & (torch.arange(state.tracks.shape[1]) >= played[:, None] - 3)
+        recent_sim = (similarity * recent[:, None]).sum(-1) / recent.sum(-1).clamp_min(1)[:, None]
+        return torch.stack([repeats, max_sim, recent_sim], dim=-1)
