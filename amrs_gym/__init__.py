@@ -6,14 +6,49 @@ entry points are strings, resolved by `gymnasium.make`).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from gymnasium.envs.registration import register, registry
+
+if TYPE_CHECKING:
+    import gymnasium as gym
+    import numpy as np
 
 __version__ = "0.1.0"
 
-_ENVS: dict[str, tuple[str, int, dict[str, object]]] = {
-    "AMRS-FeatureTarget-v0": ("amrs_gym.envs.feature_target:FeatureTargetEnv", 21, {}),
-}
+EPISODE_LENGTH = 20
+MODE_ENV_IDS = {mode: f"AMRS-{mode.capitalize()}-v0" for mode in ("energize", "focus", "calm", "sleep")}
+REFERENCE_ENV_IDS = {mode: f"AMRS-{mode.capitalize()}-Reference-v0" for mode in MODE_ENV_IDS}
 
-for _env_id, (_entry_point, _steps, _kwargs) in _ENVS.items():
+for _mode, _env_id in MODE_ENV_IDS.items():
     if _env_id not in registry:
-        register(id=_env_id, entry_point=_entry_point, max_episode_steps=_steps, kwargs=_kwargs)
+        register(
+            id=_env_id,
+            entry_point="amrs_gym.envs.affective_listening:AffectiveListeningEnv",
+            vector_entry_point="amrs_gym.envs.vector:AffectiveListeningVectorEnv",
+            max_episode_steps=EPISODE_LENGTH,
+            kwargs={"mode": _mode},
+        )
+    if REFERENCE_ENV_IDS[_mode] not in registry:
+        register(
+            id=REFERENCE_ENV_IDS[_mode],
+            entry_point="amrs_gym.envs.reference:ReferenceListeningEnv",
+            max_episode_steps=EPISODE_LENGTH,
+            kwargs={"mode": _mode},
+        )
+if "AMRS-FeatureTarget-v0" not in registry:
+    register(id="AMRS-FeatureTarget-v0", entry_point="amrs_gym.envs.feature_target:FeatureTargetEnv", max_episode_steps=21)
+if "AMRS-SkipSession-v0" not in registry:
+    register(id="AMRS-SkipSession-v0", entry_point="amrs_gym.envs.skip_session:SkipSessionEnv", max_episode_steps=15)
+
+
+def make_reference_env(mode: str, **kwargs: object) -> "gym.Env[np.ndarray, np.int64]":
+    """The reference world (the truth behind the default logs) as an env with the world-model env's spaces.
+
+    For evaluating a policy against the truth, not for training one: see `ReferenceListeningEnv`.
+    """
+    import gymnasium as gym
+
+    if mode not in REFERENCE_ENV_IDS:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(REFERENCE_ENV_IDS)}")
+    return gym.make(REFERENCE_ENV_IDS[mode], **kwargs)

@@ -1,9 +1,11 @@
 """The world model: a causal transformer over a session that predicts a listener's response.
 
-Sequence layout: index 0 is a start token (mode, cohort, starting report); index
-k + 1 holds track k with its observed feedback. To predict track t, a query built
-from the candidate track's content (plus how often / how closely it repeats the
-history) cross-attends to indices 0..t and reads the summary at index t.
+Sequence layout: index 0 is a start token (mode, cohort, starting report); then
+come the last tracks of the listener's previous session (segment 0), then the
+current session's tracks (segment 1), each a token of track content + observed
+feedback. To predict the next track, a query built from the candidate track's
+content (plus how often / how closely it repeats this session) cross-attends to
+every earlier token and reads the summary at the newest one.
 
 The same module serves training (whole sessions, causal masks) and rollouts
 (`start` / `observe` / `predict` on a batch, with key/value caches so a step
@@ -38,8 +40,10 @@ class WorldModelConfig:
     """Hidden width of the feed-forward sublayers and the output head."""
     dropout: float = 0.1
     """Dropout during training."""
-    max_len: int = 64
-    """Most tracks in a context (history prefix plus rollout)."""
+    max_len: int = 80
+    """Most tracks in a context (earlier sessions' tracks plus the current session's)."""
+    position_cap: int = 32
+    """Positions past this share one embedding, so contexts longer than training sessions stay in range."""
     n_modes: int = 4
     """Number of mode categories."""
     n_cohorts: int = 2
@@ -137,7 +141,8 @@ class ModelState:
 
     session: torch.Tensor  # (batch, d_model) mode + cohort + starting-report embedding
     length: torch.Tensor  # (batch,) tokens in the context, start token included
-    tracks: torch.Tensor  # (batch, max_len) track ids of the history, -1 beyond it
+    played: torch.Tensor  # (batch,) tracks of the current session in the context
+    tracks: torch.Tensor  # (batch, max_len) the current session's track ids, -1 beyond `played`
     caches: list[tuple[torch.Tensor, torch.Tensor]]  # transformer: per layer (keys, values)
     gru_hidden: torch.Tensor | None  # gru: (layers, batch, d_model)
     memory_keys: torch.Tensor  # (batch, heads, max_len + 1, head_dim) for the candidate query
@@ -149,6 +154,7 @@ class ModelState:
         return ModelState(
             session=self.session[rows],
             length=self.length[rows],
+            played=self.played[rows],
             tracks=self.tracks[rows],
             caches=[(k[rows], v[rows]) for k, v in self.caches],
             gru_hidden=None if self.gru_hidden is None else self.gru_hidden[:, rows],
@@ -161,6 +167,7 @@ class ModelState:
         """Overwrite `rows` with `other` (used when a vector env resets some sessions)."""
         self.session[rows] = other.session
         self.length[rows] = other.length
+        self.played[rows] = other.played
         self.tracks[rows] = other.tracks
         for (k, v), (k2, v2) in zip(self.caches, other.caches, strict=True):
             k[rows], v[rows] = k2, v2
@@ -195,7 +202,8 @@ class WorldModel(nn.Module):
         self.cohort_embedding = nn.Embedding(config.n_cohorts, d)
         self.start_report = nn.Linear(2, d)
         self.start_token = nn.Parameter(torch.zeros(d))
-        self.position = nn.Embedding(config.max_len + 1, d)
+        self.position_table = nn.Embedding(config.position_cap + 1, d)
+        self.segment = nn.Embedding(2, d)
         if config.encoder == "transformer":
             self.blocks = nn.ModuleList(_Block(config) for _ in range(config.n_layers))
         else:
@@ -219,6 +227,10 @@ class WorldModel(nn.Module):
     def n_tracks(self) -> int:
         """Catalog size this model was built for."""
         return int(self.track_features.shape[0])
+
+    def position(self, index: torch.Tensor) -> torch.Tensor:
+        """Embedding of sequence positions, capped at `position_cap`."""
+        return self.position_table(index.clamp_max(self.config.position_cap))
 
     def _session(self, mode: torch.Tensor, cohort: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
         if not self.config.use_affect:
@@ -263,29 +275,28 @@ class WorldModel(nn.Module):
     # ----- training: whole sessions --------------------------------------------------------
 
     def forward(self, batch: SessionTensors) -> Prediction:
-        """Predict every row of every session (row t sees the start token and rows < t)."""
+        """Predict every token's track (token t sees the start token and tokens < t)."""
         cfg = self.config
         n, seq_len = batch.track.shape
         if seq_len > cfg.max_len:
-            raise ValueError(f"sessions of {seq_len} tracks exceed max_len={cfg.max_len}")
+            raise ValueError(f"sequences of {seq_len} tracks exceed max_len={cfg.max_len}")
         session = self._session(batch.mode, batch.cohort, batch.start)  # (n, d)
-        positions = self.position(torch.arange(seq_len + 1))
-        tokens = torch.cat(
-            [self.start_token.expand(n, 1, -1), self._context_tokens(batch.track, batch.feedback)], dim=1
-        )
-        tokens = tokens + positions + session[:, None]  # (n, seq_len + 1, d)
+        place = self.position(batch.position + 1) + self.segment(batch.segment)  # (n, seq_len, d)
+        start = self.start_token + self.position(torch.zeros(1, dtype=torch.long))
+        tokens = torch.cat([start.expand(n, 1, -1), self._context_tokens(batch.track, batch.feedback) + place], 1)
+        tokens = tokens + session[:, None]  # (n, seq_len + 1, d)
         index = torch.arange(seq_len + 1)
         causal = index[None, :] <= index[:, None]
         if not cfg.use_history:
-            causal = index[None, :] == 0
-            causal = causal.expand(seq_len + 1, -1)
+            causal = (index[None, :] == 0).expand(seq_len + 1, -1)
         hidden = self._encode(tokens, causal)  # (n, seq_len + 1, d)
         keys, values = self._split_memory(hidden)
-        candidate = self._candidate_features_full(batch.track)
+        candidate = self._candidate_features_full(batch.track, batch.segment)
         query = (
             self.query_track(self.track_features[batch.track])
             + self.query_candidate(candidate)
-            + positions[1:]
+            + self.position(batch.position + 1)
+            + self.segment(torch.ones_like(batch.segment))
             + session[:, None]
         )  # (n, seq_len, d)
         allowed = causal[:-1][None]  # query t sees memory 0..t
@@ -305,15 +316,15 @@ class WorldModel(nn.Module):
         out, _ = self.gru(tokens)
         return self.norm(out)
 
-    def _candidate_features_full(self, track: torch.Tensor) -> torch.Tensor:
-        """For row t: earlier plays of track t, max and recent (last 3) similarity to rows < t."""
+    def _candidate_features_full(self, track: torch.Tensor, segment: torch.Tensor) -> torch.Tensor:
+        """For row t: earlier plays of track t in the session, max and recent (last 3) similarity."""
         n, seq_len = track.shape
         if not self.config.use_history:
             return torch.zeros(n, seq_len, N_CANDIDATE_FEATURES)
         unit = self.track_unit[track]
         similarity = unit @ unit.transpose(1, 2)  # (n, seq_len, seq_len)
         index = torch.arange(seq_len)
-        earlier = index[None, :] < index[:, None]
+        earlier = (index[None, :] < index[:, None]) & (segment[:, None, :] == segment[:, :, None])
         recent = earlier & (index[None, :] >= index[:, None] - 3)
         repeats = ((track[:, :, None] == track[:, None, :]) & earlier).sum(-1).float()
         max_sim = similarity.masked_fill(~earlier, -1.0).amax(-1).clamp_min(0) * earlier.any(-1)
@@ -331,6 +342,7 @@ class WorldModel(nn.Module):
         state = ModelState(
             session=session,
             length=torch.zeros(n, dtype=torch.long),
+            played=torch.zeros(n, dtype=torch.long),
             tracks=torch.full((n, cfg.max_len), -1, dtype=torch.long),
             caches=[
                 (torch.zeros(n, heads, slots, head_dim), torch.zeros(n, heads, slots, head_dim))
@@ -341,23 +353,38 @@ class WorldModel(nn.Module):
             memory_values=torch.zeros(n, heads, slots, head_dim),
             last_hidden=torch.zeros(n, d),
         )
-        self._push(state, self.start_token.expand(n, -1))
+        self._push(state, (self.start_token + self.position(torch.zeros(1, dtype=torch.long))).expand(n, -1))
         return state
 
-    def observe(self, state: ModelState, track: torch.Tensor, feedback: torch.Tensor) -> None:
-        """Append one played track (batch,) and its feedback (batch, feedback_dim) to the context."""
+    def observe(
+        self,
+        state: ModelState,
+        track: torch.Tensor,
+        feedback: torch.Tensor,
+        previous_position: torch.Tensor | None = None,
+    ) -> None:
+        """Append one track (batch,) with its feedback (batch, feedback_dim) to the context.
+
+        By default the track was just played in the current session. Rows where
+        `previous_position` (batch,) is >= 0 instead hold a track of the listener's previous
+        session at that position (history given before the current session's first track).
+        """
         if int(state.length.max()) > self.config.max_len:
             raise ValueError(f"context is full (max_len={self.config.max_len} tracks)")
         rows = torch.arange(track.shape[0])
-        state.tracks[rows, state.length - 1] = track
+        previous = torch.full_like(track, -1) if previous_position is None else previous_position
+        current = previous < 0
+        state.tracks[rows[current], state.played[current]] = track[current]
+        position = torch.where(current, state.played, previous) + 1
+        place = self.position(position) + self.segment(current.long())
+        state.played = state.played + current.long()
         if not self.config.use_history:
-            state.length = state.length + 1
             return
-        self._push(state, self._context_tokens(track, feedback))
+        self._push(state, self._context_tokens(track, feedback) + place)
 
     def _push(self, state: ModelState, token: torch.Tensor) -> None:
         position = state.length
-        x = (token + self.position(position) + state.session)[:, None]  # (batch, 1, d)
+        x = (token + state.session)[:, None]  # (batch, 1, d)
         if self.config.encoder == "transformer":
             for block, cache in zip(self.blocks, state.caches, strict=True):
                 x = block.step(x, cache, position)
@@ -376,15 +403,13 @@ class WorldModel(nn.Module):
         """Predict the response to each candidate (batch, k) as the next track of each session."""
         cfg = self.config
         n, k = candidates.shape
-        position = state.length  # index the candidate would take
         query = (
             self.query_track(self.track_features[candidates])
             + self.query_candidate(self._candidate_features_step(state, candidates))
-            + self.position(position)[:, None]
-            + state.session[:, None]
+            + (self.position(state.played + 1) + self.segment.weight[1] + state.session)[:, None]
         )  # (n, k, d)
         slots = state.memory_keys.shape[2]
-        limit = state.length if cfg.use_history else torch.ones_like(state.length)
+        limit = state.length
         allowed = (torch.arange(slots) < limit[:, None])[:, None].expand(n, k, slots)
         attended = self._attend(query, state.memory_keys, state.memory_values, allowed)
         return self._heads(query, attended, state.last_hidden[:, None].expand(n, k, -1), state.last_hidden)
@@ -393,7 +418,7 @@ class WorldModel(nn.Module):
         n, k = candidates.shape
         if not self.config.use_history:
             return torch.zeros(n, k, N_CANDIDATE_FEATURES)
-        played = state.length - 1  # tracks in the history
+        played = state.played  # tracks of the current session
         history = state.tracks.clamp_min(0)
         known = torch.arange(state.tracks.shape[1]) < played[:, None]  # (n, max_len)
         similarity = self.track_unit[candidates] @ self.track_unit[history].transpose(1, 2)  # (n, k, max_len)

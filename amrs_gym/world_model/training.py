@@ -79,6 +79,23 @@ def total_loss(losses: dict[str, torch.Tensor]) -> torch.Tensor:
     return sum(losses.values(), torch.zeros(()))
 
 
+def _length_bucketed_batches(
+    lengths: torch.Tensor, batch_size: int, rank: int, world: int, steps: int, generator: torch.Generator
+) -> list[torch.Tensor]:
+    """This process's `steps` batches for one epoch: shuffled, then grouped by similar length
+    inside chunks of 32 batches so little compute goes to padding; batch order shuffled again."""
+    order = torch.randperm(len(lengths), generator=generator)
+    shard = order[rank::world]
+    shard = shard.repeat(1 + (steps * batch_size) // max(len(shard), 1))[: steps * batch_size]
+    chunk = 32 * batch_size
+    batches = []
+    for start in range(0, len(shard), chunk):
+        part = shard[start : start + chunk]
+        part = part[torch.argsort(lengths[part], stable=True)]
+        batches += list(part.split(batch_size))
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
+
+
 def _distributed() -> tuple[int, int]:
     """(rank, world size); initialises a gloo process group when launched by torchrun."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
@@ -123,13 +140,9 @@ def fit(
     bar = tqdm(range(config.epochs), desc="world model", disable=not progress or rank != 0)
     for epoch in bar:
         model.train()
-        order = torch.randperm(len(train), generator=generator)
-        shard = order[rank::world][: steps_per_epoch * config.batch_size]
+        batches = _length_bucketed_batches(train.lengths, config.batch_size, rank, world, steps_per_epoch, generator)
         running = 0.0
-        for step in range(steps_per_epoch):
-            rows = shard[step * config.batch_size : (step + 1) * config.batch_size]
-            if len(rows) == 0:
-                rows = shard[: config.batch_size]
+        for rows in batches:
             batch = train.index(rows)
             loss = total_loss(masked_losses(ddp(batch), batch))
             optimizer.zero_grad(set_to_none=True)
@@ -137,7 +150,7 @@ def fit(
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()
-            running += float(loss)
+            running += float(loss.detach())
         val_loss = validation_loss(model, val)
         if world > 1:  # every process decides on the same averaged number
             reduced = torch.tensor([val_loss])

@@ -1,0 +1,336 @@
+"""The batched core behind the listening envs: N concurrent sessions, simulated by the world model
+or played out in the reference world (with the world model as the observer that builds observations).
+
+The single env is this core with N = 1; the vector env steps all N sessions with one
+batched world-model call. Both therefore behave identically under the same seeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from gymnasium import spaces
+
+from amrs_gym.catalog import Catalog
+from amrs_gym.modes import COHORTS, MODES, mode_index
+from amrs_gym.reference_world import ReferenceWorld
+from amrs_gym.reward import Utility, UtilityInputs
+from amrs_gym.world_model.features import feedback_vector
+from amrs_gym.world_model.model import ModelState, Prediction, WorldModel
+
+CONTEXT_BOUND = 10.0
+#: observation layout before the world model's context vector (index, name).
+OBS_FIELDS = (
+    "mode_energize", "mode_focus", "mode_calm", "mode_sleep",
+    "cohort_consumer", "cohort_clinical",
+    "time_in_session",
+    "valence_estimate", "arousal_estimate",
+    "target_valence", "target_arousal",
+    "distance_to_target",
+    "last_engagement", "last_skipped", "last_like_probability",
+)  # fmt: skip
+INFO_KEYS = (
+    "track_id",
+    "skip_probability",
+    "like_probability",
+    "expected_engagement",
+    "engagement",
+    "skipped",
+    "valence_predicted",
+    "arousal_predicted",
+    "valence_sampled",
+    "arousal_sampled",
+    "utility_components",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class StartSession:
+    """How an episode can start: a held-out listener's logged session, with the session before it as history."""
+
+    listener: int
+    cohort: int
+    start_report: np.ndarray  # (2,) the session's starting valence/arousal report
+    tracks: np.ndarray  # (length,) the previous session's tracks
+    positions: np.ndarray  # (length,) their positions in that session
+    feedback: np.ndarray  # (length, feedback_dim) their logged feedback
+    latent_start: np.ndarray  # (2,) latent affect when the session began (reference env only)
+
+
+def start_sessions_for(frame: pd.DataFrame, mode: str, cohort: str) -> list[StartSession]:
+    """Logged sessions of `mode` (and `cohort`, unless `mixed`) that follow another session of their listener."""
+    frame = frame.sort_values(["session_id", "position"])
+    sessions = frame.groupby("session_id", sort=True)
+    first = sessions.head(1).set_index("session_id")
+    previous = first.groupby("listener_id").cumcount() > 0
+    chosen = first[(first["mode"] == mode) & previous & ((first["cohort"] == cohort) | (cohort == "mixed"))]
+    if chosen.empty:
+        raise ValueError(f"no held-out sessions for mode={mode!r}, cohort={cohort!r}")
+    order = first.reset_index().groupby("listener_id")["session_id"].shift(1)
+    before = dict(zip(first.index, order.to_numpy()))
+    out = []
+    for session_id, row in chosen.iterrows():
+        history = sessions.get_group(int(before[session_id]))
+        feedback = feedback_vector(
+            history["engagement"].to_numpy(float),
+            history["skipped"].to_numpy(),
+            history["rating"].to_numpy(float),
+            history["valence_report"].to_numpy(float),
+            history["arousal_report"].to_numpy(float),
+        )
+        latent = [row.get("latent_valence_before", np.nan), row.get("latent_arousal_before", np.nan)]
+        out.append(
+            StartSession(
+                listener=int(row["listener_id"]),
+                cohort=COHORTS.index(row["cohort"]),
+                start_report=np.array([row["valence_start"], row["arousal_start"]], dtype=float),
+                tracks=history["track_id"].to_numpy(np.int64),
+                positions=history["position"].to_numpy(np.int64),
+                feedback=feedback.astype(np.float32),
+                latent_start=np.asarray(latent, dtype=float),
+            )
+        )
+    return out
+
+
+@contextmanager
+def rollout_threads() -> Iterator[None]:
+    """Inference mode on one torch thread: per-step batches are small, and idle worker threads
+    spinning on a busy machine cost far more than they save (measured: 50x slower steps)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.inference_mode():
+            yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def observation_space(model: WorldModel) -> spaces.Box:
+    """The flat float32 observation Box (layout: OBS_FIELDS, then the context vector)."""
+    d = model.config.d_model
+    low = np.array([0] * 7 + [-1, -1, -1, -1, 0, 0, 0, 0] + [-CONTEXT_BOUND] * d, dtype=np.float32)
+    high = np.array([1] * 7 + [1, 1, 1, 1, 2 * np.sqrt(2), 1, 1, 1] + [CONTEXT_BOUND] * d, dtype=np.float32)
+    return spaces.Box(low, high, dtype=np.float32)
+
+
+class ListeningSessions:
+    """N concurrent sessions of one mode; `world` set means the reference world supplies outcomes."""
+
+    def __init__(
+        self,
+        n: int,
+        mode: str,
+        utility: Utility,
+        model: WorldModel,
+        catalog: Catalog,
+        starts: list[StartSession],
+        history_length: int,
+        episode_length: int,
+        world: ReferenceWorld | None = None,
+    ):
+        if model.n_tracks != catalog.n_tracks:
+            raise ValueError(f"world model expects {model.n_tracks} tracks, catalog has {catalog.n_tracks}")
+        if history_length + episode_length > model.config.max_len:
+            raise ValueError(
+                f"history_length + episode_length = {history_length + episode_length} exceeds the world "
+                f"model's context of {model.config.max_len} tracks"
+            )
+        self.n, self.mode, self.utility = n, mode, utility
+        self.model, self.catalog, self.starts, self.world = model, catalog, starts, world
+        self.history_length, self.episode_length = history_length, episode_length
+        self._mode = mode_index(mode)
+        self._target = np.array([utility.target_valence, utility.target_arousal])
+        self.state: ModelState | None = None
+        self.truth: Any = None
+        self.t = np.zeros(n, dtype=np.int64)
+        self.affect = np.zeros((n, 2))
+        self.cohort = np.zeros(n, dtype=np.int64)
+        self.last = np.zeros((n, 3))
+        self.played = np.full((n, episode_length), -1, dtype=np.int64)
+        self.context = np.zeros((n, model.config.d_model), dtype=np.float32)
+
+    # ----- reset ------------------------------------------------------------------------------
+
+    def reset(self, rows: np.ndarray, rngs: Sequence[np.random.Generator], cold: bool) -> None:
+        """Start new episodes in `rows` (each with its own generator) from held-out histories or cold."""
+        rows = np.asarray(rows, dtype=np.int64)
+        full = len(rows) == self.n
+        if self.state is None and not full:
+            raise RuntimeError("reset every session before resetting a subset")
+        picks = [self.starts[int(rngs[i].integers(0, len(self.starts)))] for i in rows]
+        rng = rngs[int(rows[0])]
+        histories = [
+            np.arange(0) if cold else np.arange(max(0, len(s.tracks) - self.history_length), len(s.tracks))
+            for s in picks
+        ]
+        starts = np.stack([s.start_report for s in picks])
+        truth = None
+        if self.world is not None:
+            truth = self._place_in_world(picks, histories, cold, rng)
+            if cold:  # a fresh session of the same listener: its first report comes from the truth
+                starts = np.stack(self.world.report(truth, rng), axis=1)
+        with rollout_threads():
+            state, affect = self._encode(picks, histories, starts)
+        if full:
+            self.state, self.truth = state, truth
+        else:
+            assert self.state is not None
+            self.state.assign(torch.as_tensor(rows), state)
+            if truth is not None and self.truth is not None:
+                for name in ("listener", "mode", "valence", "arousal", "history", "position"):
+                    getattr(self.truth, name)[rows] = getattr(truth, name)
+        self.t[rows] = 0
+        self.affect[rows] = affect
+        self.cohort[rows] = [s.cohort for s in picks]
+        self.last[rows] = 0.0
+        self.played[rows] = -1
+        self.context[rows] = state.last_hidden.numpy()
+
+    def _encode(
+        self, picks: list[StartSession], histories: list[np.ndarray], starts: np.ndarray
+    ) -> tuple[ModelState, np.ndarray]:
+        """Run the world model over each history; returns its state and the affect estimate (the start report)."""
+        n = len(picks)
+        mode = torch.full((n,), self._mode, dtype=torch.long)
+        cohort = torch.as_tensor([s.cohort for s in picks], dtype=torch.long)
+        state = self.model.start(mode, cohort, torch.as_tensor(starts, dtype=torch.float32))
+        lengths = np.array([len(h) for h in histories])
+        for step in range(int(lengths.max(initial=0))):
+            active = np.flatnonzero(step < lengths)
+            sub = torch.as_tensor(active)
+            part = state.select(sub) if len(active) < n else state
+            tracks = torch.as_tensor(np.array([picks[i].tracks[histories[i][step]] for i in active]))
+            positions = torch.as_tensor(np.array([picks[i].positions[histories[i][step]] for i in active]))
+            feedback = np.stack([picks[i].feedback[histories[i][step]] for i in active])
+            self.model.observe(part, tracks, torch.as_tensor(feedback), previous_position=positions)
+            if len(active) < n:
+                state.assign(sub, part)
+        return state, starts.copy()
+
+    def _place_in_world(
+        self, picks: list[StartSession], histories: list[np.ndarray], cold: bool, rng: np.random.Generator
+    ) -> Any:
+        """Each picked listener in the reference world, at the start of the picked session (or a fresh one)."""
+        assert self.world is not None
+        listener = np.array([s.listener for s in picks])
+        mode = np.full(len(picks), self._mode)
+        max_len = self.episode_length
+        if cold:
+            return self.world.start(listener, mode, rng, max_len=max_len)
+        latent = np.stack([s.latent_start for s in picks])
+        return self.world.start(listener, mode, rng, max_len=max_len, valence=latent[:, 0], arousal=latent[:, 1])
+
+    # ----- step -------------------------------------------------------------------------------
+
+    def step(
+        self, actions: np.ndarray, rngs: Sequence[np.random.Generator], live: np.ndarray | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Play one track in every session; returns utilities (n,) and per-session info arrays.
+
+        Session i draws its randomness from `rngs[i]` only (so N sessions behave like N single
+        envs), and only when `live[i]`; a non-live session is stepped without consuming its
+        generator (the vector env resets it right after). The reference world shares `rngs[0]`.
+        """
+        assert self.state is not None
+        actions = np.asarray(actions, dtype=np.int64)
+        n = self.n
+        rows = np.arange(n)
+        live = np.ones(n, dtype=bool) if live is None else live
+        uniforms = np.full((n, 5), 0.5)
+        if self.world is None:
+            for i in np.flatnonzero(live):
+                uniforms[i] = rngs[i].random(5)
+        tracks = torch.as_tensor(actions)
+        with rollout_threads():
+            prediction = self.model.predict(self.state, tracks[:, None])
+            p_skip, expected, p_like, mean, std = _unpack(prediction)
+            engagement_probs = torch.softmax(prediction.engagement_logits[:, 0], -1).numpy()  # (n, 2, bins)
+        repeats = (self.played == actions[:, None]).sum(axis=1)
+        if self.world is None:
+            skipped = uniforms[:, 0] < p_skip
+            bins = engagement_probs.shape[-1]
+            probs = engagement_probs[rows, skipped.astype(int)]
+            chosen = (probs.cumsum(1) < uniforms[:, 1:2] * probs.sum(1, keepdims=True)).sum(1)
+            engagement = (np.minimum(chosen, bins - 1) + uniforms[:, 2]) / bins
+            radius = np.sqrt(-2 * np.log(np.maximum(1 - uniforms[:, 3], 1e-12)))  # Box-Muller
+            normal = radius[:, None] * np.stack([np.cos(2 * np.pi * uniforms[:, 4]), np.sin(2 * np.pi * uniforms[:, 4])], 1)
+            sampled = np.clip(mean + std * normal, -1, 1)
+            rating = reports_v = reports_a = np.full(n, np.nan)
+            before, after = self.affect, mean
+            utility_engagement, utility_like = expected, p_like
+        else:
+            assert self.truth is not None
+            true_before = np.stack([self.truth.valence, self.truth.arousal], 1)
+            outcome = self.world.step(self.truth, actions, rngs[0])
+            skipped, engagement = outcome.skipped, outcome.engagement
+            rating, reports_v, reports_a = outcome.rating, outcome.valence_report, outcome.arousal_report
+            sampled = np.stack([outcome.valence, outcome.arousal], 1)
+            before, after = true_before, sampled
+            utility_engagement, utility_like = outcome.expected_engagement, outcome.like_probability
+        inputs = UtilityInputs(
+            engagement=utility_engagement, like=utility_like,
+            valence_before=before[:, 0], arousal_before=before[:, 1],
+            valence_after=after[:, 0], arousal_after=after[:, 1], repeats=repeats,
+        )  # fmt: skip
+        components = self.utility.components(inputs)
+        rewards = np.sum(list(components.values()), axis=0)
+        feedback = feedback_vector(engagement, skipped, rating, reports_v, reports_a).astype(np.float32)
+        with rollout_threads():
+            self.model.observe(self.state, tracks, torch.as_tensor(feedback))
+        self.played[rows, np.minimum(self.t, self.episode_length - 1)] = actions
+        self.t += 1
+        self.affect = mean
+        self.last = np.stack([engagement, skipped.astype(np.float64), p_like], 1)
+        self.context = self.state.last_hidden.numpy()
+        info = {
+            "track_id": actions,
+            "skip_probability": p_skip,
+            "like_probability": p_like,
+            "expected_engagement": expected,
+            "engagement": engagement,
+            "skipped": skipped,
+            "valence_predicted": mean[:, 0],
+            "arousal_predicted": mean[:, 1],
+            "valence_sampled": sampled[:, 0],
+            "arousal_sampled": sampled[:, 1],
+            "utility_components": components,
+        }
+        return rewards, info
+
+    def observations(self) -> np.ndarray:
+        """Current observation of every session.  # (n, obs_dim)"""
+        n = self.n
+        obs = np.zeros((n, len(OBS_FIELDS) + self.context.shape[1]), dtype=np.float32)
+        obs[:, self._mode] = 1.0
+        obs[np.arange(n), 4 + self.cohort] = 1.0
+        obs[:, 6] = self.t / self.episode_length
+        obs[:, 7:9] = self.affect
+        obs[:, 9:11] = self._target
+        obs[:, 11] = np.hypot(*(self.affect - self._target).T)
+        obs[:, 12:15] = self.last
+        obs[:, 15:] = np.clip(self.context, -CONTEXT_BOUND, CONTEXT_BOUND)
+        return obs
+
+
+def _unpack(prediction: Prediction) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(P(skip), E[engagement], P(like), affect mean (n, 2), affect std (n, 2)) for k = 1 candidates."""
+    mean = torch.stack([prediction.valence_mean[:, 0], prediction.arousal_mean[:, 0]], 1)
+    std = torch.stack([prediction.valence_log_std[:, 0], prediction.arousal_log_std[:, 0]], 1).exp()
+    return (
+        prediction.skip_probability[:, 0].numpy().astype(np.float64),
+        prediction.expected_engagement()[:, 0].numpy().astype(np.float64),
+        prediction.like_probability[:, 0].numpy().astype(np.float64),
+        mean.numpy().astype(np.float64),
+        std.numpy().astype(np.float64),
+    )
+
+
+__all__ = ["INFO_KEYS", "MODES", "OBS_FIELDS", "ListeningSessions", "StartSession", "observation_space",
+           "start_sessions_for"]

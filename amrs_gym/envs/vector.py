@@ -1,0 +1,103 @@
+"""AffectiveListeningVectorEnv: N listening sessions stepped by one batched world-model call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from amrs_gym import defaults
+from amrs_gym.envs.affective_listening import load_shared_model
+from amrs_gym.envs.sessions import ListeningSessions, observation_space, start_sessions_for
+from amrs_gym.modes import MODES
+from amrs_gym.reward import Utility, default_utility
+
+
+class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
+    """The vectorised `AffectiveListeningEnv`: same arguments, plus `num_envs`.
+
+    Made by `gym.make_vec("AMRS-Calm-v0", num_envs=N, vectorization_mode="vector_entry_point")`.
+    Autoreset follows Gymnasium 1.0 ("next step"): the step after a sub-env's episode
+    ends resets it, ignores its action, and returns its first observation with reward 0.
+    Sub-env i under seed s behaves exactly like a single env reset with seed s + i.
+    Info arrays are batched (one entry per sub-env); `utility_components` is a dict of arrays.
+    """
+
+    metadata = {"autoreset_mode": "next_step"}  # noqa: RUF012
+
+    def __init__(
+        self,
+        num_envs: int,
+        mode: str,
+        cohort: Literal["consumer", "clinical", "mixed"] = "mixed",
+        start: Literal["history", "cold"] = "history",
+        history_length: int = 20,
+        episode_length: int = 20,
+        utility: Utility | None = None,
+        checkpoint: str | Path | None = None,
+        max_episode_steps: int | None = None,
+    ):
+        if num_envs < 1:
+            raise ValueError("num_envs must be >= 1")
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+        if start not in ("history", "cold"):
+            raise ValueError(f"unknown start {start!r}; expected 'history' or 'cold'")
+        self.num_envs, self.mode, self.start = num_envs, mode, start
+        self.episode_length = max_episode_steps or episode_length
+        self.utility = utility or default_utility(mode)
+        self.catalog = defaults.default_catalog()
+        self.model = load_shared_model(str(checkpoint or defaults.CHECKPOINT_PATH))
+        self.sessions = ListeningSessions(
+            num_envs, mode, self.utility, self.model, self.catalog,
+            start_sessions_for(defaults.start_sessions(), mode, cohort),
+            history_length, self.episode_length,
+        )  # fmt: skip
+        self.single_observation_space = observation_space(self.model)
+        self.single_action_space = spaces.Discrete(self.catalog.n_tracks)
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        self._rngs: list[np.random.Generator] = []
+        self._needs_reset = np.zeros(num_envs, dtype=bool)
+
+    def reset(
+        self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset every sub-env; sub-env i gets seed `seed + i` (or `seed[i]`)."""
+        seeds = seed if isinstance(seed, list) else [None if seed is None else seed + i for i in range(self.num_envs)]
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"need {self.num_envs} seeds, got {len(seeds)}")
+        if seed is not None or not self._rngs:
+            self._rngs = [np.random.default_rng(s) for s in seeds]
+        start = (options or {}).get("start", self.start)
+        if start not in ("history", "cold"):
+            raise ValueError(f"unknown start {start!r}; expected 'history' or 'cold'")
+        self._cold = start == "cold"
+        self.sessions.reset(np.arange(self.num_envs), self._rngs, cold=self._cold)
+        self._needs_reset[:] = False
+        return self.sessions.observations(), {}
+
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Step every sub-env; those whose episode ended on the previous step are reset instead."""
+        if not self._rngs:
+            raise RuntimeError("call reset() before step()")
+        actions = np.asarray(actions)
+        if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer):
+            raise ValueError(f"invalid actions: expected {self.num_envs} integer track ids, got {actions!r}")
+        if actions.min() < 0 or actions.max() >= self.catalog.n_tracks:
+            raise ValueError(f"invalid actions: track ids must lie in [0, {self.catalog.n_tracks})")
+        resetting = self._needs_reset.copy()
+        rewards, info = self.sessions.step(actions, self._rngs, live=~resetting)
+        if resetting.any():
+            self.sessions.reset(np.flatnonzero(resetting), self._rngs, cold=self._cold)
+            rewards[resetting] = 0.0
+        truncated = (self.sessions.t >= self.episode_length) & ~resetting
+        self._needs_reset = truncated.copy()
+        terminated = np.zeros(self.num_envs, dtype=bool)
+        return self.sessions.observations(), rewards, terminated, truncated, info

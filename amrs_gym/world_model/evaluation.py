@@ -1,0 +1,106 @@
+"""Fidelity metrics: how well predicted responses match what held-out listeners did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.metrics import roc_auc_score
+
+from amrs_gym.world_model.features import SessionTensors
+from amrs_gym.world_model.model import WorldModel
+
+METRICS = (
+    "engagement_auc",
+    "engagement_mae",
+    "rating_auc",
+    "valence_mae",
+    "arousal_mae",
+    "valence_r",
+    "arousal_r",
+    "engagement_ece",
+)
+
+
+@dataclass(frozen=True)
+class RowPredictions:
+    """Predictions and observed outcomes for the scored rows, flat arrays of equal length."""
+
+    skip_probability: np.ndarray
+    expected_engagement: np.ndarray
+    like_probability: np.ndarray
+    valence: np.ndarray
+    arousal: np.ndarray
+    skipped: np.ndarray
+    engagement: np.ndarray
+    rating: np.ndarray  # nan when not given
+    valence_report: np.ndarray  # nan when not given
+    arousal_report: np.ndarray  # nan when not given
+    row: np.ndarray  # positional index into the evaluated frame
+
+
+@torch.no_grad()
+def predict_rows(model: WorldModel, data: SessionTensors, batch_size: int = 256) -> RowPredictions:
+    """Run the model over `data` and keep the scored rows."""
+    model.eval()
+    parts: dict[str, list[np.ndarray]] = {}
+    for start in range(0, len(data), batch_size):
+        batch = data.index(slice(start, start + batch_size))
+        prediction = model(batch)
+        mask = batch.scored
+        values = {
+            "skip_probability": prediction.skip_probability,
+            "expected_engagement": prediction.expected_engagement(),
+            "like_probability": prediction.like_probability,
+            "valence": prediction.valence_mean,
+            "arousal": prediction.arousal_mean,
+            "skipped": batch.skipped,
+            "engagement": batch.engagement,
+            "rating": batch.rating,
+            "valence_report": batch.valence,
+            "arousal_report": batch.arousal,
+            "row": batch.row,
+        }
+        for name, tensor in values.items():
+            parts.setdefault(name, []).append(tensor[mask].numpy())
+    return RowPredictions(**{name: np.concatenate(chunks) for name, chunks in parts.items()})
+
+
+def expected_calibration_error(probability: np.ndarray, outcome: np.ndarray, bins: int = 10) -> float:
+    """Mean |predicted - observed| frequency over equal-width probability bins, weighted by bin size."""
+    index = np.minimum((probability * bins).astype(int), bins - 1)
+    error = 0.0
+    for b in range(bins):
+        members = index == b
+        if members.any():
+            error += members.mean() * abs(probability[members].mean() - outcome[members].mean())
+    return float(error)
+
+
+def _safe_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    return float(roc_auc_score(labels, scores)) if len(np.unique(labels)) == 2 else float("nan")
+
+
+def fidelity_metrics(rows: RowPredictions) -> dict[str, float]:
+    """Every METRIC of the fidelity benchmark; metrics of labels that never occur are nan."""
+    out = {
+        "engagement_auc": _safe_auc(rows.skipped.astype(int), rows.skip_probability),
+        "engagement_mae": float(np.abs(rows.expected_engagement - rows.engagement).mean()),
+        "engagement_ece": expected_calibration_error(rows.skip_probability, rows.skipped.astype(float)),
+    }
+    rated = ~np.isnan(rows.rating)
+    out["rating_auc"] = _safe_auc(rows.rating[rated].astype(int), rows.like_probability[rated])
+    for name in ("valence", "arousal"):
+        report = getattr(rows, f"{name}_report")
+        given = ~np.isnan(report)
+        predicted = getattr(rows, name)[given]
+        out[f"{name}_mae"] = float(np.abs(predicted - report[given]).mean()) if given.any() else float("nan")
+        out[f"{name}_r"] = float(np.corrcoef(predicted, report[given])[0, 1]) if given.sum() > 2 else float("nan")
+    return {name: out[name] for name in METRICS}
+
+
+def gap_closed(model: float, baseline: float, ceiling: float) -> float:
+    """Share of the baseline-to-ceiling gap that `model` closes (1 = reaches the ceiling)."""
+    gap = ceiling - baseline
+    return float((model - baseline) / gap) if gap != 0 else float("nan")

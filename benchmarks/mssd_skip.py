@@ -1,0 +1,751 @@
+"""MSSD skip: trained on real Spotify sessions, does the world model predict skips of unseen sessions?
+
+The world model (the same code as the simulator's) is trained on real session logs of the
+Spotify Music Streaming Sessions Dataset and scored on the WSDM Cup 2019 task: for each
+evaluation session, the first half (every column) is history, and `skip_2` must be predicted
+for every track of the second half from what the challenge gave for it (track, position,
+session length, session-level context; no per-row behaviour). It is compared with
+`last_known` (repeat the last skip_2 of the first half) and `gbt` (scikit-learn's
+HistGradientBoostingClassifier on first-half session aggregates, position and track
+statistics). Metrics: the challenge's mean average accuracy (MAA), first-track accuracy,
+accuracy and ROC AUC over all second-half rows.
+
+    python -m benchmarks.mssd_skip --train ../shared/data/spotify_mssd/sessions_dev.csv.gz \
+        --eval ../shared/data/spotify_mssd/sessions_dev.csv.gz --out results/mssd_skip
+                                                     # about 5 minutes on 2 cores
+    python -m benchmarks.mssd_skip --quick --out /tmp/mssd_quick   # under a minute
+
+When `--train` and `--eval` name the same file (the default), its sessions are split at
+random (seeded, 20% test) and only the test sessions are scored: they are never trained on.
+Model settings (training protocol, size) were chosen on a validation split of the training
+sessions only; see `WorldModelSettings`.
+
+Writes mssd_skip.json, mssd_skip.md and mssd_skip.png (accuracy by position in the second
+half) into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import roc_auc_score
+
+from amrs_gym.data.mssd import load_mssd, wsdm_halves
+from amrs_gym.world_model.evaluation import predict_rows
+from amrs_gym.world_model.features import FEEDBACK_DIM, SessionTensors, sessions_to_tensors
+from amrs_gym.world_model.model import WorldModel, WorldModelConfig
+from amrs_gym.world_model.training import TrainConfig, fit
+from benchmarks.report import markdown_table, provenance, write_outputs
+
+NAME = "mssd_skip"
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "spotify_mssd" / "sessions_dev.csv.gz"
+MODELS = ("world_model", "last_known", "gbt")
+METRIC_NAMES = ("maa", "first_acc", "acc", "auc")
+
+CONTEXT_TYPES = ("catalog", "charts", "editorial_playlist", "personalized_playlist", "radio", "user_collection")
+"""MSSD's `context_type` categories: the world model's modes (unknown values map to the first)."""
+COHORTS = ("False", "True")
+"""The world model's cohorts: `premium`."""
+REASONS_START = ("fwdbtn", "trackdone", "clickrow", "backbtn")
+REASONS_END = ("fwdbtn", "trackdone", "endplay", "backbtn")
+TRACK_RATES = ("skip_1", "skip_2", "skip_3", "not_skipped")
+"""Outcomes whose smoothed per-track rates describe a track (MSSD has no track features here)."""
+
+
+# ----- settings ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WorldModelSettings:
+    """How the world model is built and trained for this task.
+
+    The defaults were chosen on the validation sessions (15% of the training sessions of
+    the dev file, split seed 0; the test sessions were never looked at), by validation MAA
+    (training seeds 0 and 1; gbt 0.543 and last_known 0.535 on the same sessions):
+
+    | scored | cut_copies | d_model x layers | dropout | validation MAA (seed 0, 1) |
+    | --- | --- | --- | --- | --- |
+    | all | 0 | 64 x 2 | 0.1 | 0.555, 0.558 |
+    | second_half | 0 | 64 x 2 | 0.1 | 0.563, 0.549 |
+    | all | 2 | 64 x 2 | 0.1 | 0.565, 0.553 |
+    | second_half | 2 | 64 x 2 | 0.1 | 0.556, - |
+    | all | 1 | 64 x 2 | 0.2 | 0.558, - |
+    | all | 0 | 96 x 3 | 0.2 | 0.560, 0.550 |
+    | all | 0 | 128 x 2 | 0.2 | 0.541, - |
+    | **all** | **0** | **64 x 2** | **0.2** | **0.558, 0.558** |
+
+    Scoring every row and scoring only hidden rows tie on MAA; "all" has the better validation
+    loss and AUC and varies less across seeds. Cut augmentation costs twice the time for no
+    clear gain; wider models overfit these few thousand sessions.
+    """
+
+    d_model: int = 64
+    """Token width."""
+    n_layers: int = 2
+    """Transformer blocks."""
+    ff_dim: int = 128
+    """Feed-forward and head width."""
+    dropout: float = 0.2
+    """Dropout during training."""
+    scored: str = "all"
+    """Training rows in the loss: "all" (first-half rows from full earlier feedback, later rows
+    from the known prefix only) or "second_half" (only rows whose feedback is hidden)."""
+    cut_copies: int = 0
+    """Extra copies of each training session with the known prefix cut at a random point
+    (a data augmentation: more multi-step-ahead examples); the original cut is always kept."""
+    epochs: int = 30
+    """Most epochs (early stopping on the validation sessions usually ends sooner)."""
+    batch_size: int = 64
+    """Sessions per gradient step."""
+    learning_rate: float = 2e-3
+    """Peak AdamW learning rate."""
+    weight_decay: float = 1e-4
+    """AdamW weight decay."""
+    patience: int = 4
+    """Epochs without a better validation loss before stopping."""
+    refit: bool = True
+    """After early stopping, train a fresh model on every training session (validation ones
+    included) for the number of epochs early stopping chose, as gbt also learns from them."""
+
+
+@dataclass
+class Args:
+    """Settings of the MSSD skip benchmark."""
+
+    train: str = str(DEFAULT_DATA)
+    """MSSD log file to train on."""
+    eval: str = ""
+    """MSSD log file to score (empty: the same as `train`, split by session)."""
+    out_dir: str = "results/mssd_skip"
+    """Where to write the outputs."""
+    quick: bool = False
+    """Fewer sessions and epochs, one seed (for tests)."""
+    seed: int = 0
+    """Seed of the session splits; training seeds are seed, seed + 1, ..."""
+    seeds: int = 3
+    """Training seeds of the learned models (world model, gbt)."""
+    test_fraction: float = 0.2
+    """Share of sessions held out for scoring when train and eval are the same file."""
+    val_fraction: float = 0.15
+    """Share of training sessions held out for early stopping (never the test sessions)."""
+    workers: int = 2
+    """World models trained in parallel (one torch thread each)."""
+    world_model: WorldModelSettings = field(default_factory=WorldModelSettings)
+    """World model settings."""
+
+
+# ----- metrics -------------------------------------------------------------------------------
+
+
+def average_accuracy(correct: np.ndarray) -> float:
+    """The WSDM Cup's average accuracy of one session's ordered predictions.
+
+    AA = (1/T) * sum_i A(i) * L(i), where A(i) is the accuracy of the first i predictions and
+    L(i) is 1 when prediction i is correct.
+    """
+    hits = np.asarray(correct, dtype=np.float64)
+    if hits.size == 0:
+        raise ValueError("a session needs at least one prediction")
+    running = np.cumsum(hits) / np.arange(1, hits.size + 1)
+    return float(np.mean(running * hits))
+
+
+def mean_average_accuracy(session: np.ndarray, position: np.ndarray, correct: np.ndarray) -> float:
+    """Mean over sessions of `average_accuracy`, predictions ordered by position in each session."""
+    frame = pd.DataFrame({"session": session, "position": position, "hit": np.asarray(correct, float)})
+    frame = frame.sort_values(["session", "position"], kind="stable")
+    groups = frame.groupby("session", sort=False)["hit"]
+    running = groups.cumsum() / (groups.cumcount() + 1)
+    return float((running * frame["hit"]).groupby(frame["session"], sort=False).mean().mean())
+
+
+def skip_metrics(second: pd.DataFrame, probability: np.ndarray, skipped: np.ndarray) -> dict[str, float]:
+    """MAA, first-track accuracy, accuracy and AUC of skip probabilities for second-half rows."""
+    predicted = probability >= 0.5
+    correct = predicted == skipped.astype(bool)
+    session, position = second["session_id"].to_numpy(), second["position"].to_numpy()
+    first = position == second.groupby("session_id")["position"].transform("min").to_numpy()
+    labels = skipped.astype(int)
+    auc = float(roc_auc_score(labels, probability)) if len(np.unique(labels)) == 2 else float("nan")
+    return {
+        "maa": mean_average_accuracy(session, position, correct),
+        "first_acc": float(correct[first].mean()),
+        "acc": float(correct.mean()),
+        "auc": auc,
+    }
+
+
+def accuracy_by_step(second: pd.DataFrame, probability: np.ndarray, skipped: np.ndarray) -> np.ndarray:
+    """Accuracy at each step of the second half (0 = its first track), nan where no rows."""
+    step = second["position"].to_numpy() - second["session_length"].to_numpy() // 2
+    correct = (probability >= 0.5) == skipped.astype(bool)
+    out = np.full(int(step.max()) + 1, np.nan)
+    for s in range(len(out)):
+        if (step == s).any():
+            out[s] = correct[step == s].mean()
+    return out
+
+
+# ----- data ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Data:
+    """Training and evaluation sessions with a shared track numbering."""
+
+    train: pd.DataFrame
+    """Training sessions, every column (session ids 0..n-1)."""
+    eval: pd.DataFrame
+    """Evaluation sessions, every column: only its first half and identity columns reach models."""
+    val_sessions: np.ndarray
+    """Training session ids held out for early stopping and model selection."""
+    folds: np.ndarray
+    """Fold (0..K-1) of every training session id, for out-of-fold track statistics."""
+    protocol: dict[str, Any]
+    """How train and eval sessions were obtained (written to the JSON)."""
+
+
+def load_data(args: Args) -> Data:
+    """Load the files, split by session when they are the same file, align track ids."""
+    eval_path = args.eval or args.train
+    limit = 700 if args.quick else None
+    same = Path(eval_path).resolve() == Path(args.train).resolve()
+    train_logs = load_mssd(args.train, max_sessions=limit)
+    if same:
+        train_part, eval_part = train_logs.split_by_session(args.test_fraction, args.seed)
+        train, evaluation = train_part.logs.copy(), eval_part.logs.copy()
+        protocol = {
+            "name": "session_split",
+            "description": f"one file split by session: {args.test_fraction:.0%} of sessions held out "
+            f"(seed {args.seed}), scored sessions never trained on",
+            "test_fraction": args.test_fraction,
+        }
+        keys = train_logs.track_keys
+        train["track_key"] = keys[train["track_id"].to_numpy()]
+        evaluation["track_key"] = keys[evaluation["track_id"].to_numpy()]
+    else:
+        eval_logs = load_mssd(eval_path, max_sessions=limit)
+        train, evaluation = train_logs.logs.copy(), eval_logs.logs.copy()
+        train["track_key"] = train_logs.track_keys[train["track_id"].to_numpy()]
+        evaluation["track_key"] = eval_logs.track_keys[evaluation["track_id"].to_numpy()]
+        overlap = len(set(train["session_key"]) & set(evaluation["session_key"]))
+        protocol = {
+            "name": "separate_files",
+            "description": "trained on --train, scored on every session of --eval",
+            "sessions_in_both_files": overlap,
+        }
+    codes, _ = pd.factorize(pd.concat([train["track_key"], evaluation["track_key"]], ignore_index=True))
+    train["track_id"] = codes[: len(train)].astype(np.int64)
+    evaluation["track_id"] = codes[len(train) :].astype(np.int64)
+    n_train = int(train["session_id"].max()) + 1
+    rng = np.random.default_rng(args.seed + 1)
+    order = rng.permutation(n_train)
+    n_val = max(1, round(args.val_fraction * n_train))
+    protocol.update(
+        train_file=str(args.train), eval_file=str(eval_path), train_sessions=n_train,
+        eval_sessions=int(evaluation["session_id"].nunique()), validation_sessions=n_val,
+        eval_rows_scored=int((evaluation["position"] >= evaluation["session_length"] // 2).sum()),
+    )
+    folds = np.empty(n_train, dtype=np.int64)
+    folds[order] = np.arange(n_train) % TrackStatistics.folds
+    return Data(train=train, eval=evaluation, val_sessions=np.sort(order[:n_val]), folds=folds, protocol=protocol)
+
+
+def second_half_mask(frame: pd.DataFrame) -> np.ndarray:
+    """Rows the WSDM Cup hides: position >= floor(session_length / 2) (as `wsdm_halves`)."""
+    return (frame["position"] >= frame["session_length"] // 2).to_numpy()
+
+
+class TrackStatistics:
+    """Per-track features from training sessions only: MSSD ships no track content here.
+
+    A track is described by log(1 + plays), its skip_1/skip_2/skip_3/not_skipped rates and
+    its mean relative session position, each smoothed towards the global value with
+    `prior_plays` pseudo-plays, centred on the global value and scaled. A track never seen in
+    training gets the prior with 0 plays (a zero vector). Rows of training sessions get
+    out-of-fold statistics (from the other folds' sessions) so a row never sees its own label.
+    """
+
+    folds = 5
+    prior_plays = 5.0
+    columns = ("seen", "log_plays", *TRACK_RATES, "relative_position")
+
+    def __init__(self, train: pd.DataFrame):
+        values = self._values(train)
+        self.prior = values[:, 1:].mean(axis=0)  # global rates and mean relative position
+        self.scale = np.array([0.25, 0.25, 0.25, 0.25, 0.15])
+
+    @staticmethod
+    def _values(frame: pd.DataFrame) -> np.ndarray:
+        relative = frame["position"].to_numpy() / np.maximum(frame["session_length"].to_numpy() - 1, 1)
+        rates = [frame[c].to_numpy(dtype=np.float64) for c in TRACK_RATES]
+        return np.stack([np.ones(len(frame)), *rates, relative], axis=1)  # (rows, 1 + 5): plays, sums
+
+    def _features(self, sums: np.ndarray) -> np.ndarray:
+        plays = sums[:, 0]
+        smoothed = (sums[:, 1:] + self.prior_plays * self.prior) / (plays[:, None] + self.prior_plays)
+        return np.concatenate(
+            [(plays > 0)[:, None], np.log1p(plays)[:, None] / 2.0, (smoothed - self.prior) / self.scale], axis=1
+        ).astype(np.float32)
+
+    def rows(self, train: pd.DataFrame, frame: pd.DataFrame, folds: np.ndarray | None) -> np.ndarray:
+        """Features of every row of `frame` (n_rows, 7) from the sessions of `train`.
+
+        Args:
+            train: The training sessions (every column).
+            frame: Rows to describe (only `track_id`, and `session_id` when `folds` is given, are read).
+            folds: Fold of each training session id when `frame` holds training sessions
+                (out-of-fold statistics), else None (statistics of all of `train`).
+        """
+        values = self._values(train)
+        n_tracks = int(max(train["track_id"].max(), frame["track_id"].max())) + 1
+        total = np.zeros((n_tracks, values.shape[1]))
+        np.add.at(total, train["track_id"].to_numpy(), values)
+        track = frame["track_id"].to_numpy()
+        sums = total[track]
+        if folds is not None:
+            train_fold = folds[train["session_id"].to_numpy()]
+            by_fold = np.zeros((self.folds, n_tracks, values.shape[1]))
+            np.add.at(by_fold, (train_fold, train["track_id"].to_numpy()), values)
+            sums = sums - by_fold[folds[frame["session_id"].to_numpy()], track]
+        return self._features(sums)
+
+
+# ----- world model ---------------------------------------------------------------------------
+
+
+def feedback_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numeric behaviour and session columns appended to a context token's feedback.
+
+    Only ever shown for rows whose feedback is known (`sessions_to_tensors` zeroes them for
+    hidden rows). The base feedback already holds engagement and skip_2.
+    """
+    out = {
+        "skip_1": frame["skip_1"], "skip_3": frame["skip_3"], "not_skipped": frame["not_skipped"],
+        "context_switch": frame["context_switch"], "no_pause": frame["no_pause_before_play"],
+        "short_pause": frame["short_pause_before_play"], "long_pause": frame["long_pause_before_play"],
+        "seek_forward": np.log1p(frame["hist_user_behavior_n_seekfwd"]),
+        "seek_back": np.log1p(frame["hist_user_behavior_n_seekback"]),
+        "shuffle": frame["hist_user_behavior_is_shuffle"], "hour": frame["hour_of_day"] / 23.0,
+        "premium": frame["premium"], "length": frame["session_length"] / 20.0,
+    }
+    start, end = frame["hist_user_behavior_reason_start"].astype(str), frame["hist_user_behavior_reason_end"].astype(str)
+    for reason in REASONS_START:
+        out[f"start_{reason}"] = start == reason
+    for reason in REASONS_END:
+        out[f"end_{reason}"] = end == reason
+    context = frame["context_type"].astype(str)
+    for name in CONTEXT_TYPES:
+        out[f"context_{name}"] = context == name
+    return pd.DataFrame({f"fb_{k}": np.asarray(v, dtype=np.float64) for k, v in out.items()}, index=frame.index)
+
+
+def _session_codes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mode (context type of the session's first track) and cohort (premium) per row."""
+    first = frame.sort_values(["session_id", "position"]).groupby("session_id").first()
+    mode = first["context_type"].astype(str)
+    cohort = first["premium"].astype(bool).map(str)
+    ids = frame["session_id"].to_numpy()
+    return pd.DataFrame({"mode": mode.loc[ids].to_numpy(), "cohort": cohort.loc[ids].to_numpy()}, index=frame.index)
+
+
+def _pair_ids(frame: pd.DataFrame) -> np.ndarray:
+    """One id per (session, track): the world model's token ids (repeats in a session share one)."""
+    return frame.groupby(["session_id", "track_id"], sort=False).ngroup().to_numpy()
+
+
+def _track_table(pairs: np.ndarray, features: np.ndarray) -> torch.Tensor:
+    table = np.zeros((int(pairs.max()) + 1, features.shape[1]), dtype=np.float32)
+    table[pairs] = features
+    return torch.as_tensor(table)
+
+
+def _tensors(frame: pd.DataFrame, hidden: np.ndarray, scored: np.ndarray) -> SessionTensors:
+    extra = tuple(c for c in frame.columns if c.startswith("fb_"))
+    return sessions_to_tensors(
+        frame, mode_column="mode", mode_values=CONTEXT_TYPES, cohort_column="cohort", cohort_values=COHORTS,
+        extra_feedback=extra, hidden_feedback=hidden, scored=scored, previous_tracks=0,
+    )
+
+
+def _model_config(settings: WorldModelSettings, n_extra: int) -> WorldModelConfig:
+    return WorldModelConfig(
+        d_model=settings.d_model, n_heads=4, n_layers=settings.n_layers, ff_dim=settings.ff_dim,
+        dropout=settings.dropout, max_len=32, n_modes=len(CONTEXT_TYPES), n_cohorts=len(COHORTS),
+        feedback_dim=FEEDBACK_DIM + n_extra, use_affect=False,
+    )
+
+
+def world_model_tensors(
+    data: Data, settings: WorldModelSettings, seed: int, holdout: bool = True
+) -> tuple[SessionTensors, SessionTensors, torch.Tensor, int]:
+    """(train, validation) tensors, the training track table and the number of extra feedback columns.
+
+    Every training session hides the feedback of its second half (as the WSDM Cup does);
+    rows get out-of-fold track statistics, and one token id per (session, track) pair. With
+    `holdout` False the validation sessions are also in the training tensors (for the refit).
+    """
+    stats = TrackStatistics(data.train)
+    frame = data.train.reset_index(drop=True)
+    frame = pd.concat([frame, feedback_columns(frame), _session_codes(frame)], axis=1)
+    pairs = _pair_ids(frame)
+    table = _track_table(pairs, stats.rows(data.train, frame, data.folds))
+    frame["track_id"] = pairs
+    in_val = frame["session_id"].isin(data.val_sessions).to_numpy()
+    frame["session_id"] = frame["session_id"] * (settings.cut_copies + 1)  # room for augmented copies
+    train = frame[~in_val if holdout else slice(None)].reset_index(drop=True)
+    val = frame[in_val].reset_index(drop=True)
+
+    copies = [train]
+    rng = np.random.default_rng(seed)
+    cut = train["session_length"] // 2
+    cuts = [cut.to_numpy()]
+    lengths = train.groupby("session_id")["session_length"].first()
+    for copy in range(1, settings.cut_copies + 1):
+        random_cut = pd.Series(rng.integers(1, np.maximum(lengths.to_numpy(), 2)), index=lengths.index)
+        extra = train.copy()
+        extra["session_id"] = extra["session_id"] + copy
+        copies.append(extra)
+        cuts.append(random_cut.loc[train["session_id"]].to_numpy())
+    train_all = pd.concat(copies, ignore_index=True)
+    cut_all = np.concatenate(cuts)
+    hidden = train_all["position"].to_numpy() >= cut_all
+    scored = np.ones(len(train_all), bool) if settings.scored == "all" else hidden
+    val_hidden = second_half_mask(val)
+    n_extra = sum(c.startswith("fb_") for c in train.columns)
+    return _tensors(train_all, hidden, scored), _tensors(val, val_hidden, val_hidden), table, n_extra
+
+
+def eval_model_input(data_train: pd.DataFrame, evaluation: pd.DataFrame) -> tuple[pd.DataFrame, torch.Tensor]:
+    """Evaluation sessions as the model sees them, built from `wsdm_halves` only.
+
+    The first half keeps its feedback; the second half keeps identity and session-context
+    columns, with neutral placeholders where behaviour columns were (never shown: hidden).
+    Returns the frame (first-half rows then second-half rows, `row_kind` 1 for the second half)
+    and the track table for its pair ids.
+    """
+    first, second = wsdm_halves(evaluation)
+    first = pd.concat([first, feedback_columns(first)], axis=1)
+    second = second.copy()
+    for name in [c for c in first.columns if c not in second.columns]:
+        placeholder = np.nan if name in ("rating", "valence_report", "arousal_report") else 0
+        second[name] = placeholder
+    second["skipped"] = False
+    known_context = first.groupby("session_id")["context_type"].last().astype(str)
+    second["context_type"] = known_context.reindex(second["session_id"]).fillna(CONTEXT_TYPES[0]).to_numpy()
+    first["row_kind"], second["row_kind"] = 0, 1
+    frame = pd.concat([first, second[first.columns]], ignore_index=True)
+    frame = pd.concat([frame, _session_codes(frame)], axis=1)
+    stats = TrackStatistics(data_train)
+    features = stats.rows(data_train, frame, None)
+    pairs = _pair_ids(frame)
+    table = _track_table(pairs, features)
+    frame["track_id"] = pairs
+    return frame, table
+
+
+def _with_tracks(model: WorldModel, table: torch.Tensor) -> WorldModel:
+    """The same weights over another track table (track tables are not part of the state dict)."""
+    other = WorldModel(model.config, table)
+    other.load_state_dict(model.state_dict())
+    return other.eval()
+
+
+def predict_world_model(model: WorldModel, train: pd.DataFrame, evaluation: pd.DataFrame) -> pd.DataFrame:
+    """Skip probability of every second-half row of `evaluation`: session_id, position, probability."""
+    frame, table = eval_model_input(train, evaluation)
+    hidden = frame["row_kind"].to_numpy() == 1
+    rows = predict_rows(_with_tracks(model, table), _tensors(frame, hidden, hidden))
+    out = frame.iloc[rows.row][["session_id", "position"]].reset_index(drop=True)
+    out["probability"] = rows.skip_probability.astype(np.float64)
+    return out
+
+
+def train_world_model(data: Data, settings: WorldModelSettings, seed: int) -> tuple[WorldModel, dict[str, Any]]:
+    """Fit on the training sessions (early stopping on the validation sessions), seeded."""
+    train, val, table, n_extra = world_model_tensors(data, settings, seed)
+    config = _model_config(settings, n_extra)
+    train_config = TrainConfig(
+        epochs=settings.epochs, batch_size=settings.batch_size, learning_rate=settings.learning_rate,
+        weight_decay=settings.weight_decay, patience=settings.patience, seed=seed,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)  # initialisation and dropout; the global RNG is restored after
+        model = WorldModel(config, table)
+        history = fit(model, train, val, train_config, progress=False)
+    history["validation_maa"] = validation_maa(model, data)
+    if not settings.refit:
+        return model, history
+    everything, val, table, _ = world_model_tensors(data, settings, seed, holdout=False)
+    epochs = int(history["best_epoch"]) + 1
+    # the validation sessions are now trained on: their loss only picks among the last epochs
+    refit_config = replace(train_config, epochs=epochs, patience=epochs)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = WorldModel(config, table)
+        refit = fit(model, everything, val, refit_config, progress=False)
+    history["refit"] = {"epochs": epochs, "seconds": refit["seconds"], "chosen_epoch": refit["best_epoch"]}
+    return model, history
+
+
+def validation_maa(model: WorldModel, data: Data) -> float:
+    """MAA on the validation sessions (training sessions held out): for model selection."""
+    in_val = data.train["session_id"].isin(data.val_sessions)
+    val = data.train[in_val]
+    predicted = predict_world_model(model, data.train[~in_val], val)  # track statistics without val labels
+    truth = val.set_index(["session_id", "position"]).loc[
+        pd.MultiIndex.from_frame(predicted[["session_id", "position"]]), "skipped"].to_numpy()
+    correct = (predicted["probability"].to_numpy() >= 0.5) == truth
+    return mean_average_accuracy(predicted["session_id"].to_numpy(), predicted["position"].to_numpy(), correct)
+
+
+# ----- baselines -----------------------------------------------------------------------------
+
+
+def predict_last_known(evaluation: pd.DataFrame) -> pd.DataFrame:
+    """Repeat the last skip_2 of each session's first half (the global majority when it is empty)."""
+    first, second = wsdm_halves(evaluation)
+    last = first.groupby("session_id")["skipped"].last()
+    default = float(first["skipped"].mean() >= 0.5) if len(first) else 1.0
+    out = second[["session_id", "position"]].copy()
+    out["probability"] = last.reindex(second["session_id"]).fillna(default).astype(float).to_numpy()
+    return out.reset_index(drop=True)
+
+
+def gbt_features(train: pd.DataFrame, frame: pd.DataFrame, folds: np.ndarray | None) -> pd.DataFrame:
+    """One row per second-half track of `frame`: first-half aggregates, position, track statistics.
+
+    Built from `wsdm_halves(frame)` only, so no second-half behaviour column can enter.
+    """
+    first, second = wsdm_halves(frame)
+    first = pd.concat([first, feedback_columns(first)], axis=1)
+    first["fb_skip_2"] = first["skipped"].astype(float)
+    grouped = first.groupby("session_id")
+    rates = [c for c in first.columns if c.startswith("fb_")]
+    session = grouped[rates].mean().add_suffix("_rate")
+    last = grouped[["fb_skip_1", "fb_skip_2", "fb_skip_3", "fb_not_skipped", "fb_end_fwdbtn"]].last()
+    session = session.join(last.add_suffix("_last"))
+    session["skip_2_last3"] = grouped["fb_skip_2"].apply(lambda s: s.iloc[-3:].mean())
+    session["n_first"] = grouped.size()
+    session["context_code"] = grouped["context_type"].last().astype(str).map(
+        {c: i for i, c in enumerate(CONTEXT_TYPES)}).fillna(-1)
+    rows = session.reindex(second["session_id"].to_numpy()).reset_index(drop=True)
+    rows["session_length"] = second["session_length"].to_numpy()
+    rows["premium"] = second["premium"].to_numpy().astype(float)
+    rows["hour_of_day"] = second["hour_of_day"].to_numpy()
+    rows["position"] = second["position"].to_numpy()
+    rows["step"] = rows["position"] - rows["session_length"] // 2
+    rows["relative_position"] = rows["position"] / rows["session_length"]
+    stats = TrackStatistics(train)
+    track = stats.rows(train, second, folds)
+    for i, name in enumerate(TrackStatistics.columns):
+        rows[f"track_{name}"] = track[:, i]
+    # the same track earlier in the session's first half, and whether it was skipped there
+    seen = first.groupby(["session_id", "track_id"])["skipped"].mean()
+    key = pd.MultiIndex.from_arrays([second["session_id"].to_numpy(), second["track_id"].to_numpy()])
+    earlier = seen.reindex(key).to_numpy()
+    rows["track_in_first_half"] = ~np.isnan(earlier)
+    rows["track_first_half_skip"] = np.nan_to_num(earlier, nan=-1.0)
+    rows["session_id"] = second["session_id"].to_numpy()
+    rows["position_key"] = second["position"].to_numpy()
+    return rows
+
+
+def fit_gbt(train: pd.DataFrame, folds: np.ndarray, seed: int) -> HistGradientBoostingClassifier:
+    """HistGradientBoostingClassifier on the training sessions' second halves (out-of-fold track stats)."""
+    features = gbt_features(train, train, folds)
+    ordered = train.sort_values(["session_id", "position"], kind="stable")  # the order of `wsdm_halves`
+    labels = ordered.loc[second_half_mask(ordered), "skipped"].to_numpy()
+    model = HistGradientBoostingClassifier(
+        learning_rate=0.05, max_iter=500, max_leaf_nodes=31, min_samples_leaf=40, l2_regularization=1.0,
+        early_stopping=True, validation_fraction=0.15, n_iter_no_change=30, random_state=seed,
+    )
+    model.fit(features.drop(columns=["session_id", "position_key"]), labels)
+    return model
+
+
+def predict_gbt(model: HistGradientBoostingClassifier, train: pd.DataFrame, evaluation: pd.DataFrame) -> pd.DataFrame:
+    """Skip probability of every second-half row of `evaluation`."""
+    features = gbt_features(train, evaluation, None)
+    out = pd.DataFrame({"session_id": features["session_id"], "position": features["position_key"]})
+    out["probability"] = model.predict_proba(features.drop(columns=["session_id", "position_key"]))[:, 1]
+    return out
+
+
+# ----- runs ----------------------------------------------------------------------------------
+
+
+def _truth(evaluation: pd.DataFrame, predicted: pd.DataFrame) -> np.ndarray:
+    index = pd.MultiIndex.from_frame(predicted[["session_id", "position"]])
+    return evaluation.set_index(["session_id", "position"]).loc[index, "skipped"].to_numpy(dtype=bool)
+
+
+def run_one(data: Data, settings: WorldModelSettings, model_name: str, seed: int) -> dict[str, Any]:
+    """Train (when it learns) and score one model; returns metrics, per-step accuracy and seconds."""
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    info: dict[str, Any] = {}
+    if model_name == "world_model":
+        model, history = train_world_model(data, settings, seed)
+        predicted = predict_world_model(model, data.train, data.eval)
+        info = {key: history[key] for key in ("best_epoch", "best_val_loss", "validation_maa", "refit")
+                if key in history}
+    elif model_name == "gbt":
+        gbt = fit_gbt(data.train, data.folds, seed)
+        predicted = predict_gbt(gbt, data.train, data.eval)
+        info = {"iterations": int(gbt.n_iter_)}
+    elif model_name == "last_known":
+        predicted = predict_last_known(data.eval)
+    else:
+        raise ValueError(f"unknown model {model_name!r}")
+    predicted = predicted.sort_values(["session_id", "position"]).reset_index(drop=True)
+    truth = _truth(data.eval, predicted)
+    second = predicted.merge(data.eval[["session_id", "position", "session_length"]], on=["session_id", "position"])
+    probability = predicted["probability"].to_numpy()
+    return {
+        "metrics": skip_metrics(second, probability, truth),
+        "accuracy_by_step": accuracy_by_step(second, probability, truth).tolist(),
+        "seconds": time.perf_counter() - started,
+        **info,
+    }
+
+
+def _job(job: tuple[Data, WorldModelSettings, str, int]) -> tuple[str, int, dict[str, Any]]:
+    data, settings, name, seed = job
+    return name, seed, run_one(data, settings, name, seed)
+
+
+def main(args: Args) -> dict[str, Any]:
+    """Score every model on every training seed and write the outputs."""
+    torch.set_num_threads(1)
+    started = time.perf_counter()
+    settings = args.world_model
+    n_seeds = 1 if args.quick else args.seeds
+    if args.quick:
+        settings = WorldModelSettings(**{**asdict(settings), "epochs": 4, "patience": 2})
+    data = load_data(args)
+    seeds = [args.seed + i for i in range(n_seeds)]
+    jobs = [(data, settings, "world_model", s) for s in seeds]
+    jobs += [(data, settings, "gbt", s) for s in seeds] + [(data, settings, "last_known", args.seed)]
+    runs: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in MODELS}
+    if args.workers > 1 and len(jobs) > 2:
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            for name, seed, result in pool.map(_job, jobs):
+                runs[name][seed] = result
+    else:
+        for job in jobs:
+            name, seed, result = _job(job)
+            runs[name][seed] = result
+
+    report: dict[str, Any] = {}
+    for name in MODELS:
+        values = {m: np.array([r["metrics"][m] for r in runs[name].values()]) for m in METRIC_NAMES}
+        report[name] = {m: float(v.mean()) for m, v in values.items()}
+    report["std"] = {
+        name: {m: float(np.std([r["metrics"][m] for r in runs[name].values()])) for m in METRIC_NAMES}
+        for name in MODELS
+    }
+    report["n_seeds"] = {name: len(runs[name]) for name in MODELS}
+    report["per_seed"] = {
+        name: {str(seed): {k: v for k, v in r.items() if k != "accuracy_by_step"} for seed, r in runs[name].items()}
+        for name in MODELS
+    }
+    report["accuracy_by_step"] = {
+        name: np.nanmean([r["accuracy_by_step"] for r in runs[name].values()], axis=0).tolist() for name in MODELS
+    }
+    report["protocol"] = data.protocol
+    report["world_model_settings"] = asdict(settings)
+    report["bar"] = {
+        "world_model_maa_beats_last_known": report["world_model"]["maa"] > report["last_known"]["maa"],
+        "world_model_maa_beats_gbt": report["world_model"]["maa"] > report["gbt"]["maa"],
+    }
+    report["seconds"] = time.perf_counter() - started
+    report.update(provenance(args))
+    report["command"] = " ".join(["python -m benchmarks.mssd_skip", *sys.argv[1:]])
+    out = Path(args.out_dir)
+    write_outputs(out, NAME, report, _markdown(report))
+    _plot(out, runs)
+    return report
+
+
+def _markdown(report: dict[str, Any]) -> str:
+    rows = []
+    for name in MODELS:
+        n = report["n_seeds"][name]
+        cells = [f"{report[name][m]:.3f} ± {report['std'][name][m]:.3f} ({n} seed{'s' if n > 1 else ''})"
+                 for m in METRIC_NAMES]
+        rows.append([name, *cells])
+    protocol = report["protocol"]
+    return "\n".join([
+        "### WSDM Cup 2019 skip prediction on MSSD (second half of each session)",
+        "",
+        markdown_table(["model", "MAA", "first-track accuracy", "accuracy", "AUC"], rows),
+        "",
+        f"Protocol: {protocol['description']}; {protocol['train_sessions']} training sessions "
+        f"({protocol['validation_sessions']} of them for early stopping), {protocol['eval_sessions']} scored "
+        f"sessions, {protocol['eval_rows_scored']} scored rows.",
+        "",
+        f"Command: `{report['command']}`",
+    ])
+
+
+def _plot(out: Path, runs: dict[str, dict[int, dict[str, Any]]]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for name in MODELS:
+        curves = np.array([r["accuracy_by_step"] for r in runs[name].values()], dtype=float)
+        mean, std = np.nanmean(curves, axis=0), np.nanstd(curves, axis=0)
+        steps = np.arange(1, len(mean) + 1)
+        axis.plot(steps, mean, marker="o", label=f"{name} ({len(curves)} seed{'s' if len(curves) > 1 else ''})")
+        axis.fill_between(steps, mean - std, mean + std, alpha=0.2)
+    axis.set(xlabel="track of the second half (1 = first hidden track)", ylabel="accuracy (fraction correct)",
+             title="skip_2 accuracy by position in the hidden half")
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(out / f"{NAME}.png", dpi=120)
+    plt.close(figure)
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
+    """Command-line arguments into Args."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--train", default=Args.train, help="MSSD log file to train on")
+    parser.add_argument("--eval", default="", help="MSSD log file to score (default: --train, split by session)")
+    parser.add_argument("--out", dest="out_dir", default=Args.out_dir)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seed", type=int, default=Args.seed)
+    parser.add_argument("--seeds", type=int, default=Args.seeds)
+    parser.add_argument("--workers", type=int, default=Args.workers)
+    defaults = WorldModelSettings()
+    parser.add_argument("--scored", choices=["all", "second_half"], default=defaults.scored,
+                        help="world model training rows in the loss (see WorldModelSettings)")
+    parser.add_argument("--cut-copies", type=int, default=defaults.cut_copies)
+    parser.add_argument("--d-model", type=int, default=defaults.d_model)
+    parser.add_argument("--n-layers", type=int, default=defaults.n_layers)
+    parser.add_argument("--dropout", type=float, default=defaults.dropout)
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    values = vars(parser.parse_args(argv))
+    d_model = values.pop("d_model")
+    settings = WorldModelSettings(
+        d_model=d_model, ff_dim=2 * d_model, n_layers=values.pop("n_layers"), dropout=values.pop("dropout"),
+        scored=values.pop("scored"), cut_copies=values.pop("cut_copies"), epochs=values.pop("epochs"),
+    )
+    return Args(**values, world_model=settings)
+
+
+if __name__ == "__main__":
+    main(parse_args())

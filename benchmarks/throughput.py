@@ -1,0 +1,128 @@
+"""Throughput: how many environment steps per second do the suite's envs give on this machine?
+
+Measured in one run, so ratios are fair on a shared machine: the single world-model env,
+the batched vector env (num_envs sessions per call), the reference-world env, and
+Gymnasium's CartPole-v1 for scale. Random actions; resets included.
+
+    python -m benchmarks.throughput --out results/throughput      # about 1 minute
+
+Writes throughput.json, throughput.md and throughput.png into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import amrs_gym
+from benchmarks.report import markdown_table, provenance, write_outputs
+
+
+@dataclass
+class Args:
+    """Settings of the throughput benchmark."""
+
+    out_dir: str = "results/throughput"
+    """Where to write the outputs."""
+    env_id: str = "AMRS-Calm-v0"
+    """World-model env to measure."""
+    num_envs: int = 256
+    """Sessions per vector-env call."""
+    seconds: float = 5.0
+    """Wall time per measurement."""
+    seed: int = 0
+    """Seed of the envs and the random actions."""
+    quick: bool = False
+    """Shorter measurements (for tests)."""
+
+
+def single_env_rate(env: gym.Env[Any, Any], seconds: float, seed: int) -> float:
+    """Steps per second of one env under random actions, resets included."""
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+    steps, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        steps += 1
+        if terminated or truncated:
+            env.reset()
+    return steps / (time.perf_counter() - started)
+
+
+def vector_env_rate(envs: gym.vector.VectorEnv, seconds: float, seed: int) -> float:
+    """Sub-env steps per second of a vector env under random actions (autoreset included)."""
+    envs.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    n = envs.num_envs
+    high = envs.single_action_space.n  # type: ignore[attr-defined]
+    calls, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        envs.step(rng.integers(0, high, n))
+        calls += 1
+    return calls * n / (time.perf_counter() - started)
+
+
+def main(args: Args) -> dict[str, Any]:
+    """Measure every env and write the outputs."""
+    seconds = 1.0 if args.quick else args.seconds
+    mode = args.env_id.split("-")[1].lower()
+    results = {
+        "single_env_steps_per_s": single_env_rate(gym.make(args.env_id), seconds, args.seed),
+        "vector_env_steps_per_s": vector_env_rate(
+            gym.make_vec(args.env_id, num_envs=args.num_envs, vectorization_mode="vector_entry_point"),
+            seconds,
+            args.seed,
+        ),
+        "reference_env_steps_per_s": single_env_rate(amrs_gym.make_reference_env(mode), seconds, args.seed),
+        "cartpole_steps_per_s": single_env_rate(gym.make("CartPole-v1"), seconds, args.seed),
+    }
+    report: dict[str, Any] = {**results, "num_envs": args.num_envs, "env_id": args.env_id}
+    report["bar"] = {
+        "single_env_at_least_1000": results["single_env_steps_per_s"] >= 1000,
+        "vector_env_at_least_20000": results["vector_env_steps_per_s"] >= 20000,
+    }
+    report.update(provenance(args))
+    rows = [[name.removesuffix("_steps_per_s"), f"{value:,.0f}"] for name, value in results.items()]
+    markdown = markdown_table(["env", "steps / s"], rows) + f"\n\nnum_envs = {args.num_envs}. Command: `{report['command']}`"
+    out = Path(args.out_dir)
+    write_outputs(out, "throughput", report, markdown)
+    _plot(out, results)
+    return report
+
+
+def _plot(out: Path, results: dict[str, float]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 3.5))
+    names = [name.removesuffix("_steps_per_s") for name in results]
+    axis.barh(names, list(results.values()))
+    axis.set_xscale("log")
+    axis.set(xlabel="environment steps per second (log scale)", title="Throughput on this machine (CPU)")
+    figure.tight_layout()
+    figure.savefig(out / "throughput.png", dpi=120)
+    plt.close(figure)
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
+    """Command-line arguments into Args."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", dest="out_dir", default=Args.out_dir)
+    parser.add_argument("--env-id", default=Args.env_id)
+    parser.add_argument("--num-envs", type=int, default=Args.num_envs)
+    parser.add_argument("--seconds", type=float, default=Args.seconds)
+    parser.add_argument("--seed", type=int, default=Args.seed)
+    parser.add_argument("--quick", action="store_true")
+    return Args(**vars(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main(parse_args())

@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+import torch
+
+from amrs_gym.world_model.features import sessions_to_tensors
+from amrs_gym.world_model.model import WorldModel, WorldModelConfig
+from amrs_gym.world_model.training import masked_losses, total_loss
+
+
+@pytest.fixture(scope="module")
+def batch(small_dataset):
+    logs = small_dataset.logs
+    chosen = logs["listener_id"].isin(logs["listener_id"].unique()[:12])
+    return sessions_to_tensors(logs[chosen])
+
+
+def _model(catalog, **kwargs) -> WorldModel:
+    torch.manual_seed(0)
+    model = WorldModel(WorldModelConfig(**kwargs), torch.as_tensor(catalog.embeddings))
+    return model.eval()
+
+
+def test_batch_has_previous_session_context(batch) -> None:
+    assert (batch.segment == 0).any(), "listeners with several sessions get their previous session as context"
+    assert not (batch.scored & (batch.segment == 0)).any(), "previous-session rows are never scored"
+
+
+@pytest.mark.parametrize("encoder", ["transformer", "gru"])
+def test_incremental_prediction_equals_full_recomputation(small_dataset, batch, encoder) -> None:
+    model = _model(small_dataset.catalog, encoder=encoder)
+    with torch.no_grad():
+        full = model(batch)
+        state = model.start(batch.mode, batch.cohort, batch.start)
+        n, seq_len = batch.track.shape
+        for t in range(seq_len):
+            live = batch.valid[:, t]
+            if not live.all():
+                break
+            step = model.predict(state, batch.track[:, t : t + 1])
+            scored = batch.segment[:, t] == 1  # previous-session rows are context, never predicted
+            for name in ("skip_logit", "like_logit", "valence_mean", "arousal_log_std"):
+                torch.testing.assert_close(
+                    getattr(step, name)[scored, 0], getattr(full, name)[scored, t], atol=1e-5, rtol=1e-4
+                )
+            previous = torch.where(batch.segment[:, t] == 0, batch.position[:, t], -1)
+            model.observe(state, batch.track[:, t], batch.feedback[:, t], previous_position=previous)
+
+
+def test_incremental_matches_full_for_one_listener(small_dataset) -> None:
+    logs = small_dataset.logs
+    listener = logs.groupby("listener_id")["session_id"].nunique().idxmax()
+    batch = sessions_to_tensors(logs[logs["listener_id"] == listener]).index(slice(1, 2))
+    assert (batch.segment == 0).any()
+    model = _model(small_dataset.catalog)
+    with torch.no_grad():
+        full = model(batch)
+        state = model.start(batch.mode, batch.cohort, batch.start)
+        for t in range(int(batch.valid.sum())):
+            step = model.predict(state, batch.track[:, t : t + 1])
+            if bool(batch.segment[0, t] == 1):
+                torch.testing.assert_close(step.skip_logit[:, 0], full.skip_logit[:, t], atol=1e-5, rtol=1e-4)
+                torch.testing.assert_close(step.valence_mean[:, 0], full.valence_mean[:, t], atol=1e-5, rtol=1e-4)
+            previous = torch.where(batch.segment[:, t] == 0, batch.position[:, t], -1)
+            model.observe(state, batch.track[:, t], batch.feedback[:, t], previous_position=previous)
+
+
+def test_missing_labels_contribute_nothing(small_dataset, batch) -> None:
+    model = _model(small_dataset.catalog)
+    with torch.no_grad():
+        prediction = model(batch)
+    losses = masked_losses(prediction, batch)
+    # change the predictions where no rating/report exists: the like/valence losses must not move
+    no_rating = torch.isnan(batch.rating)
+    no_report = torch.isnan(batch.valence)
+    prediction.like_logit = torch.where(no_rating, prediction.like_logit + 5.0, prediction.like_logit)
+    prediction.valence_mean = torch.where(no_report, -prediction.valence_mean, prediction.valence_mean)
+    changed = masked_losses(prediction, batch)
+    torch.testing.assert_close(losses["like"], changed["like"])
+    torch.testing.assert_close(losses["valence"], changed["valence"])
+    # and where labels exist they do count
+    prediction.like_logit = prediction.like_logit + 5.0 * (~no_rating)
+    assert not torch.isclose(masked_losses(prediction, batch)["like"], losses["like"])
+
+
+def test_all_missing_labels_give_zero_not_nan(small_dataset, batch) -> None:
+    model = _model(small_dataset.catalog)
+    empty = batch.index(slice(0, 4))
+    empty.rating = torch.full_like(empty.rating, float("nan"))
+    empty.valence = torch.full_like(empty.valence, float("nan"))
+    losses = masked_losses(model(empty), empty)
+    assert losses["like"].item() == 0.0 and losses["valence"].item() == 0.0
+    assert torch.isfinite(total_loss(losses))
+
+
+def test_history_free_ignores_history(small_dataset, batch) -> None:
+    model = _model(small_dataset.catalog, use_history=False)
+    shuffled = batch.index(slice(None))
+    shuffled.feedback = torch.flip(batch.feedback, dims=[1])
+    with torch.no_grad():
+        a, b = model(batch), model(shuffled)
+    torch.testing.assert_close(a.skip_logit, b.skip_logit)
+    assert np.isfinite(a.valence_mean.numpy()).all()
