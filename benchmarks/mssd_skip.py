@@ -48,6 +48,8 @@ from amrs_gym.world_model.training import TrainConfig, fit
 from benchmarks.report import markdown_table, provenance, write_outputs
 
 NAME = "mssd_skip"
+QUICK_SESSIONS = 700
+"""Sessions read from each file under --quick."""
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "spotify_mssd" / "sessions_dev.csv.gz"
 MODELS = ("world_model", "last_known", "gbt")
 METRIC_NAMES = ("maa", "first_acc", "acc", "auc")
@@ -113,9 +115,9 @@ class WorldModelSettings:
     """AdamW weight decay."""
     patience: int = 4
     """Epochs without a better validation loss before stopping."""
-    refit: bool = True
-    """After early stopping, train a fresh model on every training session (validation ones
-    included) for the number of epochs early stopping chose, as gbt also learns from them."""
+    members: int = 3
+    """Ensemble members, each with its own initialisation and its own validation sessions
+    (cross-fitting: together they learn from every training session); predictions are averaged."""
 
 
 @dataclass
@@ -137,9 +139,9 @@ class Args:
     test_fraction: float = 0.2
     """Share of sessions held out for scoring when train and eval are the same file."""
     val_fraction: float = 0.15
-    """Share of training sessions held out for early stopping (never the test sessions)."""
+    """Share of training sessions each world model holds out for early stopping (never eval sessions)."""
     workers: int = 2
-    """World models trained in parallel (one torch thread each)."""
+    """Models trained in parallel processes (one torch thread each)."""
     world_model: WorldModelSettings = field(default_factory=WorldModelSettings)
     """World model settings."""
 
@@ -204,61 +206,64 @@ class Data:
     """Training and evaluation sessions with a shared track numbering."""
 
     train: pd.DataFrame
-    """Training sessions, every column (session ids 0..n-1)."""
+    """Training sessions, every column."""
     eval: pd.DataFrame
     """Evaluation sessions, every column: only its first half and identity columns reach models."""
-    val_sessions: np.ndarray
-    """Training session ids held out for early stopping and model selection."""
     folds: np.ndarray
     """Fold (0..K-1) of every training session id, for out-of-fold track statistics."""
+    val_fraction: float
+    """Share of training sessions each world model holds out for early stopping."""
     protocol: dict[str, Any]
     """How train and eval sessions were obtained (written to the JSON)."""
+
+    def validation_sessions(self, seed: int, member: int) -> np.ndarray:
+        """The training session ids ensemble member `member` of training seed `seed` holds out."""
+        ids = np.unique(self.train["session_id"].to_numpy())
+        n_val = min(len(ids) - 1, max(1, round(self.val_fraction * len(ids))))
+        return np.sort(np.random.default_rng([seed, member]).permutation(ids)[:n_val])
 
 
 def load_data(args: Args) -> Data:
     """Load the files, split by session when they are the same file, align track ids."""
     eval_path = args.eval or args.train
-    limit = 700 if args.quick else None
+    limit = QUICK_SESSIONS if args.quick else None
     same = Path(eval_path).resolve() == Path(args.train).resolve()
     train_logs = load_mssd(args.train, max_sessions=limit)
     if same:
         train_part, eval_part = train_logs.split_by_session(args.test_fraction, args.seed)
         train, evaluation = train_part.logs.copy(), eval_part.logs.copy()
-        protocol = {
+        train_keys = eval_keys = train_logs.track_keys
+        protocol: dict[str, Any] = {
             "name": "session_split",
-            "description": f"one file split by session: {args.test_fraction:.0%} of sessions held out "
-            f"(seed {args.seed}), scored sessions never trained on",
+            "description": f"one file split by session: {args.test_fraction:.0%} of its sessions held out "
+            f"(seed {args.seed}) and scored, never trained on",
             "test_fraction": args.test_fraction,
         }
-        keys = train_logs.track_keys
-        train["track_key"] = keys[train["track_id"].to_numpy()]
-        evaluation["track_key"] = keys[evaluation["track_id"].to_numpy()]
     else:
         eval_logs = load_mssd(eval_path, max_sessions=limit)
         train, evaluation = train_logs.logs.copy(), eval_logs.logs.copy()
-        train["track_key"] = train_logs.track_keys[train["track_id"].to_numpy()]
-        evaluation["track_key"] = eval_logs.track_keys[evaluation["track_id"].to_numpy()]
-        overlap = len(set(train["session_key"]) & set(evaluation["session_key"]))
+        train_keys, eval_keys = train_logs.track_keys, eval_logs.track_keys
         protocol = {
             "name": "separate_files",
-            "description": "trained on --train, scored on every session of --eval",
-            "sessions_in_both_files": overlap,
+            "description": "trained on every session of --train, scored on every session of --eval",
+            "sessions_in_both_files": len(set(train["session_key"]) & set(evaluation["session_key"])),
         }
-    codes, _ = pd.factorize(pd.concat([train["track_key"], evaluation["track_key"]], ignore_index=True))
+    # one track numbering for both parts (codes of `track_id_clean`)
+    keys = pd.concat([pd.Series(train_keys[train["track_id"].to_numpy()]),
+                      pd.Series(eval_keys[evaluation["track_id"].to_numpy()])], ignore_index=True)
+    codes, _ = pd.factorize(keys)
     train["track_id"] = codes[: len(train)].astype(np.int64)
     evaluation["track_id"] = codes[len(train) :].astype(np.int64)
     n_train = int(train["session_id"].max()) + 1
-    rng = np.random.default_rng(args.seed + 1)
-    order = rng.permutation(n_train)
-    n_val = max(1, round(args.val_fraction * n_train))
-    protocol.update(
-        train_file=str(args.train), eval_file=str(eval_path), train_sessions=n_train,
-        eval_sessions=int(evaluation["session_id"].nunique()), validation_sessions=n_val,
-        eval_rows_scored=int((evaluation["position"] >= evaluation["session_length"] // 2).sum()),
-    )
     folds = np.empty(n_train, dtype=np.int64)
-    folds[order] = np.arange(n_train) % TrackStatistics.folds
-    return Data(train=train, eval=evaluation, val_sessions=np.sort(order[:n_val]), folds=folds, protocol=protocol)
+    folds[np.random.default_rng([args.seed, 1]).permutation(n_train)] = np.arange(n_train) % TrackStatistics.folds
+    protocol.update(
+        train_file=str(args.train), eval_file=str(eval_path), quick=args.quick, train_sessions=n_train,
+        validation_sessions_per_member=round(args.val_fraction * n_train),
+        eval_sessions=int(evaluation["session_id"].nunique()),
+        eval_rows_scored=int(second_half_mask(evaluation).sum()),
+    )
+    return Data(train=train, eval=evaluation, folds=folds, val_fraction=args.val_fraction, protocol=protocol)
 
 
 def second_half_mask(frame: pd.DataFrame) -> np.ndarray:
@@ -387,13 +392,12 @@ def _model_config(settings: WorldModelSettings, n_extra: int) -> WorldModelConfi
 
 
 def world_model_tensors(
-    data: Data, settings: WorldModelSettings, seed: int, holdout: bool = True
+    data: Data, settings: WorldModelSettings, val_sessions: np.ndarray, seed: int
 ) -> tuple[SessionTensors, SessionTensors, torch.Tensor, int]:
     """(train, validation) tensors, the training track table and the number of extra feedback columns.
 
     Every training session hides the feedback of its second half (as the WSDM Cup does);
-    rows get out-of-fold track statistics, and one token id per (session, track) pair. With
-    `holdout` False the validation sessions are also in the training tensors (for the refit).
+    rows get out-of-fold track statistics, and one token id per (session, track) pair.
     """
     stats = TrackStatistics(data.train)
     frame = data.train.reset_index(drop=True)
@@ -401,15 +405,12 @@ def world_model_tensors(
     pairs = _pair_ids(frame)
     table = _track_table(pairs, stats.rows(data.train, frame, data.folds))
     frame["track_id"] = pairs
-    in_val = frame["session_id"].isin(data.val_sessions).to_numpy()
+    in_val = frame["session_id"].isin(val_sessions).to_numpy()
     frame["session_id"] = frame["session_id"] * (settings.cut_copies + 1)  # room for augmented copies
-    train = frame[~in_val if holdout else slice(None)].reset_index(drop=True)
-    val = frame[in_val].reset_index(drop=True)
+    train, val = frame[~in_val].reset_index(drop=True), frame[in_val].reset_index(drop=True)
 
-    copies = [train]
-    rng = np.random.default_rng(seed)
-    cut = train["session_length"] // 2
-    cuts = [cut.to_numpy()]
+    copies, cuts = [train], [(train["session_length"] // 2).to_numpy()]
+    rng = np.random.default_rng([seed, 2])
     lengths = train.groupby("session_id")["session_length"].first()
     for copy in range(1, settings.cut_copies + 1):
         random_cut = pd.Series(rng.integers(1, np.maximum(lengths.to_numpy(), 2)), index=lengths.index)
@@ -418,8 +419,7 @@ def world_model_tensors(
         copies.append(extra)
         cuts.append(random_cut.loc[train["session_id"]].to_numpy())
     train_all = pd.concat(copies, ignore_index=True)
-    cut_all = np.concatenate(cuts)
-    hidden = train_all["position"].to_numpy() >= cut_all
+    hidden = train_all["position"].to_numpy() >= np.concatenate(cuts)
     scored = np.ones(len(train_all), bool) if settings.scored == "all" else hidden
     val_hidden = second_half_mask(val)
     n_extra = sum(c.startswith("fb_") for c in train.columns)
@@ -461,51 +461,52 @@ def _with_tracks(model: WorldModel, table: torch.Tensor) -> WorldModel:
     return other.eval()
 
 
-def predict_world_model(model: WorldModel, train: pd.DataFrame, evaluation: pd.DataFrame) -> pd.DataFrame:
-    """Skip probability of every second-half row of `evaluation`: session_id, position, probability."""
+def predict_world_model(
+    models: WorldModel | list[WorldModel], train: pd.DataFrame, evaluation: pd.DataFrame
+) -> pd.DataFrame:
+    """Skip probability of every second-half row of `evaluation` (mean over an ensemble's members).
+
+    Returns session_id, position, probability; track statistics come from `train`.
+    """
     frame, table = eval_model_input(train, evaluation)
     hidden = frame["row_kind"].to_numpy() == 1
-    rows = predict_rows(_with_tracks(model, table), _tensors(frame, hidden, hidden))
+    tensors = _tensors(frame, hidden, hidden)
+    probabilities = []
+    for model in models if isinstance(models, list) else [models]:
+        rows = predict_rows(_with_tracks(model, table), tensors)
+        probabilities.append(rows.skip_probability.astype(np.float64))
     out = frame.iloc[rows.row][["session_id", "position"]].reset_index(drop=True)
-    out["probability"] = rows.skip_probability.astype(np.float64)
+    out["probability"] = np.mean(probabilities, axis=0)
     return out
 
 
-def train_world_model(data: Data, settings: WorldModelSettings, seed: int) -> tuple[WorldModel, dict[str, Any]]:
-    """Fit on the training sessions (early stopping on the validation sessions), seeded."""
-    train, val, table, n_extra = world_model_tensors(data, settings, seed)
-    config = _model_config(settings, n_extra)
+def train_world_model(
+    data: Data, settings: WorldModelSettings, seed: int, member: int = 0
+) -> tuple[WorldModel, dict[str, Any]]:
+    """Fit one ensemble member: early stopping on its own validation sessions, seeded by (seed, member).
+
+    Returns the model (best validation weights) and its history, with its validation MAA.
+    """
+    val_sessions = data.validation_sessions(seed, member)
+    train, val, table, n_extra = world_model_tensors(data, settings, val_sessions, seed * 1000 + member)
     train_config = TrainConfig(
         epochs=settings.epochs, batch_size=settings.batch_size, learning_rate=settings.learning_rate,
-        weight_decay=settings.weight_decay, patience=settings.patience, seed=seed,
+        weight_decay=settings.weight_decay, patience=settings.patience, seed=seed * 1000 + member,
     )
     with torch.random.fork_rng():
-        torch.manual_seed(seed)  # initialisation and dropout; the global RNG is restored after
-        model = WorldModel(config, table)
+        torch.manual_seed(seed * 1000 + member)  # initialisation and dropout; the global RNG is restored after
+        model = WorldModel(_model_config(settings, n_extra), table)
         history = fit(model, train, val, train_config, progress=False)
-    history["validation_maa"] = validation_maa(model, data)
-    if not settings.refit:
-        return model, history
-    everything, val, table, _ = world_model_tensors(data, settings, seed, holdout=False)
-    epochs = int(history["best_epoch"]) + 1
-    # the validation sessions are now trained on: their loss only picks among the last epochs
-    refit_config = replace(train_config, epochs=epochs, patience=epochs)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        model = WorldModel(config, table)
-        refit = fit(model, everything, val, refit_config, progress=False)
-    history["refit"] = {"epochs": epochs, "seconds": refit["seconds"], "chosen_epoch": refit["best_epoch"]}
+    history["validation_maa"] = validation_maa(model, data, val_sessions)
     return model, history
 
 
-def validation_maa(model: WorldModel, data: Data) -> float:
-    """MAA on the validation sessions (training sessions held out): for model selection."""
-    in_val = data.train["session_id"].isin(data.val_sessions)
+def validation_maa(model: WorldModel, data: Data, val_sessions: np.ndarray) -> float:
+    """MAA on held-out training sessions (never the evaluation sessions): for model selection."""
+    in_val = data.train["session_id"].isin(val_sessions)
     val = data.train[in_val]
     predicted = predict_world_model(model, data.train[~in_val], val)  # track statistics without val labels
-    truth = val.set_index(["session_id", "position"]).loc[
-        pd.MultiIndex.from_frame(predicted[["session_id", "position"]]), "skipped"].to_numpy()
-    correct = (predicted["probability"].to_numpy() >= 0.5) == truth
+    correct = (predicted["probability"].to_numpy() >= 0.5) == _truth(val, predicted)
     return mean_average_accuracy(predicted["session_id"].to_numpy(), predicted["position"].to_numpy(), correct)
 
 
@@ -590,16 +591,17 @@ def _truth(evaluation: pd.DataFrame, predicted: pd.DataFrame) -> np.ndarray:
     return evaluation.set_index(["session_id", "position"]).loc[index, "skipped"].to_numpy(dtype=bool)
 
 
-def run_one(data: Data, settings: WorldModelSettings, model_name: str, seed: int) -> dict[str, Any]:
-    """Train (when it learns) and score one model; returns metrics, per-step accuracy and seconds."""
+def predict_unit(
+    data: Data, settings: WorldModelSettings, model_name: str, seed: int, member: int = 0
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Train one model (or one world-model ensemble member) and predict the evaluation second halves."""
     torch.set_num_threads(1)
     started = time.perf_counter()
     info: dict[str, Any] = {}
     if model_name == "world_model":
-        model, history = train_world_model(data, settings, seed)
+        model, history = train_world_model(data, settings, seed, member)
         predicted = predict_world_model(model, data.train, data.eval)
-        info = {key: history[key] for key in ("best_epoch", "best_val_loss", "validation_maa", "refit")
-                if key in history}
+        info = {key: history[key] for key in ("best_epoch", "best_val_loss", "validation_maa")}
     elif model_name == "gbt":
         gbt = fit_gbt(data.train, data.folds, seed)
         predicted = predict_gbt(gbt, data.train, data.eval)
@@ -608,21 +610,42 @@ def run_one(data: Data, settings: WorldModelSettings, model_name: str, seed: int
         predicted = predict_last_known(data.eval)
     else:
         raise ValueError(f"unknown model {model_name!r}")
-    predicted = predicted.sort_values(["session_id", "position"]).reset_index(drop=True)
+    info["seconds"] = time.perf_counter() - started
+    return predicted.sort_values(["session_id", "position"]).reset_index(drop=True), info
+
+
+def score(data: Data, predicted: pd.DataFrame) -> dict[str, Any]:
+    """Metrics and accuracy by second-half step of predictions for the evaluation sessions."""
     truth = _truth(data.eval, predicted)
     second = predicted.merge(data.eval[["session_id", "position", "session_length"]], on=["session_id", "position"])
     probability = predicted["probability"].to_numpy()
     return {
         "metrics": skip_metrics(second, probability, truth),
         "accuracy_by_step": accuracy_by_step(second, probability, truth).tolist(),
-        "seconds": time.perf_counter() - started,
-        **info,
     }
 
 
-def _job(job: tuple[Data, WorldModelSettings, str, int]) -> tuple[str, int, dict[str, Any]]:
-    data, settings, name, seed = job
-    return name, seed, run_one(data, settings, name, seed)
+def _combine(data: Data, parts: list[tuple[pd.DataFrame, dict[str, Any]]]) -> dict[str, Any]:
+    """Score the mean prediction of a model's parts (a world model's ensemble members, else one part)."""
+    predicted = parts[0][0].copy()
+    predicted["probability"] = np.mean([p["probability"].to_numpy() for p, _ in parts], axis=0)
+    out = score(data, predicted)
+    out["seconds"] = sum(info["seconds"] for _, info in parts)
+    if len(parts) > 1:
+        out["members"] = [info | score(data, p)["metrics"] for p, info in parts]
+    else:
+        out.update({k: v for k, v in parts[0][1].items() if k != "seconds"})
+    return out
+
+
+def run_one(data: Data, settings: WorldModelSettings, model_name: str, seed: int) -> dict[str, Any]:
+    """Train (when it learns) and score one model for one seed: metrics, accuracy by step, seconds."""
+    members = settings.members if model_name == "world_model" else 1
+    return _combine(data, [predict_unit(data, settings, model_name, seed, m) for m in range(members)])
+
+
+def _unit(job: tuple[Data, WorldModelSettings, str, int, int]) -> tuple[pd.DataFrame, dict[str, Any]]:
+    return predict_unit(*job)
 
 
 def main(args: Args) -> dict[str, Any]:
@@ -630,22 +653,24 @@ def main(args: Args) -> dict[str, Any]:
     torch.set_num_threads(1)
     started = time.perf_counter()
     settings = args.world_model
-    n_seeds = 1 if args.quick else args.seeds
     if args.quick:
-        settings = WorldModelSettings(**{**asdict(settings), "epochs": 4, "patience": 2})
+        settings = replace(settings, epochs=4, patience=2, members=1)
     data = load_data(args)
-    seeds = [args.seed + i for i in range(n_seeds)]
-    jobs = [(data, settings, "world_model", s) for s in seeds]
-    jobs += [(data, settings, "gbt", s) for s in seeds] + [(data, settings, "last_known", args.seed)]
-    runs: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in MODELS}
-    if args.workers > 1 and len(jobs) > 2:
+    seeds = {name: [args.seed + i for i in range(1 if args.quick else args.seeds)] for name in MODELS}
+    seeds["last_known"] = [args.seed]  # deterministic
+    keys = [(name, seed, member) for name in MODELS for seed in seeds[name]
+            for member in range(settings.members if name == "world_model" else 1)]
+    jobs = [(data, settings, name, seed, member) for name, seed, member in keys]
+    if args.workers > 1:
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
-            for name, seed, result in pool.map(_job, jobs):
-                runs[name][seed] = result
+            outputs = list(pool.map(_unit, jobs))
     else:
-        for job in jobs:
-            name, seed, result = _job(job)
-            runs[name][seed] = result
+        outputs = [_unit(job) for job in jobs]
+    runs: dict[str, dict[int, dict[str, Any]]] = {name: {} for name in MODELS}
+    for name in MODELS:
+        for seed in seeds[name]:
+            parts = [out for key, out in zip(keys, outputs, strict=True) if key[:2] == (name, seed)]
+            runs[name][seed] = _combine(data, parts)
 
     report: dict[str, Any] = {}
     for name in MODELS:
@@ -692,8 +717,9 @@ def _markdown(report: dict[str, Any]) -> str:
         markdown_table(["model", "MAA", "first-track accuracy", "accuracy", "AUC"], rows),
         "",
         f"Protocol: {protocol['description']}; {protocol['train_sessions']} training sessions "
-        f"({protocol['validation_sessions']} of them for early stopping), {protocol['eval_sessions']} scored "
-        f"sessions, {protocol['eval_rows_scored']} scored rows.",
+        f"(each world model holds out {protocol['validation_sessions_per_member']} of them for early stopping), "
+        f"{protocol['eval_sessions']} scored sessions, {protocol['eval_rows_scored']} scored rows. "
+        f"world_model: an ensemble of {report['world_model_settings']['members']} cross-fitted members per seed.",
         "",
         f"Command: `{report['command']}`",
     ])

@@ -7,22 +7,21 @@ batched world-model call. Both therefore behave identically under the same seeds
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 from gymnasium import spaces
 
 from amrs_gym.catalog import Catalog
 from amrs_gym.modes import COHORTS, MODES, mode_index
 from amrs_gym.reference_world import ReferenceWorld
 from amrs_gym.reward import Utility, UtilityInputs
-from amrs_gym.world_model.features import feedback_vector
-from amrs_gym.world_model.model import ModelState, Prediction, WorldModel
+from amrs_gym.world_model.features import FEEDBACK_DIM, feedback_vector
+from amrs_gym.world_model.model import WorldModel
+from amrs_gym.world_model.rollout import NumpyRollout, RolloutState, single_threaded_blas
 
 CONTEXT_BOUND = 10.0
 #: observation layout before the world model's context vector (index, name).
@@ -99,19 +98,6 @@ def start_sessions_for(frame: pd.DataFrame, mode: str, cohort: str) -> list[Star
     return out
 
 
-@contextmanager
-def rollout_threads() -> Iterator[None]:
-    """Inference mode on one torch thread: per-step batches are small, and idle worker threads
-    spinning on a busy machine cost far more than they save (measured: 50x slower steps)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with torch.inference_mode():
-            yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def observation_space(model: WorldModel) -> spaces.Box:
     """The flat float32 observation Box (layout: OBS_FIELDS, then the context vector)."""
     d = model.config.d_model
@@ -144,10 +130,11 @@ class ListeningSessions:
             )
         self.n, self.mode, self.utility = n, mode, utility
         self.model, self.catalog, self.starts, self.world = model, catalog, starts, world
+        self.engine = NumpyRollout(model)
         self.history_length, self.episode_length = history_length, episode_length
         self._mode = mode_index(mode)
         self._target = np.array([utility.target_valence, utility.target_arousal])
-        self.state: ModelState | None = None
+        self.state: RolloutState | None = None
         self.truth: Any = None
         self.t = np.zeros(n, dtype=np.int64)
         self.affect = np.zeros((n, 2))
@@ -176,13 +163,13 @@ class ListeningSessions:
             truth = self._place_in_world(picks, histories, cold, rng)
             if cold:  # a fresh session of the same listener: its first report comes from the truth
                 starts = np.stack(self.world.report(truth, rng), axis=1)
-        with rollout_threads():
+        with single_threaded_blas():
             state, affect = self._encode(picks, histories, starts)
         if full:
             self.state, self.truth = state, truth
         else:
             assert self.state is not None
-            self.state.assign(torch.as_tensor(rows), state)
+            self.state.assign(rows, state)
             if truth is not None and self.truth is not None:
                 for name in ("listener", "mode", "valence", "arousal", "history", "position"):
                     getattr(self.truth, name)[rows] = getattr(truth, name)
@@ -191,27 +178,27 @@ class ListeningSessions:
         self.cohort[rows] = [s.cohort for s in picks]
         self.last[rows] = 0.0
         self.played[rows] = -1
-        self.context[rows] = state.last_hidden.numpy()
+        self.context[rows] = state.last_hidden
 
     def _encode(
         self, picks: list[StartSession], histories: list[np.ndarray], starts: np.ndarray
-    ) -> tuple[ModelState, np.ndarray]:
+    ) -> tuple[RolloutState, np.ndarray]:
         """Run the world model over each history; returns its state and the affect estimate (the start report)."""
         n = len(picks)
-        mode = torch.full((n,), self._mode, dtype=torch.long)
-        cohort = torch.as_tensor([s.cohort for s in picks], dtype=torch.long)
-        state = self.model.start(mode, cohort, torch.as_tensor(starts, dtype=torch.float32))
+        cohort = np.array([s.cohort for s in picks])
+        state = self.engine.start(np.full(n, self._mode), cohort, starts)
         lengths = np.array([len(h) for h in histories])
         for step in range(int(lengths.max(initial=0))):
-            active = np.flatnonzero(step < lengths)
-            sub = torch.as_tensor(active)
-            part = state.select(sub) if len(active) < n else state
-            tracks = torch.as_tensor(np.array([picks[i].tracks[histories[i][step]] for i in active]))
-            positions = torch.as_tensor(np.array([picks[i].positions[histories[i][step]] for i in active]))
-            feedback = np.stack([picks[i].feedback[histories[i][step]] for i in active])
-            self.model.observe(part, tracks, torch.as_tensor(feedback), previous_position=positions)
-            if len(active) < n:
-                state.assign(sub, part)
+            active = step < lengths
+            index = [h[min(step, len(h) - 1)] if len(h) else 0 for h in histories]
+            self.engine.observe(
+                state,
+                np.array([s.tracks[i] if len(s.tracks) else 0 for s, i in zip(picks, index)]),
+                np.stack([s.feedback[i] if len(s.feedback) else np.zeros(FEEDBACK_DIM, np.float32)
+                          for s, i in zip(picks, index)]),
+                previous_position=np.array([s.positions[i] if len(s.positions) else 0 for s, i in zip(picks, index)]),
+                active=active,
+            )
         return state, starts.copy()
 
     def _place_in_world(
@@ -247,11 +234,14 @@ class ListeningSessions:
         if self.world is None:
             for i in np.flatnonzero(live):
                 uniforms[i] = rngs[i].random(5)
-        tracks = torch.as_tensor(actions)
-        with rollout_threads():
-            prediction = self.model.predict(self.state, tracks[:, None])
-            p_skip, expected, p_like, mean, std = _unpack(prediction)
-            engagement_probs = torch.softmax(prediction.engagement_logits[:, 0], -1).numpy()  # (n, 2, bins)
+        with single_threaded_blas():
+            prediction = self.engine.predict(self.state, actions[:, None])
+        p_skip = prediction.skip_probability[:, 0]
+        expected = prediction.expected_engagement()[:, 0]
+        p_like = prediction.like_probability[:, 0]
+        mean = np.stack([prediction.valence_mean[:, 0], prediction.arousal_mean[:, 0]], 1)
+        std = np.stack([prediction.valence_std[:, 0], prediction.arousal_std[:, 0]], 1)
+        engagement_probs = prediction.engagement_probabilities[:, 0]  # (n, 2, bins)
         repeats = (self.played == actions[:, None]).sum(axis=1)
         if self.world is None:
             skipped = uniforms[:, 0] < p_skip
@@ -282,13 +272,13 @@ class ListeningSessions:
         components = self.utility.components(inputs)
         rewards = np.sum(list(components.values()), axis=0)
         feedback = feedback_vector(engagement, skipped, rating, reports_v, reports_a).astype(np.float32)
-        with rollout_threads():
-            self.model.observe(self.state, tracks, torch.as_tensor(feedback))
+        with single_threaded_blas():
+            self.engine.observe(self.state, actions, feedback)
         self.played[rows, np.minimum(self.t, self.episode_length - 1)] = actions
         self.t += 1
         self.affect = mean
         self.last = np.stack([engagement, skipped.astype(np.float64), p_like], 1)
-        self.context = self.state.last_hidden.numpy()
+        self.context = self.state.last_hidden
         info = {
             "track_id": actions,
             "skip_probability": p_skip,
@@ -317,19 +307,6 @@ class ListeningSessions:
         obs[:, 12:15] = self.last
         obs[:, 15:] = np.clip(self.context, -CONTEXT_BOUND, CONTEXT_BOUND)
         return obs
-
-
-def _unpack(prediction: Prediction) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(P(skip), E[engagement], P(like), affect mean (n, 2), affect std (n, 2)) for k = 1 candidates."""
-    mean = torch.stack([prediction.valence_mean[:, 0], prediction.arousal_mean[:, 0]], 1)
-    std = torch.stack([prediction.valence_log_std[:, 0], prediction.arousal_log_std[:, 0]], 1).exp()
-    return (
-        prediction.skip_probability[:, 0].numpy().astype(np.float64),
-        prediction.expected_engagement()[:, 0].numpy().astype(np.float64),
-        prediction.like_probability[:, 0].numpy().astype(np.float64),
-        mean.numpy().astype(np.float64),
-        std.numpy().astype(np.float64),
-    )
 
 
 __all__ = ["INFO_KEYS", "MODES", "OBS_FIELDS", "ListeningSessions", "StartSession", "observation_space",

@@ -20,16 +20,16 @@ from amrs_gym.world_model.model import Prediction, WorldModel
 class TrainConfig:
     """Optimisation settings."""
 
-    epochs: int = 40
+    epochs: int = 30
     """Most passes over the training sessions."""
-    batch_size: int = 64
+    batch_size: int = 128
     """Sessions per gradient step (per process under DDP)."""
-    learning_rate: float = 2e-3
-    """AdamW learning rate (cosine-decayed)."""
+    learning_rate: float = 3e-3
+    """Peak AdamW learning rate of the one-cycle schedule (warm-up 10%, then cosine decay)."""
     weight_decay: float = 1e-4
     """AdamW weight decay."""
-    patience: int = 4
-    """Stop after this many epochs without a better validation loss."""
+    patience: int = 8
+    """Stop after this many epochs without a better validation loss (long enough for the decay to pay)."""
     seed: int = 0
     """Seed of initialisation and batch order."""
 
