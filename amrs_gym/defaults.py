@@ -17,7 +17,7 @@ from amrs_gym.data.splits import Split, split_by_listener
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 CATALOG_PATH = ASSETS / "catalog.parquet"
-CHECKPOINT_PATH = ASSETS / "world_model.pt"
+CHECKPOINT_PATH = ASSETS / "world_model.npz"
 MODEL_CARD_PATH = ASSETS / "MODEL_CARD.md"
 START_SESSIONS_PATH = ASSETS / "start_sessions.parquet"
 

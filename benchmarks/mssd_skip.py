@@ -115,6 +115,8 @@ class WorldModelSettings:
     """AdamW weight decay."""
     patience: int = 4
     """Epochs without a better validation loss before stopping."""
+    running_means: bool = False
+    """Append session-so-far means of key outcomes to each known token's feedback."""
     members: int = 3
     """Ensemble members, each with its own initialisation and its own validation sessions
     (cross-fitting: together they learn from every training session); predictions are averaged."""
@@ -355,6 +357,28 @@ def feedback_columns(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({f"fb_{k}": np.asarray(v, dtype=np.float64) for k, v in out.items()}, index=frame.index)
 
 
+RUNNING = ("skip_1", "skip_2", "skip_3", "not_skipped", "start_fwdbtn", "end_fwdbtn", "end_trackdone")
+
+
+def running_columns(feedback: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """Session-so-far summaries for each row: means of key outcomes over rows <= this one, the
+    skip_2 rate of the last 3 rows, and how many rows came before (/ 10).
+
+    A row's value only involves itself and earlier rows of its session, so it is known
+    whenever the row's own feedback is (and hidden with it).
+    """
+    values = feedback.copy()
+    values["fb_skip_2"] = frame["skipped"].to_numpy(dtype=np.float64)
+    session = frame["session_id"].to_numpy()
+    grouped = values.groupby(session, sort=False)
+    count = grouped.cumcount().to_numpy() + 1
+    out = {f"fb_running_{name}": grouped[f"fb_{name}"].cumsum().to_numpy() / count for name in RUNNING}
+    out["fb_running_recent_skip_2"] = grouped["fb_skip_2"].transform(
+        lambda v: v.rolling(3, min_periods=1).mean()).to_numpy()
+    out["fb_running_count"] = count / 10.0
+    return pd.DataFrame(out, index=frame.index)
+
+
 def _session_codes(frame: pd.DataFrame) -> pd.DataFrame:
     """Mode (context type of the session's first track) and cohort (premium) per row."""
     first = frame.sort_values(["session_id", "position"]).groupby("session_id").first()
@@ -400,8 +424,12 @@ def world_model_tensors(
     rows get out-of-fold track statistics, and one token id per (session, track) pair.
     """
     stats = TrackStatistics(data.train)
-    frame = data.train.reset_index(drop=True)
-    frame = pd.concat([frame, feedback_columns(frame), _session_codes(frame)], axis=1)
+    frame = data.train.sort_values(["session_id", "position"], kind="stable").reset_index(drop=True)
+    feedback = feedback_columns(frame)
+    parts = [frame, feedback, _session_codes(frame)]
+    if settings.running_means:
+        parts.append(running_columns(feedback, frame))
+    frame = pd.concat(parts, axis=1)
     pairs = _pair_ids(frame)
     table = _track_table(pairs, stats.rows(data.train, frame, data.folds))
     frame["track_id"] = pairs
@@ -426,7 +454,9 @@ def world_model_tensors(
     return _tensors(train_all, hidden, scored), _tensors(val, val_hidden, val_hidden), table, n_extra
 
 
-def eval_model_input(data_train: pd.DataFrame, evaluation: pd.DataFrame) -> tuple[pd.DataFrame, torch.Tensor]:
+def eval_model_input(
+    data_train: pd.DataFrame, evaluation: pd.DataFrame, settings: WorldModelSettings
+) -> tuple[pd.DataFrame, torch.Tensor]:
     """Evaluation sessions as the model sees them, built from `wsdm_halves` only.
 
     The first half keeps its feedback; the second half keeps identity and session-context
@@ -435,7 +465,9 @@ def eval_model_input(data_train: pd.DataFrame, evaluation: pd.DataFrame) -> tupl
     and the track table for its pair ids.
     """
     first, second = wsdm_halves(evaluation)
-    first = pd.concat([first, feedback_columns(first)], axis=1)
+    feedback = feedback_columns(first)
+    parts = [first, feedback, running_columns(feedback, first)] if settings.running_means else [first, feedback]
+    first = pd.concat(parts, axis=1)
     second = second.copy()
     for name in [c for c in first.columns if c not in second.columns]:
         placeholder = np.nan if name in ("rating", "valence_report", "arousal_report") else 0
@@ -462,13 +494,14 @@ def _with_tracks(model: WorldModel, table: torch.Tensor) -> WorldModel:
 
 
 def predict_world_model(
-    models: WorldModel | list[WorldModel], train: pd.DataFrame, evaluation: pd.DataFrame
+    models: WorldModel | list[WorldModel], train: pd.DataFrame, evaluation: pd.DataFrame,
+    settings: WorldModelSettings,
 ) -> pd.DataFrame:
     """Skip probability of every second-half row of `evaluation` (mean over an ensemble's members).
 
     Returns session_id, position, probability; track statistics come from `train`.
     """
-    frame, table = eval_model_input(train, evaluation)
+    frame, table = eval_model_input(train, evaluation, settings)
     hidden = frame["row_kind"].to_numpy() == 1
     tensors = _tensors(frame, hidden, hidden)
     probabilities = []
@@ -497,15 +530,15 @@ def train_world_model(
         torch.manual_seed(seed * 1000 + member)  # initialisation and dropout; the global RNG is restored after
         model = WorldModel(_model_config(settings, n_extra), table)
         history = fit(model, train, val, train_config, progress=False)
-    history["validation_maa"] = validation_maa(model, data, val_sessions)
+    history["validation_maa"] = validation_maa(model, data, val_sessions, settings)
     return model, history
 
 
-def validation_maa(model: WorldModel, data: Data, val_sessions: np.ndarray) -> float:
+def validation_maa(model: WorldModel, data: Data, val_sessions: np.ndarray, settings: WorldModelSettings) -> float:
     """MAA on held-out training sessions (never the evaluation sessions): for model selection."""
     in_val = data.train["session_id"].isin(val_sessions)
     val = data.train[in_val]
-    predicted = predict_world_model(model, data.train[~in_val], val)  # track statistics without val labels
+    predicted = predict_world_model(model, data.train[~in_val], val, settings)  # track statistics without val labels
     correct = (predicted["probability"].to_numpy() >= 0.5) == _truth(val, predicted)
     return mean_average_accuracy(predicted["session_id"].to_numpy(), predicted["position"].to_numpy(), correct)
 
@@ -600,7 +633,7 @@ def predict_unit(
     info: dict[str, Any] = {}
     if model_name == "world_model":
         model, history = train_world_model(data, settings, seed, member)
-        predicted = predict_world_model(model, data.train, data.eval)
+        predicted = predict_world_model(model, data.train, data.eval, settings)
         info = {key: history[key] for key in ("best_epoch", "best_val_loss", "validation_maa")}
     elif model_name == "gbt":
         gbt = fit_gbt(data.train, data.folds, seed)

@@ -12,6 +12,8 @@ Writes throughput.json, throughput.md and throughput.png into --out.
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +70,13 @@ def vector_env_rate(envs: gym.vector.VectorEnv, seconds: float, seed: int) -> fl
     return calls * n / (time.perf_counter() - started)
 
 
+def cold_start_seconds(code: str) -> float:
+    """Wall time of `code` in a fresh interpreter, imports included (what a user waits for)."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
 def main(args: Args) -> dict[str, Any]:
     """Measure every env and write the outputs."""
     seconds = 1.0 if args.quick else args.seconds
@@ -83,13 +92,25 @@ def main(args: Args) -> dict[str, Any]:
         "cartpole_steps_per_s": single_env_rate(gym.make("CartPole-v1"), seconds, args.seed),
     }
     report: dict[str, Any] = {**results, "num_envs": args.num_envs, "env_id": args.env_id}
+    report["make_seconds"] = cold_start_seconds(f"import gymnasium as gym, amrs_gym; gym.make({args.env_id!r})")
+    report["checkpoint_load_seconds"] = cold_start_seconds(
+        "from amrs_gym import defaults; from amrs_gym.world_model.checkpoint import read_checkpoint;"
+        "read_checkpoint(defaults.CHECKPOINT_PATH, defaults.default_catalog())"
+    )
     report["bar"] = {
         "single_env_at_least_1000": results["single_env_steps_per_s"] >= 1000,
         "vector_env_at_least_20000": results["vector_env_steps_per_s"] >= 20000,
+        "make_under_3_s": report["make_seconds"] < 3.0,
+        "checkpoint_load_under_2_s": report["checkpoint_load_seconds"] < 2.0,
     }
     report.update(provenance(args))
     rows = [[name.removesuffix("_steps_per_s"), f"{value:,.0f}"] for name, value in results.items()]
-    markdown = markdown_table(["env", "steps / s"], rows) + f"\n\nnum_envs = {args.num_envs}. Command: `{report['command']}`"
+    markdown = (
+        markdown_table(["env", "steps / s"], rows)
+        + f"\n\nnum_envs = {args.num_envs}; `gym.make({args.env_id!r})` in a fresh interpreter:"
+        + f" {report['make_seconds']:.2f} s; checkpoint read: {report['checkpoint_load_seconds']:.2f} s."
+        + f"\n\nCommand: `{report['command']}`"
+    )
     out = Path(args.out_dir)
     write_outputs(out, "throughput", report, markdown)
     _plot(out, results)

@@ -16,15 +16,15 @@ from amrs_gym.envs.sessions import ListeningSessions, observation_space, start_s
 from amrs_gym.modes import MODES
 from amrs_gym.reference_world import ReferenceWorld
 from amrs_gym.reward import Utility, default_utility
-from amrs_gym.world_model.checkpoint import load_checkpoint
-from amrs_gym.world_model.model import WorldModel
+from amrs_gym.world_model.checkpoint import read_checkpoint
+from amrs_gym.world_model.rollout import NumpyRollout
 
 
 @lru_cache(maxsize=4)
-def load_shared_model(path: str) -> WorldModel:
-    """One shared, read-only model per checkpoint (rollout state lives in the envs, not the model)."""
-    model, _ = load_checkpoint(path, catalog=defaults.default_catalog())
-    return model
+def load_shared_engine(path: str) -> NumpyRollout:
+    """One shared, read-only rollout engine per checkpoint (rollout state lives in the envs)."""
+    checkpoint = read_checkpoint(path, catalog=defaults.default_catalog())
+    return NumpyRollout(checkpoint.config, checkpoint.state, checkpoint.track_features)
 
 
 class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
@@ -132,14 +132,14 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
             raise ValueError(f"utility is for mode {self.utility.mode!r}, env is {mode!r}")
         self.catalog: Catalog = defaults.default_catalog()
         path = str(checkpoint or defaults.CHECKPOINT_PATH)
-        self.model = load_shared_model(path)
+        self.engine = load_shared_engine(path)
         self.sessions = ListeningSessions(
-            1, mode, self.utility, self.model, self.catalog,
+            1, mode, self.utility, self.engine, self.catalog,
             start_sessions_for(defaults.start_sessions(), mode, cohort),
             history_length, episode_length, world=self._world(),
         )  # fmt: skip
         self.episode_length = episode_length
-        self.observation_space = observation_space(self.model)
+        self.observation_space = observation_space(self.engine)
         self.action_space = spaces.Discrete(self.catalog.n_tracks)
         self._steps: int | None = None
 

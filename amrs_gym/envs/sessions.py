@@ -19,8 +19,7 @@ from amrs_gym.catalog import Catalog
 from amrs_gym.modes import COHORTS, MODES, mode_index
 from amrs_gym.reference_world import ReferenceWorld
 from amrs_gym.reward import Utility, UtilityInputs
-from amrs_gym.world_model.features import FEEDBACK_DIM, feedback_vector
-from amrs_gym.world_model.model import WorldModel
+from amrs_gym.world_model.feedback import FEEDBACK_DIM, feedback_vector
 from amrs_gym.world_model.rollout import NumpyRollout, RolloutState, single_threaded_blas
 
 CONTEXT_BOUND = 10.0
@@ -64,43 +63,52 @@ class StartSession:
 
 def start_sessions_for(frame: pd.DataFrame, mode: str, cohort: str) -> list[StartSession]:
     """Logged sessions of `mode` (and `cohort`, unless `mixed`) that follow another session of their listener."""
-    frame = frame.sort_values(["session_id", "position"])
-    sessions = frame.groupby("session_id", sort=True)
-    first = sessions.head(1).set_index("session_id")
-    previous = first.groupby("listener_id").cumcount() > 0
-    chosen = first[(first["mode"] == mode) & previous & ((first["cohort"] == cohort) | (cohort == "mixed"))]
-    if chosen.empty:
+    frame = frame.sort_values(["session_id", "position"], kind="stable")
+    session = frame["session_id"].to_numpy()
+    starts = np.flatnonzero(np.r_[True, session[1:] != session[:-1]])
+    ends = np.r_[starts[1:], len(session)]
+    listener = frame["listener_id"].to_numpy()[starts]
+    first = frame.iloc[starts]
+    # sessions are in time order within a listener: the one before is the previous start of the same listener
+    previous = np.full(len(starts), -1)
+    order = np.lexsort((session[starts], listener))
+    same = listener[order][1:] == listener[order][:-1]
+    previous[order[1:][same]] = order[:-1][same]
+    chosen = (first["mode"].to_numpy() == mode) & (previous >= 0)
+    if cohort != "mixed":
+        chosen &= first["cohort"].to_numpy() == cohort
+    if not chosen.any():
         raise ValueError(f"no held-out sessions for mode={mode!r}, cohort={cohort!r}")
-    order = first.reset_index().groupby("listener_id")["session_id"].shift(1)
-    before = dict(zip(first.index, order.to_numpy()))
+    feedback = feedback_vector(
+        frame["engagement"].to_numpy(float),
+        frame["skipped"].to_numpy(),
+        frame["rating"].to_numpy(float),
+        frame["valence_report"].to_numpy(float),
+        frame["arousal_report"].to_numpy(float),
+    ).astype(np.float32)
+    tracks, positions = frame["track_id"].to_numpy(np.int64), frame["position"].to_numpy(np.int64)
+    reports = first[["valence_start", "arousal_start"]].to_numpy(float)
+    latent = (
+        first[["latent_valence_before", "latent_arousal_before"]].to_numpy(float)
+        if "latent_valence_before" in frame
+        else np.full((len(starts), 2), np.nan)
+    )
+    cohorts = np.array([COHORTS.index(c) for c in first["cohort"]])
     out = []
-    for session_id, row in chosen.iterrows():
-        history = sessions.get_group(int(before[session_id]))
-        feedback = feedback_vector(
-            history["engagement"].to_numpy(float),
-            history["skipped"].to_numpy(),
-            history["rating"].to_numpy(float),
-            history["valence_report"].to_numpy(float),
-            history["arousal_report"].to_numpy(float),
-        )
-        latent = [row.get("latent_valence_before", np.nan), row.get("latent_arousal_before", np.nan)]
+    for i in np.flatnonzero(chosen):
+        rows = slice(starts[previous[i]], ends[previous[i]])
         out.append(
             StartSession(
-                listener=int(row["listener_id"]),
-                cohort=COHORTS.index(row["cohort"]),
-                start_report=np.array([row["valence_start"], row["arousal_start"]], dtype=float),
-                tracks=history["track_id"].to_numpy(np.int64),
-                positions=history["position"].to_numpy(np.int64),
-                feedback=feedback.astype(np.float32),
-                latent_start=np.asarray(latent, dtype=float),
+                listener=int(listener[i]), cohort=int(cohorts[i]), start_report=reports[i],
+                tracks=tracks[rows], positions=positions[rows], feedback=feedback[rows], latent_start=latent[i],
             )
-        )
+        )  # fmt: skip
     return out
 
 
-def observation_space(model: WorldModel) -> spaces.Box:
+def observation_space(engine: NumpyRollout) -> spaces.Box:
     """The flat float32 observation Box (layout: OBS_FIELDS, then the context vector)."""
-    d = model.config.d_model
+    d = engine.config.d_model
     low = np.array([0] * 7 + [-1, -1, -1, -1, 0, 0, 0, 0] + [-CONTEXT_BOUND] * d, dtype=np.float32)
     high = np.array([1] * 7 + [1, 1, 1, 1, 2 * np.sqrt(2), 1, 1, 1] + [CONTEXT_BOUND] * d, dtype=np.float32)
     return spaces.Box(low, high, dtype=np.float32)
@@ -114,23 +122,22 @@ class ListeningSessions:
         n: int,
         mode: str,
         utility: Utility,
-        model: WorldModel,
+        engine: NumpyRollout,
         catalog: Catalog,
         starts: list[StartSession],
         history_length: int,
         episode_length: int,
         world: ReferenceWorld | None = None,
     ):
-        if model.n_tracks != catalog.n_tracks:
-            raise ValueError(f"world model expects {model.n_tracks} tracks, catalog has {catalog.n_tracks}")
-        if history_length + episode_length > model.config.max_len:
+        if engine.n_tracks != catalog.n_tracks:
+            raise ValueError(f"world model expects {engine.n_tracks} tracks, catalog has {catalog.n_tracks}")
+        if history_length + episode_length > engine.config.max_len:
             raise ValueError(
                 f"history_length + episode_length = {history_length + episode_length} exceeds the world "
-                f"model's context of {model.config.max_len} tracks"
+                f"model's context of {engine.config.max_len} tracks"
             )
         self.n, self.mode, self.utility = n, mode, utility
-        self.model, self.catalog, self.starts, self.world = model, catalog, starts, world
-        self.engine = NumpyRollout(model)
+        self.engine, self.catalog, self.starts, self.world = engine, catalog, starts, world
         self.history_length, self.episode_length = history_length, episode_length
         self._mode = mode_index(mode)
         self._target = np.array([utility.target_valence, utility.target_arousal])
@@ -141,7 +148,7 @@ class ListeningSessions:
         self.cohort = np.zeros(n, dtype=np.int64)
         self.last = np.zeros((n, 3))
         self.played = np.full((n, episode_length), -1, dtype=np.int64)
-        self.context = np.zeros((n, model.config.d_model), dtype=np.float32)
+        self.context = np.zeros((n, engine.config.d_model), dtype=np.float32)
 
     # ----- reset ------------------------------------------------------------------------------
 
@@ -163,7 +170,7 @@ class ListeningSessions:
             truth = self._place_in_world(picks, histories, cold, rng)
             if cold:  # a fresh session of the same listener: its first report comes from the truth
                 starts = np.stack(self.world.report(truth, rng), axis=1)
-        with single_threaded_blas():
+        with single_threaded_blas(len(rows)):
             state, affect = self._encode(picks, histories, starts)
         if full:
             self.state, self.truth = state, truth
@@ -234,7 +241,7 @@ class ListeningSessions:
         if self.world is None:
             for i in np.flatnonzero(live):
                 uniforms[i] = rngs[i].random(5)
-        with single_threaded_blas():
+        with single_threaded_blas(n):
             prediction = self.engine.predict(self.state, actions[:, None])
         p_skip = prediction.skip_probability[:, 0]
         expected = prediction.expected_engagement()[:, 0]
@@ -272,7 +279,7 @@ class ListeningSessions:
         components = self.utility.components(inputs)
         rewards = np.sum(list(components.values()), axis=0)
         feedback = feedback_vector(engagement, skipped, rating, reports_v, reports_a).astype(np.float32)
-        with single_threaded_blas():
+        with single_threaded_blas(n):
             self.engine.observe(self.state, actions, feedback)
         self.played[rows, np.minimum(self.t, self.episode_length - 1)] = actions
         self.t += 1

@@ -11,7 +11,7 @@ from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from amrs_gym import defaults
-from amrs_gym.envs.affective_listening import load_shared_model
+from amrs_gym.envs.affective_listening import load_shared_engine
 from amrs_gym.envs.sessions import ListeningSessions, observation_space, start_sessions_for
 from amrs_gym.modes import MODES
 from amrs_gym.reward import Utility, default_utility
@@ -51,13 +51,13 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
         self.episode_length = max_episode_steps or episode_length
         self.utility = utility or default_utility(mode)
         self.catalog = defaults.default_catalog()
-        self.model = load_shared_model(str(checkpoint or defaults.CHECKPOINT_PATH))
+        self.engine = load_shared_engine(str(checkpoint or defaults.CHECKPOINT_PATH))
         self.sessions = ListeningSessions(
-            num_envs, mode, self.utility, self.model, self.catalog,
+            num_envs, mode, self.utility, self.engine, self.catalog,
             start_sessions_for(defaults.start_sessions(), mode, cohort),
             history_length, self.episode_length,
         )  # fmt: skip
-        self.single_observation_space = observation_space(self.model)
+        self.single_observation_space = observation_space(self.engine)
         self.single_action_space = spaces.Discrete(self.catalog.n_tracks)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)

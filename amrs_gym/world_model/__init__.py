@@ -1,14 +1,32 @@
-"""The world model: a causal transformer that predicts how a listener responds to the next track."""
+"""The world model: a causal transformer that predicts how a listener responds to the next track.
 
-from amrs_gym.world_model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from amrs_gym.world_model.model import ModelState, Prediction, WorldModel, WorldModelConfig
+Submodules: `config` (WorldModelConfig), `model` (the torch module), `features` (logs to
+tensors), `training` / `train` (fitting, the command line), `checkpoint` (weights-only
+files), `rollout` (fast numpy inference for envs), `evaluation` (fidelity metrics).
+Names below are imported lazily, so `import amrs_gym.world_model.rollout` does not load torch.
+"""
 
-__all__ = [
-    "CheckpointError",
-    "ModelState",
-    "Prediction",
-    "WorldModel",
-    "WorldModelConfig",
-    "load_checkpoint",
-    "save_checkpoint",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "CheckpointError": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "read_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "WorldModelConfig": "config",
+    "ModelState": "model",
+    "Prediction": "model",
+    "WorldModel": "model",
+    "NumpyRollout": "rollout",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"amrs_gym.world_model.{_EXPORTS[name]}"), name)

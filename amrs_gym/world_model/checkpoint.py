@@ -1,53 +1,72 @@
-"""Saving and safely loading world-model checkpoints (weights and plain metadata only)."""
+"""World-model checkpoints: plain arrays plus JSON metadata in an `.npz` file.
+
+`np.load(..., allow_pickle=False)` can only return arrays, so a checkpoint is weights
+by construction: no object in it can run code when loaded. Reading needs no torch, so
+the envs start without importing it; `load_checkpoint` builds the torch model.
+"""
 
 from __future__ import annotations
 
 import io
-from dataclasses import asdict, fields
+import json
+import zipfile
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+import numpy as np
 
 from amrs_gym.catalog import Catalog
 from amrs_gym.io import atomic_write
-from amrs_gym.world_model.model import WorldModel, WorldModelConfig
+from amrs_gym.world_model.config import WorldModelConfig
+
+if TYPE_CHECKING:
+    from amrs_gym.world_model.model import WorldModel
 
 FORMAT = "amrs-gym/world-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+_STATE = "state/"
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be used: unreadable, from another code version, or for another catalog."""
 
 
+@dataclass(frozen=True, eq=False)
+class Checkpoint:
+    """The contents of a checkpoint file, as numpy arrays."""
+
+    config: WorldModelConfig
+    state: dict[str, np.ndarray]
+    track_features: np.ndarray  # (n_tracks, n_features)
+    catalog_fingerprint: str
+    card: dict[str, Any]
+
+
 def save_checkpoint(
     path: str | Path, model: WorldModel, catalog_fingerprint: str, card: dict[str, Any] | None = None
 ) -> Path:
     """Write weights, config, track features and a model card, atomically."""
-    payload = {
+    meta = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "config": asdict(model.config),
         "catalog_fingerprint": catalog_fingerprint,
-        "track_features": model.track_features.detach().clone(),
-        "state_dict": {k: v.detach().clone() for k, v in model.state_dict().items()},
         "card": card or {},
     }
+    arrays = {_STATE + k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+    arrays["track_features"] = model.track_features.detach().cpu().numpy()
     buffer = io.BytesIO()
-    torch.save(payload, buffer)
+    np.savez(buffer, meta=np.array(json.dumps(meta, default=float)), **arrays)
     return atomic_write(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
 
 
-def load_checkpoint(path: str | Path, catalog: Catalog | None = None) -> tuple[WorldModel, dict[str, Any]]:
-    """Load a checkpoint as weights only (no arbitrary unpickling) and check it fits.
+def read_checkpoint(path: str | Path, catalog: Catalog | None = None) -> Checkpoint:
+    """Read and check a checkpoint without torch.
 
     Args:
         path: the checkpoint file.
         catalog: when given, the checkpoint must have been trained for this catalog.
-
-    Returns:
-        The model in eval mode and the checkpoint's card.
 
     Raises:
         CheckpointError: naming what does not fit.
@@ -56,38 +75,59 @@ def load_checkpoint(path: str | Path, catalog: Catalog | None = None) -> tuple[W
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for a corrupt or unsafe file
-        raise CheckpointError(f"{path} is not a loadable weights-only checkpoint ({type(exc).__name__}: {exc})") from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise CheckpointError(f"{path} is not a weights-only amrs-gym checkpoint ({type(exc).__name__}: {exc})") from None
+    try:
+        meta = json.loads(str(arrays.pop("meta")))
+    except (KeyError, json.JSONDecodeError):
+        raise CheckpointError(f"{path} is not an amrs-gym world-model checkpoint (no metadata)") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an amrs-gym world-model checkpoint")
-    if payload.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(
-            f"{path} has checkpoint format version {payload.get('format_version')}, this code reads "
+            f"{path} has checkpoint format version {meta.get('format_version')}, this code reads "
             f"version {FORMAT_VERSION}: retrain with `python -m amrs_gym.world_model.train`"
         )
     known = {f.name for f in fields(WorldModelConfig)}
-    raw = payload.get("config", {})
-    unknown = sorted(set(raw) - known)
+    unknown = sorted(set(meta.get("config", {})) - known)
     if unknown:
         raise CheckpointError(f"{path} has config fields this code does not know: {', '.join(unknown)}")
-    config = WorldModelConfig(**raw)
-    features = payload["track_features"]
+    features = arrays.pop("track_features", None)
+    if features is None or features.ndim != 2:
+        raise CheckpointError(f"{path} has no track features")
     if catalog is not None:
-        if catalog.n_tracks != features.shape[0] or catalog.embedding_dim != features.shape[1]:
+        if features.shape != (catalog.n_tracks, catalog.embedding_dim):
             raise CheckpointError(
                 f"{path} was trained for a catalog of {features.shape[0]} tracks x {features.shape[1]} "
                 f"features, not {catalog.n_tracks} x {catalog.embedding_dim}"
             )
-        if payload.get("catalog_fingerprint") != catalog.fingerprint():
+        if meta.get("catalog_fingerprint") != catalog.fingerprint():
             raise CheckpointError(
-                f"{path} was trained for another catalog (fingerprint {payload.get('catalog_fingerprint')}, "
+                f"{path} was trained for another catalog (fingerprint {meta.get('catalog_fingerprint')}, "
                 f"this catalog's is {catalog.fingerprint()})"
             )
-    model = WorldModel(config, features)
+    return Checkpoint(
+        config=WorldModelConfig(**meta["config"]),
+        state={k.removeprefix(_STATE): v for k, v in arrays.items() if k.startswith(_STATE)},
+        track_features=features,
+        catalog_fingerprint=str(meta.get("catalog_fingerprint")),
+        card=dict(meta.get("card", {})),
+    )
+
+
+def load_checkpoint(path: str | Path, catalog: Catalog | None = None) -> tuple[WorldModel, dict[str, Any]]:
+    """The torch model of a checkpoint (eval mode) and its card; see `read_checkpoint`."""
+    import torch
+
+    from amrs_gym.world_model.model import WorldModel
+
+    checkpoint = read_checkpoint(path, catalog)
+    model = WorldModel(checkpoint.config, checkpoint.track_features)
     try:
-        model.load_state_dict(payload["state_dict"])
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in checkpoint.state.items()})
     except RuntimeError as exc:
         raise CheckpointError(f"{path} does not match this code's world model: {exc}") from None
     model.eval()
-    return model, dict(payload.get("card", {}))
+    return model, checkpoint.card

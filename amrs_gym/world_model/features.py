@@ -15,20 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-#: feedback vector of a context token, in this order.
-FEEDBACK_FIELDS = (
-    "present",  # 1 when the feedback of this step is known (0: only the track is known)
-    "engagement",  # fraction listened, [0, 1]
-    "skipped",
-    "like",
-    "dislike",
-    "rated",
-    "valence_report",
-    "arousal_report",
-    "reported",
-)
-FEEDBACK_DIM = len(FEEDBACK_FIELDS)
-
+from amrs_gym.world_model.feedback import FEEDBACK_DIM, FEEDBACK_FIELDS, feedback_vector
 
 @dataclass
 class SessionTensors:
@@ -66,35 +53,6 @@ class SessionTensors:
     def lengths(self) -> torch.Tensor:
         """Tokens per sequence (previous-session context included).  # (batch,)"""
         return self.valid.sum(1)
-
-
-def feedback_vector(
-    engagement: np.ndarray,
-    skipped: np.ndarray,
-    rating: np.ndarray,
-    valence_report: np.ndarray,
-    arousal_report: np.ndarray,
-    present: np.ndarray | None = None,
-) -> np.ndarray:
-    """Encode observed feedback; missing ratings/reports become 0 with their flag off.  # (..., 9)"""
-    rated = ~np.isnan(rating)
-    reported = ~np.isnan(valence_report) & ~np.isnan(arousal_report)
-    present = np.ones_like(engagement) if present is None else present
-    out = np.stack(
-        [
-            present,
-            engagement,
-            skipped.astype(np.float64),
-            (rated & (np.nan_to_num(rating) == 1)).astype(np.float64),
-            (rated & (np.nan_to_num(rating) == 0)).astype(np.float64),
-            rated.astype(np.float64),
-            np.where(reported, np.nan_to_num(valence_report), 0.0),
-            np.where(reported, np.nan_to_num(arousal_report), 0.0),
-            reported.astype(np.float64),
-        ],
-        axis=-1,
-    )
-    return out * present[..., None]
 
 
 def sessions_to_tensors(
@@ -200,3 +158,5 @@ def sessions_to_tensors(
         scored=pad((keep[source_rows] & is_current).astype(np.float64), 0, torch.bool),
         row=pad(order[source_rows], -1, torch.long),
     )
+
+__all__ = ["FEEDBACK_DIM", "FEEDBACK_FIELDS", "SessionTensors", "feedback_vector", "sessions_to_tensors"]

@@ -15,51 +15,15 @@ costs one token, not the whole history).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from amrs_gym.world_model.features import FEEDBACK_DIM, SessionTensors
+from amrs_gym.world_model.config import N_CANDIDATE_FEATURES, WorldModelConfig
+from amrs_gym.world_model.features import SessionTensors
 
-N_CANDIDATE_FEATURES = 3  # earlier plays of the track, max similarity to history, mean similarity to last 3
-
-
-@dataclass(frozen=True)
-class WorldModelConfig:
-    """Architecture and input switches of the world model."""
-
-    d_model: int = 64
-    """Width of every token."""
-    n_heads: int = 4
-    """Attention heads."""
-    n_layers: int = 2
-    """Encoder layers (transformer blocks or GRU layers)."""
-    ff_dim: int = 128
-    """Hidden width of the feed-forward sublayers and the output head."""
-    dropout: float = 0.1
-    """Dropout during training."""
-    max_len: int = 80
-    """Most tracks in a context (earlier sessions' tracks plus the current session's)."""
-    position_cap: int = 32
-    """Positions past this share one embedding, so contexts longer than training sessions stay in range."""
-    n_modes: int = 4
-    """Number of mode categories."""
-    n_cohorts: int = 2
-    """Number of cohort categories."""
-    feedback_dim: int = FEEDBACK_DIM
-    """Size of a context token's feedback vector."""
-    engagement_bins: int = 10
-    """Bins of the predicted engagement distribution on [0, 1]."""
-    encoder: Literal["transformer", "gru"] = "transformer"
-    """Sequence encoder: the causal transformer, or a GRU baseline of similar size."""
-    use_history: bool = True
-    """Ablation switch: False sees only the start token (no session history)."""
-    use_content: bool = True
-    """Ablation switch: False replaces track content features by zeros."""
-    use_affect: bool = True
-    """Ablation switch: False hides the starting and in-session valence/arousal reports."""
 
 
 @dataclass
@@ -181,13 +145,16 @@ class ModelState:
 class WorldModel(nn.Module):
     """Joint predictor of engagement, skip, like and post-track valence/arousal."""
 
-    def __init__(self, config: WorldModelConfig, track_features: torch.Tensor):
+    def __init__(self, config: WorldModelConfig, track_features: torch.Tensor | np.ndarray):
         super().__init__()
         self.config = config
         d = config.d_model
         if d % config.n_heads:
             raise ValueError("d_model must be divisible by n_heads")
-        features = torch.as_tensor(track_features, dtype=torch.float32)
+        if isinstance(track_features, torch.Tensor):
+            features = track_features.detach().clone().float()
+        else:  # a private copy: catalog arrays may be read-only
+            features = torch.from_numpy(np.array(track_features, dtype=np.float32))
         if not config.use_content:
             features = torch.zeros_like(features)
         self.register_buffer("track_features", features, persistent=False)

@@ -2,37 +2,49 @@
 
 An env step feeds one token per session. At that size the cost is dispatch, not
 arithmetic: a 64x64 matmul costs about 10 us through torch and 2 us through numpy on
-this machine, and a step needs about a hundred such operations. `NumpyRollout` copies
-the weights of an eval-mode transformer `WorldModel` (with the per-track projections
-precomputed into tables) and mirrors `start` / `observe` / `predict`;
-`tests/world_model/test_rollout.py` checks it matches the torch path.
+this machine, and a step needs about a hundred such operations. `NumpyRollout` takes
+the weights of a transformer `WorldModel` (from a checkpoint, without torch, or from a
+model), precomputes the per-track projections into tables, and mirrors `start` /
+`observe` / `predict`; `tests/world_model/test_rollout.py` checks it matches the torch path.
 """
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
 from scipy.special import erf
 from threadpoolctl import ThreadpoolController
 
-from amrs_gym.world_model.model import WorldModel
+from amrs_gym.world_model.config import WorldModelConfig
+
+if TYPE_CHECKING:
+    from amrs_gym.world_model.model import WorldModel
 
 _EPS = 1e-5  # LayerNorm epsilon (torch default)
 _THREADPOOLS = ThreadpoolController()
 
 
-def single_threaded_blas() -> object:
-    """A context that runs BLAS on one thread: at these matrix sizes, worker threads only add
-    contention (measured: a 256x64 @ 64x128 product took 7.8 ms on 2 threads of a busy machine, 84 us on one)."""
-    return _THREADPOOLS.limit(limits=1, user_api="blas")
+def single_threaded_blas(batch: int) -> AbstractContextManager[object]:
+    """A fresh context that runs BLAS on one thread for batches big enough to wake its workers: at
+    these sizes the workers only add contention (a 256x64 @ 64x128 product: 7.8 ms on 2 threads of a
+    busy machine, 84 us on one). Small batches skip the switch, which itself costs about 70 us.
+    The limit applies when the context is created: use each one in a single `with`."""
+    return _THREADPOOLS.limit(limits=1, user_api="blas") if batch >= 16 else nullcontext()
+
+
+# ufunc reductions are called directly: ndarray.mean/.max/.sum add Python-level wrappers that
+# cost more than the arithmetic at these sizes.
+_sum, _max = np.add.reduce, np.maximum.reduce
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    mean = x.mean(-1, keepdims=True)
-    centred = x - mean
-    return centred / np.sqrt((centred * centred).mean(-1, keepdims=True) + _EPS) * weight + bias
+    inverse = np.float32(1.0 / x.shape[-1])
+    centred = x - _sum(x, -1, keepdims=True) * inverse
+    return centred / np.sqrt(_sum(centred * centred, -1, keepdims=True) * inverse + _EPS) * weight + bias
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
@@ -40,8 +52,8 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 
 
 def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max(-1, keepdims=True))
-    return e / e.sum(-1, keepdims=True)
+    e = np.exp(x - _max(x, -1, keepdims=True))
+    return e / _sum(e, -1, keepdims=True)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -103,49 +115,60 @@ class StepPrediction:
 class NumpyRollout:
     """Incremental inference of a trained transformer world model, in numpy."""
 
-    def __init__(self, model: WorldModel):
-        config = model.config
+    def __init__(self, config: WorldModelConfig, state: dict[str, np.ndarray], track_features: np.ndarray):
+        """Build from a checkpoint's arrays (`read_checkpoint`) or a model (`from_model`)."""
         if config.encoder != "transformer" or not config.use_history:
             raise ValueError("NumpyRollout needs a transformer world model that uses history")
         self.config = config
         self.heads = config.n_heads
         self.head_dim = config.d_model // config.n_heads
         self.scale = np.float32(1.0 / np.sqrt(self.head_dim))  # float32, so products stay float32
+        w = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
 
-        def array(t: torch.Tensor) -> np.ndarray:
-            return t.detach().cpu().numpy().astype(np.float32)
+        def linear(name: str) -> tuple[np.ndarray, np.ndarray]:
+            return np.ascontiguousarray(w[f"{name}.weight"].T), w[f"{name}.bias"]
 
-        def linear(layer: torch.nn.Module) -> tuple[np.ndarray, np.ndarray]:
-            return array(layer.weight).T.copy(), array(layer.bias)  # type: ignore[operator]
+        def norm(name: str) -> tuple[np.ndarray, np.ndarray]:
+            return w[f"{name}.weight"], w[f"{name}.bias"]
 
-        with torch.no_grad():
-            features = model.track_features
-            self.context_track = array(model.context_track(features))  # (n_tracks, d)
-            self.query_track = array(model.query_track(features))
-        self.track_unit = array(model.track_unit)
-        self.context_feedback = linear(model.context_feedback)
-        self.query_candidate = linear(model.query_candidate)
-        self.mode = array(model.mode_embedding.weight)
-        self.cohort = array(model.cohort_embedding.weight)
-        self.start_report = linear(model.start_report)
-        self.positions = array(model.position_table.weight)
-        self.segments = array(model.segment.weight)
-        self.start_token = array(model.start_token) + self.positions[0]
+        features = np.asarray(track_features, dtype=np.float32)
+        self.context_track = features @ linear("context_track")[0] + w["context_track.bias"]  # (n_tracks, d)
+        self.query_track = features @ linear("query_track")[0] + w["query_track.bias"]
+        self.track_unit = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-8)
+        self.context_feedback = linear("context_feedback")
+        self.query_candidate = linear("query_candidate")
+        self.mode = w["mode_embedding.weight"]
+        self.cohort = w["cohort_embedding.weight"]
+        self.start_report = linear("start_report")
+        self.positions = w["position_table.weight"]
+        self.segments = w["segment.weight"]
+        self.start_token = w["start_token"] + self.positions[0]
         self.blocks = [
             {
-                "norm1": (array(b.norm1.weight), array(b.norm1.bias)),
-                "qkv": linear(b.qkv),
-                "out": linear(b.out),
-                "norm2": (array(b.norm2.weight), array(b.norm2.bias)),
-                "ff1": linear(b.ff[0]),
-                "ff2": linear(b.ff[2]),
+                "norm1": norm(f"blocks.{i}.norm1"),
+                "qkv": linear(f"blocks.{i}.qkv"),
+                "out": linear(f"blocks.{i}.out"),
+                "norm2": norm(f"blocks.{i}.norm2"),
+                "ff1": linear(f"blocks.{i}.ff.0"),
+                "ff2": linear(f"blocks.{i}.ff.2"),
             }
-            for b in model.blocks  # type: ignore[union-attr]
+            for i in range(config.n_layers)
         ]
-        self.norm = (array(model.norm.weight), array(model.norm.bias))
-        self.memory = linear(model.memory)
-        self.query_norm = (array(model.query_norm.weight), array(model.query_norm.bias))
-        self.head = [linear(model.head[i]) for i in (0, 3, 5)]
+        self.norm = norm("norm")
+        self.memory = linear("memory")
+        self.query_norm = norm("query_norm")
+        self.head = [linear(f"head.{i}") for i in (0, 3, 5)]
+
+    @classmethod
+    def from_model(cls, model: WorldModel) -> NumpyRollout:
+        """Mirror a torch model's current weights."""
+        state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+        return cls(model.config, state, model.track_features.detach().cpu().numpy())
+
+    @property
+    def n_tracks(self) -> int:
+        """Catalog size of the model."""
+        return int(self.context_track.shape[0])
 
     def _position(self, index: np.ndarray) -> np.ndarray:
         return self.positions[np.minimum(index, self.config.position_cap)]

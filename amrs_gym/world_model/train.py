@@ -1,7 +1,7 @@
 """Train the world model on logged sessions.
 
-    python -m amrs_gym.world_model.train                       # default logs -> results/world_model.pt
-    python -m amrs_gym.world_model.train --logs logs.parquet --out model.pt
+    python -m amrs_gym.world_model.train                       # default logs -> results/world_model.npz
+    python -m amrs_gym.world_model.train --logs logs.parquet --out model.npz
     python -m amrs_gym.world_model.train --ship                # rewrite the packaged checkpoint and assets
     torchrun --nproc_per_node=2 -m amrs_gym.world_model.train  # distributed data parallel (gloo, CPU)
 
@@ -55,7 +55,7 @@ def train_world_model(
     train, val = sessions_to_tensors(split.train), sessions_to_tensors(split.val)
     with torch.random.fork_rng():
         torch.manual_seed(train_config.seed)  # initialisation and dropout; the global RNG is restored after
-        model = WorldModel(config, torch.as_tensor(catalog.embeddings))
+        model = WorldModel(config, catalog.embeddings)
         history = fit(model, train, val, train_config, progress=progress)
     return TrainedModel(model=model, history=history, config=config, train_config=train_config)
 
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m amrs_gym.world_model.train", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--logs", help="log parquet (default: generate the default logs)")
-    parser.add_argument("--out", default="results/world_model.pt", help="checkpoint to write")
+    parser.add_argument("--out", default="results/world_model.npz", help="checkpoint to write")
     parser.add_argument("--ship", action="store_true", help="write the packaged assets instead of --out")
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)

@@ -1,9 +1,5 @@
-import dataclasses
-import io
-import pickle
-import subprocess
-import sys
-
+import json
+import numpy as np
 import pytest
 import torch
 
@@ -21,7 +17,7 @@ def catalog():
 @pytest.fixture
 def saved(tmp_path, catalog):
     model = WorldModel(WorldModelConfig(d_model=16, n_heads=2, ff_dim=32), torch.as_tensor(catalog.embeddings))
-    path = save_checkpoint(tmp_path / "m.pt", model, catalog.fingerprint(), {"note": "test"})
+    path = save_checkpoint(tmp_path / "m.npz", model, catalog.fingerprint(), {"note": "test"})
     return path, model
 
 
@@ -42,22 +38,27 @@ def test_refuses_another_catalog(saved) -> None:
         load_checkpoint(path, CatalogConfig(n_tracks=41, seed=3).create())
 
 
+def _rewrite(path, tmp_path, name: str, **changes) -> object:
+    """A copy of the checkpoint at `path` with metadata fields changed."""
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    meta = json.loads(str(arrays.pop("meta")))
+    meta.update(changes)
+    out = tmp_path / name
+    np.savez(out, meta=np.array(json.dumps(meta)), **arrays)
+    return out
+
+
 def test_refuses_another_code_version(saved, catalog, tmp_path) -> None:
     path, _ = saved
-    payload = torch.load(path, weights_only=True)
-    payload["format_version"] = checkpoint_module.FORMAT_VERSION + 1
-    torch.save(payload, tmp_path / "future.pt")
+    future = _rewrite(path, tmp_path, "future.npz", format_version=checkpoint_module.FORMAT_VERSION + 1)
     with pytest.raises(CheckpointError, match="format version"):
-        load_checkpoint(tmp_path / "future.pt", catalog)
-    payload["format_version"] = checkpoint_module.FORMAT_VERSION
-    payload["config"] = {**payload["config"], "d_model": 32}
-    torch.save(payload, tmp_path / "shape.pt")
+        load_checkpoint(future, catalog)
+    config = json.loads(str(np.load(path)["meta"]))["config"]
     with pytest.raises(CheckpointError, match="does not match"):
-        load_checkpoint(tmp_path / "shape.pt", catalog)
-    payload["config"] = {**payload["config"], "wings": 2}
-    torch.save(payload, tmp_path / "unknown.pt")
+        load_checkpoint(_rewrite(path, tmp_path, "shape.npz", config={**config, "d_model": 32}), catalog)
     with pytest.raises(CheckpointError, match="wings"):
-        load_checkpoint(tmp_path / "unknown.pt", catalog)
+        load_checkpoint(_rewrite(path, tmp_path, "unknown.npz", config={**config, "wings": 2}), catalog)
 
 
 class _Exploit:
@@ -65,28 +66,30 @@ class _Exploit:
         return (print, ("unpickled arbitrary code",))
 
 
-def test_refuses_arbitrary_pickles_and_garbage(tmp_path, catalog, capsys) -> None:
-    with open(tmp_path / "evil.pt", "wb") as handle:
-        torch.save({"format": checkpoint_module.FORMAT, "payload": _Exploit()}, handle)
-    with pytest.raises(CheckpointError, match="weights-only"):
-        load_checkpoint(tmp_path / "evil.pt", catalog)
-    assert "unpickled arbitrary code" not in capsys.readouterr().out
-    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+def test_refuses_pickles_and_garbage(tmp_path, catalog, capsys) -> None:
+    evil = np.empty(1, dtype=object)
+    evil[0] = _Exploit()
+    np.savez(tmp_path / "evil.npz", meta=np.array("{}"), payload=evil)
     with pytest.raises(CheckpointError):
-        load_checkpoint(tmp_path / "junk.pt", catalog)
+        load_checkpoint(tmp_path / "evil.npz", catalog)
+    assert "unpickled arbitrary code" not in capsys.readouterr().out
+    torch.save({"format": checkpoint_module.FORMAT, "payload": _Exploit()}, tmp_path / "torch.pt")
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "torch.pt", catalog)
+    assert "unpickled arbitrary code" not in capsys.readouterr().out
+    (tmp_path / "junk.npz").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError):
+        load_checkpoint(tmp_path / "junk.npz", catalog)
     with pytest.raises(CheckpointError, match="not found"):
-        load_checkpoint(tmp_path / "missing.pt", catalog)
-    torch.save({"some": "dict"}, tmp_path / "other.pt")
+        load_checkpoint(tmp_path / "missing.npz", catalog)
+    np.savez(tmp_path / "other.npz", meta=np.array(json.dumps({"some": "dict"})))
     with pytest.raises(CheckpointError, match="not an amrs-gym"):
-        load_checkpoint(tmp_path / "other.pt", catalog)
+        load_checkpoint(tmp_path / "other.npz", catalog)
 
 
-def test_shipped_checkpoint_loads_fast_and_fits_the_default_catalog() -> None:
-    code = (
-        "import time; from amrs_gym import defaults; from amrs_gym.world_model import load_checkpoint;"
-        "t=time.perf_counter(); load_checkpoint(defaults.CHECKPOINT_PATH, defaults.default_catalog());"
-        "print(time.perf_counter()-t)"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert float(result.stdout.strip().splitlines()[-1]) < 2.0
+def test_shipped_checkpoint_fits_the_default_catalog() -> None:
+    from amrs_gym import defaults
+
+    model, card = load_checkpoint(defaults.CHECKPOINT_PATH, defaults.default_catalog())
+    assert model.n_tracks == defaults.default_catalog().n_tracks
+    assert "command" in card  # the model card says how to reproduce it

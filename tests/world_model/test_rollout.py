@@ -13,7 +13,7 @@ def test_numpy_rollout_matches_the_torch_model(small_dataset, use_affect: bool) 
     batch = sessions_to_tensors(logs[logs["listener_id"].isin(logs["listener_id"].unique()[:10])])
     torch.manual_seed(1)
     model = WorldModel(WorldModelConfig(use_affect=use_affect), torch.as_tensor(small_dataset.catalog.embeddings)).eval()
-    fast = NumpyRollout(model)
+    fast = NumpyRollout.from_model(model)
     rng = np.random.default_rng(0)
     with torch.no_grad():
         slow_state = model.start(batch.mode, batch.cohort, batch.start)
@@ -37,4 +37,4 @@ def test_numpy_rollout_matches_the_torch_model(small_dataset, use_affect: bool) 
 def test_numpy_rollout_refuses_models_it_cannot_mirror(small_dataset) -> None:
     features = torch.as_tensor(small_dataset.catalog.embeddings)
     with pytest.raises(ValueError, match="transformer"):
-        NumpyRollout(WorldModel(WorldModelConfig(encoder="gru"), features))
+        NumpyRollout.from_model(WorldModel(WorldModelConfig(encoder="gru"), features))

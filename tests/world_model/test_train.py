@@ -9,7 +9,7 @@ from amrs_gym.world_model.checkpoint import load_checkpoint
 
 
 def _train(tmp_path, *launcher: str) -> tuple:
-    out = tmp_path / "model.pt"
+    out = tmp_path / "model.npz"
     command = [*launcher, "-m", "amrs_gym.world_model.train", "--quick", "--out", str(out)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
