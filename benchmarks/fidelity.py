@@ -4,8 +4,8 @@ It is compared with a history-free model (same inputs, no session history), a GR
 similar size, and the oracle (the reference world's own expected outcomes given its
 latent state: the ceiling no observer can pass), plus the paper's ablations.
 
-    python -m benchmarks.fidelity --out results/fidelity            # about 25 minutes on 2 cores
-    python -m benchmarks.fidelity --quick --out results/fidelity    # about 1 minute
+    python -m benchmarks.fidelity --out results/fidelity            # 7 trainings: over an hour on 2 cores
+    python -m benchmarks.fidelity --quick --out results/fidelity    # about 2 minutes
 
 Writes fidelity.json, fidelity.md, calibration.png and affect.png into --out.
 """

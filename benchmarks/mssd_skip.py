@@ -48,6 +48,9 @@ from amrs_gym.world_model.training import TrainConfig, fit
 from benchmarks.report import markdown_table, provenance, write_outputs
 
 NAME = "mssd_skip"
+CUT_POSITION = 10
+"""Model position of the first hidden track when positions count from the cut (MSSD sessions
+have at most 20 tracks, so every earlier track keeps a position >= 0)."""
 QUICK_SESSIONS = 700
 """Sessions read from each file under --quick."""
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "spotify_mssd" / "sessions_dev.csv.gz"
@@ -105,6 +108,9 @@ class WorldModelSettings:
     cut_copies: int = 0
     """Extra copies of each training session with the known prefix cut at a random point
     (a data augmentation: more multi-step-ahead examples); the original cut is always kept."""
+    copy_cut: str = "random"
+    """Where the extra copies cut the known prefix: "random" or "half" (the WSDM cut again,
+    i.e. hidden rows weigh more in the loss)."""
     epochs: int = 30
     """Most epochs (early stopping on the validation sessions usually ends sooner)."""
     batch_size: int = 64
@@ -115,6 +121,12 @@ class WorldModelSettings:
     """AdamW weight decay."""
     patience: int = 4
     """Epochs without a better validation loss before stopping."""
+    position_origin: str = "start"
+    """What the world model's position embeddings count from: "start" (the session's first
+    track) or "cut" (the first hidden track sits at position `CUT_POSITION` in every session,
+    so a position says how far a track is from the known prefix; session_length gives the cut)."""
+    encoder: str = "transformer"
+    """Sequence encoder of the world model: "transformer" (causal) or "gru"."""
     running_means: bool = False
     """Append session-so-far means of key outcomes to each known token's feedback."""
     members: int = 3
@@ -399,7 +411,11 @@ def _track_table(pairs: np.ndarray, features: np.ndarray) -> torch.Tensor:
     return torch.as_tensor(table)
 
 
-def _tensors(frame: pd.DataFrame, hidden: np.ndarray, scored: np.ndarray) -> SessionTensors:
+def _tensors(
+    frame: pd.DataFrame, hidden: np.ndarray, scored: np.ndarray, settings: WorldModelSettings
+) -> SessionTensors:
+    if settings.position_origin == "cut":  # position 10 = first hidden track of every session
+        frame = frame.assign(position=(frame["position"] - frame["session_length"] // 2 + CUT_POSITION).clip(lower=0))
     extra = tuple(c for c in frame.columns if c.startswith("fb_"))
     return sessions_to_tensors(
         frame, mode_column="mode", mode_values=CONTEXT_TYPES, cohort_column="cohort", cohort_values=COHORTS,
@@ -411,7 +427,7 @@ def _model_config(settings: WorldModelSettings, n_extra: int) -> WorldModelConfi
     return WorldModelConfig(
         d_model=settings.d_model, n_heads=4, n_layers=settings.n_layers, ff_dim=settings.ff_dim,
         dropout=settings.dropout, max_len=32, n_modes=len(CONTEXT_TYPES), n_cohorts=len(COHORTS),
-        feedback_dim=FEEDBACK_DIM + n_extra, use_affect=False,
+        feedback_dim=FEEDBACK_DIM + n_extra, use_affect=False, encoder=settings.encoder,
     )
 
 
@@ -442,16 +458,20 @@ def world_model_tensors(
     lengths = train.groupby("session_id")["session_length"].first()
     for copy in range(1, settings.cut_copies + 1):
         random_cut = pd.Series(rng.integers(1, np.maximum(lengths.to_numpy(), 2)), index=lengths.index)
+        if settings.copy_cut == "half":
+            random_cut = lengths // 2
         extra = train.copy()
         extra["session_id"] = extra["session_id"] + copy
         copies.append(extra)
         cuts.append(random_cut.loc[train["session_id"]].to_numpy())
     train_all = pd.concat(copies, ignore_index=True)
     hidden = train_all["position"].to_numpy() >= np.concatenate(cuts)
-    scored = np.ones(len(train_all), bool) if settings.scored == "all" else hidden
+    original = np.arange(len(train_all)) < len(train)
+    scored = (original | hidden) if settings.scored == "all" else hidden  # copies add hidden rows only
     val_hidden = second_half_mask(val)
     n_extra = sum(c.startswith("fb_") for c in train.columns)
-    return _tensors(train_all, hidden, scored), _tensors(val, val_hidden, val_hidden), table, n_extra
+    return (_tensors(train_all, hidden, scored, settings), _tensors(val, val_hidden, val_hidden, settings),
+            table, n_extra)
 
 
 def eval_model_input(
@@ -503,7 +523,7 @@ def predict_world_model(
     """
     frame, table = eval_model_input(train, evaluation, settings)
     hidden = frame["row_kind"].to_numpy() == 1
-    tensors = _tensors(frame, hidden, hidden)
+    tensors = _tensors(frame, hidden, hidden, settings)
     probabilities = []
     for model in models if isinstance(models, list) else [models]:
         rows = predict_rows(_with_tracks(model, table), tensors)
