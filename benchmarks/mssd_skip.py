@@ -108,9 +108,6 @@ class WorldModelSettings:
     cut_copies: int = 0
     """Extra copies of each training session with the known prefix cut at a random point
     (a data augmentation: more multi-step-ahead examples); the original cut is always kept."""
-    copy_cut: str = "random"
-    """Where the extra copies cut the known prefix: "random" or "half" (the WSDM cut again,
-    i.e. hidden rows weigh more in the loss)."""
     epochs: int = 30
     """Most epochs (early stopping on the validation sessions usually ends sooner)."""
     batch_size: int = 64
@@ -458,8 +455,6 @@ def world_model_tensors(
     lengths = train.groupby("session_id")["session_length"].first()
     for copy in range(1, settings.cut_copies + 1):
         random_cut = pd.Series(rng.integers(1, np.maximum(lengths.to_numpy(), 2)), index=lengths.index)
-        if settings.copy_cut == "half":
-            random_cut = lengths // 2
         extra = train.copy()
         extra["session_id"] = extra["session_id"] + copy
         copies.append(extra)

@@ -142,6 +142,7 @@ class ListeningSessions:
         self._mode = mode_index(mode)
         self._target = np.array([utility.target_valence, utility.target_arousal])
         self.state: RolloutState | None = None
+        self._encoded: dict[int, RolloutState] = {}
         self.truth: Any = None
         self.t = np.zeros(n, dtype=np.int64)
         self.affect = np.zeros((n, 2))
@@ -158,7 +159,8 @@ class ListeningSessions:
         full = len(rows) == self.n
         if self.state is None and not full:
             raise RuntimeError("reset every session before resetting a subset")
-        picks = [self.starts[int(rngs[i].integers(0, len(self.starts)))] for i in rows]
+        indices = [int(rngs[i].integers(0, len(self.starts))) for i in rows]
+        picks = [self.starts[i] for i in indices]
         rng = rngs[int(rows[0])]
         histories = [
             np.arange(0) if cold else np.arange(max(0, len(s.tracks) - self.history_length), len(s.tracks))
@@ -171,7 +173,10 @@ class ListeningSessions:
             if cold:  # a fresh session of the same listener: its first report comes from the truth
                 starts = np.stack(self.world.report(truth, rng), axis=1)
         with single_threaded_blas(len(rows)):
-            state, affect = self._encode(picks, histories, starts)
+            if cold:
+                state = self._encode(picks, histories, starts)
+            else:
+                state = self._encode_cached(indices, picks, histories)
         if full:
             self.state, self.truth = state, truth
         else:
@@ -181,16 +186,31 @@ class ListeningSessions:
                 for name in ("listener", "mode", "valence", "arousal", "history", "position"):
                     getattr(self.truth, name)[rows] = getattr(truth, name)
         self.t[rows] = 0
-        self.affect[rows] = affect
+        self.affect[rows] = starts  # the current affect estimate is the session's starting report
         self.cohort[rows] = [s.cohort for s in picks]
         self.last[rows] = 0.0
         self.played[rows] = -1
         self.context[rows] = state.last_hidden
 
+    def _encode_cached(
+        self, indices: list[int], picks: list[StartSession], histories: list[np.ndarray]
+    ) -> RolloutState:
+        """Encoded histories, each computed once per starting session and then reused: a logged
+        history always encodes to the same state, and encoding is most of a reset's cost."""
+        missing = sorted({i for i in indices if i not in self._encoded})
+        if missing:
+            where = {i: indices.index(i) for i in missing}
+            fresh = self._encode([picks[where[i]] for i in missing], [histories[where[i]] for i in missing],
+                                 np.stack([picks[where[i]].start_report for i in missing]))
+            for row, index in enumerate(missing):
+                self._encoded[index] = fresh.select(np.array([row]), slots=int(fresh.length[row]))
+        template = self.state if self.state is not None else self._encode(picks[:1], [np.arange(0)], picks[0].start_report[None])
+        return RolloutState.stack([self._encoded[i] for i in indices], like=template)
+
     def _encode(
         self, picks: list[StartSession], histories: list[np.ndarray], starts: np.ndarray
-    ) -> tuple[RolloutState, np.ndarray]:
-        """Run the world model over each history; returns its state and the affect estimate (the start report)."""
+    ) -> RolloutState:
+        """Run the world model over each history (rows of different lengths in one batch)."""
         n = len(picks)
         cohort = np.array([s.cohort for s in picks])
         state = self.engine.start(np.full(n, self._mode), cohort, starts)
@@ -206,7 +226,7 @@ class ListeningSessions:
                 previous_position=np.array([s.positions[i] if len(s.positions) else 0 for s, i in zip(picks, index)]),
                 active=active,
             )
-        return state, starts.copy()
+        return state
 
     def _place_in_world(
         self, picks: list[StartSession], histories: list[np.ndarray], cold: bool, rng: np.random.Generator
