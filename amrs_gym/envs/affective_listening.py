@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -10,21 +9,9 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from amrs_gym import defaults
-from amrs_gym.catalog import Catalog
-from amrs_gym.envs.sessions import ListeningSessions, observation_space, start_sessions_for
-from amrs_gym.modes import MODES
+from amrs_gym.envs.sessions import build_sessions, observation_space
 from amrs_gym.reference_world import ReferenceWorld
-from amrs_gym.reward import Utility, default_utility
-from amrs_gym.world_model.checkpoint import read_checkpoint
-from amrs_gym.world_model.rollout import NumpyRollout
-
-
-@lru_cache(maxsize=4)
-def load_shared_engine(path: str) -> NumpyRollout:
-    """One shared, read-only rollout engine per checkpoint (rollout state lives in the envs)."""
-    checkpoint = read_checkpoint(path, catalog=defaults.default_catalog())
-    return NumpyRollout(checkpoint.config, checkpoint.state, checkpoint.track_features)
+from amrs_gym.reward import Utility
 
 
 class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
@@ -118,26 +105,11 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
         utility: Utility | None = None,
         checkpoint: str | Path | None = None,
     ):
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-        if cohort not in ("consumer", "clinical", "mixed"):
-            raise ValueError(f"unknown cohort {cohort!r}; expected consumer, clinical or mixed")
-        if start not in ("history", "cold"):
-            raise ValueError(f"unknown start {start!r}; expected 'history' or 'cold'")
-        if history_length < 0 or episode_length < 1:
-            raise ValueError("need history_length >= 0 and episode_length >= 1")
-        self.mode, self.cohort, self.start = mode, cohort, start
-        self.utility = utility or default_utility(mode)
-        if self.utility.mode != mode:
-            raise ValueError(f"utility is for mode {self.utility.mode!r}, env is {mode!r}")
-        self.catalog: Catalog = defaults.default_catalog()
-        path = str(checkpoint or defaults.CHECKPOINT_PATH)
-        self.engine = load_shared_engine(path)
-        self.sessions = ListeningSessions(
-            1, mode, self.utility, self.engine, self.catalog,
-            start_sessions_for(defaults.start_sessions(), mode, cohort),
-            history_length, episode_length, world=self._world(),
-        )  # fmt: skip
+        self.mode, self.start = mode, start
+        self.sessions = build_sessions(
+            1, mode, cohort, start, history_length, episode_length, utility, checkpoint, world=self._world()
+        )
+        self.utility, self.catalog, self.engine = self.sessions.utility, self.sessions.catalog, self.sessions.engine
         self.episode_length = episode_length
         self.observation_space = observation_space(self.engine)
         self.action_space = spaces.Discrete(self.catalog.n_tracks)

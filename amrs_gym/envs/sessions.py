@@ -8,6 +8,8 @@ batched world-model call. Both therefore behave identically under the same seeds
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +18,12 @@ import pandas as pd
 from gymnasium import spaces
 
 from amrs_gym.catalog import Catalog
+from amrs_gym import defaults
 from amrs_gym.modes import COHORTS, MODES, mode_index
 from amrs_gym.reference_world import ReferenceWorld
-from amrs_gym.reward import Utility, UtilityInputs
+from amrs_gym.reward import Utility, UtilityInputs, default_utility
 from amrs_gym.world_model.feedback import FEEDBACK_DIM, feedback_vector
+from amrs_gym.world_model.checkpoint import read_checkpoint
 from amrs_gym.world_model.rollout import NumpyRollout, RolloutState, single_threaded_blas
 
 CONTEXT_BOUND = 10.0
@@ -112,6 +116,42 @@ def observation_space(engine: NumpyRollout) -> spaces.Box:
     low = np.array([0] * 7 + [-1, -1, -1, -1, 0, 0, 0, 0] + [-CONTEXT_BOUND] * d, dtype=np.float32)
     high = np.array([1] * 7 + [1, 1, 1, 1, 2 * np.sqrt(2), 1, 1, 1] + [CONTEXT_BOUND] * d, dtype=np.float32)
     return spaces.Box(low, high, dtype=np.float32)
+
+
+@lru_cache(maxsize=4)
+def load_shared_engine(path: str) -> NumpyRollout:
+    """One shared, read-only rollout engine per checkpoint (rollout state lives in the sessions)."""
+    checkpoint = read_checkpoint(path, catalog=defaults.default_catalog())
+    return NumpyRollout(checkpoint.config, checkpoint.state, checkpoint.track_features)
+
+
+def build_sessions(
+    n: int,
+    mode: str,
+    cohort: str,
+    start: str,
+    history_length: int,
+    episode_length: int,
+    utility: Utility | None,
+    checkpoint: str | Path | None,
+    world: ReferenceWorld | None = None,
+) -> ListeningSessions:
+    """Validate the envs' shared arguments (one clear error each) and build their sessions."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    if cohort not in ("consumer", "clinical", "mixed"):
+        raise ValueError(f"unknown cohort {cohort!r}; expected consumer, clinical or mixed")
+    if start not in ("history", "cold"):
+        raise ValueError(f"unknown start {start!r}; expected 'history' or 'cold'")
+    if history_length < 0 or episode_length < 1:
+        raise ValueError("need history_length >= 0 and episode_length >= 1")
+    utility = utility or default_utility(mode)
+    if utility.mode != mode:
+        raise ValueError(f"utility is for mode {utility.mode!r}, env is {mode!r}")
+    engine = load_shared_engine(str(checkpoint or defaults.CHECKPOINT_PATH))
+    starts = start_sessions_for(defaults.start_sessions(), mode, cohort)
+    catalog = defaults.default_catalog()
+    return ListeningSessions(n, mode, utility, engine, catalog, starts, history_length, episode_length, world)
 
 
 class ListeningSessions:

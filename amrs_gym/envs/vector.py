@@ -10,11 +10,8 @@ from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from amrs_gym import defaults
-from amrs_gym.envs.affective_listening import load_shared_engine
-from amrs_gym.envs.sessions import ListeningSessions, observation_space, start_sessions_for
-from amrs_gym.modes import MODES
-from amrs_gym.reward import Utility, default_utility
+from amrs_gym.envs.sessions import build_sessions, observation_space
+from amrs_gym.reward import Utility
 
 
 class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
@@ -43,20 +40,12 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
     ):
         if num_envs < 1:
             raise ValueError("num_envs must be >= 1")
-        if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-        if start not in ("history", "cold"):
-            raise ValueError(f"unknown start {start!r}; expected 'history' or 'cold'")
         self.num_envs, self.mode, self.start = num_envs, mode, start
         self.episode_length = max_episode_steps or episode_length
-        self.utility = utility or default_utility(mode)
-        self.catalog = defaults.default_catalog()
-        self.engine = load_shared_engine(str(checkpoint or defaults.CHECKPOINT_PATH))
-        self.sessions = ListeningSessions(
-            num_envs, mode, self.utility, self.engine, self.catalog,
-            start_sessions_for(defaults.start_sessions(), mode, cohort),
-            history_length, self.episode_length,
-        )  # fmt: skip
+        self.sessions = build_sessions(
+            num_envs, mode, cohort, start, history_length, self.episode_length, utility, checkpoint
+        )
+        self.utility, self.catalog, self.engine = self.sessions.utility, self.sessions.catalog, self.sessions.engine
         self.single_observation_space = observation_space(self.engine)
         self.single_action_space = spaces.Discrete(self.catalog.n_tracks)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
