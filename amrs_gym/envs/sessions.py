@@ -376,5 +376,5 @@ class ListeningSessions:
         return obs
 
 
-__all__ = ["INFO_KEYS", "MODES", "OBS_FIELDS", "ListeningSessions", "StartSession", "observation_space",
+__all__ = ["INFO_KEYS", "OBS_FIELDS", "ListeningSessions", "StartSession", "build_sessions", "observation_space",
            "start_sessions_for"]

@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoder", choices=["transformer", "gru"], default="transformer")
     parser.add_argument("--quick", action="store_true", help="a small run for tests (few sessions and epochs)")
     args = parser.parse_args(argv)
+    if args.ship and (args.logs or args.quick):
+        parser.error("--ship rewrites the packaged default: it takes neither --logs nor --quick")
 
     from amrs_gym import defaults  # local import: builds the default logs only when needed
 
