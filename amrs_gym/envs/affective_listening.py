@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
+import pandas as pd
 from gymnasium import spaces
 
 from amrs_gym.envs.sessions import build_sessions, observation_space
@@ -78,6 +79,7 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
     | episode_length | int | 20 | steps per episode |
     | utility | Utility or None | None | reward; None means `default_utility(mode)` |
     | checkpoint | str or None | None | world model; None means the shipped one |
+    | start_sessions | DataFrame or None | None | logs whose sessions start episodes; None means the shipped held-out listeners' (train agents on training listeners' logs) |
 
     ## Version History
     - v0: first release.
@@ -104,10 +106,12 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
         episode_length: int = 20,
         utility: Utility | None = None,
         checkpoint: str | Path | None = None,
+        start_sessions: pd.DataFrame | None = None,
     ):
         self.mode, self.start = mode, start
         self.sessions = build_sessions(
-            1, mode, cohort, start, history_length, episode_length, utility, checkpoint, world=self._world()
+            1, mode, cohort, start, history_length, episode_length, utility, checkpoint, world=self._world(),
+            start_frame=start_sessions,
         )
         self.utility, self.catalog, self.engine = self.sessions.utility, self.sessions.catalog, self.sessions.engine
         self.episode_length = episode_length

@@ -52,11 +52,23 @@ INFO_KEYS = (
 )
 
 
+@dataclass(frozen=True)
+class LoggedOutcome:
+    """Logged feedback for one step of a batch of sessions (nan where a rating or report is missing)."""
+
+    engagement: np.ndarray  # (n,)
+    skipped: np.ndarray  # (n,)
+    rating: np.ndarray  # (n,)
+    valence_report: np.ndarray  # (n,)
+    arousal_report: np.ndarray  # (n,)
+
+
 @dataclass(frozen=True, eq=False)
 class StartSession:
     """How an episode can start: a held-out listener's logged session, with the session before it as history."""
 
     listener: int
+    session_id: int  # the logged session this start belongs to
     cohort: int
     start_report: np.ndarray  # (2,) the session's starting valence/arousal report
     tracks: np.ndarray  # (length,) the previous session's tracks
@@ -103,7 +115,7 @@ def start_sessions_for(frame: pd.DataFrame, mode: str, cohort: str) -> list[Star
         rows = slice(starts[previous[i]], ends[previous[i]])
         out.append(
             StartSession(
-                listener=int(listener[i]), cohort=int(cohorts[i]), start_report=reports[i],
+                listener=int(listener[i]), session_id=int(session[starts[i]]), cohort=int(cohorts[i]), start_report=reports[i],
                 tracks=tracks[rows], positions=positions[rows], feedback=feedback[rows], latent_start=latent[i],
             )
         )  # fmt: skip
@@ -135,8 +147,12 @@ def build_sessions(
     utility: Utility | None,
     checkpoint: str | Path | None,
     world: ReferenceWorld | None = None,
+    start_frame: pd.DataFrame | None = None,
 ) -> ListeningSessions:
-    """Validate the envs' shared arguments (one clear error each) and build their sessions."""
+    """Validate the envs' shared arguments (one clear error each) and build their sessions.
+
+    `start_frame` holds the logged sessions episodes start from (default: the shipped held-out listeners').
+    """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
     if cohort not in ("consumer", "clinical", "mixed"):
@@ -149,7 +165,7 @@ def build_sessions(
     if utility.mode != mode:
         raise ValueError(f"utility is for mode {utility.mode!r}, env is {mode!r}")
     engine = load_shared_engine(str(checkpoint or defaults.CHECKPOINT_PATH))
-    starts = start_sessions_for(defaults.start_sessions(), mode, cohort)
+    starts = start_sessions_for(defaults.start_sessions() if start_frame is None else start_frame, mode, cohort)
     catalog = defaults.default_catalog()
     return ListeningSessions(n, mode, utility, engine, catalog, starts, history_length, episode_length, world)
 
@@ -187,19 +203,25 @@ class ListeningSessions:
         self.t = np.zeros(n, dtype=np.int64)
         self.affect = np.zeros((n, 2))
         self.cohort = np.zeros(n, dtype=np.int64)
+        self.listener = np.zeros(n, dtype=np.int64)
         self.last = np.zeros((n, 3))
         self.played = np.full((n, episode_length), -1, dtype=np.int64)
         self.context = np.zeros((n, engine.config.d_model), dtype=np.float32)
 
     # ----- reset ------------------------------------------------------------------------------
 
-    def reset(self, rows: np.ndarray, rngs: Sequence[np.random.Generator], cold: bool) -> None:
-        """Start new episodes in `rows` (each with its own generator) from held-out histories or cold."""
+    def reset(
+        self, rows: np.ndarray, rngs: Sequence[np.random.Generator], cold: bool, starts: Sequence[int] | None = None
+    ) -> None:
+        """Start new episodes in `rows` (each with its own generator) from held-out histories or cold;
+        `starts` picks the starting sessions (indices into `self.starts`) instead of drawing them."""
         rows = np.asarray(rows, dtype=np.int64)
         full = len(rows) == self.n
         if self.state is None and not full:
             raise RuntimeError("reset every session before resetting a subset")
-        indices = [int(rngs[i].integers(0, len(self.starts))) for i in rows]
+        indices = [int(i) for i in starts] if starts is not None else [
+            int(rngs[i].integers(0, len(self.starts))) for i in rows
+        ]
         picks = [self.starts[i] for i in indices]
         rng = rngs[int(rows[0])]
         histories = [
@@ -228,6 +250,7 @@ class ListeningSessions:
         self.t[rows] = 0
         self.affect[rows] = starts  # the current affect estimate is the session's starting report
         self.cohort[rows] = [s.cohort for s in picks]
+        self.listener[rows] = [s.listener for s in picks]
         self.last[rows] = 0.0
         self.played[rows] = -1
         self.context[rows] = state.last_hidden
@@ -284,9 +307,17 @@ class ListeningSessions:
     # ----- step -------------------------------------------------------------------------------
 
     def step(
-        self, actions: np.ndarray, rngs: Sequence[np.random.Generator], live: np.ndarray | None = None
+        self,
+        actions: np.ndarray,
+        rngs: Sequence[np.random.Generator],
+        live: np.ndarray | None = None,
+        logged: LoggedOutcome | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Play one track in every session; returns utilities (n,) and per-session info arrays.
+
+        With `logged`, the outcomes are the logged ones (replaying logs through the observer); the
+        utility then uses the logged engagement, the rating where given (else the predicted like
+        probability) and the reported affect where given (else the world model's estimate).
 
         Session i draws its randomness from `rngs[i]` only (so N sessions behave like N single
         envs), and only when `live[i]`; a non-live session is stepped without consuming its
@@ -298,7 +329,7 @@ class ListeningSessions:
         rows = np.arange(n)
         live = np.ones(n, dtype=bool) if live is None else live
         uniforms = np.full((n, 5), 0.5)
-        if self.world is None:
+        if self.world is None and logged is None:
             for i in np.flatnonzero(live):
                 uniforms[i] = rngs[i].random(5)
         with single_threaded_blas(n):
@@ -310,7 +341,14 @@ class ListeningSessions:
         std = np.stack([prediction.valence_std[:, 0], prediction.arousal_std[:, 0]], 1)
         engagement_probs = prediction.engagement_probabilities[:, 0]  # (n, 2, bins)
         repeats = (self.played == actions[:, None]).sum(axis=1)
-        if self.world is None:
+        if logged is not None:
+            skipped, engagement = logged.skipped.astype(bool), logged.engagement
+            rating, reports_v, reports_a = logged.rating, logged.valence_report, logged.arousal_report
+            sampled = np.stack([np.where(np.isnan(reports_v), mean[:, 0], reports_v),
+                                np.where(np.isnan(reports_a), mean[:, 1], reports_a)], 1)
+            before, after = self.affect, sampled
+            utility_engagement, utility_like = engagement, np.where(np.isnan(rating), p_like, rating)
+        elif self.world is None:
             skipped = uniforms[:, 0] < p_skip
             bins = engagement_probs.shape[-1]
             probs = engagement_probs[rows, skipped.astype(int)]
@@ -361,6 +399,35 @@ class ListeningSessions:
         }
         return rewards, info
 
+    def predicted_utility(self, candidates: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """The world model's expected one-step utility of each candidate track as the next one, for
+        sessions `rows` (default all).  # candidates (rows, k) -> (rows, k)"""
+        assert self.state is not None
+        rows = np.arange(self.n) if rows is None else np.asarray(rows)
+        state = self.state if len(rows) == self.n else self.state.select(rows)
+        with single_threaded_blas(len(rows)):
+            prediction = self.engine.predict(state, candidates)
+        repeats = (self.played[rows, None, :] == candidates[:, :, None]).sum(-1)
+        return self.utility(UtilityInputs(
+            engagement=prediction.expected_engagement(), like=prediction.like_probability,
+            valence_before=self.affect[rows, :1], arousal_before=self.affect[rows, 1:],
+            valence_after=prediction.valence_mean, arousal_after=prediction.arousal_mean, repeats=repeats,
+        ))  # fmt: skip
+
+    def fork(self, rows: np.ndarray) -> ListeningSessions:
+        """Independent copies of sessions `rows` (repeats allowed), to roll out alternatives from the same
+        point; world-model sessions only (the reference world's latent state is not forked)."""
+        if self.world is not None:
+            raise RuntimeError("only world-model sessions can be forked")
+        assert self.state is not None
+        rows = np.asarray(rows, dtype=np.int64)
+        copy = ListeningSessions(len(rows), self.mode, self.utility, self.engine, self.catalog, self.starts,
+                                 self.history_length, self.episode_length)
+        copy.state = self.state.select(rows)
+        for name in ("t", "affect", "cohort", "listener", "last", "played", "context"):
+            setattr(copy, name, getattr(self, name)[rows].copy())
+        return copy
+
     def observations(self) -> np.ndarray:
         """Current observation of every session.  # (n, obs_dim)"""
         n = self.n
@@ -376,5 +443,5 @@ class ListeningSessions:
         return obs
 
 
-__all__ = ["INFO_KEYS", "OBS_FIELDS", "ListeningSessions", "StartSession", "build_sessions", "observation_space",
+__all__ = ["INFO_KEYS", "OBS_FIELDS", "ListeningSessions", "LoggedOutcome", "StartSession", "build_sessions", "observation_space",
            "start_sessions_for"]

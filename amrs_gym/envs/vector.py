@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
@@ -36,6 +37,7 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
         episode_length: int = 20,
         utility: Utility | None = None,
         checkpoint: str | Path | None = None,
+        start_sessions: pd.DataFrame | None = None,
         max_episode_steps: int | None = None,
     ):
         if num_envs < 1:
@@ -43,7 +45,8 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
         self.num_envs, self.mode, self.start = num_envs, mode, start
         self.episode_length = max_episode_steps or episode_length
         self.sessions = build_sessions(
-            num_envs, mode, cohort, start, history_length, self.episode_length, utility, checkpoint
+            num_envs, mode, cohort, start, history_length, self.episode_length, utility, checkpoint,
+            start_frame=start_sessions,
         )
         self.utility, self.catalog, self.engine = self.sessions.utility, self.sessions.catalog, self.sessions.engine
         self.single_observation_space = observation_space(self.engine)

@@ -1,0 +1,348 @@
+"""What every agent shares: the `Agent` protocol, the data agents train from, weights-only saving,
+and the policy network behind BC and DPO.
+
+An agent acts on a batch of observations with SB3's `predict` signature, so the vector env
+(or SB3's `evaluate_policy`) can drive any of them. Agents that need more than the
+observation (the logging policy needs the listener's id, greedy needs the world model's
+cached state) read it from the `sessions` keyword: the `ListeningSessions` behind the env
+(`env.unwrapped.sessions`), which `agents.evaluation` passes to every agent.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, Self, runtime_checkable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from amrs_gym import defaults
+from amrs_gym.catalog import Catalog
+from amrs_gym.envs.sessions import ListeningSessions, load_shared_engine, start_sessions_for
+from amrs_gym.io import atomic_write
+from amrs_gym.modes import MODES
+from amrs_gym.reward import Utility, default_utility
+from amrs_gym.world_model.rollout import NumpyRollout
+
+WEIGHTS_FORMAT = 1
+EPISODE_LENGTH = 20
+HISTORY_LENGTH = 20
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """A recommender for one mode: `predict` on a batch, `fit` from logs and/or the world model, `save`/`load`."""
+
+    name: ClassVar[str]
+    mode: str
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+        *,
+        sessions: ListeningSessions | None = None,
+    ) -> tuple[np.ndarray, Any]:
+        """Track ids for a batch of observations (n, obs_dim) -> ((n,), state)."""
+        ...
+
+    def fit(self, data: TrainingData) -> Self:
+        """Train from the training listeners' logs and/or world-model rollouts (no-op for fixed policies)."""
+        ...
+
+    def save(self, path: str | Path) -> None:
+        """Write the agent (weights only) to `path`."""
+        ...
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read an agent written by `save`."""
+        ...
+
+
+def check_mode(mode: str) -> str:
+    """`mode`, or a clear error naming the valid ones."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    return mode
+
+
+def as_batch(observation: np.ndarray, obs_dim: int) -> np.ndarray:
+    """A (n, obs_dim) float32 batch from one observation or a batch; a clear error for anything else."""
+    obs = np.asarray(observation, dtype=np.float32)
+    if obs.ndim == 1:
+        obs = obs[None]
+    if obs.ndim != 2 or obs.shape[1] != obs_dim:
+        raise ValueError(f"expected observations of shape (n, {obs_dim}), got {np.shape(observation)}")
+    return obs
+
+
+def require_sessions(agent: str, sessions: ListeningSessions | None, n: int) -> ListeningSessions:
+    """The sessions an env-aware agent needs, or an error saying how to pass them."""
+    if sessions is None:
+        raise ValueError(
+            f"the {agent} agent needs the env's sessions: call predict(obs, sessions=env.unwrapped.sessions) "
+            "or evaluate it with agents.evaluation.rollout"
+        )
+    if sessions.n != n:
+        raise ValueError(f"got {n} observations for {sessions.n} sessions")
+    return sessions
+
+
+def time_step(observation: np.ndarray, episode_length: int = EPISODE_LENGTH) -> np.ndarray:
+    """The step index within the episode, read back from the observation's time field."""
+    return np.rint(observation[:, 6] * episode_length).astype(np.int64)
+
+
+# ----- training data -----------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingData:
+    """What agents of one mode train from: the training listeners' logs, the world model and the utility.
+
+    Test listeners (whose histories start evaluation episodes) are never in `logs`.
+    """
+
+    mode: str
+    logs: pd.DataFrame
+    """Logged sessions of the training (train + validation) listeners, every mode."""
+    catalog: Catalog
+    utility: Utility
+    checkpoint: Path = defaults.CHECKPOINT_PATH
+    """The world model agents may roll out in."""
+    quick: bool = False
+    """Agents train briefly (tests, `--quick` benchmarks)."""
+    seed: int = 0
+    history_length: int = HISTORY_LENGTH
+    episode_length: int = EPISODE_LENGTH
+
+    @classmethod
+    def default(cls, mode: str, quick: bool = False, seed: int = 0, utility: Utility | None = None) -> TrainingData:
+        """The default logs' training listeners; `quick` keeps a fifth of them."""
+        check_mode(mode)
+        split = defaults.default_split()
+        logs = pd.concat([split.train, split.val], ignore_index=True)
+        if quick:
+            listeners = np.sort(logs["listener_id"].unique())
+            keep = np.random.default_rng(seed).choice(listeners, size=max(1, len(listeners) // 5), replace=False)
+            logs = logs[logs["listener_id"].isin(keep)].reset_index(drop=True)
+        return cls(mode, logs, defaults.default_catalog(), utility or default_utility(mode), quick=quick, seed=seed)
+
+    @property
+    def engine(self) -> NumpyRollout:
+        """The world model's rollout engine (shared, read-only)."""
+        return load_shared_engine(str(self.checkpoint))
+
+    @property
+    def mode_logs(self) -> pd.DataFrame:
+        """The training logs of this mode."""
+        return self.logs[self.logs["mode"] == self.mode]
+
+    @cached_property
+    def replay(self) -> Any:
+        """This mode's logged sessions replayed through the world model (`agents.replay.LoggedSteps`)."""
+        from agents.replay import replay_logs
+
+        return replay_logs(self.logs, self.mode, self.utility, self.engine, self.catalog,
+                           self.history_length, self.episode_length)
+
+    def sessions(self, n: int) -> ListeningSessions:
+        """`n` world-model sessions that start from the training listeners' logged histories."""
+        starts = start_sessions_for(self.logs, self.mode, "mixed")
+        return ListeningSessions(n, self.mode, self.utility, self.engine, self.catalog, starts,
+                                 self.history_length, self.episode_length)
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """Arguments for `gym.make(AMRS-<Mode>-v0)` so online agents train on training listeners' histories."""
+        return {"utility": self.utility, "checkpoint": self.checkpoint, "start_sessions": self.logs,
+                "history_length": self.history_length, "episode_length": self.episode_length}
+
+    def logged_distribution(self) -> np.ndarray:
+        """Share of this mode's logged plays that went to each track.  # (n_tracks,)"""
+        counts = np.bincount(self.mode_logs["track_id"].to_numpy(), minlength=self.catalog.n_tracks)
+        return counts / max(counts.sum(), 1)
+
+
+# ----- weights-only files ------------------------------------------------------------------------
+
+
+def save_weights(path: str | Path, kind: str, mode: str, config: Any, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays plus a JSON header (agent kind, mode, config) to one `.npz`, atomically."""
+    header = {"format": WEIGHTS_FORMAT, "kind": kind, "mode": mode, "config": asdict(config)}
+    payload = {f"array/{k}": np.asarray(v) for k, v in arrays.items()}
+    payload["header"] = np.array(json.dumps(header))
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **payload)
+
+    atomic_write(path, write)
+
+
+def load_weights(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read a file written by `save_weights` without unpickling anything; refuse another agent's file."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no agent file at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            header = json.loads(str(archive["header"]))
+            arrays = {k.removeprefix("array/"): archive[k] for k in archive.files if k.startswith("array/")}
+    except (ValueError, KeyError, OSError) as error:
+        raise ValueError(f"{path} is not an amrs-gym agent file ({error})") from None
+    if header.get("format") != WEIGHTS_FORMAT:
+        raise ValueError(f"{path} has agent file format {header.get('format')}, this code reads {WEIGHTS_FORMAT}")
+    if header.get("kind") != kind:
+        raise ValueError(f"{path} holds a {header.get('kind')!r} agent, not {kind!r}")
+    return header, arrays
+
+
+def module_arrays(module: nn.Module, prefix: str = "") -> dict[str, np.ndarray]:
+    """A module's parameters and buffers as numpy arrays."""
+    return {prefix + k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+
+
+def load_module_arrays(module: nn.Module, arrays: dict[str, np.ndarray], prefix: str = "") -> None:
+    """Load arrays from `module_arrays` into `module`; a clear error if the shapes do not fit."""
+    state = {k.removeprefix(prefix): torch.from_numpy(v) for k, v in arrays.items() if k.startswith(prefix)}
+    try:
+        module.load_state_dict(state)
+    except RuntimeError as error:
+        raise ValueError(f"agent weights do not fit this network: {str(error).splitlines()[0]}") from None
+
+
+# ----- the policy network behind BC and DPO ------------------------------------------------------
+
+
+class TrackPolicy(nn.Module):
+    """Observation -> logits over the catalog. A track's logit is the match between a projection of the
+    observation and the track's content (embedding and affect features), plus a learned per-track bias:
+    tracks share what is learned about their content, so rarely logged tracks still get sensible scores."""
+
+    def __init__(self, obs_dim: int, track_content: np.ndarray, hidden: int = 256):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.LayerNorm(obs_dim), nn.Linear(obs_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU()
+        )
+        self.register_buffer("content", torch.as_tensor(track_content, dtype=torch.float32))  # (n_tracks, c)
+        self.project = nn.Linear(hidden, track_content.shape[1])
+        self.bias = nn.Parameter(torch.zeros(len(track_content)))
+
+    @property
+    def obs_dim(self) -> int:
+        """Size of the observations it reads."""
+        return int(self.body[0].normalized_shape[0])
+
+    def forward(self, observation: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, n_tracks)."""
+        return self.project(self.body(observation)) @ self.content.T + self.bias
+
+
+def track_content(catalog: Catalog) -> np.ndarray:
+    """What a policy knows about each track: unit embedding and affect features.  # (n_tracks, dim + 5)"""
+    return np.concatenate([catalog.unit_embeddings, catalog.features()], axis=1)
+
+
+class BaseAgent:
+    """Shared plumbing: mode and config, seeding, and saving as config plus named arrays (`_arrays`)."""
+
+    name: ClassVar[str]
+    config_type: ClassVar[type]
+    needs_sessions: ClassVar[bool] = False
+    """True if `predict` reads the env's sessions (listener ids, world-model state), not only observations."""
+
+    def __init__(self, mode: str, config: Any = None):
+        self.mode = check_mode(mode)
+        self.config = config if config is not None else self.config_type()
+        self.rng = np.random.default_rng(self.config.seed)
+
+    def seed(self, seed: int) -> None:
+        """Reseed the action sampling."""
+        self.rng = np.random.default_rng(seed)
+
+    def fit(self, data: TrainingData) -> Self:
+        """Nothing to learn (fixed policies); learning agents override this."""
+        return self
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        """What `save` writes beside the config."""
+        return {}
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore what `_arrays` returned."""
+
+    def save(self, path: str | Path) -> None:
+        """Write the config and learned arrays (`.npz`, no pickle), atomically."""
+        save_weights(path, self.name, self.mode, self.config, self._arrays())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read an agent written by `save`."""
+        header, arrays = load_weights(path, cls.name)
+        agent = cls(header["mode"], cls.config_type(**header["config"]))
+        agent._set_arrays(arrays)
+        return agent
+
+
+class PolicyAgent(BaseAgent):
+    """Shared acting, probabilities and saving of agents whose policy is a `TrackPolicy` (BC, DPO)."""
+
+    policy: TrackPolicy | None = None
+
+    def _build(self, obs_dim: int, content: np.ndarray) -> TrackPolicy:
+        torch.manual_seed(self.config.seed)
+        self.policy = TrackPolicy(obs_dim, content, self.config.hidden)
+        return self.policy
+
+    def _network(self) -> TrackPolicy:
+        if self.policy is None:
+            raise RuntimeError(f"the {self.name} agent has no policy yet: fit() or load() it first")
+        return self.policy
+
+    def action_probabilities(self, observation: np.ndarray, sessions: ListeningSessions | None = None) -> np.ndarray:
+        """The policy's distribution over the catalog for each observation.  # (n, n_tracks)"""
+        policy = self._network()
+        obs = torch.from_numpy(as_batch(observation, policy.obs_dim))
+        with torch.no_grad():
+            return torch.softmax(policy(obs).double(), dim=-1).numpy()
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+        *,
+        sessions: ListeningSessions | None = None,
+    ) -> tuple[np.ndarray, Any]:
+        """Sample a track from the policy (its most likely track if `deterministic`)."""
+        probs = self.action_probabilities(observation)
+        if deterministic:
+            return probs.argmax(axis=1), state
+        return sample_categorical(probs, self.rng), state
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        policy = self._network()
+        arrays = module_arrays(policy, "policy/")
+        arrays["obs_dim"] = np.array(policy.obs_dim)
+        return arrays
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        if "obs_dim" not in arrays or "policy/content" not in arrays:
+            raise ValueError(f"the {self.name} agent file holds no policy")
+        load_module_arrays(self._build(int(arrays["obs_dim"]), arrays["policy/content"]), arrays, "policy/")
+
+
+def sample_categorical(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One draw per row of a (n, k) probability matrix."""
+    cumulative = probabilities.cumsum(axis=1)
+    draws = rng.random(len(probabilities))[:, None] * cumulative[:, -1:]
+    return np.minimum((cumulative < draws).sum(axis=1), probabilities.shape[1] - 1)
