@@ -96,8 +96,8 @@ def dpo_loss(
     ratio_rejected = log_probs[rows, rejected] - reference[rows, rejected]
     preference = -F.logsigmoid(beta * (ratio_chosen - ratio_rejected)).mean()
     kl = (reference.exp() * (reference - log_probs)).sum(-1).mean()  # KL(reference || policy): mass-covering
-    stats = {"preference_loss": float(preference), "kl": float(kl),
-             "accuracy": float((ratio_chosen > ratio_rejected).float().mean())}
+    stats = {"preference_loss": preference.item(), "kl": kl.item(),
+             "accuracy": (ratio_chosen > ratio_rejected).float().mean().item()}
     return preference + kl_weight * kl, stats
 
 

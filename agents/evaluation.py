@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 from agents.base import EPISODE_LENGTH, HISTORY_LENGTH, Agent
 from agents.replay import LoggedSteps
@@ -43,13 +44,16 @@ def rollout(
     checkpoint: str | Path | None = None,
     logged_distribution: np.ndarray | None = None,
     episode_length: int = EPISODE_LENGTH,
+    start_sessions: pd.DataFrame | None = None,
 ) -> Evaluation:
     """Play `n_episodes` episodes of `mode` (all at once, as one batch) and score them.
 
     In the world model, affect is the model's predicted valence/arousal; in the reference
     world it is the listener's true latent affect. Engagement and like rate are the
     expectations the utility used (the evaluator's own). Stochastic agents sample
-    (`deterministic=False`), reseeded with `seed` if they have a `seed` method.
+    (`deterministic=False`), reseeded with `seed` if they have a `seed` method. Episodes start
+    from the shipped held-out listeners' histories unless `start_sessions` (logs) is given, e.g.
+    training listeners' logs to validate a setting without touching the test listeners.
     """
     if evaluator not in EVALUATORS:
         raise ValueError(f"unknown evaluator {evaluator!r}; expected one of {', '.join(EVALUATORS)}")
@@ -57,7 +61,7 @@ def rollout(
         raise ValueError(f"the agent was built for mode {agent.mode!r}, not {mode!r}")
     world = default_reference_world() if evaluator == "reference" else None
     sessions = build_sessions(n_episodes, mode, "mixed", "history", HISTORY_LENGTH, episode_length,
-                              utility or default_utility(mode), checkpoint, world=world)
+                              utility or default_utility(mode), checkpoint, world=world, start_frame=start_sessions)
     utility = sessions.utility
     rngs = [np.random.default_rng([seed, i]) for i in range(n_episodes)]
     sessions.reset(np.arange(n_episodes), rngs, cold=False)

@@ -1,0 +1,225 @@
+"""Leaderboard: which recommender moves listeners towards each mode's target, without collapsing, judged
+both by the world model (what a user of the method sees) and by the reference world (the truth)?
+
+Every registered agent is trained (or loaded from `DIR/agents/`) for each mode, then plays the
+same held-out listeners' starting histories, with the same seeds, in the world-model env and in
+the reference world. Off-policy estimates (IPS, SNIPS) on the held-out listeners' logs are a
+third opinion for agents whose action probabilities depend on the observation alone.
+
+    python -m benchmarks.leaderboard --out results/leaderboard           # 500 episodes; about 25 min
+    python -m benchmarks.leaderboard --quick --out results/leaderboard   # 200 episodes, quick training
+
+Writes leaderboard.csv (one row per agent, mode, evaluator), leaderboard.json (per mode: the
+Spearman rank correlation of the two evaluators' utilities, each agent's exploitation gap, and
+the DPO-vs-BC bars), leaderboard.md, utility_vs_diversity.png and trajectories.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+import agents
+from agents.base import TrainingData
+from agents.evaluation import EVALUATORS, held_out_steps, off_policy, rollout
+from agents.zoo import train_or_load
+from amrs_gym.io import atomic_write
+from amrs_gym.modes import DEFAULT_TARGETS, MODES
+from benchmarks.report import markdown_table, provenance, write_outputs
+
+COLUMNS = (
+    "utility_mean", "utility_ci95", "valence_delta", "arousal_delta", "final_distance", "time_in_zone",
+    "engagement", "like_rate", "coverage", "ild", "entropy", "gini", "top10_share", "repeat_rate",
+    "kl_to_logged", "ips_utility", "snips_utility",
+)  # fmt: skip
+TRAJECTORY_AGENTS = ("logged", "bc", "dpo", "greedy")
+
+
+@dataclass
+class Args:
+    """Settings of the leaderboard."""
+
+    out_dir: str = "results/leaderboard"
+    quick: bool = False
+    """Quick training and 200 episodes."""
+    seed: int = 0
+    """Seed of training and of the evaluation episodes (the same for every agent)."""
+    episodes: int | None = None
+    """Episodes per agent, mode and evaluator (default 500, 200 with --quick)."""
+    modes: list[str] = field(default_factory=lambda: list(MODES))
+    agents: list[str] = field(default_factory=lambda: list(agents.AGENTS))
+    workers: int = 2
+    """Modes run in parallel (one torch thread each)."""
+
+
+def run_one(args: Args, mode: str) -> dict[str, Any]:
+    """Train (or load) every agent for `mode` and score each in both evaluators; no files but the agent cache."""
+    torch.set_num_threads(1)
+    episodes = args.episodes or (200 if args.quick else 500)
+    data = TrainingData.default(mode, quick=args.quick, seed=args.seed)
+    trained, fit_seconds = train_or_load(args.agents, data, Path(args.out_dir) / "agents", progress=False)
+    logged_distribution = data.logged_distribution()
+    steps = held_out_steps(mode, data.utility)
+    rows, trajectories = [], {}
+    for name, agent in trained.items():
+        estimates = off_policy(agent, steps)
+        for evaluator in EVALUATORS:
+            started = time.perf_counter()
+            result = rollout(agent, mode, evaluator, episodes, args.seed, data.utility,
+                             logged_distribution=logged_distribution)
+            rows.append({"agent": name, "mode": mode, "evaluator": evaluator, **result.metrics, **estimates,
+                         "fit_seconds": fit_seconds.get(name, 0.0), "eval_seconds": time.perf_counter() - started})
+            if name in TRAJECTORY_AGENTS:
+                trajectories[(name, evaluator)] = np.stack(
+                    [result.episodes.valence.mean(0), result.episodes.arousal.mean(0)], 1
+                ).tolist()
+    return {"mode": mode, "rows": rows, "trajectories": trajectories, "episodes": episodes}
+
+
+def summarise(table: pd.DataFrame) -> dict[str, Any]:
+    """Per mode: rank agreement of the two evaluators, exploitation gaps, and the DPO-vs-BC bars."""
+    out: dict[str, Any] = {}
+    for mode, part in table.groupby("mode", sort=False):
+        utility = part.pivot(index="agent", columns="evaluator", values="utility_mean")
+        rho = utility["world_model"].corr(utility["reference"], method="spearman") if len(utility) > 2 else np.nan
+        entry: dict[str, Any] = {
+            "spearman_world_model_vs_reference": float(rho),
+            "exploitation_gap": (utility["world_model"] - utility["reference"]).to_dict(),
+        }
+        ref = part[part["evaluator"] == "reference"].set_index("agent")
+        if {"dpo", "bc"} <= set(ref.index):
+            dpo, bc = ref.loc["dpo"], ref.loc["bc"]
+            entry["bars"] = {
+                "dpo_utility_above_bc_non_overlapping_ci": bool(
+                    dpo["utility_mean"] - dpo["utility_ci95"] > bc["utility_mean"] + bc["utility_ci95"]),
+                "dpo_closer_to_target_than_bc": bool(dpo["final_distance"] < bc["final_distance"]),
+                "dpo_coverage_at_least_80pct_of_bc": bool(dpo["coverage"] >= 0.8 * bc["coverage"]),
+                "dpo_ild_at_least_90pct_of_bc": bool(dpo["ild"] >= 0.9 * bc["ild"]),
+            }
+            if "greedy" in ref.index:
+                entry["bars"]["greedy_coverage_at_most_30pct_of_bc"] = bool(
+                    ref.loc["greedy", "coverage"] <= 0.3 * bc["coverage"])
+        out[str(mode)] = entry
+    return out
+
+
+def main(args: Args) -> dict[str, Any]:
+    """Run every mode, then write the table, the summary and the plots."""
+    out = Path(args.out_dir)
+    started = time.perf_counter()
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        results = list(tqdm(pool.map(run_one, [args] * len(args.modes), args.modes), total=len(args.modes),
+                            desc="modes"))
+    table = pd.DataFrame([row for r in results for row in r["rows"]])
+    report: dict[str, Any] = {"modes": summarise(table), "episodes": results[0]["episodes"],
+                              "wall_seconds": time.perf_counter() - started, **provenance(args)}
+    atomic_write(out / "leaderboard.csv", lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
+    write_outputs(out, "leaderboard", report, _markdown(table, report))
+    _plot_utility_vs_diversity(table, out / "utility_vs_diversity.png")
+    _plot_trajectories({r["mode"]: r["trajectories"] for r in results}, out / "trajectories.png")
+    return report
+
+
+def _markdown(table: pd.DataFrame, report: dict[str, Any]) -> str:
+    parts = [f"Mean per-step utility (± 95% CI over {report['episodes']} episodes) in the reference world "
+             "(the truth) and in the world model, with diversity in the reference world.", ""]
+    for mode in table["mode"].unique():
+        part = table[table["mode"] == mode]
+        ref = part[part["evaluator"] == "reference"].set_index("agent")
+        wm = part[part["evaluator"] == "world_model"].set_index("agent")
+        rows = [[agent, f"{r.utility_mean:.3f} ± {r.utility_ci95:.3f}", f"{wm.loc[agent, 'utility_mean']:.3f}",
+                 r.final_distance, r.coverage, r.ild, r.top10_share, r.kl_to_logged, r.snips_utility]
+                for agent, r in ref.sort_values("utility_mean", ascending=False).iterrows()]
+        summary = report["modes"][mode]
+        parts += [f"### {mode}", "", markdown_table(
+            ["agent", "utility (reference)", "utility (world model)", "final distance", "coverage", "ILD",
+             "top-10 share", "KL to logged", "SNIPS"], rows), "",
+            f"Spearman rank correlation, world model vs reference utility: "
+            f"{summary['spearman_world_model_vs_reference']:.2f}", ""]
+        if "bars" in summary:
+            parts += ["Bars: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in summary["bars"].items()), ""]
+    parts.append(f"Command: `{report['command']}`")
+    return "\n".join(parts)
+
+
+def _plot_utility_vs_diversity(table: pd.DataFrame, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = list(table["mode"].unique())
+    figure, axes = plt.subplots(1, len(modes), figsize=(4.5 * len(modes), 4.2), squeeze=False)
+    for axis, mode in zip(axes[0], modes, strict=True):
+        part = table[table["mode"] == mode]
+        for evaluator, marker in (("reference", "o"), ("world_model", "x")):
+            rows = part[part["evaluator"] == evaluator]
+            axis.errorbar(rows["coverage"], rows["utility_mean"], yerr=rows["utility_ci95"], fmt=marker,
+                          label=evaluator.replace("_", " "), alpha=0.8)
+            if evaluator == "reference":
+                for _, row in rows.iterrows():
+                    axis.annotate(row["agent"], (row["coverage"], row["utility_mean"]), fontsize=8,
+                                  xytext=(3, 3), textcoords="offset points")
+        axis.set(title=mode, xlabel="catalog coverage (share of tracks recommended)",
+                 ylabel="mean per-step utility")
+    axes[0][0].legend()
+    figure.tight_layout()
+    atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
+    plt.close(figure)
+
+
+def _plot_trajectories(trajectories: dict[str, dict[tuple[str, str], list[list[float]]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    modes = list(trajectories)
+    figure, axes = plt.subplots(1, len(modes), figsize=(4.2 * len(modes), 4.2), squeeze=False)
+    for axis, mode in zip(axes[0], modes, strict=True):
+        for (agent, evaluator), path_points in trajectories[mode].items():
+            if evaluator != "reference":
+                continue
+            points = np.asarray(path_points)
+            axis.plot(points[:, 0], points[:, 1], marker=".", label=agent)
+        target = DEFAULT_TARGETS[mode]
+        axis.scatter([target.valence], [target.arousal], marker="*", s=200, color="black", label="target")
+        axis.set(title=f"{mode} (reference world)", xlabel="valence", ylabel="arousal", xlim=(-1, 1), ylim=(-1, 1))
+        axis.axhline(0, color="grey", linewidth=0.5)
+        axis.axvline(0, color="grey", linewidth=0.5)
+    axes[0][0].legend(fontsize=8)
+    figure.tight_layout()
+    atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
+    plt.close(figure)
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
+    """Command-line arguments into Args."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", dest="out_dir", default=Args.out_dir)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seed", type=int, default=Args.seed)
+    parser.add_argument("--episodes", type=int, default=None)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--agents", nargs="+", default=list(agents.AGENTS))
+    parser.add_argument("--workers", type=int, default=Args.workers)
+    parsed = parser.parse_args(argv)
+    unknown = sorted(set(parsed.agents) - set(agents.available()))
+    if unknown:
+        parser.error(f"unknown agent(s) {', '.join(unknown)}; registered: {', '.join(agents.available())}")
+    if parsed.episodes is not None and parsed.episodes < 2:
+        parser.error("--episodes must be at least 2 (a confidence interval needs two)")
+    return Args(**vars(parsed))
+
+
+if __name__ == "__main__":
+    main(parse_args())

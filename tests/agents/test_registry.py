@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import agents
+from agents.base import Agent, BaseAgent
+
+
+class ConstantAgent(BaseAgent):
+    """A third-party style agent: always the same track."""
+
+    name = "constant"
+
+    from dataclasses import dataclass as _dataclass
+
+    @_dataclass(frozen=True)
+    class Config:
+        seed: int = 0
+        track: int = 7
+
+    config_type = Config
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False, *, sessions=None):
+        return np.full(len(np.atleast_2d(observation)), self.config.track), state
+
+
+def test_every_builtin_agent_is_registered() -> None:
+    assert {"random", "logged", "popular", "greedy", "bc", "dpo", "a2c", "ddpg", "cql", "bcq"} <= set(agents.available())
+
+
+@pytest.mark.parametrize("name", ["random", "logged", "popular", "greedy", "bc", "dpo"])
+def test_make_builds_an_agent_that_follows_the_protocol(name: str) -> None:
+    agent = agents.make(name, mode="sleep", seed=1)
+    assert isinstance(agent, Agent)
+    assert agent.mode == "sleep" and agent.config.seed == 1
+
+
+def test_make_refuses_unknown_names_fields_and_modes() -> None:
+    with pytest.raises(ValueError, match="unknown agent 'nope'"):
+        agents.make("nope", mode="calm")
+    with pytest.raises(ValueError, match="unknown dpo config field"):
+        agents.make("dpo", mode="calm", temperature=2)
+    with pytest.raises(ValueError, match="unknown mode"):
+        agents.make("bc", mode="party")
+
+
+def test_a_registered_third_party_agent_is_made_and_refuses_a_second_registration() -> None:
+    agents.register("constant", ConstantAgent)
+    try:
+        agent = agents.make("constant", mode="calm", track=3)
+        actions, _ = agent.predict(np.zeros((4, 79), np.float32))
+        assert actions.tolist() == [3, 3, 3, 3]
+        with pytest.raises(ValueError, match="already registered"):
+            agents.register("constant", "somewhere:Else")
+    finally:
+        agents.AGENTS.pop("constant", None)
