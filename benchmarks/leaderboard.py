@@ -1,7 +1,7 @@
 """Leaderboard: which recommender moves listeners towards each mode's target, without collapsing, judged
 both by the world model (what a user of the method sees) and by the reference world (the truth)?
 
-Every registered agent is trained (or loaded from `DIR/agents/`) for each mode, then plays the
+Every registered agent is trained (or loaded from the cache, `results/agents/`) for each mode, then plays the
 same held-out listeners' starting histories, with the same seeds, in the world-model env and in
 the reference world. Off-policy estimates (IPS, SNIPS) on the held-out listeners' logs are a
 third opinion for agents whose action probabilities depend on the observation alone.
@@ -49,6 +49,8 @@ class Args:
     """Settings of the leaderboard."""
 
     out_dir: str = "results/leaderboard"
+    cache_dir: str = "results/agents"
+    """Trained agents are read from (and written to) here, shared with the stress tests and `agents.zoo`."""
     quick: bool = False
     """Quick training and 200 episodes."""
     seed: int = 0
@@ -66,7 +68,7 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
     torch.set_num_threads(1)
     episodes = args.episodes or (200 if args.quick else 500)
     data = TrainingData.default(mode, quick=args.quick, seed=args.seed)
-    trained, fit_seconds = train_or_load(args.agents, data, Path(args.out_dir) / "agents", progress=False)
+    trained, fit_seconds = train_or_load(args.agents, data, Path(args.cache_dir), progress=False)
     logged_distribution = data.logged_distribution()
     steps = held_out_steps(mode, data.utility)
     rows, trajectories = [], {}
@@ -206,6 +208,7 @@ def parse_args(argv: list[str] | None = None) -> Args:
     """Command-line arguments into Args."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", dest="out_dir", default=Args.out_dir)
+    parser.add_argument("--cache", dest="cache_dir", default=Args.cache_dir)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--seed", type=int, default=Args.seed)
     parser.add_argument("--episodes", type=int, default=None)

@@ -1,0 +1,208 @@
+"""Shared adapter for stable-baselines3 agents (`a2c`, `ddpg`): training in the world-model env,
+batched acting, and weights-only files.
+
+An SB3 agent trains online in a `DummyVecEnv` of `AMRS-<Mode>-v0` envs whose episodes start from
+the TRAINING listeners' logged histories (`TrainingData.env_kwargs()`), never the held-out ones
+evaluation starts from. Saving writes only the policy's `state_dict` as numpy arrays
+(`agents.base.save_weights`); loading rebuilds the SB3 model around an env that only has the right
+spaces and loads the arrays into it. SB3's own `save`/`load` are never used: they unpickle.
+
+Seeding: SB3 seeds the global `random`, numpy and torch generators and the envs from the config's
+`seed` when the model is built, so a fit is reproducible on one machine. Acting draws from the
+agent's own generator (`seed()`), never the global ones.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from typing import Any, Self
+
+with contextlib.suppress(ImportError), contextlib.redirect_stderr(io.StringIO()):
+    import gym as _legacy_gym  # noqa: F401  (SB3 imports the unmaintained `gym` if installed, which prints a notice)
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium import spaces
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import DummyVecEnv
+from tqdm.auto import tqdm
+
+from agents.base import BaseAgent, TrainingData, as_batch, load_module_arrays, module_arrays, sample_categorical
+from amrs_gym import MODE_ENV_IDS
+from amrs_gym.envs.sessions import ListeningSessions
+
+OBS_DIM = 79
+"""Observation size of the default world model, used when an agent file does not say otherwise."""
+
+
+class SpacesOnlyEnv(gym.Env[np.ndarray, Any]):
+    """An env that only has spaces: what SB3 needs to build a model (or the track wrapper to read its
+    action space) when no world model should be loaded. It cannot be stepped."""
+
+    def __init__(self, observation_space: spaces.Space[Any], action_space: spaces.Space[Any]):
+        self.observation_space = observation_space
+        self.action_space = action_space
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+        raise RuntimeError("SpacesOnlyEnv only describes spaces; it cannot be reset")
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        raise RuntimeError("SpacesOnlyEnv only describes spaces; it cannot be stepped")
+
+
+def observation_box(obs_dim: int) -> spaces.Box:
+    """The env's observation space for `obs_dim` values (its bounds do not enter SB3's MLP policies)."""
+    return spaces.Box(-10.0, 10.0, shape=(obs_dim,), dtype=np.float32)
+
+
+class TqdmProgress(BaseCallback):
+    """A tqdm bar over the environment steps of an SB3 `learn` (SB3's own bar needs `rich`)."""
+
+    def __init__(self, total: int, description: str):
+        super().__init__()
+        self.total, self.description = total, description
+        self.bar: Any = None
+
+    def _on_training_start(self) -> None:
+        self.bar = tqdm(total=self.total, desc=self.description, unit="step", leave=False)
+
+    def _on_step(self) -> bool:
+        self.bar.update(self.num_timesteps - self.bar.n)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
+
+
+class SB3Agent(BaseAgent):
+    """An agent whose policy is a stable-baselines3 model trained in the world-model env.
+
+    Subclasses say how to build the model (`_new_model`), which action space it acts in
+    (`_action_space`), how to wrap a training env (`_wrap`), and map the model's actions to
+    track ids (`predict`). The config must have `seed`, `n_envs`, `total_timesteps` and
+    `quick_timesteps`.
+    """
+
+    model: BaseAlgorithm | None = None
+
+    def _new_model(self, env: DummyVecEnv) -> BaseAlgorithm:
+        """A fresh, seeded SB3 model for `env` (the config's hyper-parameters)."""
+        raise NotImplementedError
+
+    def _action_space(self) -> spaces.Space[Any]:
+        """The action space the SB3 model acts in."""
+        raise NotImplementedError
+
+    def _wrap(self, env: gym.Env[Any, Any]) -> gym.Env[Any, Any]:
+        """Wrap one training env (identity by default)."""
+        return env
+
+    def _model(self) -> BaseAlgorithm:
+        if self.model is None:
+            raise RuntimeError(f"the {self.name} agent has no model yet: fit() or load() it first")
+        return self.model
+
+    @property
+    def obs_dim(self) -> int:
+        """Size of the observations the policy reads."""
+        return int(self._model().observation_space.shape[0])
+
+    def training_env(self, data: TrainingData) -> DummyVecEnv:
+        """`n_envs` world-model envs of `data.mode` whose episodes start from the training listeners' histories."""
+        env_id, kwargs = MODE_ENV_IDS[data.mode], data.env_kwargs()
+        return DummyVecEnv([lambda: self._wrap(gym.make(env_id, **kwargs)) for _ in range(self.config.n_envs)])
+
+    def fit(self, data: TrainingData) -> Self:
+        """Train online in the world model for `total_timesteps` env steps (`quick_timesteps` if `data.quick`)."""
+        if data.mode != self.mode:
+            raise ValueError(f"the agent is for mode {self.mode!r}, the data for {data.mode!r}")
+        torch.set_num_threads(1)
+        env = self.training_env(data)
+        try:
+            self.model = self._new_model(env)
+            steps = self.config.quick_timesteps if data.quick else self.config.total_timesteps
+            self.model.learn(total_timesteps=steps, callback=TqdmProgress(steps, f"{self.name} {data.mode}"))
+        finally:
+            env.close()
+        self.model.env = None  # the envs are closed; acting needs only the policy
+        self.model.policy.set_training_mode(False)
+        return self
+
+    def policy_actions(self, observation: np.ndarray, deterministic: bool = True) -> np.ndarray:
+        """The SB3 policy's actions for a batch of observations, in its own action space."""
+        model = self._model()
+        actions, _ = model.predict(as_batch(observation, self.obs_dim), deterministic=deterministic)
+        return actions
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+        *,
+        sessions: ListeningSessions | None = None,
+    ) -> tuple[np.ndarray, Any]:
+        """Track ids (n,) int64 for a batch of observations (n, obs_dim); the model's greedy action."""
+        return np.asarray(self.policy_actions(observation), dtype=np.int64).reshape(-1), state
+
+    # ----- weights-only files -----
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        model = self._model()
+        arrays = module_arrays(model.policy, "policy/")
+        arrays["obs_dim"] = np.array(self.obs_dim)
+        return arrays
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        if not any(k.startswith("policy/") for k in arrays):
+            raise ValueError(f"the {self.name} agent file holds no policy")
+        obs_dim = int(arrays.get("obs_dim", OBS_DIM))
+        env = DummyVecEnv([lambda: SpacesOnlyEnv(observation_box(obs_dim), self._action_space())])
+        model = self._new_model(env)
+        load_module_arrays(model.policy, arrays, "policy/")
+        model.env = None
+        model.policy.set_training_mode(False)
+        self.model = model
+
+
+class SB3DiscreteAgent(SB3Agent):
+    """An SB3 agent whose policy is a categorical distribution over the catalog (A2C, PPO): it exposes
+    `action_probabilities` and samples from them with the agent's own generator."""
+
+    def _action_space(self) -> spaces.Discrete:
+        return spaces.Discrete(self.config.n_tracks)
+
+    def action_probabilities(self, observation: np.ndarray, sessions: ListeningSessions | None = None) -> np.ndarray:
+        """The policy's distribution over the catalog for each observation.  # (n, n_tracks)"""
+        policy = self._model().policy
+        obs = torch.as_tensor(as_batch(observation, self.obs_dim), device=policy.device)
+        with torch.no_grad():
+            probabilities = policy.get_distribution(obs).distribution.probs
+        probabilities = probabilities.double().cpu().numpy()
+        return probabilities / probabilities.sum(axis=1, keepdims=True)
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+        *,
+        sessions: ListeningSessions | None = None,
+    ) -> tuple[np.ndarray, Any]:
+        """Sample a track from the policy (its most likely track if `deterministic`), as SB3's policy would."""
+        probabilities = self.action_probabilities(observation)
+        if deterministic:
+            return probabilities.argmax(axis=1), state
+        return sample_categorical(probabilities, self.rng), state
+
+
+def net_arch(hidden: int, layers: int) -> list[int]:
+    """SB3's `net_arch` for `layers` hidden layers of width `hidden`."""
+    return [int(hidden)] * int(layers)
+
+
+__all__ = ["SB3Agent", "SB3DiscreteAgent", "SpacesOnlyEnv", "TqdmProgress", "net_arch", "observation_box"]

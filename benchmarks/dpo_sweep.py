@@ -1,0 +1,131 @@
+"""DPO sweep: how much utility does DPO buy per unit of diversity given up, as its KL weight varies?
+
+For each mode, BC is fitted once; DPO is fine-tuned from it with each KL weight; every policy
+is then scored in the world model from the TRAINING listeners' histories (validation: the
+held-out listeners and the reference world are never consulted). The chosen weight is the one
+with the highest validation utility among those that keep 80% of BC's coverage and 90% of its
+intra-list diversity; that is how `DPOConfig.kl_weight`'s default was picked.
+
+    python -m benchmarks.dpo_sweep --out results/dpo_sweep            # about 12 minutes
+    python -m benchmarks.dpo_sweep --quick --modes calm --out DIR     # a minute
+
+Writes dpo_sweep.json, dpo_sweep.md and dpo_sweep.png (utility vs ILD, one line per mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from agents.base import TrainingData
+from agents.bc import BCAgent, BCConfig
+from agents.dpo import DPOAgent, DPOConfig
+from agents.evaluation import rollout
+from amrs_gym.io import atomic_write
+from amrs_gym.modes import MODES
+from benchmarks.report import markdown_table, provenance, write_outputs
+
+
+@dataclass
+class Args:
+    """Settings of the sweep."""
+
+    out_dir: str = "results/dpo_sweep"
+    quick: bool = False
+    seed: int = 0
+    modes: list[str] = field(default_factory=lambda: list(MODES))
+    kl_weights: list[float] = field(default_factory=lambda: [0.1, 0.25, 0.5, 1.0])
+    episodes: int = 300
+    """Validation episodes per policy."""
+    workers: int = 2
+
+
+def run_one(args: Args, mode: str) -> dict[str, Any]:
+    """BC and each DPO variant of one mode, scored in the world model on training listeners."""
+    torch.set_num_threads(1)
+    data = TrainingData.default(mode, quick=args.quick, seed=args.seed)
+    bc = BCAgent(mode, BCConfig(seed=args.seed)).fit(data)
+
+    def score(agent: Any) -> dict[str, float]:
+        metrics = rollout(agent, mode, "world_model", args.episodes, args.seed + 1, data.utility,
+                          start_sessions=data.logs).metrics
+        return {k: metrics[k] for k in ("utility_mean", "utility_ci95", "coverage", "ild", "final_distance")}
+
+    results = {"bc": score(bc)}
+    for weight in args.kl_weights:
+        dpo = DPOAgent(mode, DPOConfig(seed=args.seed, kl_weight=weight)).fit(data, reference=bc)
+        results[f"kl_{weight:g}"] = {"kl_weight": weight, **score(dpo)}
+    base = results["bc"]
+    allowed = [r for k, r in results.items() if k != "bc"
+               and r["coverage"] >= 0.8 * base["coverage"] and r["ild"] >= 0.9 * base["ild"]]
+    chosen = max(allowed, key=lambda r: r["utility_mean"])["kl_weight"] if allowed else None
+    return {"mode": mode, "results": results, "chosen_kl_weight": chosen}
+
+
+def main(args: Args) -> dict[str, Any]:
+    """Sweep every mode and write the outputs."""
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        done = list(tqdm(pool.map(run_one, [args] * len(args.modes), args.modes), total=len(args.modes),
+                         desc="modes"))
+    report = {"modes": {d["mode"]: d for d in done}, **provenance(args)}
+    rows = [[d["mode"], name, r["utility_mean"], r["utility_ci95"], r["coverage"], r["ild"], r["final_distance"]]
+            for d in done for name, r in d["results"].items()]
+    markdown = "\n".join([
+        "Validation (world model, training listeners' histories) of BC and of DPO per KL weight:", "",
+        markdown_table(["mode", "policy", "utility", "ci95", "coverage", "ILD", "final distance"], rows), "",
+        "Chosen KL weight per mode (best utility keeping 80% of BC's coverage and 90% of its ILD): "
+        + ", ".join(f"{d['mode']} {d['chosen_kl_weight']}" for d in done), "",
+        f"Command: `{report['command']}`",
+    ])  # fmt: skip
+    out = Path(args.out_dir)
+    write_outputs(out, "dpo_sweep", report, markdown)
+    _plot(done, out / "dpo_sweep.png")
+    return report
+
+
+def _plot(done: list[dict[str, Any]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4.5))
+    for d in done:
+        base = d["results"]["bc"]
+        variants = [r for k, r in d["results"].items() if k != "bc"]
+        line = axis.plot([r["ild"] / base["ild"] for r in variants],
+                         [r["utility_mean"] - base["utility_mean"] for r in variants], marker="o", label=d["mode"])
+        for r in variants:
+            axis.annotate(f"{r['kl_weight']:g}", (r["ild"] / base["ild"], r["utility_mean"] - base["utility_mean"]),
+                          fontsize=7, color=line[0].get_color(), xytext=(3, 3), textcoords="offset points")
+    axis.axvline(0.9, color="grey", linestyle="--", label="90% of BC's ILD")
+    axis.axhline(0, color="grey", linewidth=0.5)
+    axis.set(xlabel="ILD relative to BC", ylabel="utility gain over BC (per step)",
+             title="DPO: utility vs diversity by KL weight (validation)")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
+    plt.close(figure)
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
+    """Command-line arguments into Args."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", dest="out_dir", default=Args.out_dir)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seed", type=int, default=Args.seed)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--kl-weights", dest="kl_weights", nargs="+", type=float, default=Args().kl_weights)
+    parser.add_argument("--episodes", type=int, default=Args.episodes)
+    parser.add_argument("--workers", type=int, default=Args.workers)
+    return Args(**vars(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main(parse_args())
