@@ -1,0 +1,38 @@
+"""`cql`: discrete Conservative Q-Learning (d3rlpy `DiscreteCQL`) on the training listeners' logs.
+
+A double-DQN Q-network over the catalog, fitted offline to the replayed logged sessions, with
+CQL's penalty pushing down the Q-values of tracks the logs did not play in a state, so the greedy
+policy stays among tracks whose value the data supports. Data, rewards and files: `agents.offline_rl`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from d3rlpy.algos import DiscreteCQLConfig
+
+from agents.offline_rl import D3rlpyAgent, OfflineRLConfig
+
+
+@dataclass(frozen=True)
+class CQLConfig(OfflineRLConfig):
+    """Discrete CQL hyper-parameters; the shared ones (seed, steps, network) are `OfflineRLConfig`'s."""
+
+    alpha: float = 1.0
+    """Weight of the conservative penalty (logsumexp of Q minus Q of the logged track)."""
+
+
+class CQLAgent(D3rlpyAgent):
+    """Greedy in a conservative Q-function learned from the logs."""
+
+    name: ClassVar[str] = "cql"
+    config_type: ClassVar[type] = CQLConfig
+
+    def _algo_config(self) -> DiscreteCQLConfig:
+        config: CQLConfig = self.config
+        return DiscreteCQLConfig(
+            batch_size=config.batch_size, learning_rate=config.learning_rate, gamma=config.gamma,
+            target_update_interval=config.target_update_interval, alpha=config.alpha,
+            encoder_factory=self._encoder(), optim_factory=self._optimizer(),
+        )  # fmt: skip

@@ -1,0 +1,189 @@
+"""Shared adapter for d3rlpy's offline Q-learning agents (`cql`, `bcq`): the logged dataset, batched
+greedy acting, and weights-only files.
+
+The data. The training listeners' logged sessions of the mode, replayed through the world model
+(`TrainingData.replay`, `agents.replay.LoggedSteps`), so the observations are exactly the env's.
+Each replayed session becomes one episode of a `d3rlpy.dataset.MDPDataset` over the whole
+catalog (`action_size` = n_tracks, also for tracks never logged): no step is terminal (a
+listening session has no terminal state) and a session's last replayed step is a timeout. d3rlpy
+makes no transition of an episode's last step when it ends by timeout (there is no next
+observation to bootstrap from), so those steps' rewards are not learned from.
+
+The rewards are the mode's utility on the LOGGED outcomes: the logged engagement, the rating where
+the listener gave one (else the world model's like probability), and the reported valence/arousal
+where reported, else the world model's estimate. Only about 1 step in 5 carries an affect report:
+filling the others with 0 would read as "neutral affect" and reward tracks for going unreported,
+so they take the world model's estimate instead (see `agents.replay`).
+
+Observations are standardised with the training data's mean and standard deviation (kept in
+the agent's file), since the context vector spans about [-10, 10] while the rest lies in [0, 1].
+
+Weights-only files. The arrays are the `state_dict`s of the torch modules d3rlpy keeps in
+`algo.impl.modules` (a dataclass of modules and optimizers; `get_torch_modules()` lists the
+modules: `q_funcs`, `targ_q_funcs`, and BCQ's `imitator`). Loading builds a fresh algorithm from
+the config, creates its networks with `create_impl(observation_shape, action_size)` and loads the
+arrays into them. d3rlpy's own `save_model`/`load_learnable` (`torch.load`, pickle) are never used.
+
+d3rlpy writes nothing to disk here (no `d3rlpy_logs/`: a no-op logger, no checkpoints). Fitting
+seeds the global `random`, numpy and torch generators with `d3rlpy.seed(seed)`, since d3rlpy
+draws its mini-batches from numpy's global generator.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import torch
+
+with contextlib.suppress(ImportError), contextlib.redirect_stderr(io.StringIO()):
+    import gym as _legacy_gym  # noqa: F401  (d3rlpy imports the unmaintained `gym`, which prints a notice)
+import d3rlpy
+from d3rlpy.base import LearnableConfig
+from d3rlpy.constants import ActionSpace
+from d3rlpy.dataset import MDPDataset
+from d3rlpy.logging import NoopAdapterFactory
+from d3rlpy.models import VectorEncoderFactory
+from d3rlpy.optimizers import AdamFactory
+
+from agents.base import BaseAgent, TrainingData, as_batch, load_module_arrays, module_arrays
+from agents.replay import LoggedSteps
+from amrs_gym.envs.sessions import ListeningSessions
+
+
+@dataclass(frozen=True)
+class OfflineRLConfig:
+    """Hyper-parameters every d3rlpy agent here shares (d3rlpy's names)."""
+
+    seed: int = 0
+    """Seeds the network initialisation and the mini-batch sampling."""
+    n_tracks: int = 1200
+    """Size of the catalog (the action space)."""
+    n_steps: int = 3000
+    """Gradient steps of a full fit (about 45 s for one mode on one shared CPU core)."""
+    quick_steps: int = 100
+    """Gradient steps when the training data is `quick` (tests)."""
+    batch_size: int = 128
+    learning_rate: float = 5e-4
+    gamma: float = 0.95
+    """Discount: an episode has 20 steps."""
+    target_update_interval: int = 300
+    """Gradient steps between copies of the Q-network into the target network."""
+    hidden: int = 128
+    """Width of the Q-network's hidden layers (the output layer has one unit per track)."""
+    layers: int = 2
+    """Number of hidden layers."""
+
+
+def logged_dataset(steps: LoggedSteps, n_tracks: int, mean: np.ndarray, std: np.ndarray) -> MDPDataset:
+    """The replayed logged sessions as a d3rlpy dataset: one episode per session, ended by a timeout,
+    observations standardised with `mean`/`std`."""
+    if not steps.timeouts[-1]:
+        raise ValueError("the logged steps must end with a session's last step")
+    return MDPDataset(
+        observations=((steps.observations - mean) / std).astype(np.float32),
+        actions=steps.actions.astype(np.int64),
+        rewards=steps.rewards.astype(np.float32),
+        terminals=np.zeros(len(steps), dtype=np.float32),
+        timeouts=steps.timeouts.astype(np.float32),
+        action_space=ActionSpace.DISCRETE,
+        action_size=n_tracks,
+    )
+
+
+class D3rlpyAgent(BaseAgent):
+    """An agent whose policy is a d3rlpy discrete Q-learning algorithm fitted to the logs.
+
+    Subclasses build the d3rlpy config (`_algo_config`). Acting is greedy in the learned Q-values
+    (as d3rlpy's `predict`): `deterministic` makes no difference.
+    """
+
+    algo: Any = None
+    obs_mean: np.ndarray | None = None
+    obs_std: np.ndarray | None = None
+
+    def _algo_config(self) -> LearnableConfig:
+        """The d3rlpy config built from this agent's config."""
+        raise NotImplementedError
+
+    def _encoder(self) -> VectorEncoderFactory:
+        return VectorEncoderFactory(hidden_units=[self.config.hidden] * self.config.layers)
+
+    def _optimizer(self) -> AdamFactory:
+        return AdamFactory()
+
+    def _algorithm(self) -> Any:
+        if self.algo is None:
+            raise RuntimeError(f"the {self.name} agent has no Q-network yet: fit() or load() it first")
+        return self.algo
+
+    @property
+    def obs_dim(self) -> int:
+        """Size of the observations the Q-network reads."""
+        return int(self._algorithm().impl.observation_shape[0])
+
+    def fit(self, data: TrainingData) -> Self:
+        """Fit to the replayed logs of `data.mode` for `n_steps` gradient steps (`quick_steps` if `data.quick`)."""
+        if data.mode != self.mode:
+            raise ValueError(f"the agent is for mode {self.mode!r}, the data for {data.mode!r}")
+        torch.set_num_threads(1)
+        steps = data.replay
+        self.obs_mean = steps.observations.mean(axis=0).astype(np.float32)
+        self.obs_std = np.maximum(steps.observations.std(axis=0), 1e-2).astype(np.float32)
+        dataset = logged_dataset(steps, self.config.n_tracks, self.obs_mean, self.obs_std)
+        d3rlpy.seed(self.config.seed)
+        self.algo = self._algo_config().create(device="cpu")
+        n_steps = self.config.quick_steps if data.quick else self.config.n_steps
+        self.algo.fit(
+            dataset, n_steps=n_steps, n_steps_per_epoch=n_steps, experiment_name=f"{self.name}_{data.mode}",
+            with_timestamp=False, logger_adapter=NoopAdapterFactory(), show_progress=True, save_interval=n_steps + 1,
+        )  # fmt: skip
+        return self
+
+    def _standardized(self, observation: np.ndarray) -> np.ndarray:
+        obs = as_batch(observation, self.obs_dim)
+        return ((obs - self.obs_mean) / self.obs_std).astype(np.float32)
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+        *,
+        sessions: ListeningSessions | None = None,
+    ) -> tuple[np.ndarray, Any]:
+        """The greedy track (n,) int64 for a batch of observations (n, obs_dim)."""
+        actions = self._algorithm().predict(self._standardized(observation))
+        return np.asarray(actions, dtype=np.int64).reshape(-1), state
+
+    def action_probabilities(self, observation: np.ndarray, sessions: ListeningSessions | None = None) -> np.ndarray:
+        """The greedy policy's distribution: all mass on the track `predict` plays.  # (n, n_tracks)"""
+        actions, _ = self.predict(observation)
+        probabilities = np.zeros((len(actions), self.config.n_tracks))
+        probabilities[np.arange(len(actions)), actions] = 1.0
+        return probabilities
+
+    # ----- weights-only files -----
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        impl = self._algorithm().impl
+        arrays: dict[str, np.ndarray] = {}
+        for module_name, module in impl.modules.get_torch_modules().items():
+            arrays.update(module_arrays(module, f"{module_name}/"))
+        arrays["obs_mean"], arrays["obs_std"] = self.obs_mean, self.obs_std
+        arrays["action_size"] = np.array(impl.action_size)
+        return arrays
+
+    def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        if "obs_mean" not in arrays or "action_size" not in arrays:
+            raise ValueError(f"the {self.name} agent file holds no Q-network")
+        algo = self._algo_config().create(device="cpu")
+        algo.create_impl((len(arrays["obs_mean"]),), int(arrays["action_size"]))
+        for module_name, module in algo.impl.modules.get_torch_modules().items():
+            load_module_arrays(module, arrays, f"{module_name}/")
+        self.obs_mean, self.obs_std = arrays["obs_mean"], arrays["obs_std"]
+        self.algo = algo

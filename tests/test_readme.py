@@ -1,0 +1,43 @@
+"""The README's code must run as printed."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import types
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import agents
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _block_after(marker: str) -> str:
+    text = README.read_text(encoding="utf-8")
+    match = re.search(re.escape(marker) + r".*?```python\n(.*?)```", text, flags=re.S)
+    assert match, f"no python block after {marker!r} in README.md"
+    return match.group(1)
+
+
+@pytest.mark.slow
+def test_the_readme_agent_plugs_into_the_leaderboard(tmp_path, monkeypatch) -> None:
+    code = _block_after("readme-agent-example")
+    assert len(code.strip().splitlines()) <= 30, "the README promises a new agent in under 30 lines"
+    monkeypatch.chdir(tmp_path)
+    module = types.ModuleType("readme_example")  # dataclasses need the defining module in sys.modules
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    try:
+        exec(compile(code, "README.md", "exec"), module.__dict__)
+    finally:
+        agents.AGENTS.pop("on_target", None)
+    table = pd.read_csv(tmp_path / "results" / "mine" / "leaderboard.csv")
+    assert set(table["agent"]) == {"random", "bc", "on_target"}
+    report = json.loads((tmp_path / "results" / "mine" / "leaderboard.json").read_text())
+    gap = report["modes"]["calm"]["exploitation_gap"]
+    assert "on_target" in gap
+    assert os.path.exists(tmp_path / "results" / "mine" / "agents" / "on_target-calm-quick.npz")
