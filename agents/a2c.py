@@ -27,7 +27,7 @@ class A2CConfig:
     """Size of the catalog (the action space)."""
     n_envs: int = 4
     """World-model envs stepped together; each update uses `n_envs * n_steps` transitions."""
-    total_timesteps: int = 60_000
+    total_timesteps: int = 45_000
     """Env steps of a full fit (about a minute for one mode on one CPU core)."""
     quick_timesteps: int = 256
     """Env steps when the training data is `quick` (tests)."""

@@ -9,7 +9,11 @@ tracks the logs give no evidence about. Data, rewards and files: `agents.offline
 from __future__ import annotations
 
 from dataclasses import dataclass
+import math
 from typing import ClassVar
+
+import torch
+import torch.nn.functional as F
 
 from d3rlpy.algos import DiscreteBCQConfig
 
@@ -42,3 +46,11 @@ class BCQAgent(D3rlpyAgent):
             target_update_interval=config.target_update_interval, action_flexibility=config.action_flexibility,
             beta=config.beta, encoder_factory=self._encoder(), optim_factory=self._optimizer(),
         )  # fmt: skip
+
+    def _action_scores(self, x: torch.Tensor) -> torch.Tensor:
+        """Q-values shifted to be positive, zeroed outside the imitation head's plausible tracks (d3rlpy's rule)."""
+        impl = self._algorithm().impl
+        log_probs = F.log_softmax(impl.modules.imitator(x).logits, dim=1)
+        plausible = log_probs - log_probs.max(dim=1, keepdim=True).values > math.log(self.config.action_flexibility)
+        value = super()._action_scores(x)
+        return (value - value.min(dim=1, keepdim=True).values + 1e-5) * plausible

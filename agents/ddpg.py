@@ -53,7 +53,7 @@ class DDPGConfig:
     nearest is played."""
     n_envs: int = 2
     """World-model envs stepped together."""
-    total_timesteps: int = 16_000
+    total_timesteps: int = 13_000
     """Env steps of a full fit (about a minute for one mode on one CPU core)."""
     quick_timesteps: int = 200
     """Env steps when the training data is `quick` (tests)."""

@@ -58,6 +58,9 @@ class DPOConfig:
     """Distinct tracks sampled from the reference at each branching state."""
     branch_probability: float = 0.25
     """Chance that a step of a session becomes a branching state."""
+    novelty_weight: float = 0.0
+    """Bonus per unit of a candidate's mean cosine distance to the tracks already played in the session,
+    added to its rollout return (0 = the mode's utility alone)."""
     margin: float = 0.05
     """Smallest return difference for a (preferred, dispreferred) pair."""
     sessions_per_round: int = 256
@@ -190,7 +193,7 @@ class DPOAgent(PolicyAgent):
             returns += config.discount**h * rewards
             if h + 1 < steps:
                 actions = self._sample(reference, forks.observations(), rng, fork_rngs)
-        returns = returns.reshape(len(rows), k)
+        returns = returns.reshape(len(rows), k) + config.novelty_weight * self._novelty(sessions, rows, candidates)
         order = np.argsort(-returns, axis=1)
         best, worst = order[:, : k // 2], order[:, ::-1][:, : k // 2]  # i-th best against i-th worst
         gap = np.take_along_axis(returns, best, 1) - np.take_along_axis(returns, worst, 1)
@@ -202,6 +205,17 @@ class DPOAgent(PolicyAgent):
             rejected=np.take_along_axis(candidates, worst, 1)[keep],
             gap=gap[keep],
         )
+
+    @staticmethod
+    def _novelty(sessions: ListeningSessions, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        """Mean cosine distance of each candidate to the session's played tracks (0 before the first).  # (rows, k)"""
+        unit = sessions.catalog.unit_embeddings
+        played = sessions.played[rows]  # (rows, T), -1 beyond t
+        known = played >= 0
+        similarity = unit[candidates] @ unit[np.maximum(played, 0)].transpose(0, 2, 1)  # (rows, k, T)
+        count = known.sum(1)[:, None]
+        distance = ((1 - similarity) * known[:, None]).sum(-1)
+        return np.where(count > 0, distance / np.maximum(count, 1), 0.0)
 
     @staticmethod
     def _sample(

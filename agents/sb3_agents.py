@@ -29,7 +29,14 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm.auto import tqdm
 
-from agents.base import BaseAgent, TrainingData, as_batch, load_module_arrays, module_arrays, sample_categorical
+from agents.base import (
+    BaseAgent,
+    TrainingData,
+    as_batch,
+    load_module_arrays,
+    module_arrays,
+    sample_categorical,
+)
 from amrs_gym import MODE_ENV_IDS
 from amrs_gym.envs.sessions import ListeningSessions
 

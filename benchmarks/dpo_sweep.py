@@ -1,10 +1,10 @@
-"""DPO sweep: how much utility does DPO buy per unit of diversity given up, as its KL weight varies?
+"""DPO sweep: how much utility does DPO buy per unit of diversity given up, as its KL and novelty weights vary?
 
-For each mode, BC is fitted once; DPO is fine-tuned from it with each KL weight; every policy
+For each mode, BC is fitted once; DPO is fine-tuned from it with each setting; every policy
 is then scored in the world model from the TRAINING listeners' histories (validation: the
 held-out listeners and the reference world are never consulted). The chosen weight is the one
 with the highest validation utility among those that keep 80% of BC's coverage and 90% of its
-intra-list diversity; that is how `DPOConfig.kl_weight`'s default was picked.
+intra-list diversity; that is how `DPOConfig`'s defaults were picked.
 
     python -m benchmarks.dpo_sweep --out results/dpo_sweep            # about 12 minutes
     python -m benchmarks.dpo_sweep --quick --modes calm --out DIR     # a minute
@@ -41,6 +41,7 @@ class Args:
     seed: int = 0
     modes: list[str] = field(default_factory=lambda: list(MODES))
     kl_weights: list[float] = field(default_factory=lambda: [0.1, 0.25, 0.5, 1.0])
+    novelty_weights: list[float] = field(default_factory=lambda: [0.0])
     episodes: int = 300
     """Validation episodes per policy."""
     workers: int = 2
@@ -58,14 +59,18 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         return {k: metrics[k] for k in ("utility_mean", "utility_ci95", "coverage", "ild", "final_distance")}
 
     results = {"bc": score(bc)}
-    for weight in args.kl_weights:
-        dpo = DPOAgent(mode, DPOConfig(seed=args.seed, kl_weight=weight)).fit(data, reference=bc)
-        results[f"kl_{weight:g}"] = {"kl_weight": weight, **score(dpo)}
+    for novelty in args.novelty_weights:
+        for weight in args.kl_weights:
+            dpo = DPOAgent(mode, DPOConfig(seed=args.seed, kl_weight=weight, novelty_weight=novelty)).fit(
+                data, reference=bc)
+            results[f"kl_{weight:g}_novelty_{novelty:g}"] = {"kl_weight": weight, "novelty_weight": novelty,
+                                                              **score(dpo)}
     base = results["bc"]
     allowed = [r for k, r in results.items() if k != "bc"
                and r["coverage"] >= 0.8 * base["coverage"] and r["ild"] >= 0.9 * base["ild"]]
-    chosen = max(allowed, key=lambda r: r["utility_mean"])["kl_weight"] if allowed else None
-    return {"mode": mode, "results": results, "chosen_kl_weight": chosen}
+    best = max(allowed, key=lambda r: r["utility_mean"]) if allowed else None
+    chosen = {"kl_weight": best["kl_weight"], "novelty_weight": best["novelty_weight"]} if best else None
+    return {"mode": mode, "results": results, "chosen": chosen}
 
 
 def main(args: Args) -> dict[str, Any]:
@@ -79,8 +84,8 @@ def main(args: Args) -> dict[str, Any]:
     markdown = "\n".join([
         "Validation (world model, training listeners' histories) of BC and of DPO per KL weight:", "",
         markdown_table(["mode", "policy", "utility", "ci95", "coverage", "ILD", "final distance"], rows), "",
-        "Chosen KL weight per mode (best utility keeping 80% of BC's coverage and 90% of its ILD): "
-        + ", ".join(f"{d['mode']} {d['chosen_kl_weight']}" for d in done), "",
+        "Chosen setting per mode (best utility keeping 80% of BC's coverage and 90% of its ILD): "
+        + ", ".join(f"{d['mode']} {d['chosen']}" for d in done), "",
         f"Command: `{report['command']}`",
     ])  # fmt: skip
     out = Path(args.out_dir)
@@ -102,12 +107,12 @@ def _plot(done: list[dict[str, Any]], path: Path) -> None:
         line = axis.plot([r["ild"] / base["ild"] for r in variants],
                          [r["utility_mean"] - base["utility_mean"] for r in variants], marker="o", label=d["mode"])
         for r in variants:
-            axis.annotate(f"{r['kl_weight']:g}", (r["ild"] / base["ild"], r["utility_mean"] - base["utility_mean"]),
+            axis.annotate(f"{r['kl_weight']:g}/{r['novelty_weight']:g}", (r["ild"] / base["ild"], r["utility_mean"] - base["utility_mean"]),
                           fontsize=7, color=line[0].get_color(), xytext=(3, 3), textcoords="offset points")
     axis.axvline(0.9, color="grey", linestyle="--", label="90% of BC's ILD")
     axis.axhline(0, color="grey", linewidth=0.5)
     axis.set(xlabel="ILD relative to BC", ylabel="utility gain over BC (per step)",
-             title="DPO: utility vs diversity by KL weight (validation)")
+             title="DPO: utility vs diversity (labels: KL weight / novelty weight)")
     axis.legend(fontsize=8)
     figure.tight_layout()
     atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
@@ -122,6 +127,8 @@ def parse_args(argv: list[str] | None = None) -> Args:
     parser.add_argument("--seed", type=int, default=Args.seed)
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--kl-weights", dest="kl_weights", nargs="+", type=float, default=Args().kl_weights)
+    parser.add_argument("--novelty-weights", dest="novelty_weights", nargs="+", type=float,
+                        default=Args().novelty_weights)
     parser.add_argument("--episodes", type=int, default=Args.episodes)
     parser.add_argument("--workers", type=int, default=Args.workers)
     return Args(**vars(parser.parse_args(argv)))
