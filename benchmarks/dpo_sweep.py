@@ -6,7 +6,7 @@ held-out listeners and the reference world are never consulted). The chosen weig
 with the highest validation utility among those that keep 80% of BC's coverage and 90% of its
 intra-list diversity; that is how `DPOConfig`'s defaults were picked.
 
-    python -m benchmarks.dpo_sweep --out results/dpo_sweep            # about 12 minutes
+    python -m benchmarks.dpo_sweep --out results/dpo_sweep            # 6 settings x 4 modes: about 30 minutes
     python -m benchmarks.dpo_sweep --quick --modes calm --out DIR     # a minute
 
 Writes dpo_sweep.json, dpo_sweep.md and dpo_sweep.png (utility vs ILD, one line per mode).
@@ -40,8 +40,8 @@ class Args:
     quick: bool = False
     seed: int = 0
     modes: list[str] = field(default_factory=lambda: list(MODES))
-    kl_weights: list[float] = field(default_factory=lambda: [0.1, 0.25, 0.5, 1.0])
-    novelty_weights: list[float] = field(default_factory=lambda: [0.0])
+    kl_weights: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0])
+    novelty_weights: list[float] = field(default_factory=lambda: [0.0, 1.0])
     episodes: int = 300
     """Validation episodes per policy."""
     workers: int = 2
