@@ -32,8 +32,8 @@ single-seed tries gamma 0.95, advantage normalisation, ent_coef 0.01, 16 envs or
 `A2C_SETTINGS` scales the observation and the reward and uses learning rate 2e-3; the episode
 reward reported is always the env's own.
 
-    python -m benchmarks.seeds --out results/seeds            # about 20 minutes on 2 shared cores
-    python -m benchmarks.seeds --quick --out /tmp/seeds       # about 1 minute
+    python -m benchmarks.seeds --out results/seeds            # about 15 minutes on 2 shared cores
+    python -m benchmarks.seeds --quick --out /tmp/seeds       # about 20 seconds
 
 Writes seeds.json, seeds.md and seeds.png into --out.
 """
@@ -652,8 +652,7 @@ def _markdown(report: dict[str, Any]) -> str:
     parts = [
         "# Seeds: the three earlier works, reproduced",
         "",
-        "Quick run: training budgets far below the default; not the figures to quote." if report["quick"] else "",
-        "",
+        *(["Quick run: training budgets far below the default; not the figures to quote.", ""] if report["quick"] else []),
         "## Thesis: A2C, WiderTopTarget users, bullseye reward (max 210)",
         "",
         (
