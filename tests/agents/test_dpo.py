@@ -41,7 +41,7 @@ def test_at_the_reference_the_loss_is_log_two_and_the_kl_is_zero() -> None:
     logits = policy(obs)
     loss, stats = dpo_loss(logits, logits.detach(), torch.zeros(6, dtype=torch.long), torch.ones(6, dtype=torch.long),
                            beta=1.0, kl_weight=1.0)
-    assert abs(float(loss) - np.log(2)) < 1e-6
+    assert abs(loss.item() - np.log(2)) < 1e-6
     assert abs(stats["kl"]) < 1e-6
 
 
