@@ -10,8 +10,9 @@ third opinion for agents whose action probabilities depend on the observation al
     python -m benchmarks.leaderboard --quick --out results/leaderboard   # 200 episodes, quick training
 
 Writes leaderboard.csv (one row per agent, mode, evaluator), leaderboard.json (per mode: the
-Spearman rank correlation of the two evaluators' utilities, each agent's exploitation gap, and
-the DPO-vs-BC bars), leaderboard.md, utility_vs_diversity.png and trajectories.png.
+Spearman rank correlation of the two evaluators' utilities, each agent's exploitation gap, the
+DPO-vs-BC bars, and DPO's paired per-episode lead over BC), leaderboard.md,
+utility_vs_diversity.png and trajectories.png.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ COLUMNS = (
     "kl_to_logged", "ips_utility", "snips_utility",
 )  # fmt: skip
 TRAJECTORY_AGENTS = ("logged", "bc", "dpo", "greedy")
+PAIRED_AGENTS = ("bc", "dpo")
 
 
 @dataclass
@@ -71,7 +73,7 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
     trained, fit_seconds = train_or_load(args.agents, data, Path(args.cache_dir), progress=False)
     logged_distribution = data.logged_distribution()
     steps = held_out_steps(mode, data.utility)
-    rows, trajectories = [], {}
+    rows, trajectories, per_episode = [], {}, {}
     for name, agent in trained.items():
         estimates = off_policy(agent, steps)
         for evaluator in EVALUATORS:
@@ -80,11 +82,24 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
                              logged_distribution=logged_distribution)
             rows.append({"agent": name, "mode": mode, "evaluator": evaluator, **result.metrics, **estimates,
                          "fit_seconds": fit_seconds.get(name, 0.0), "eval_seconds": time.perf_counter() - started})
+            if name in PAIRED_AGENTS:
+                per_episode[(name, evaluator)] = result.episodes.utility.mean(axis=1).tolist()
             if name in TRAJECTORY_AGENTS:
                 trajectories[(name, evaluator)] = np.stack(
                     [result.episodes.valence.mean(0), result.episodes.arousal.mean(0)], 1
                 ).tolist()
-    return {"mode": mode, "rows": rows, "trajectories": trajectories, "episodes": episodes}
+    paired = {
+        evaluator: paired_difference(per_episode[("dpo", evaluator)], per_episode[("bc", evaluator)])
+        for evaluator in EVALUATORS if ("dpo", evaluator) in per_episode and ("bc", evaluator) in per_episode
+    }
+    return {"mode": mode, "rows": rows, "trajectories": trajectories, "episodes": episodes, "dpo_minus_bc": paired}
+
+
+def paired_difference(a: list[float], b: list[float]) -> dict[str, float]:
+    """Mean and 95% interval of per-episode differences a - b (same starting histories and seeds)."""
+    difference = np.asarray(a) - np.asarray(b)
+    spread = difference.std(ddof=1) if len(difference) > 1 else 0.0
+    return {"mean": float(difference.mean()), "ci95": float(1.96 * spread / np.sqrt(len(difference)))}
 
 
 def summarise(table: pd.DataFrame) -> dict[str, Any]:
@@ -122,7 +137,11 @@ def main(args: Args) -> dict[str, Any]:
         results = list(tqdm(pool.map(run_one, [args] * len(args.modes), args.modes), total=len(args.modes),
                             desc="modes"))
     table = pd.DataFrame([row for r in results for row in r["rows"]])
-    report: dict[str, Any] = {"modes": summarise(table), "episodes": results[0]["episodes"],
+    modes = summarise(table)
+    for r in results:
+        if r["dpo_minus_bc"]:
+            modes[r["mode"]]["dpo_minus_bc_paired"] = r["dpo_minus_bc"]
+    report: dict[str, Any] = {"modes": modes, "episodes": results[0]["episodes"],
                               "wall_seconds": time.perf_counter() - started, **provenance(args)}
     atomic_write(out / "leaderboard.csv", lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
     write_outputs(out, "leaderboard", report, _markdown(table, report))
@@ -149,6 +168,10 @@ def _markdown(table: pd.DataFrame, report: dict[str, Any]) -> str:
             f"{summary['spearman_world_model_vs_reference']:.2f}", ""]
         if "bars" in summary:
             parts += ["Bars: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in summary["bars"].items()), ""]
+        if "dpo_minus_bc_paired" in summary:
+            paired = summary["dpo_minus_bc_paired"]
+            parts += ["DPO minus BC, paired over the same episodes: " + ", ".join(
+                f"{evaluator} {d['mean']:+.3f} ± {d['ci95']:.3f}" for evaluator, d in paired.items()), ""]
     parts.append(f"Command: `{report['command']}`")
     return "\n".join(parts)
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.leaderboard import COLUMNS, summarise
+from benchmarks.leaderboard import COLUMNS, paired_difference, summarise
 
 
 def _row(agent: str, evaluator: str, utility: float, ci: float = 0.01, coverage: float = 0.5, ild: float = 0.7,
@@ -55,6 +55,7 @@ def test_quick_leaderboard_writes_the_contract(tmp_path) -> None:
     for name in ("leaderboard.md", "utility_vs_diversity.png", "trajectories.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert (tmp_path / "agents" / "dpo-calm-quick.npz").exists()
+    assert set(calm["dpo_minus_bc_paired"]) == {"world_model", "reference"}
 
 
 def test_unknown_agents_are_refused_with_a_clear_message() -> None:
@@ -62,3 +63,9 @@ def test_unknown_agents_are_refused_with_a_clear_message() -> None:
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and "unknown agent(s) nope" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_paired_difference_removes_what_both_agents_share() -> None:
+    shared = np.random.default_rng(0).normal(0, 1, 400)  # per-episode luck common to both agents
+    paired = paired_difference(list(shared + 0.1), list(shared))
+    assert paired["mean"] == pytest.approx(0.1) and paired["ci95"] == pytest.approx(0.0, abs=1e-12)
