@@ -23,7 +23,8 @@ from torch import nn
 
 from amrs_gym import defaults
 from amrs_gym.catalog import Catalog
-from amrs_gym.envs.sessions import ListeningSessions, load_shared_engine, start_sessions_for
+from agents.replay import LoggedSteps, replay_logs
+from amrs_gym.envs.sessions import ListeningSessions, StartSession, load_shared_engine, start_sessions_for
 from amrs_gym.io import atomic_write
 from amrs_gym.modes import MODES
 from amrs_gym.reward import Utility, default_utility
@@ -147,17 +148,19 @@ class TrainingData:
         return self.logs[self.logs["mode"] == self.mode]
 
     @cached_property
-    def replay(self) -> Any:
-        """This mode's logged sessions replayed through the world model (`agents.replay.LoggedSteps`)."""
-        from agents.replay import replay_logs
-
+    def replay(self) -> LoggedSteps:
+        """This mode's logged sessions replayed through the world model."""
         return replay_logs(self.logs, self.mode, self.utility, self.engine, self.catalog,
                            self.history_length, self.episode_length)
 
+    @cached_property
+    def starts(self) -> list[StartSession]:
+        """The training listeners' sessions of this mode that episodes can start from."""
+        return start_sessions_for(self.logs, self.mode, "mixed")
+
     def sessions(self, n: int) -> ListeningSessions:
         """`n` world-model sessions that start from the training listeners' logged histories."""
-        starts = start_sessions_for(self.logs, self.mode, "mixed")
-        return ListeningSessions(n, self.mode, self.utility, self.engine, self.catalog, starts,
+        return ListeningSessions(n, self.mode, self.utility, self.engine, self.catalog, self.starts,
                                  self.history_length, self.episode_length)
 
     def env_kwargs(self) -> dict[str, Any]:

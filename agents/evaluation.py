@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from agents.base import EPISODE_LENGTH, HISTORY_LENGTH, Agent
-from agents.replay import LoggedSteps
+from agents.replay import LoggedSteps, replay_logs
 from amrs_gym import defaults
 from amrs_gym.envs.reference import default_reference_world
-from amrs_gym.envs.sessions import build_sessions
+from amrs_gym.envs.sessions import build_sessions, load_shared_engine
 from amrs_gym.metrics import Episodes, evaluate_episodes, off_policy_estimates
 from amrs_gym.reward import Utility, default_utility
 
@@ -124,9 +124,6 @@ def off_policy(agent: Agent, steps: LoggedSteps, clip: float = 100.0) -> dict[st
 
 def held_out_steps(mode: str, utility: Utility | None = None) -> LoggedSteps:
     """The held-out (test) listeners' logged sessions of `mode`, replayed: data no agent trained on."""
-    from agents.replay import replay_logs
-    from amrs_gym.envs.sessions import load_shared_engine
-
     split = defaults.default_split()
     return replay_logs(split.test, mode, utility or default_utility(mode),
                        load_shared_engine(str(defaults.CHECKPOINT_PATH)), defaults.default_catalog(), progress=False)
