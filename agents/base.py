@@ -21,13 +21,19 @@ import pandas as pd
 import torch
 from torch import nn
 
+from agents.replay import LoggedSteps, replay_logs
 from amrs_gym import defaults
 from amrs_gym.catalog import Catalog
-from agents.replay import LoggedSteps, replay_logs
-from amrs_gym.envs.sessions import ListeningSessions, StartSession, load_shared_engine, start_sessions_for
+from amrs_gym.envs.sessions import (
+    ListeningSessions,
+    StartSession,
+    load_shared_engine,
+    start_sessions_for,
+)
 from amrs_gym.io import atomic_write
 from amrs_gym.modes import MODES
 from amrs_gym.reward import Utility, default_utility
+from amrs_gym.sampling import sample_categorical
 from amrs_gym.world_model.rollout import NumpyRollout
 
 WEIGHTS_FORMAT = 1
@@ -275,6 +281,17 @@ class BaseAgent:
         """Nothing to learn (fixed policies); learning agents override this."""
         return self
 
+    def _check_data(self, data: TrainingData) -> None:
+        """Refuse training data of another mode."""
+        if data.mode != self.mode:
+            raise ValueError(f"the agent is for mode {self.mode!r}, the data for {data.mode!r}")
+
+    def _fitted(self, learned: Any, what: str) -> Any:
+        """`learned`, or a clear error if the agent was neither fitted nor loaded."""
+        if learned is None:
+            raise RuntimeError(f"the {self.name} agent has no {what} yet: fit() or load() it first")
+        return learned
+
     def _arrays(self) -> dict[str, np.ndarray]:
         """What `save` writes beside the config."""
         return {}
@@ -289,33 +306,22 @@ class BaseAgent:
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """Read an agent written by `save`."""
-        header, arrays = load_weights(path, cls.name)
+        return cls.from_weights(*load_weights(path, cls.name))
+
+    @classmethod
+    def from_weights(cls, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> Self:
+        """The agent a file's header and arrays (from `load_weights`) describe."""
         agent = cls(header["mode"], cls.config_type(**header["config"]))
         agent._set_arrays(arrays)
         return agent
 
 
-class PolicyAgent(BaseAgent):
-    """Shared acting, probabilities and saving of agents whose policy is a `TrackPolicy` (BC, DPO)."""
-
-    policy: TrackPolicy | None = None
-
-    def _build(self, obs_dim: int, content: np.ndarray) -> TrackPolicy:
-        torch.manual_seed(self.config.seed)
-        self.policy = TrackPolicy(obs_dim, content, self.config.hidden)
-        return self.policy
-
-    def _network(self) -> TrackPolicy:
-        if self.policy is None:
-            raise RuntimeError(f"the {self.name} agent has no policy yet: fit() or load() it first")
-        return self.policy
+class DistributionAgent(BaseAgent):
+    """An agent that acts by drawing from its `action_probabilities` (the most likely track if `deterministic`)."""
 
     def action_probabilities(self, observation: np.ndarray, sessions: ListeningSessions | None = None) -> np.ndarray:
-        """The policy's distribution over the catalog for each observation.  # (n, n_tracks)"""
-        policy = self._network()
-        obs = torch.from_numpy(as_batch(observation, policy.obs_dim))
-        with torch.no_grad():
-            return torch.softmax(policy(obs).double(), dim=-1).numpy()
+        """The distribution over the catalog for each observation.  # (n, n_tracks)"""
+        raise NotImplementedError
 
     def predict(
         self,
@@ -326,11 +332,32 @@ class PolicyAgent(BaseAgent):
         *,
         sessions: ListeningSessions | None = None,
     ) -> tuple[np.ndarray, Any]:
-        """Sample a track from the policy (its most likely track if `deterministic`)."""
-        probs = self.action_probabilities(observation)
+        """Sample a track per observation from `action_probabilities`, with the agent's own generator."""
+        probabilities = self.action_probabilities(observation, sessions)
         if deterministic:
-            return probs.argmax(axis=1), state
-        return sample_categorical(probs, self.rng), state
+            return probabilities.argmax(axis=1), state
+        return sample_categorical(probabilities, self.rng.random(len(probabilities))), state
+
+
+class PolicyAgent(DistributionAgent):
+    """Shared acting, probabilities and saving of agents whose policy is a `TrackPolicy` (BC, DPO)."""
+
+    policy: TrackPolicy | None = None
+
+    def _build(self, obs_dim: int, content: np.ndarray) -> TrackPolicy:
+        torch.manual_seed(self.config.seed)
+        self.policy = TrackPolicy(obs_dim, content, self.config.hidden)
+        return self.policy
+
+    def _network(self) -> TrackPolicy:
+        return self._fitted(self.policy, "policy")
+
+    def action_probabilities(self, observation: np.ndarray, sessions: ListeningSessions | None = None) -> np.ndarray:
+        """The policy's distribution over the catalog for each observation.  # (n, n_tracks)"""
+        policy = self._network()
+        obs = torch.from_numpy(as_batch(observation, policy.obs_dim))
+        with torch.no_grad():
+            return torch.softmax(policy(obs).double(), dim=-1).numpy()
 
     def _arrays(self) -> dict[str, np.ndarray]:
         policy = self._network()
@@ -342,10 +369,3 @@ class PolicyAgent(BaseAgent):
         if "obs_dim" not in arrays or "policy/content" not in arrays:
             raise ValueError(f"the {self.name} agent file holds no policy")
         load_module_arrays(self._build(int(arrays["obs_dim"]), arrays["policy/content"]), arrays, "policy/")
-
-
-def sample_categorical(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One draw per row of a (n, k) probability matrix."""
-    cumulative = probabilities.cumsum(axis=1)
-    draws = rng.random(len(probabilities))[:, None] * cumulative[:, -1:]
-    return np.minimum((cumulative < draws).sum(axis=1), probabilities.shape[1] - 1)

@@ -8,13 +8,12 @@ tracks the logs give no evidence about. Data, rewards and files: `agents.offline
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import math
-from typing import ClassVar
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-
 from d3rlpy.algos import DiscreteBCQConfig
 
 from agents.offline_rl import D3rlpyAgent, OfflineRLConfig
@@ -39,13 +38,10 @@ class BCQAgent(D3rlpyAgent):
     name: ClassVar[str] = "bcq"
     config_type: ClassVar[type] = BCQConfig
 
-    def _algo_config(self) -> DiscreteBCQConfig:
-        config: BCQConfig = self.config
-        return DiscreteBCQConfig(
-            batch_size=config.batch_size, learning_rate=config.learning_rate, gamma=config.gamma,
-            target_update_interval=config.target_update_interval, action_flexibility=config.action_flexibility,
-            beta=config.beta, encoder_factory=self._encoder(), optim_factory=self._optimizer(),
-        )  # fmt: skip
+    algo_config_type = DiscreteBCQConfig
+
+    def _algorithm_options(self) -> dict[str, Any]:
+        return {"action_flexibility": self.config.action_flexibility, "beta": self.config.beta}
 
     def _action_scores(self, x: torch.Tensor) -> torch.Tensor:
         """Q-values shifted to be positive, zeroed outside the imitation head's plausible tracks (d3rlpy's rule)."""

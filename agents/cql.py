@@ -8,7 +8,7 @@ policy stays among tracks whose value the data supports. Data, rewards and files
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from d3rlpy.algos import DiscreteCQLConfig
 
@@ -29,10 +29,7 @@ class CQLAgent(D3rlpyAgent):
     name: ClassVar[str] = "cql"
     config_type: ClassVar[type] = CQLConfig
 
-    def _algo_config(self) -> DiscreteCQLConfig:
-        config: CQLConfig = self.config
-        return DiscreteCQLConfig(
-            batch_size=config.batch_size, learning_rate=config.learning_rate, gamma=config.gamma,
-            target_update_interval=config.target_update_interval, alpha=config.alpha,
-            encoder_factory=self._encoder(), optim_factory=self._optimizer(),
-        )  # fmt: skip
+    algo_config_type = DiscreteCQLConfig
+
+    def _algorithm_options(self) -> dict[str, Any]:
+        return {"alpha": self.config.alpha}

@@ -46,6 +46,7 @@ from tqdm.auto import tqdm
 from agents.base import PolicyAgent, TrackPolicy, TrainingData
 from agents.bc import BCAgent, BCConfig
 from amrs_gym.envs.sessions import ListeningSessions
+from amrs_gym.sampling import sample_categorical
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ class DPOAgent(PolicyAgent):
             branching = np.flatnonzero(rng.random(n) < config.branch_probability)
             if len(branching):
                 found.append(self._score_candidates(sessions, observations, branching, reference, data, rng))
-            actions = self._sample(self._network(), observations, rng)  # the current policy moves on
+            actions = self._sample(self._network(), observations, rng.random(n))  # the current policy moves on
             sessions.step(actions, rngs)
         return PreferencePairs(*(np.concatenate([getattr(p, f) for p in found]) if found else np.zeros(0)
                                  for f in ("observations", "chosen", "rejected", "gap")))
@@ -201,7 +202,7 @@ class DPOAgent(PolicyAgent):
             rewards, _ = forks.step(actions, fork_rngs)
             returns += config.discount**h * rewards
             if h + 1 < steps:
-                actions = self._sample(reference, forks.observations(), rng, fork_rngs)
+                actions = self._sample(reference, forks.observations(), np.array([r.random() for r in fork_rngs]))
         returns = returns.reshape(len(rows), k) + config.novelty_weight * self._novelty(sessions, rows, candidates)
         order = np.argsort(-returns, axis=1)
         best, worst = order[:, : k // 2], order[:, ::-1][:, : k // 2]  # i-th best against i-th worst
@@ -227,18 +228,11 @@ class DPOAgent(PolicyAgent):
         return np.where(count > 0, distance / np.maximum(count, 1), 0.0)
 
     @staticmethod
-    def _sample(
-        policy: TrackPolicy,
-        observations: np.ndarray,
-        rng: np.random.Generator,
-        row_rngs: list[np.random.Generator] | None = None,
-    ) -> np.ndarray:
-        """One track per row from `policy`; with `row_rngs`, row i's uniform comes from row_rngs[i]."""
+    def _sample(policy: TrackPolicy, observations: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+        """One track per row from `policy`, drawn with the given uniforms (n,)."""
         with torch.no_grad():
-            probs = torch.softmax(policy(torch.from_numpy(observations)).double(), -1).numpy()
-        uniforms = np.array([r.random() for r in row_rngs]) if row_rngs is not None else rng.random(len(probs))
-        cumulative = probs.cumsum(axis=1)
-        return np.minimum((cumulative < uniforms[:, None] * cumulative[:, -1:]).sum(1), probs.shape[1] - 1)
+            probabilities = torch.softmax(policy(torch.from_numpy(observations)).double(), -1).numpy()
+        return sample_categorical(probabilities, uniforms)
 
     def _update(
         self, pairs: PreferencePairs, reference: TrackPolicy, optimizer: torch.optim.Optimizer,

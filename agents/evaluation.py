@@ -39,12 +39,13 @@ def rollout(
     mode: str,
     evaluator: Evaluator = "world_model",
     n_episodes: int = 500,
-    seed: int = 0,
+    seed: int | tuple[int, ...] = 0,
     utility: Utility | None = None,
     checkpoint: str | Path | None = None,
     logged_distribution: np.ndarray | None = None,
     episode_length: int = EPISODE_LENGTH,
     start_sessions: pd.DataFrame | None = None,
+    history_length: int = HISTORY_LENGTH,
 ) -> Evaluation:
     """Play `n_episodes` episodes of `mode` (all at once, as one batch) and score them.
 
@@ -54,16 +55,18 @@ def rollout(
     (`deterministic=False`), reseeded with `seed` if they have a `seed` method. Episodes start
     from the shipped held-out listeners' histories unless `start_sessions` (logs) is given, e.g.
     training listeners' logs to validate a setting without touching the test listeners.
+    Episode i draws from `default_rng([*seed, i])`, so a tuple seed gives each caller's batch its
+    own streams (the stress tests: one per scenario).
     """
     if evaluator not in EVALUATORS:
         raise ValueError(f"unknown evaluator {evaluator!r}; expected one of {', '.join(EVALUATORS)}")
     if agent.mode != mode:
         raise ValueError(f"the agent was built for mode {agent.mode!r}, not {mode!r}")
     world = default_reference_world() if evaluator == "reference" else None
-    sessions = build_sessions(n_episodes, mode, "mixed", "history", HISTORY_LENGTH, episode_length,
+    sessions = build_sessions(n_episodes, mode, "mixed", "history", history_length, episode_length,
                               utility or default_utility(mode), checkpoint, world=world, start_frame=start_sessions)
     utility = sessions.utility
-    rngs = [np.random.default_rng([seed, i]) for i in range(n_episodes)]
+    rngs = [np.random.default_rng([*np.atleast_1d(seed), i]) for i in range(n_episodes)]
     sessions.reset(np.arange(n_episodes), rngs, cold=False)
     if hasattr(agent, "seed"):
         agent.seed(seed)
@@ -75,18 +78,18 @@ def rollout(
         valence[:, 0], arousal[:, 0] = sessions.affect.T
     else:
         valence[:, 0], arousal[:, 0] = sessions.truth.valence, sessions.truth.arousal
+    key = "predicted" if world is None else "sampled"  # the reference env's "sampled" is the truth
     episode_start = np.ones(n_episodes, dtype=bool)
     state: Any = None
     for t in range(episode_length):
         actions, state = agent.predict(sessions.observations(), state, episode_start, sessions=sessions)
-        actions = _check_actions(actions, n_episodes, sessions.catalog.n_tracks)
+        actions = sessions.check_actions(np.asarray(actions).reshape(-1))
         rewards, info = sessions.step(actions, rngs)
         episode_start[:] = False
         components = info["utility_components"]
         tracks[:, t], utilities[:, t] = actions, rewards
         engagement[:, t] = _expectation(components["engagement"], utility.engagement_weight, info["expected_engagement"])
         like[:, t] = _expectation(components["like"], utility.like_weight, info["like_probability"])
-        key = "predicted" if world is None else "sampled"  # the reference env's "sampled" is the truth
         valence[:, t + 1], arousal[:, t + 1] = info[f"valence_{key}"], info[f"arousal_{key}"]
     episodes = Episodes(tracks, utilities, valence, arousal, engagement, like)
     metrics = evaluate_episodes(episodes, utility, sessions.catalog.unit_embeddings, logged_distribution)
@@ -96,16 +99,6 @@ def rollout(
 def _expectation(weighted: np.ndarray, weight: float, fallback: np.ndarray) -> np.ndarray:
     """The unweighted expectation behind a utility term (the env's prediction if the term is switched off)."""
     return weighted / weight if weight else np.asarray(fallback, dtype=np.float64)
-
-
-def _check_actions(actions: Any, n: int, n_tracks: int) -> np.ndarray:
-    """An agent's actions as (n,) track ids, or a clear error naming what is wrong."""
-    array = np.asarray(actions).reshape(-1)
-    if array.shape != (n,) or not np.issubdtype(array.dtype, np.integer):
-        raise ValueError(f"an agent must return {n} integer track ids, got {np.asarray(actions)!r}")
-    if array.min() < 0 or array.max() >= n_tracks:
-        raise ValueError(f"an agent returned track ids outside [0, {n_tracks})")
-    return array.astype(np.int64)
 
 
 def off_policy(agent: Agent, steps: LoggedSteps, clip: float = 100.0) -> dict[str, float]:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from agents.base import BaseAgent, require_sessions, sample_categorical
+from agents.base import DistributionAgent, require_sessions
 from amrs_gym import defaults
 from amrs_gym.envs.sessions import ListeningSessions
 from amrs_gym.modes import mode_index
@@ -34,7 +34,7 @@ def production_policy() -> ProductionPolicy:
     return defaults.default_dataset_config().build_world(defaults.default_catalog())[1]
 
 
-class LoggedAgent(BaseAgent):
+class LoggedAgent(DistributionAgent):
     """The logging policy: its probabilities are the logs' propensities."""
 
     name: ClassVar[str] = "logged"
@@ -51,8 +51,3 @@ class LoggedAgent(BaseAgent):
         )  # fmt: skip
         return production_policy().probabilities(state, sessions.last[:, 1] > 0.5)
 
-    def predict(self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
-                deterministic: bool = False, *, sessions: ListeningSessions | None = None) -> tuple[np.ndarray, Any]:
-        """Draw from the production policy (its top track if `deterministic`)."""
-        probs = self.action_probabilities(observation, sessions)
-        return (probs.argmax(1) if deterministic else sample_categorical(probs, self.rng)), state

@@ -34,7 +34,7 @@ from __future__ import annotations
 import contextlib
 import io
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
@@ -97,7 +97,7 @@ def logged_dataset(steps: LoggedSteps, n_tracks: int, mean: np.ndarray, std: np.
 class D3rlpyAgent(BaseAgent):
     """An agent whose policy is a d3rlpy discrete Q-learning algorithm fitted to the logs.
 
-    Subclasses build the d3rlpy config (`_algo_config`). Acting is greedy in the learned Q-values
+    Subclasses name the d3rlpy config class (`algo_config_type`) and its own options. Acting is greedy in the learned Q-values
     (as d3rlpy's `predict`): `deterministic` makes no difference. When the env's sessions are
     passed (every benchmark does), tracks already played in the session are excluded, as the
     production policy's repeat penalty does: the logs almost never repeat a track, so the
@@ -109,20 +109,25 @@ class D3rlpyAgent(BaseAgent):
     obs_mean: np.ndarray | None = None
     obs_std: np.ndarray | None = None
 
+    algo_config_type: ClassVar[type[LearnableConfig]]
+    """The d3rlpy config class of the algorithm."""
+
+    def _algorithm_options(self) -> dict[str, Any]:
+        """Options of the d3rlpy config beyond the shared ones (the algorithm's own)."""
+        return {}
+
     def _algo_config(self) -> LearnableConfig:
         """The d3rlpy config built from this agent's config."""
-        raise NotImplementedError
-
-    def _encoder(self) -> VectorEncoderFactory:
-        return VectorEncoderFactory(hidden_units=[self.config.hidden] * self.config.layers)
-
-    def _optimizer(self) -> AdamFactory:
-        return AdamFactory()
+        config: OfflineRLConfig = self.config
+        return self.algo_config_type(
+            batch_size=config.batch_size, learning_rate=config.learning_rate, gamma=config.gamma,
+            target_update_interval=config.target_update_interval,
+            encoder_factory=VectorEncoderFactory(hidden_units=[config.hidden] * config.layers),
+            optim_factory=AdamFactory(), **self._algorithm_options(),
+        )  # fmt: skip
 
     def _algorithm(self) -> Any:
-        if self.algo is None:
-            raise RuntimeError(f"the {self.name} agent has no Q-network yet: fit() or load() it first")
-        return self.algo
+        return self._fitted(self.algo, "Q-network")
 
     @property
     def obs_dim(self) -> int:
@@ -131,8 +136,7 @@ class D3rlpyAgent(BaseAgent):
 
     def fit(self, data: TrainingData) -> Self:
         """Fit to the replayed logs of `data.mode` for `n_steps` gradient steps (`quick_steps` if `data.quick`)."""
-        if data.mode != self.mode:
-            raise ValueError(f"the agent is for mode {self.mode!r}, the data for {data.mode!r}")
+        self._check_data(data)
         torch.set_num_threads(1)
         steps = data.replay
         self.obs_mean = steps.observations.mean(axis=0).astype(np.float32)

@@ -53,7 +53,8 @@ def replay_logs(
     """Replay every logged `mode` session that has an earlier session of its listener (its first
     `episode_length` steps)."""
     starts = start_sessions_for(logs, mode, "mixed")
-    ordered = logs.sort_values(["session_id", "position"], kind="stable")
+    ids = [s.session_id for s in starts]
+    ordered = logs[logs["session_id"].isin(ids)].sort_values(["session_id", "position"], kind="stable")
     by_session = {sid: rows for sid, rows in ordered.groupby("session_id", sort=False)}
     columns = ("track_id", "propensity", "engagement", "skipped", "rating", "valence_report", "arousal_report")
     parts: list[dict[str, np.ndarray]] = []
@@ -62,7 +63,7 @@ def replay_logs(
         chunk = list(range(first, min(first + batch, len(starts))))
         n = len(chunk)
         sessions = ListeningSessions(n, mode, utility, engine, catalog, starts, history_length, episode_length)
-        sessions.reset(np.arange(n), rng * n, cold=False, starts=chunk)
+        sessions.reset(np.arange(n), rng * n, cold=False, start_indices=chunk)
         table = {c: np.zeros((n, episode_length)) for c in columns}
         length = np.zeros(n, dtype=np.int64)
         for row, index in enumerate(chunk):
@@ -80,7 +81,7 @@ def replay_logs(
                 "observations": observations[live], "actions": actions[live],
                 "propensities": table["propensity"][live, t], "rewards": rewards[live],
                 "timeouts": (t == length - 1)[live],
-                "session_id": np.array([starts[i].session_id for i in chunk])[live],
+                "session_id": np.array([ids[i] for i in chunk])[live],
                 "step": np.full(int(live.sum()), t),
             })  # fmt: skip
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -31,11 +31,11 @@ from tqdm.auto import tqdm
 
 from agents.base import (
     BaseAgent,
+    DistributionAgent,
     TrainingData,
     as_batch,
     load_module_arrays,
     module_arrays,
-    sample_categorical,
 )
 from amrs_gym import MODE_ENV_IDS
 from amrs_gym.envs.sessions import ListeningSessions
@@ -107,9 +107,7 @@ class SB3Agent(BaseAgent):
         return env
 
     def _model(self) -> BaseAlgorithm:
-        if self.model is None:
-            raise RuntimeError(f"the {self.name} agent has no model yet: fit() or load() it first")
-        return self.model
+        return self._fitted(self.model, "model")
 
     @property
     def obs_dim(self) -> int:
@@ -123,8 +121,7 @@ class SB3Agent(BaseAgent):
 
     def fit(self, data: TrainingData) -> Self:
         """Train online in the world model for `total_timesteps` env steps (`quick_timesteps` if `data.quick`)."""
-        if data.mode != self.mode:
-            raise ValueError(f"the agent is for mode {self.mode!r}, the data for {data.mode!r}")
+        self._check_data(data)
         torch.set_num_threads(1)
         env = self.training_env(data)
         try:
@@ -175,7 +172,7 @@ class SB3Agent(BaseAgent):
         self.model = model
 
 
-class SB3DiscreteAgent(SB3Agent):
+class SB3DiscreteAgent(DistributionAgent, SB3Agent):
     """An SB3 agent whose policy is a categorical distribution over the catalog (A2C, PPO): it exposes
     `action_probabilities` and samples from them with the agent's own generator."""
 
@@ -190,21 +187,6 @@ class SB3DiscreteAgent(SB3Agent):
             probabilities = policy.get_distribution(obs).distribution.probs
         probabilities = probabilities.double().cpu().numpy()
         return probabilities / probabilities.sum(axis=1, keepdims=True)
-
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: Any = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = False,
-        *,
-        sessions: ListeningSessions | None = None,
-    ) -> tuple[np.ndarray, Any]:
-        """Sample a track from the policy (its most likely track if `deterministic`), as SB3's policy would."""
-        probabilities = self.action_probabilities(observation)
-        if deterministic:
-            return probabilities.argmax(axis=1), state
-        return sample_categorical(probabilities, self.rng), state
 
 
 def net_arch(hidden: int, layers: int) -> list[int]:

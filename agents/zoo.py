@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from tqdm.auto import tqdm
@@ -26,6 +27,7 @@ from amrs_gym.modes import MODES
 
 #: agents that are fitted with another agent as their reference.
 REFERENCES = {"dpo": "bc"}
+T = TypeVar("T")
 
 
 def train_or_load(
@@ -39,18 +41,18 @@ def train_or_load(
     for name in tqdm(order, desc=f"agents ({data.mode})", disable=not progress):
         fresh = agents.make(name, mode=data.mode, seed=data.seed)
         path = cache / f"{name}-{data.mode}{'-quick' if data.quick else ''}.npz" if cache else None
-        if path is not None and path.exists() and _same_config(path, name, fresh.config):
-            trained[name], seconds[name] = type(fresh).load(path), 0.0
+        cached = _cached(path, fresh) if path is not None else None
+        if cached is not None:
+            trained[name], seconds[name] = cached, 0.0
             continue
         started = time.perf_counter()
         reference = REFERENCES.get(name)
-        if reference is not None:
-            trained.setdefault(reference, None)
-            if trained[reference] is None:
+        if reference is None:
+            fresh.fit(data)
+        else:
+            if reference not in trained:
                 trained[reference] = agents.make(reference, mode=data.mode, seed=data.seed).fit(data)
             fresh.fit(data, reference=trained[reference])
-        else:
-            fresh.fit(data)
         seconds[name] = time.perf_counter() - started
         trained[name] = fresh
         if path is not None:
@@ -58,31 +60,62 @@ def train_or_load(
     return {n: trained[n] for n in names}, seconds
 
 
-def _same_config(path: Path, name: str, config: Any) -> bool:
+def _cached(path: Path, fresh: Any) -> Any:
+    """The agent stored at `path` if it was trained with `fresh`'s config (read once), else None."""
+    if not path.exists():
+        return None
     try:
-        header, _ = load_weights(path, name)
+        header, arrays = load_weights(path, fresh.name)
     except ValueError:
-        return False
-    return header["config"] == asdict(config)
+        return None
+    return type(fresh).from_weights(header, arrays) if header["config"] == asdict(fresh.config) else None
 
 
 @dataclass
-class Args:
+class ZooArgs:
+    """Settings every command that trains (or loads) the zoo per mode shares."""
+
+    quick: bool = False
+    """Quick training (tests, `--quick` benchmarks)."""
+    seed: int = 0
+    """Seed of training (and of the evaluation episodes, where there are any)."""
+    modes: list[str] = field(default_factory=lambda: list(MODES))
+    agents: list[str] = field(default_factory=lambda: list(agents.AGENTS))
+    workers: int = 2
+    """Modes run in parallel (one torch thread each)."""
+
+
+@dataclass
+class Args(ZooArgs):
     """Settings of a zoo training run."""
 
     out_dir: str = "results/agents"
     """Where agent files and the timing table go."""
-    quick: bool = False
-    """Quick training (tests)."""
-    seed: int = 0
-    modes: list[str] = field(default_factory=lambda: list(MODES))
-    agents: list[str] = field(default_factory=lambda: list(agents.AGENTS))
-    workers: int = 2
-    """Modes trained in parallel (one torch thread each)."""
 
 
-def _train_mode(job: tuple[Args, str]) -> tuple[str, dict[str, float]]:
-    args, mode = job
+def map_modes(function: Callable[[Any, str], T], args: Any, modes: list[str], workers: int) -> list[T]:
+    """`function(args, mode)` for every mode, in order, `workers` modes at a time in separate processes."""
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(tqdm(pool.map(function, [args] * len(modes), modes), total=len(modes), desc="modes"))
+
+
+def add_zoo_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `ZooArgs` options: --quick, --seed, --modes, --agents, --workers."""
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seed", type=int, default=ZooArgs.seed)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--agents", nargs="+", default=list(agents.AGENTS))
+    parser.add_argument("--workers", type=int, default=ZooArgs.workers)
+
+
+def check_agent_names(parser: argparse.ArgumentParser, names: list[str]) -> None:
+    """Exit with a usage error naming any agent that is not registered."""
+    unknown = sorted(set(names) - set(agents.available()))
+    if unknown:
+        parser.error(f"unknown agent(s) {', '.join(unknown)}; registered: {', '.join(agents.available())}")
+
+
+def _train_mode(args: Args, mode: str) -> tuple[str, dict[str, float]]:
     data = TrainingData.default(mode, quick=args.quick, seed=args.seed)
     _, seconds = train_or_load(args.agents, data, Path(args.out_dir), progress=False)
     return mode, seconds
@@ -93,9 +126,7 @@ def main(args: Args) -> dict[str, Any]:
     from benchmarks.report import markdown_table, provenance, write_outputs
 
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        results = dict(tqdm(pool.map(_train_mode, [(args, m) for m in args.modes]), total=len(args.modes),
-                            desc="modes"))
+    results = dict(map_modes(_train_mode, args, args.modes, args.workers))
     report = {"fit_seconds": results, "wall_seconds": time.perf_counter() - started, **provenance(args)}
     rows = [[name, *(results[m].get(name, float("nan")) for m in args.modes)] for name in args.agents]
     markdown = "\n".join([
@@ -113,15 +144,9 @@ def parse_args(argv: list[str] | None = None) -> Args:
     """Command-line arguments into Args."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", dest="out_dir", default=Args.out_dir)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seed", type=int, default=Args.seed)
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--agents", nargs="+", default=list(agents.AGENTS))
-    parser.add_argument("--workers", type=int, default=Args.workers)
+    add_zoo_arguments(parser)
     parsed = parser.parse_args(argv)
-    unknown = sorted(set(parsed.agents) - set(agents.available()))
-    if unknown:
-        parser.error(f"unknown agent(s) {', '.join(unknown)}; registered: {', '.join(agents.available())}")
+    check_agent_names(parser, parsed.agents)
     return Args(**vars(parsed))
 
 

@@ -15,21 +15,19 @@ Writes dpo_sweep.json, dpo_sweep.md and dpo_sweep.png (utility vs ILD, one line 
 from __future__ import annotations
 
 import argparse
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from agents.base import TrainingData
 from agents.bc import BCAgent, BCConfig
 from agents.dpo import DPOAgent, DPOConfig
 from agents.evaluation import rollout
-from amrs_gym.io import atomic_write
+from agents.zoo import map_modes
 from amrs_gym.modes import MODES
-from benchmarks.report import markdown_table, provenance, write_outputs
+from benchmarks.report import markdown_table, provenance, pyplot, save_figure, write_outputs
 
 
 @dataclass
@@ -75,9 +73,7 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
 
 def main(args: Args) -> dict[str, Any]:
     """Sweep every mode and write the outputs."""
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        done = list(tqdm(pool.map(run_one, [args] * len(args.modes), args.modes), total=len(args.modes),
-                         desc="modes"))
+    done = map_modes(run_one, args, args.modes, args.workers)
     report = {"modes": {d["mode"]: d for d in done}, **provenance(args)}
     rows = [[d["mode"], name, r["utility_mean"], r["utility_ci95"], r["coverage"], r["ild"], r["final_distance"]]
             for d in done for name, r in d["results"].items()]
@@ -95,10 +91,7 @@ def main(args: Args) -> dict[str, Any]:
 
 
 def _plot(done: list[dict[str, Any]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axis = plt.subplots(figsize=(6, 4.5))
     for d in done:
@@ -115,8 +108,7 @@ def _plot(done: list[dict[str, Any]], path: Path) -> None:
              title="DPO: utility vs diversity (labels: KL weight / novelty weight)")
     axis.legend(fontsize=8)
     figure.tight_layout()
-    atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def parse_args(argv: list[str] | None = None) -> Args:

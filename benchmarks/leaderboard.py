@@ -19,23 +19,20 @@ from __future__ import annotations
 
 import argparse
 import time
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from tqdm.auto import tqdm
 
-import agents
 from agents.base import TrainingData
 from agents.evaluation import EVALUATORS, held_out_steps, off_policy, rollout
-from agents.zoo import train_or_load
+from agents.zoo import ZooArgs, add_zoo_arguments, check_agent_names, map_modes, train_or_load
 from amrs_gym.io import atomic_write
-from amrs_gym.modes import DEFAULT_TARGETS, MODES
-from benchmarks.report import markdown_table, provenance, write_outputs
+from amrs_gym.modes import DEFAULT_TARGETS
+from benchmarks.report import markdown_table, provenance, pyplot, save_figure, write_outputs
 
 COLUMNS = (
     "utility_mean", "utility_ci95", "valence_delta", "arousal_delta", "final_distance", "time_in_zone",
@@ -47,22 +44,14 @@ PAIRED_AGENTS = ("bc", "dpo")
 
 
 @dataclass
-class Args:
-    """Settings of the leaderboard."""
+class Args(ZooArgs):
+    """Settings of the leaderboard (`quick`: quick training and 200 episodes; the same seed for every agent)."""
 
     out_dir: str = "results/leaderboard"
     cache_dir: str = "results/agents"
     """Trained agents are read from (and written to) here, shared with the stress tests and `agents.zoo`."""
-    quick: bool = False
-    """Quick training and 200 episodes."""
-    seed: int = 0
-    """Seed of training and of the evaluation episodes (the same for every agent)."""
     episodes: int | None = None
     """Episodes per agent, mode and evaluator (default 500, 200 with --quick)."""
-    modes: list[str] = field(default_factory=lambda: list(MODES))
-    agents: list[str] = field(default_factory=lambda: list(agents.AGENTS))
-    workers: int = 2
-    """Modes run in parallel (one torch thread each)."""
 
 
 def run_one(args: Args, mode: str) -> dict[str, Any]:
@@ -133,9 +122,7 @@ def main(args: Args) -> dict[str, Any]:
     """Run every mode, then write the table, the summary and the plots."""
     out = Path(args.out_dir)
     started = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        results = list(tqdm(pool.map(run_one, [args] * len(args.modes), args.modes), total=len(args.modes),
-                            desc="modes"))
+    results = map_modes(run_one, args, args.modes, args.workers)
     table = pd.DataFrame([row for r in results for row in r["rows"]])
     modes = summarise(table)
     for r in results:
@@ -177,10 +164,7 @@ def _markdown(table: pd.DataFrame, report: dict[str, Any]) -> str:
 
 
 def _plot_utility_vs_diversity(table: pd.DataFrame, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     modes = list(table["mode"].unique())
     figure, axes = plt.subplots(1, len(modes), figsize=(4.5 * len(modes), 4.2), squeeze=False)
@@ -198,15 +182,11 @@ def _plot_utility_vs_diversity(table: pd.DataFrame, path: Path) -> None:
                  ylabel="mean per-step utility")
     axes[0][0].legend()
     figure.tight_layout()
-    atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def _plot_trajectories(trajectories: dict[str, dict[tuple[str, str], list[list[float]]]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     modes = list(trajectories)
     figure, axes = plt.subplots(1, len(modes), figsize=(4.2 * len(modes), 4.2), squeeze=False)
@@ -223,8 +203,7 @@ def _plot_trajectories(trajectories: dict[str, dict[tuple[str, str], list[list[f
         axis.axvline(0, color="grey", linewidth=0.5)
     axes[0][0].legend(fontsize=8)
     figure.tight_layout()
-    atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=110, format="png"))
-    plt.close(figure)
+    save_figure(figure, path)
 
 
 def parse_args(argv: list[str] | None = None) -> Args:
@@ -232,16 +211,10 @@ def parse_args(argv: list[str] | None = None) -> Args:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", dest="out_dir", default=Args.out_dir)
     parser.add_argument("--cache", dest="cache_dir", default=Args.cache_dir)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seed", type=int, default=Args.seed)
     parser.add_argument("--episodes", type=int, default=None)
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--agents", nargs="+", default=list(agents.AGENTS))
-    parser.add_argument("--workers", type=int, default=Args.workers)
+    add_zoo_arguments(parser)
     parsed = parser.parse_args(argv)
-    unknown = sorted(set(parsed.agents) - set(agents.available()))
-    if unknown:
-        parser.error(f"unknown agent(s) {', '.join(unknown)}; registered: {', '.join(agents.available())}")
+    check_agent_names(parser, parsed.agents)
     if parsed.episodes is not None and parsed.episodes < 2:
         parser.error("--episodes must be at least 2 (a confidence interval needs two)")
     return Args(**vars(parsed))

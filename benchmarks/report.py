@@ -10,7 +10,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from amrs_gym.io import atomic_write_json, atomic_write_text
+from amrs_gym.io import atomic_write, atomic_write_json, atomic_write_text
 
 PACKAGES = ("amrs-gym", "torch", "numpy", "pandas", "gymnasium", "stable-baselines3", "d3rlpy", "scikit-learn")
 
@@ -57,6 +57,22 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the file-only Agg backend (imported on first use: it is slow to import)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure: Any, path: Path, dpi: int = 110) -> None:
+    """Write a figure as PNG, atomically, and free it."""
+    atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=dpi, format="png"))
+    pyplot().close(figure)
 
 
 def write_outputs(out_dir: Path, name: str, data: dict[str, Any], markdown: str) -> None:

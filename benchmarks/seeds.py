@@ -58,12 +58,12 @@ import pandas as pd
 import torch
 from gymnasium import spaces
 from stable_baselines3 import A2C, DDPG
-from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm.auto import tqdm
 
 import amrs_gym  # noqa: F401  (registers the env ids)
+from agents.sb3_agents import TqdmProgress
 from amrs_gym.envs.feature_target import (
     BULLSEYE_REWARD,
     CoordinateSearchPolicy,
@@ -77,7 +77,7 @@ from amrs_gym.envs.skip_session import (
     nonskip_baseline_score,
     random_score,
 )
-from benchmarks.report import markdown_table, provenance, write_outputs
+from benchmarks.report import markdown_table, provenance, pyplot, save_figure, write_outputs
 
 NAME = "seeds"
 LEVELS = 5
@@ -345,25 +345,6 @@ def rule_based_returns(dims: int, seed: int) -> np.ndarray:
         make, lambda obs: np.array([p.act(o) for p, o in zip(policies, obs, strict=True)]), dims, seed,
         reset_policy=lambda i: policies[i].reset(),
     )  # fmt: skip
-
-
-class TqdmProgress(BaseCallback):
-    """A tqdm bar over the environment steps of an SB3 `learn`."""
-
-    def __init__(self, total: int, description: str) -> None:
-        super().__init__()
-        self.total, self.description = total, description
-        self.bar: Any = None
-
-    def _on_training_start(self) -> None:
-        self.bar = tqdm(total=self.total, desc=self.description, unit="step", leave=False)
-
-    def _on_step(self) -> bool:
-        self.bar.update(self.num_timesteps - self.bar.n)
-        return True
-
-    def _on_training_end(self) -> None:
-        self.bar.close()
 
 
 def run_one(config: str, timesteps: int, seed: int) -> dict[str, Any]:
@@ -705,10 +686,7 @@ def _markdown(report: dict[str, Any]) -> str:
 
 
 def _plots(path: Path, report: dict[str, Any], curves: dict[int, np.ndarray]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axes = plt.subplots(1, 3, figsize=(16, 4.8))
     thesis_report = report["thesis"]
@@ -752,8 +730,7 @@ def _plots(path: Path, report: dict[str, Any], curves: dict[int, np.ndarray]) ->
     axis.set(ylim=(0, 1), title="MusicBox: DDPG vs logged policy")
     axis.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    save_figure(figure, path, dpi=120)
 
 
 def parse_args(argv: list[str] | None = None) -> Args:

@@ -8,22 +8,22 @@ batched world-model call. Both therefore behave identically under the same seeds
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from gymnasium import spaces
 
-from amrs_gym.catalog import Catalog
 from amrs_gym import defaults
+from amrs_gym.catalog import Catalog
 from amrs_gym.modes import COHORTS, MODES, mode_index
 from amrs_gym.reference_world import ReferenceWorld
 from amrs_gym.reward import Utility, UtilityInputs, default_utility
-from amrs_gym.world_model.feedback import FEEDBACK_DIM, feedback_vector
 from amrs_gym.world_model.checkpoint import read_checkpoint
+from amrs_gym.world_model.feedback import FEEDBACK_DIM, feedback_vector
 from amrs_gym.world_model.rollout import NumpyRollout, RolloutState, single_threaded_blas
 
 CONTEXT_BOUND = 10.0
@@ -211,15 +211,19 @@ class ListeningSessions:
     # ----- reset ------------------------------------------------------------------------------
 
     def reset(
-        self, rows: np.ndarray, rngs: Sequence[np.random.Generator], cold: bool, starts: Sequence[int] | None = None
+        self,
+        rows: np.ndarray,
+        rngs: Sequence[np.random.Generator],
+        cold: bool,
+        start_indices: Sequence[int] | None = None,
     ) -> None:
         """Start new episodes in `rows` (each with its own generator) from held-out histories or cold;
-        `starts` picks the starting sessions (indices into `self.starts`) instead of drawing them."""
+        `start_indices` picks the starting sessions (indices into `self.starts`) instead of drawing them."""
         rows = np.asarray(rows, dtype=np.int64)
         full = len(rows) == self.n
         if self.state is None and not full:
             raise RuntimeError("reset every session before resetting a subset")
-        indices = [int(i) for i in starts] if starts is not None else [
+        indices = [int(i) for i in start_indices] if start_indices is not None else [
             int(rngs[i].integers(0, len(self.starts))) for i in rows
         ]
         picks = [self.starts[i] for i in indices]
@@ -398,6 +402,15 @@ class ListeningSessions:
             "utility_components": components,
         }
         return rewards, info
+
+    def check_actions(self, actions: np.ndarray) -> np.ndarray:
+        """`actions` as (n,) int64 track ids, or a clear error naming what is wrong with them."""
+        actions = np.asarray(actions)
+        if actions.shape != (self.n,) or not np.issubdtype(actions.dtype, np.integer):
+            raise ValueError(f"invalid actions: expected {self.n} integer track ids, got {actions!r}")
+        if actions.min() < 0 or actions.max() >= self.catalog.n_tracks:
+            raise ValueError(f"invalid actions: track ids must lie in [0, {self.catalog.n_tracks})")
+        return actions.astype(np.int64, copy=False)
 
     def predicted_utility(self, candidates: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """The world model's expected one-step utility of each candidate track as the next one, for

@@ -79,11 +79,7 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
         """Step every sub-env; those whose episode ended on the previous step are reset instead."""
         if not self._rngs:
             raise RuntimeError("call reset() before step()")
-        actions = np.asarray(actions)
-        if actions.shape != (self.num_envs,) or not np.issubdtype(actions.dtype, np.integer):
-            raise ValueError(f"invalid actions: expected {self.num_envs} integer track ids, got {actions!r}")
-        if actions.min() < 0 or actions.max() >= self.catalog.n_tracks:
-            raise ValueError(f"invalid actions: track ids must lie in [0, {self.catalog.n_tracks})")
+        actions = self.sessions.check_actions(actions)
         resetting = self._needs_reset.copy()
         rewards, info = self.sessions.step(actions, self._rngs, live=~resetting)
         if resetting.any():

@@ -9,6 +9,7 @@ import numpy as np
 from amrs_gym.catalog import Catalog
 from amrs_gym.reference_world.population import Population
 from amrs_gym.reference_world.world import _TARGETS, SessionState
+from amrs_gym.sampling import sample_categorical
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,5 @@ class ProductionPolicy:
     ) -> tuple[np.ndarray, np.ndarray]:
         """Draw one track per session; returns (track ids, their probabilities)."""
         probs = self.probabilities(state, last_skipped)
-        cumulative = np.cumsum(probs, axis=1)
-        draws = rng.random(state.batch_size)[:, None] * cumulative[:, -1:]
-        tracks = np.minimum((cumulative < draws).sum(axis=1), probs.shape[1] - 1)
+        tracks = sample_categorical(probs, rng.random(state.batch_size))
         return tracks, probs[np.arange(state.batch_size), tracks]

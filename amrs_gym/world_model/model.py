@@ -368,7 +368,6 @@ class WorldModel(nn.Module):
 
     def predict(self, state: ModelState, candidates: torch.Tensor) -> Prediction:
         """Predict the response to each candidate (batch, k) as the next track of each session."""
-        cfg = self.config
         n, k = candidates.shape
         query = (
             self.query_track(self.track_features[candidates])
