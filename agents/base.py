@@ -232,27 +232,58 @@ def load_module_arrays(module: nn.Module, arrays: dict[str, np.ndarray], prefix:
 
 
 class TrackPolicy(nn.Module):
-    """Observation -> logits over the catalog. A track's logit is the match between a projection of the
-    observation and the track's content (embedding and affect features), plus a learned per-track bias:
-    tracks share what is learned about their content, so rarely logged tracks still get sensible scores."""
+    """Observation (and the tracks the session has played) -> logits over the catalog.
 
-    def __init__(self, obs_dim: int, track_content: np.ndarray, hidden: int = 256):
+    A track's logit is the match between a projection of the input and the track's content
+    (embedding and affect features), plus a learned per-track bias: tracks share what is learned
+    about their content, so rarely logged tracks still get sensible scores. With `memory`
+    embeddings, the input also holds the mean and the last of the played tracks' embeddings: the
+    observation does not say which tracks the session has played, and without them the policy
+    cannot steer away from what it just played (intra-list diversity) or follow a track that was
+    not skipped.
+    """
+
+    def __init__(self, obs_dim: int, track_content: np.ndarray, hidden: int = 256,
+                 memory: np.ndarray | None = None):
         super().__init__()
+        memory = np.zeros((len(track_content), 0)) if memory is None else memory
+        self.register_buffer("memory", torch.as_tensor(memory, dtype=torch.float32))  # (n_tracks, m)
+        width = obs_dim + 2 * memory.shape[1]  # the observation, then the mean and last played embedding
         self.body = nn.Sequential(
-            nn.LayerNorm(obs_dim), nn.Linear(obs_dim, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU()
+            nn.LayerNorm(width), nn.Linear(width, hidden), nn.GELU(), nn.Linear(hidden, hidden), nn.GELU()
         )
         self.register_buffer("content", torch.as_tensor(track_content, dtype=torch.float32))  # (n_tracks, c)
         self.project = nn.Linear(hidden, track_content.shape[1])
         self.bias = nn.Parameter(torch.zeros(len(track_content)))
 
     @property
+    def memory_dim(self) -> int:
+        """Width of each remembered track's embedding (0: the policy reads the observation only)."""
+        return int(self.memory.shape[1])
+
+    @property
     def obs_dim(self) -> int:
         """Size of the observations it reads."""
-        return int(self.body[0].normalized_shape[0])
+        return int(self.body[0].normalized_shape[0]) - 2 * self.memory_dim
 
-    def forward(self, observation: torch.Tensor) -> torch.Tensor:
-        """Logits (batch, n_tracks)."""
+    def forward(self, observation: torch.Tensor, played: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (batch, n_tracks); `played` (batch, T) holds the session's tracks in order, -1 padded."""
+        if self.memory_dim:
+            if played is None:
+                raise ValueError("this policy also reads the tracks the session has played: pass `played`")
+            observation = torch.cat([observation, self._remembered(played)], dim=1)
         return self.project(self.body(observation)) @ self.content.T + self.bias
+
+    def _remembered(self, played: torch.Tensor) -> torch.Tensor:
+        """Mean and last embedding of the played tracks (zeros before the first).  # (batch, 2 * m)"""
+        if played.shape[1] == 0:
+            played = torch.full((len(played), 1), -1, dtype=torch.long)
+        known = (played >= 0).float()  # (batch, T)
+        embeddings = self.memory[played.clamp(min=0)] * known[..., None]  # (batch, T, m)
+        count = known.sum(1)
+        mean = embeddings.sum(1) / count.clamp(min=1)[:, None]
+        last = embeddings[torch.arange(len(played)), (count.long() - 1).clamp(min=0)]
+        return torch.cat([mean, last], dim=1)
 
 
 def track_content(catalog: Catalog) -> np.ndarray:
@@ -340,24 +371,69 @@ class DistributionAgent(BaseAgent):
 
 
 class PolicyAgent(DistributionAgent):
-    """Shared acting, probabilities and saving of agents whose policy is a `TrackPolicy` (BC, DPO)."""
+    """Shared acting, probabilities and saving of agents whose policy is a `TrackPolicy` (BC, DPO).
+
+    A policy that remembers the played tracks keeps them as its recurrent `state` (SB3's
+    convention: `predict` returns it, the caller passes it back, `episode_start` clears it), so
+    it needs nothing from the env but the observation.
+    """
 
     policy: TrackPolicy | None = None
 
-    def _build(self, obs_dim: int, content: np.ndarray) -> TrackPolicy:
+    def _build(self, obs_dim: int, catalog: Catalog) -> TrackPolicy:
         torch.manual_seed(self.config.seed)
-        self.policy = TrackPolicy(obs_dim, content, self.config.hidden)
+        memory = catalog.unit_embeddings if self.config.remember_played else None
+        self.policy = TrackPolicy(obs_dim, track_content(catalog), self.config.hidden, memory)
         return self.policy
 
     def _network(self) -> TrackPolicy:
         return self._fitted(self.policy, "policy")
 
-    def action_probabilities(self, observation: np.ndarray, sessions: ListeningSessions | None = None) -> np.ndarray:
-        """The policy's distribution over the catalog for each observation.  # (n, n_tracks)"""
+    @property
+    def remembers_played(self) -> bool:
+        """Whether the policy reads the tracks the session has played (then pass `played`)."""
+        return self._network().memory_dim > 0
+
+    def action_probabilities(
+        self, observation: np.ndarray, sessions: ListeningSessions | None = None, played: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The policy's distribution over the catalog for each observation.  # (n, n_tracks)
+
+        `played` (n, T): each session's tracks so far, -1 padded (default: the `sessions`' own).
+        """
         policy = self._network()
         obs = torch.from_numpy(as_batch(observation, policy.obs_dim))
+        if played is None and sessions is not None:
+            played = sessions.played
+        if played is not None:
+            played = np.asarray(played, dtype=np.int64).reshape(len(obs), -1)
         with torch.no_grad():
-            return torch.softmax(policy(obs).double(), dim=-1).numpy()
+            logits = policy(obs, None if played is None else torch.from_numpy(played))
+            return torch.softmax(logits.double(), dim=-1).numpy()
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+        *,
+        sessions: ListeningSessions | None = None,
+    ) -> tuple[np.ndarray, Any]:
+        """A track per observation; `state` is the tracks played so far (n, t), -1 where a session had none."""
+        n = len(as_batch(observation, self._network().obs_dim))
+        played = np.full((n, 0), -1, dtype=np.int64) if state is None else np.array(state, dtype=np.int64)
+        if played.ndim != 2 or len(played) != n:
+            raise ValueError(f"state must be the (n, t) tracks played by {n} sessions, got shape {played.shape}")
+        if episode_start is not None:
+            played[np.asarray(episode_start, dtype=bool)] = -1
+        probabilities = self.action_probabilities(observation, played=played if self.remembers_played else None)
+        if deterministic:
+            actions = probabilities.argmax(axis=1)
+        else:
+            actions = sample_categorical(probabilities, self.rng.random(n))
+        played = _append_played(played, actions)
+        return actions, played
 
     def _arrays(self) -> dict[str, np.ndarray]:
         policy = self._network()
@@ -368,4 +444,17 @@ class PolicyAgent(DistributionAgent):
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         if "obs_dim" not in arrays or "policy/content" not in arrays:
             raise ValueError(f"the {self.name} agent file holds no policy")
-        load_module_arrays(self._build(int(arrays["obs_dim"]), arrays["policy/content"]), arrays, "policy/")
+        if "policy/memory" not in arrays:
+            raise ValueError(f"the {self.name} agent file was written by an older amrs-gym: retrain it")
+        memory = arrays["policy/memory"] if arrays["policy/memory"].shape[1] else None
+        self.policy = TrackPolicy(int(arrays["obs_dim"]), arrays["policy/content"], self.config.hidden, memory)
+        load_module_arrays(self.policy, arrays, "policy/")
+
+
+def _append_played(played: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    """`played` (n, t) with each row's action written after its last played track (left-aligned).  # (n, t')"""
+    count = (played >= 0).sum(axis=1)
+    if count.max(initial=0) >= played.shape[1]:
+        played = np.concatenate([played, np.full((len(played), 1), -1, dtype=np.int64)], axis=1)
+    played[np.arange(len(played)), count] = actions
+    return played

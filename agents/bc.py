@@ -1,9 +1,9 @@
 """`bc`: behaviour cloning of the logging policy, the reference DPO starts from and is anchored to.
 
-A `TrackPolicy` (observation -> logits over the catalog) is fitted by cross-entropy to the
-logged tracks of this mode's training-listener sessions, replayed through the world model so
-that its inputs are exactly the env's observations. A tenth of the sessions is held out for
-early stopping.
+A `TrackPolicy` (observation and the session's played tracks -> logits over the catalog) is
+fitted by cross-entropy to the logged tracks of this mode's training-listener sessions, replayed
+through the world model so that its inputs are exactly the env's observations. A tenth of the
+sessions is held out for early stopping.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from agents.base import PolicyAgent, TrainingData, track_content
+from agents.base import PolicyAgent, TrainingData
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,9 @@ class BCConfig:
     seed: int = 0
     hidden: int = 256
     """Width of the policy network."""
+    remember_played: bool = True
+    """The policy also reads the session's played tracks (their mean and last embedding), as the
+    production policy does: without them BC cannot imitate its continuity and variety."""
     epochs: int = 30
     """Most passes over the logged steps (early stopping usually ends sooner)."""
     quick_epochs: int = 3
@@ -50,13 +53,14 @@ class BCAgent(PolicyAgent):
         config: BCConfig = self.config
         torch.set_num_threads(1)
         steps = data.replay
-        policy = self._build(steps.observations.shape[1], track_content(data.catalog))
+        policy = self._build(steps.observations.shape[1], data.catalog)
         rng = np.random.default_rng(config.seed)
         sessions = np.unique(steps.session_id)
         held_out = rng.choice(sessions, max(1, int(len(sessions) * config.validation_fraction)), replace=False)
         validation = np.isin(steps.session_id, held_out)
         obs = torch.from_numpy(steps.observations)
         actions = torch.from_numpy(steps.actions)
+        played = torch.from_numpy(steps.played_before(data.episode_length))
         train_rows, val_rows = np.flatnonzero(~validation), np.flatnonzero(validation)
         optimizer = torch.optim.AdamW(policy.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
         loss_fn = nn.CrossEntropyLoss()
@@ -69,13 +73,13 @@ class BCAgent(PolicyAgent):
             order = torch.from_numpy(rng.permutation(train_rows))
             for first in range(0, len(order), config.batch_size):
                 batch = order[first : first + config.batch_size]
-                loss = loss_fn(policy(obs[batch]), actions[batch])
+                loss = loss_fn(policy(obs[batch], played[batch]), actions[batch])
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
             policy.eval()
             with torch.no_grad():
-                val_loss = float(loss_fn(policy(obs[val_rows]), actions[val_rows]))
+                val_loss = float(loss_fn(policy(obs[val_rows], played[val_rows]), actions[val_rows]))
             self.history.append(val_loss)
             bar.set_postfix(val_loss=f"{val_loss:.3f}")
             if val_loss < best - 1e-4:

@@ -107,10 +107,13 @@ def off_policy(agent: Agent, steps: LoggedSteps, clip: float = 100.0) -> dict[st
     probabilities = getattr(agent, "action_probabilities", None)
     if probabilities is None or getattr(agent, "needs_sessions", False):
         return {"ips_utility": float("nan"), "snips_utility": float("nan")}
+    played = steps.played_before(EPISODE_LENGTH) if getattr(agent, "remembers_played", False) else None
     chosen = np.empty(len(steps))
     for first in range(0, len(steps), 4096):
         block = slice(first, first + 4096)
-        chosen[block] = np.take_along_axis(probabilities(steps.observations[block]), steps.actions[block, None], 1)[:, 0]
+        extra = {} if played is None else {"played": played[block]}
+        step_probabilities = probabilities(steps.observations[block], **extra)
+        chosen[block] = np.take_along_axis(step_probabilities, steps.actions[block, None], 1)[:, 0]
     estimate = off_policy_estimates(chosen, steps.propensities, steps.rewards, clip=clip)
     return {"ips_utility": estimate["ips_utility"], "snips_utility": estimate["snips_utility"]}
 

@@ -38,6 +38,17 @@ class LoggedSteps:
     def __len__(self) -> int:
         return len(self.actions)
 
+    def played_before(self, width: int) -> np.ndarray:
+        """The tracks each step's session had already played, in order, padded with -1.  # (N, width)
+
+        Relies on the replay's order: a session's steps are consecutive rows, from step 0.
+        """
+        played = np.full((len(self), width), -1, dtype=np.int64)
+        for lag in range(1, width + 1):
+            rows = np.flatnonzero(self.step >= lag)
+            played[rows, self.step[rows] - lag] = self.actions[rows - lag]
+        return played
+
 
 def replay_logs(
     logs: pd.DataFrame,

@@ -4,9 +4,9 @@ For each mode, BC is fitted once; DPO is fine-tuned from it with each setting; e
 is then scored in the world model from the TRAINING listeners' histories (validation: the
 held-out listeners and the reference world are never consulted). The chosen weight is the one
 with the highest validation utility among those that keep 80% of BC's coverage and 90% of its
-intra-list diversity; that is how `DPOConfig`'s defaults were picked.
+intra-list diversity; that is how `agents.dpo.MODE_WEIGHTS` was picked.
 
-    python -m benchmarks.dpo_sweep --out results/dpo_sweep            # 6 settings x 4 modes: about 30 minutes
+    python -m benchmarks.dpo_sweep --out results/dpo_sweep            # 6 settings x 4 modes: about 11 minutes
     python -m benchmarks.dpo_sweep --quick --modes calm --out DIR     # a minute
 
 Writes dpo_sweep.json, dpo_sweep.md and dpo_sweep.png (utility vs ILD, one line per mode).
@@ -38,8 +38,8 @@ class Args:
     quick: bool = False
     seed: int = 0
     modes: list[str] = field(default_factory=lambda: list(MODES))
-    kl_weights: list[float] = field(default_factory=lambda: [0.25, 0.5, 1.0])
-    novelty_weights: list[float] = field(default_factory=lambda: [0.0, 1.0])
+    kl_weights: list[float] = field(default_factory=lambda: [0.25, 0.5])
+    novelty_weights: list[float] = field(default_factory=lambda: [1.0, 1.5, 2.0])
     episodes: int = 300
     """Validation episodes per policy."""
     workers: int = 2

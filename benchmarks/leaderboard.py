@@ -6,7 +6,7 @@ same held-out listeners' starting histories, with the same seeds, in the world-m
 the reference world. Off-policy estimates (IPS, SNIPS) on the held-out listeners' logs are a
 third opinion for agents whose action probabilities depend on the observation alone.
 
-    python -m benchmarks.leaderboard --out results/leaderboard           # 500 episodes; about 25 min
+    python -m benchmarks.leaderboard --out results/leaderboard           # 1000 episodes; about 13 min
     python -m benchmarks.leaderboard --quick --out results/leaderboard   # 200 episodes, quick training
 
 Writes leaderboard.csv (one row per agent, mode, evaluator), leaderboard.json (per mode: the
@@ -51,13 +51,13 @@ class Args(ZooArgs):
     cache_dir: str = "results/agents"
     """Trained agents are read from (and written to) here, shared with the stress tests and `agents.zoo`."""
     episodes: int | None = None
-    """Episodes per agent, mode and evaluator (default 500, 200 with --quick)."""
+    """Episodes per agent, mode and evaluator (default 1000, 200 with --quick)."""
 
 
 def run_one(args: Args, mode: str) -> dict[str, Any]:
     """Train (or load) every agent for `mode` and score each in both evaluators; no files but the agent cache."""
     torch.set_num_threads(1)
-    episodes = args.episodes or (200 if args.quick else 500)
+    episodes = args.episodes or (200 if args.quick else 1000)
     data = TrainingData.default(mode, quick=args.quick, seed=args.seed)
     trained, fit_seconds = train_or_load(args.agents, data, Path(args.cache_dir), progress=False)
     logged_distribution = data.logged_distribution()

@@ -82,3 +82,12 @@ def test_preference_pairs_prefer_the_higher_return(calm_data) -> None:
     assert (pairs.gap > DPOConfig().margin).all()
     assert (pairs.chosen != pairs.rejected).all()
     assert pairs.observations.shape == (len(pairs.chosen), 79)
+    assert pairs.played.shape == (len(pairs.chosen), calm_data.episode_length)
+
+
+def test_unset_weights_take_the_modes_validated_values() -> None:
+    from agents.dpo import MODE_WEIGHTS
+
+    assert DPOConfig().weights("sleep") == MODE_WEIGHTS["sleep"]
+    assert DPOConfig(kl_weight=0.1).weights("calm") == (0.1, MODE_WEIGHTS["calm"][1])
+    assert DPOConfig(kl_weight=0.1, novelty_weight=0.0).weights("focus") == (0.1, 0.0)

@@ -50,7 +50,7 @@ def test_session_aware_agents_explain_what_they_need(fitted) -> None:
 
 def test_bc_imitates_the_logging_policy_better_than_chance(fitted, calm_data) -> None:
     steps = calm_data.replay
-    probabilities = fitted["bc"].action_probabilities(steps.observations[:2000])
+    probabilities = fitted["bc"].action_probabilities(steps.observations[:2000], played=steps.played_before(20)[:2000])
     log_likelihood = np.log(probabilities[np.arange(2000), steps.actions[:2000]]).mean()
     assert log_likelihood > -np.log(calm_data.catalog.n_tracks) + 0.3
 
