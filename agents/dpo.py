@@ -56,7 +56,6 @@ from agents.bc import BCAgent, BCConfig
 from amrs_gym.envs.sessions import ListeningSessions
 from amrs_gym.sampling import sample_categorical
 
-
 MODE_WEIGHTS: dict[str, tuple[float, float]] = {
     "energize": (0.5, 2.0),
     "focus": (0.25, 1.0),
@@ -64,7 +63,10 @@ MODE_WEIGHTS: dict[str, tuple[float, float]] = {
     "sleep": (0.25, 2.0),
 }
 """Per mode, the (KL weight, novelty weight) chosen by `python -m benchmarks.dpo_sweep` (validation on
-training listeners in the world model; see the module docstring)."""
+training listeners in the world model; see the module docstring). Grid: KL {0.25, 0.5} x novelty
+{1, 1.5, 2}. Chosen, with validation utility gain over BC and the share of BC's coverage / ILD
+kept: energize +0.133 (84% / 91%), focus +0.156 (84% / 96%), calm +0.148 (82% / 94%), sleep
++0.097 (84% / 95%)."""
 
 
 @dataclass(frozen=True)
@@ -261,8 +263,10 @@ class DPOAgent(PolicyAgent):
         return np.where(count > 0, distance / np.maximum(count, 1), 0.0)
 
     @staticmethod
-    def _sample(policy: TrackPolicy, observations: np.ndarray, played: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
-        """One track per row from `policy`, drawn with the given uniforms (n,)."""
+    def _sample(
+        policy: TrackPolicy, observations: np.ndarray, played: np.ndarray, uniforms: np.ndarray
+    ) -> np.ndarray:
+        """One track per row from `policy` (given each session's played tracks), drawn with `uniforms` (n,)."""
         with torch.no_grad():
             logits = policy(torch.from_numpy(observations), torch.from_numpy(played))
             probabilities = torch.softmax(logits.double(), -1).numpy()
