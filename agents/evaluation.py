@@ -103,7 +103,8 @@ def _expectation(weighted: np.ndarray, weight: float, fallback: np.ndarray) -> n
 
 def off_policy(agent: Agent, steps: LoggedSteps, clip: float = 100.0) -> dict[str, float]:
     """IPS and SNIPS of the agent's per-step utility on logged steps (held-out listeners' logs, replayed),
-    for agents that expose `action_probabilities` from the observation alone; NaN otherwise."""
+    for agents that expose `action_probabilities` from the observation alone (plus the session's played
+    tracks, rebuilt from the logs, for agents that remember them); NaN otherwise."""
     probabilities = getattr(agent, "action_probabilities", None)
     if probabilities is None or getattr(agent, "needs_sessions", False):
         return {"ips_utility": float("nan"), "snips_utility": float("nan")}

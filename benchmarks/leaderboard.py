@@ -4,7 +4,8 @@ both by the world model (what a user of the method sees) and by the reference wo
 Every registered agent is trained (or loaded from the cache, `results/agents/`) for each mode, then plays the
 same held-out listeners' starting histories, with the same seeds, in the world-model env and in
 the reference world. Off-policy estimates (IPS, SNIPS) on the held-out listeners' logs are a
-third opinion for agents whose action probabilities depend on the observation alone.
+third opinion for agents whose action probabilities depend on the observation alone
+(and, for BC and DPO, the tracks their session has played, which the logs show).
 
     python -m benchmarks.leaderboard --out results/leaderboard           # 1000 episodes; about 13 min
     python -m benchmarks.leaderboard --quick --out results/leaderboard   # 200 episodes, quick training
