@@ -364,10 +364,13 @@ class DistributionAgent(BaseAgent):
         sessions: ListeningSessions | None = None,
     ) -> tuple[np.ndarray, Any]:
         """Sample a track per observation from `action_probabilities`, with the agent's own generator."""
-        probabilities = self.action_probabilities(observation, sessions)
+        return self._choose(self.action_probabilities(observation, sessions), deterministic), state
+
+    def _choose(self, probabilities: np.ndarray, deterministic: bool) -> np.ndarray:
+        """The most likely track of each row if `deterministic`, else one drawn with the agent's generator."""
         if deterministic:
-            return probabilities.argmax(axis=1), state
-        return sample_categorical(probabilities, self.rng.random(len(probabilities))), state
+            return probabilities.argmax(axis=1)
+        return sample_categorical(probabilities, self.rng.random(len(probabilities)))
 
 
 class PolicyAgent(DistributionAgent):
@@ -421,19 +424,14 @@ class PolicyAgent(DistributionAgent):
         sessions: ListeningSessions | None = None,
     ) -> tuple[np.ndarray, Any]:
         """A track per observation; `state` is the tracks played so far (n, t), -1 where a session had none."""
-        n = len(as_batch(observation, self._network().obs_dim))
+        n = len(np.atleast_2d(observation))
         played = np.full((n, 0), -1, dtype=np.int64) if state is None else np.array(state, dtype=np.int64)
         if played.ndim != 2 or len(played) != n:
             raise ValueError(f"state must be the (n, t) tracks played by {n} sessions, got shape {played.shape}")
         if episode_start is not None:
             played[np.asarray(episode_start, dtype=bool)] = -1
-        probabilities = self.action_probabilities(observation, played=played if self.remembers_played else None)
-        if deterministic:
-            actions = probabilities.argmax(axis=1)
-        else:
-            actions = sample_categorical(probabilities, self.rng.random(n))
-        played = _append_played(played, actions)
-        return actions, played
+        actions = self._choose(self.action_probabilities(observation, played=played), deterministic)
+        return actions, _append_played(played, actions)
 
     def _arrays(self) -> dict[str, np.ndarray]:
         policy = self._network()
