@@ -20,6 +20,7 @@ from amrs_gym import defaults
 from amrs_gym.envs.reference import default_reference_world
 from amrs_gym.envs.sessions import build_sessions, load_shared_engine
 from amrs_gym.metrics import Episodes, evaluate_episodes, off_policy_estimates
+from amrs_gym.reference_world.world import ReferenceWorld
 from amrs_gym.reward import Utility, default_utility
 
 Evaluator = Literal["world_model", "reference"]
@@ -46,6 +47,7 @@ def rollout(
     episode_length: int = EPISODE_LENGTH,
     start_sessions: pd.DataFrame | None = None,
     history_length: int = HISTORY_LENGTH,
+    world: ReferenceWorld | None = None,
 ) -> Evaluation:
     """Play `n_episodes` episodes of `mode` (all at once, as one batch) and score them.
 
@@ -56,13 +58,17 @@ def rollout(
     from the shipped held-out listeners' histories unless `start_sessions` (logs) is given, e.g.
     training listeners' logs to validate a setting without touching the test listeners.
     Episode i draws from `default_rng([*seed, i])`, so a tuple seed gives each caller's batch its
-    own streams (the stress tests: one per scenario).
+    own streams (the stress tests: one per scenario). `world` replaces the shipped reference
+    world (evaluator "reference" only), e.g. one with a dynamic switched off.
     """
     if evaluator not in EVALUATORS:
         raise ValueError(f"unknown evaluator {evaluator!r}; expected one of {', '.join(EVALUATORS)}")
     if agent.mode != mode:
         raise ValueError(f"the agent was built for mode {agent.mode!r}, not {mode!r}")
-    world = default_reference_world() if evaluator == "reference" else None
+    if world is not None and evaluator != "reference":
+        raise ValueError("a world can only be given to the reference evaluator")
+    if evaluator == "reference":
+        world = world or default_reference_world()
     sessions = build_sessions(n_episodes, mode, "mixed", "history", history_length, episode_length,
                               utility or default_utility(mode), checkpoint, world=world, start_frame=start_sessions)
     utility = sessions.utility

@@ -420,11 +420,37 @@ class ListeningSessions:
         state = self.state if len(rows) == self.n else self.state.select(rows)
         with single_threaded_blas(len(rows)):
             prediction = self.engine.predict(state, candidates)
+        return self._candidate_utility(
+            rows, candidates, prediction.expected_engagement(), prediction.like_probability,
+            self.affect[rows], prediction.valence_mean, prediction.arousal_mean,
+        )  # fmt: skip
+
+    def reference_utility(self, candidates: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """The reference world's own expected one-step utility of each candidate, from the listener's
+        latent state: what no observer can know, the truth's one-step optimum is its argmax.
+        Reference-world sessions only.  # candidates (rows, k) -> (rows, k)"""
+        if self.world is None or self.truth is None:
+            raise RuntimeError("only reference-world sessions have a latent state to score candidates with")
+        rows = np.arange(self.n) if rows is None else np.asarray(rows)
+        candidates = np.asarray(candidates, dtype=np.int64)
+        k = candidates.shape[1]
+        expected = self.world.expected_outcome(self.truth.take(np.repeat(rows, k)), candidates.reshape(-1))
+        before = np.stack([self.truth.valence[rows], self.truth.arousal[rows]], 1)
+        return self._candidate_utility(
+            rows, candidates, *(x.reshape(-1, k) for x in (expected.engagement, expected.like_probability)),
+            before, *(x.reshape(-1, k) for x in (expected.valence, expected.arousal)),
+        )  # fmt: skip
+
+    def _candidate_utility(
+        self, rows: np.ndarray, candidates: np.ndarray, engagement: np.ndarray, like: np.ndarray,
+        before: np.ndarray, valence_after: np.ndarray, arousal_after: np.ndarray,
+    ) -> np.ndarray:
+        """The mode's utility of candidates (rows, k) given expected outcomes (rows, k) and the
+        affect before (rows, 2), counting each candidate's earlier plays in the episode."""
         repeats = (self.played[rows, None, :] == candidates[:, :, None]).sum(-1)
         return self.utility(UtilityInputs(
-            engagement=prediction.expected_engagement(), like=prediction.like_probability,
-            valence_before=self.affect[rows, :1], arousal_before=self.affect[rows, 1:],
-            valence_after=prediction.valence_mean, arousal_after=prediction.arousal_mean, repeats=repeats,
+            engagement=engagement, like=like, valence_before=before[:, :1], arousal_before=before[:, 1:],
+            valence_after=valence_after, arousal_after=arousal_after, repeats=repeats,
         ))  # fmt: skip
 
     def fork(self, rows: np.ndarray) -> ListeningSessions:

@@ -76,6 +76,11 @@ class SessionState:
         """Number of sessions."""
         return int(len(self.listener))
 
+    def take(self, rows: np.ndarray) -> SessionState:
+        """An independent copy of sessions `rows` (repeats allowed)."""
+        return SessionState(*(getattr(self, name)[rows].copy() for name in
+                              ("listener", "mode", "valence", "arousal", "history", "position")))
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -91,6 +96,17 @@ class Outcome:
     expected_engagement: np.ndarray  # (batch,) E[engagement | latent state]
     skip_probability: np.ndarray  # (batch,)
     like_probability: np.ndarray  # (batch,) P(like | rated, latent state)
+
+
+@dataclass(frozen=True)
+class ExpectedOutcome:
+    """What the world expects one track to do in each session of a batch, from its latent state."""
+
+    engagement: np.ndarray  # (batch,) E[fraction listened]
+    skip_probability: np.ndarray  # (batch,)
+    like_probability: np.ndarray  # (batch,) P(like | rated) at the expected affect change
+    valence: np.ndarray  # (batch,) valence after the track at the expected engagement, without noise
+    arousal: np.ndarray  # (batch,) arousal likewise
 
 
 class ReferenceWorld:
@@ -171,48 +187,37 @@ class ReferenceWorld:
             count += ok
         return total / np.maximum(count, 1)
 
+    def expected_outcome(self, state: SessionState, track: np.ndarray) -> ExpectedOutcome:
+        """The expected response to `track` in every session, without playing it (state unchanged).
+
+        The enjoyment noise is integrated out with the probit approximation, as in `Outcome`'s
+        expectations; the affect moves as `step` moves it at the expected engagement.
+        """
+        track = self._check_tracks(state, track)
+        logit, skip_probability, damped, engagement = self._response(state, track)
+        valence, arousal = (np.clip(x, -1, 1) for x in self._moved_affect(state, track, engagement, np.tanh(damped)))
+        like = _sigmoid(self.config.like_slope * damped + self.config.like_valence_gain * (valence - state.valence))
+        return ExpectedOutcome(engagement, skip_probability, like, valence, arousal)
+
     def step(self, state: SessionState, track: np.ndarray, rng: np.random.Generator) -> Outcome:
         """Play one track in every session, sample the listener's response and move its affect."""
-        track = np.asarray(track, dtype=np.int64)
-        if track.shape != (state.batch_size,):
-            raise ValueError(f"need one track per session, got shape {track.shape}")
-        if track.min() < 0 or track.max() >= self.catalog.n_tracks:
-            raise ValueError(f"track ids must lie in [0, {self.catalog.n_tracks})")
+        track = self._check_tracks(state, track)
         if np.any(state.position >= state.history.shape[1]):
             raise ValueError("a session is already at its maximum length")
         cfg, pop = self.config, self.population
         n = state.batch_size
         listener = state.listener
 
-        logit = self.enjoyment_logit(state, track)
-        skip_probability = _sigmoid(-1.5 * logit + pop.skip_bias[listener])
+        logit, skip_probability, damped, expected_engagement = self._response(state, track)
         noisy = logit + rng.normal(0, cfg.enjoyment_noise, n)
         skipped = rng.random(n) < skip_probability
         partial = cfg.skipped_listen_fraction * _sigmoid(noisy)
         engagement = np.where(skipped, partial, 1.0)
-        damped = logit / np.sqrt(1 + np.pi * cfg.enjoyment_noise**2 / 8)  # probit approximation
-        expected_engagement = (1 - skip_probability) + skip_probability * cfg.skipped_listen_fraction * _sigmoid(damped)
 
-        weight = (0.25 + 0.75 * engagement) * pop.sensitivity[listener] * cfg.affect_pull
-        drift = self._drift[state.mode]
         old_valence = state.valence
-        valence = (
-            state.valence
-            + weight * (self.catalog.valence[track] - state.valence)
-            + cfg.baseline_pull * (pop.baseline_valence[listener] - state.valence)
-            + cfg.enjoyment_valence * np.tanh(noisy)
-            + drift[:, 0]
-            + rng.normal(0, cfg.affect_noise, n)
-        )
-        arousal = (
-            state.arousal
-            + weight * (self.catalog.arousal[track] - state.arousal)
-            + cfg.baseline_pull * (pop.baseline_arousal[listener] - state.arousal)
-            + drift[:, 1]
-            + rng.normal(0, cfg.affect_noise, n)
-        )
-        state.valence = np.clip(valence, -1, 1)
-        state.arousal = np.clip(arousal, -1, 1)
+        valence, arousal = self._moved_affect(state, track, engagement, np.tanh(noisy))
+        state.valence = np.clip(valence + rng.normal(0, cfg.affect_noise, n), -1, 1)
+        state.arousal = np.clip(arousal + rng.normal(0, cfg.affect_noise, n), -1, 1)
 
         like_probability = _sigmoid(cfg.like_slope * noisy + cfg.like_valence_gain * (state.valence - old_valence))
         rated = rng.random(n) < pop.rating_propensity[listener]
@@ -237,3 +242,46 @@ class ReferenceWorld:
                 cfg.like_slope * damped + cfg.like_valence_gain * (state.valence - old_valence)
             ),
         )
+
+    def _check_tracks(self, state: SessionState, track: np.ndarray) -> np.ndarray:
+        """`track` as (batch,) int64 catalog ids, or a clear error."""
+        track = np.asarray(track, dtype=np.int64)
+        if track.shape != (state.batch_size,):
+            raise ValueError(f"need one track per session, got shape {track.shape}")
+        if track.min() < 0 or track.max() >= self.catalog.n_tracks:
+            raise ValueError(f"track ids must lie in [0, {self.catalog.n_tracks})")
+        return track
+
+    def _response(
+        self, state: SessionState, track: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Enjoyment logit, skip probability, probit-damped logit and expected engagement."""
+        cfg = self.config
+        logit = self.enjoyment_logit(state, track)
+        skip_probability = _sigmoid(-1.5 * logit + self.population.skip_bias[state.listener])
+        damped = logit / np.sqrt(1 + np.pi * cfg.enjoyment_noise**2 / 8)  # probit approximation
+        expected = (1 - skip_probability) + skip_probability * cfg.skipped_listen_fraction * _sigmoid(damped)
+        return logit, skip_probability, damped, expected
+
+    def _moved_affect(
+        self, state: SessionState, track: np.ndarray, engagement: np.ndarray, enjoyment: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Valence and arousal after `track` at this engagement and tanh-enjoyment, before the
+        affect noise and the clipping to [-1, 1]."""
+        cfg, pop, listener = self.config, self.population, state.listener
+        weight = (0.25 + 0.75 * engagement) * pop.sensitivity[listener] * cfg.affect_pull
+        drift = self._drift[state.mode]
+        valence = (
+            state.valence
+            + weight * (self.catalog.valence[track] - state.valence)
+            + cfg.baseline_pull * (pop.baseline_valence[listener] - state.valence)
+            + cfg.enjoyment_valence * enjoyment
+            + drift[:, 0]
+        )
+        arousal = (
+            state.arousal
+            + weight * (self.catalog.arousal[track] - state.arousal)
+            + cfg.baseline_pull * (pop.baseline_arousal[listener] - state.arousal)
+            + drift[:, 1]
+        )
+        return valence, arousal

@@ -7,7 +7,11 @@ import pytest
 
 import agents
 from agents.evaluation import off_policy, rollout
+from agents.greedy import GreedyAgent, GreedyConfig
 from agents.replay import LoggedSteps
+from amrs_gym.envs.reference import default_reference_world
+from amrs_gym.envs.sessions import build_sessions
+from amrs_gym.reward import default_utility
 
 SIMPLE = ["random", "logged", "popular", "greedy", "bc"]
 
@@ -84,3 +88,26 @@ def test_off_policy_estimates_of_the_logging_policy_match_its_logged_value() -> 
     estimate = off_policy(Logging(), steps)
     assert estimate["ips_utility"] == pytest.approx(2.5) and estimate["snips_utility"] == pytest.approx(2.5)
     assert np.isnan(off_policy(object(), steps)["ips_utility"])
+
+
+def test_greedy_on_the_truth_plays_the_reference_worlds_one_step_best_track() -> None:
+    sessions = build_sessions(4, "calm", "mixed", "history", 8, 5, default_utility("calm"), None,
+                              world=default_reference_world())
+    sessions.reset(np.arange(4), [np.random.default_rng(i) for i in range(4)], cold=False)
+    truth = GreedyAgent("calm", GreedyConfig(scorer="reference", chunk=3))
+    actions, _ = truth.predict(sessions.observations(), sessions=sessions)
+    catalog = np.broadcast_to(np.arange(sessions.catalog.n_tracks), (4, sessions.catalog.n_tracks))
+    scores = sessions.reference_utility(catalog)
+    assert np.array_equal(actions, scores.argmax(1))
+    # the truth's best track is worth more, by the truth, than the world model's greedy pick
+    model_pick, _ = GreedyAgent("calm").predict(sessions.observations(), sessions=sessions)
+    assert np.all(scores[np.arange(4), actions] >= scores[np.arange(4), model_pick])
+
+
+def test_greedy_on_the_truth_needs_the_reference_world() -> None:
+    with pytest.raises(ValueError, match="unknown scorer"):
+        GreedyConfig(scorer="oracle")
+    with pytest.raises(RuntimeError, match="latent state"):
+        rollout(GreedyAgent("calm", GreedyConfig(scorer="reference")), "calm", n_episodes=2, episode_length=1)
+    with pytest.raises(ValueError, match="only be given to the reference evaluator"):
+        rollout(GreedyAgent("calm"), "calm", n_episodes=2, world=object())  # type: ignore[arg-type]

@@ -1,0 +1,198 @@
+"""Greedy's spread: does one-step optimisation collapse onto a few tracks, in the world model and in the truth?
+
+The leaderboard's greedy (argmax over the catalog of the world model's one-step utility) was
+expected to collapse onto a few tracks (bar: its catalog coverage at most 30% of BC's). This
+benchmark puts its coverage beside the same search over the reference world's own expected
+one-step utility from the listener's latent state (`GreedyConfig(scorer="reference")`: the
+truth's one-step optimum, which no observer can compute), in the shipped reference world and in
+worlds with one part of the listeners' response switched off, to see what spreads the one-step
+optimum over the catalog:
+
+- `shipped`: the reference world that produced the logs;
+- `no_taste`: no personal taste (`taste_weight` 0: every listener ranks tracks alike, up to
+  their current affect);
+- `no_taste_no_fatigue`: also no fatigue from repeats or from tracks like the last three.
+
+Every policy plays the leaderboard's held-out starts with the leaderboard's seeds; BC is read from
+(or trained into) the same agent cache. Coverage is also reported for the first n episodes, to
+show whether a policy keeps finding new tracks as more listeners arrive (a collapsed one does not).
+
+    python -m benchmarks.greedy_spread --out results/greedy_spread          # 1000 episodes; about 8 min
+    python -m benchmarks.greedy_spread --quick --out /tmp/greedy_spread     # 100 episodes, quick BC
+
+Writes greedy_spread.json ({MODE: {WORLD: {POLICY: metrics}}}), greedy_spread.md and
+greedy_spread.png (coverage against episodes) into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from agents.base import TrainingData
+from agents.evaluation import rollout
+from agents.greedy import GreedyAgent, GreedyConfig
+from agents.zoo import map_modes, train_or_load
+from amrs_gym.envs.reference import default_reference_world
+from amrs_gym.modes import MODES
+from amrs_gym.reference_world.world import ReferenceWorld
+from benchmarks.report import markdown_table, provenance, pyplot, save_figure, write_outputs
+
+NAME = "greedy_spread"
+WORLDS: dict[str, dict[str, float]] = {
+    "shipped": {},
+    "no_taste": {"taste_weight": 0.0},
+    "no_taste_no_fatigue": {"taste_weight": 0.0, "repeat_penalty": 0.0, "sameness_penalty": 0.0},
+}
+"""World variants: WorldConfig fields set to switch a part of the listeners' response off."""
+POLICIES = ("bc", "greedy", "greedy_truth")
+"""BC (the bar's comparator), greedy on the world model, greedy on the reference world's expected utility."""
+METRICS = ("utility_mean", "utility_ci95", "coverage", "ild", "top10_share", "effective_tracks", "repeat_rate")
+
+
+@dataclass
+class Args:
+    """Settings of the greedy-spread benchmark."""
+
+    out_dir: str = "results/greedy_spread"
+    cache_dir: str = "results/agents"
+    """BC is read from (or written to) here, shared with the leaderboard."""
+    quick: bool = False
+    """Quick BC and 100 episodes (tests)."""
+    seed: int = 0
+    """Seed of BC's training and of the episodes (the leaderboard's, by default)."""
+    episodes: int | None = None
+    """Episodes per policy, mode and world (default 1000 as the leaderboard, 100 with --quick)."""
+    modes: list[str] = field(default_factory=lambda: list(MODES))
+    workers: int = 2
+    """Modes run in parallel processes."""
+
+
+def world_variant(base: ReferenceWorld, name: str) -> ReferenceWorld:
+    """`base` with the WorldConfig fields of variant `name` switched off."""
+    if name not in WORLDS:
+        raise ValueError(f"unknown world variant {name!r}; expected one of {', '.join(WORLDS)}")
+    return ReferenceWorld(base.catalog, base.population, replace(base.config, **WORLDS[name]))
+
+
+def coverage_curve(tracks: np.ndarray, n_tracks: int, points: list[int]) -> dict[int, float]:
+    """Share of the catalog recommended in the first n episodes, for each n in `points`.  # tracks (episodes, T)"""
+    return {n: len(np.unique(tracks[:n])) / n_tracks for n in points if n <= len(tracks)}
+
+
+def spread_metrics(tracks: np.ndarray, metrics: dict[str, float], n_tracks: int) -> dict[str, Any]:
+    """The leaderboard metrics kept here, plus distinct first picks and the coverage curve."""
+    points = [n for n in (10, 25, 50, 100, 250, 500, 1000, 2000) if n < len(tracks)] + [len(tracks)]
+    return {
+        **{k: metrics[k] for k in METRICS},
+        "distinct_first_picks": int(len(np.unique(tracks[:, 0]))),
+        "coverage_by_episodes": coverage_curve(tracks, n_tracks, points),
+    }
+
+
+def run_one(args: Args, mode: str) -> dict[str, Any]:
+    """Every policy in every world variant for `mode`."""
+    torch.set_num_threads(1)
+    episodes = args.episodes or (100 if args.quick else 1000)
+    data = TrainingData.default(mode, quick=args.quick, seed=args.seed)
+    trained, _ = train_or_load(["bc"], data, Path(args.cache_dir), progress=False)
+    policies = {
+        "bc": trained["bc"],
+        "greedy": GreedyAgent(mode, GreedyConfig(seed=args.seed)),
+        "greedy_truth": GreedyAgent(mode, GreedyConfig(seed=args.seed, scorer="reference")),
+    }
+    base = default_reference_world()
+    out: dict[str, Any] = {}
+    for world_name in WORLDS:
+        world = world_variant(base, world_name)
+        out[world_name] = {}
+        for name, agent in policies.items():
+            if name == "greedy" and world_name != "shipped":
+                continue  # the world model does not change with the world; its greedy is scored once
+            started = time.perf_counter()
+            result = rollout(agent, mode, "reference", episodes, args.seed, data.utility, world=world)
+            entry = spread_metrics(result.episodes.tracks, result.metrics, base.catalog.n_tracks)
+            entry["seconds"] = time.perf_counter() - started
+            out[world_name][name] = entry
+        bc_coverage = out[world_name]["bc"]["coverage"]
+        for entry in out[world_name].values():
+            entry["coverage_vs_bc"] = entry["coverage"] / bc_coverage
+    return {"mode": mode, "worlds": out, "episodes": episodes}
+
+
+def main(args: Args) -> dict[str, Any]:
+    """Run every mode, then write the JSON, the markdown table and the plot."""
+    started = time.perf_counter()
+    results = map_modes(run_one, args, args.modes, args.workers)
+    report: dict[str, Any] = {
+        "modes": {r["mode"]: r["worlds"] for r in results},
+        "episodes": results[0]["episodes"],
+        "wall_seconds": time.perf_counter() - started,
+        **provenance(args),
+    }
+    out = Path(args.out_dir)
+    write_outputs(out, NAME, report, _markdown(report))
+    _plot(report, out / f"{NAME}.png")
+    return report
+
+
+def _markdown(report: dict[str, Any]) -> str:
+    rows = [
+        [mode, world, policy, m["utility_mean"], m["coverage"], f"{m['coverage_vs_bc']:.0%}", m["top10_share"],
+         m["ild"], m["effective_tracks"], m["distinct_first_picks"]]
+        for mode, worlds in report["modes"].items() for world, policies in worlds.items()
+        for policy, m in policies.items()
+    ]
+    header = ["mode", "world", "policy", "utility", "coverage", "coverage / BC's", "top-10 share", "ILD",
+              "effective tracks", "distinct first picks"]
+    return "\n".join([
+        f"Reference world, {report['episodes']} episodes per row (the leaderboard's starts and seeds). "
+        "`greedy`: argmax of the world model's one-step utility; `greedy_truth`: argmax of the reference "
+        "world's own expected one-step utility from the latent state.", "",
+        markdown_table(header, rows), "", f"Command: `{report['command']}`",
+    ])
+
+
+def _plot(report: dict[str, Any], path: Path) -> None:
+    plt = pyplot()
+    modes = [mode for mode in MODES if mode in report["modes"]]  # in MODES order, also from a re-read JSON
+    figure, axes = plt.subplots(1, len(modes), figsize=(4.4 * len(modes), 4.0), squeeze=False)
+    styles = {"shipped": "-", "no_taste": "--", "no_taste_no_fatigue": ":"}
+    colours = {"bc": "tab:blue", "greedy": "tab:red", "greedy_truth": "tab:green"}
+    for axis, mode in zip(axes[0], modes, strict=True):
+        for world in WORLDS:
+            for policy, m in report["modes"][mode][world].items():
+                curve = m["coverage_by_episodes"]
+                axis.plot([int(n) for n in curve], list(curve.values()), styles[world], color=colours[policy],
+                          marker=".", label=f"{policy} ({world})")
+        axis.set(title=mode, xscale="log", xlabel="episodes", ylabel="catalog coverage", ylim=(0, 1))
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
+    figure.tight_layout(rect=(0, 0.08, 1, 1))
+    save_figure(figure, path)
+
+
+def parse_args(argv: list[str] | None = None) -> Args:
+    """Command-line arguments into Args."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", dest="out_dir", default=Args.out_dir)
+    parser.add_argument("--cache", dest="cache_dir", default=Args.cache_dir)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--seed", type=int, default=Args.seed)
+    parser.add_argument("--episodes", type=int, default=None)
+    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--workers", type=int, default=Args.workers)
+    parsed = parser.parse_args(argv)
+    if parsed.episodes is not None and parsed.episodes < 2:
+        parser.error("--episodes must be at least 2 (a confidence interval needs two)")
+    return Args(**vars(parsed))
+
+
+if __name__ == "__main__":
+    main(parse_args())
