@@ -3,10 +3,11 @@ searched over the whole catalog.
 
 It optimises the model, not the listener: it has the largest exploitation gap (world-model
 utility minus true utility) of the leaderboard, and it collapses in intra-list diversity and
-top-10 share. Its catalog coverage collapses less than expected, because the utility's repeat
-term and the model's fatigue make it play a different track each step and its ranking follows
-each listener's state: `benchmarks.greedy_spread` compares it with the same search over the
-reference world's own expected utility (`scorer="reference"`, a ceiling, not a deployable agent).
+top-10 share. Its catalog coverage does not collapse: the reference world's listeners have
+personal tastes, which the model learns from their histories, so the best next track differs
+from listener to listener. `benchmarks.greedy_spread` shows that the same search over the
+reference world's own expected utility (`scorer="reference"`, a ceiling, not a deployable
+agent) spreads as far, and collapses only when personal taste is switched off.
 """
 
 from __future__ import annotations

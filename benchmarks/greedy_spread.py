@@ -91,7 +91,7 @@ def spread_metrics(tracks: np.ndarray, metrics: dict[str, float], n_tracks: int)
     points = [n for n in (10, 25, 50, 100, 250, 500, 1000, 2000) if n < len(tracks)] + [len(tracks)]
     return {
         **{k: metrics[k] for k in METRICS},
-        "distinct_first_picks": int(len(np.unique(tracks[:, 0]))),
+        "distinct_first_picks": len(np.unique(tracks[:, 0])),
         "coverage_by_episodes": coverage_curve(tracks, n_tracks, points),
     }
 
@@ -151,12 +151,12 @@ def _markdown(report: dict[str, Any]) -> str:
     ]
     header = ["mode", "world", "policy", "utility", "coverage", "coverage / BC's", "top-10 share", "ILD",
               "effective tracks", "distinct first picks"]
-    return "\n".join([
+    caption = (
         f"Reference world, {report['episodes']} episodes per row (the leaderboard's starts and seeds). "
         "`greedy`: argmax of the world model's one-step utility; `greedy_truth`: argmax of the reference "
-        "world's own expected one-step utility from the latent state.", "",
-        markdown_table(header, rows), "", f"Command: `{report['command']}`",
-    ])
+        "world's own expected one-step utility from the latent state."
+    )
+    return "\n".join([caption, "", markdown_table(header, rows), "", f"Command: `{report['command']}`"])
 
 
 def _plot(report: dict[str, Any], path: Path) -> None:

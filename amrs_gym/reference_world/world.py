@@ -194,7 +194,7 @@ class ReferenceWorld:
         expectations; the affect moves as `step` moves it at the expected engagement.
         """
         track = self._check_tracks(state, track)
-        logit, skip_probability, damped, engagement = self._response(state, track)
+        _, skip_probability, damped, engagement = self._response(state, track)
         valence, arousal = (np.clip(x, -1, 1) for x in self._moved_affect(state, track, engagement, np.tanh(damped)))
         like = _sigmoid(self.config.like_slope * damped + self.config.like_valence_gain * (valence - state.valence))
         return ExpectedOutcome(engagement, skip_probability, like, valence, arousal)
