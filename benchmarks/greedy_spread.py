@@ -17,7 +17,7 @@ Every policy plays the leaderboard's held-out starts with the leaderboard's seed
 (or trained into) the same agent cache. Coverage is also reported for the first n episodes, to
 show whether a policy keeps finding new tracks as more listeners arrive (a collapsed one does not).
 
-    python -m benchmarks.greedy_spread --out results/greedy_spread          # 1000 episodes; about 8 min
+    python -m benchmarks.greedy_spread --out results/greedy_spread          # 1000 episodes; about 10 min
     python -m benchmarks.greedy_spread --quick --out /tmp/greedy_spread     # 100 episodes, quick BC
 
 Writes greedy_spread.json ({MODE: {WORLD: {POLICY: metrics}}}), greedy_spread.md and
