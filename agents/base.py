@@ -274,6 +274,12 @@ class TrackPolicy(nn.Module):
             observation = torch.cat([observation, self._remembered(played)], dim=1)
         return self.project(self.body(observation)) @ self.content.T + self.bias
 
+    def probabilities(self, observation: np.ndarray, played: np.ndarray | None = None) -> np.ndarray:
+        """The softmax over the catalog, without gradients, numpy in and out.  # (batch, n_tracks)"""
+        with torch.no_grad():
+            logits = self(torch.from_numpy(observation), None if played is None else torch.from_numpy(played))
+            return torch.softmax(logits.double(), dim=-1).numpy()
+
     def _remembered(self, played: torch.Tensor) -> torch.Tensor:
         """Mean and last embedding of the played tracks (zeros before the first).  # (batch, 2 * m)"""
         if played.shape[1] == 0:
@@ -405,14 +411,12 @@ class PolicyAgent(DistributionAgent):
         `played` (n, T): each session's tracks so far, -1 padded (default: the `sessions`' own).
         """
         policy = self._network()
-        obs = torch.from_numpy(as_batch(observation, policy.obs_dim))
+        obs = as_batch(observation, policy.obs_dim)
         if played is None and sessions is not None:
             played = sessions.played
         if played is not None:
             played = np.asarray(played, dtype=np.int64).reshape(len(obs), -1)
-        with torch.no_grad():
-            logits = policy(obs, None if played is None else torch.from_numpy(played))
-            return torch.softmax(logits.double(), dim=-1).numpy()
+        return policy.probabilities(obs, played)
 
     def predict(
         self,

@@ -267,10 +267,7 @@ class DPOAgent(PolicyAgent):
         policy: TrackPolicy, observations: np.ndarray, played: np.ndarray, uniforms: np.ndarray
     ) -> np.ndarray:
         """One track per row from `policy` (given each session's played tracks), drawn with `uniforms` (n,)."""
-        with torch.no_grad():
-            logits = policy(torch.from_numpy(observations), torch.from_numpy(played))
-            probabilities = torch.softmax(logits.double(), -1).numpy()
-        return sample_categorical(probabilities, uniforms)
+        return sample_categorical(policy.probabilities(observations, played), uniforms)
 
     def _update(
         self, pairs: PreferencePairs, reference: TrackPolicy, optimizer: torch.optim.Optimizer,

@@ -7,7 +7,7 @@ written down in data/README.md; keep the two in sync.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -77,9 +77,9 @@ class SessionState:
         return int(len(self.listener))
 
     def take(self, rows: np.ndarray) -> SessionState:
-        """An independent copy of sessions `rows` (repeats allowed)."""
-        return SessionState(*(getattr(self, name)[rows].copy() for name in
-                              ("listener", "mode", "valence", "arousal", "history", "position")))
+        """An independent copy of sessions `rows` (integer ids, repeats allowed: indexing copies)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return SessionState(*(getattr(self, f.name)[rows] for f in fields(self)))
 
 
 @dataclass(frozen=True)
