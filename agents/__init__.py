@@ -1,9 +1,13 @@
-"""Agents for the AMRS envs behind one protocol (`agents.base.Agent`), and their registry.
+"""Agents for the AMRS envs behind one protocol (`agents.protocol.Agent`: SB3's `predict`), and
+their registry.
 
     >>> import agents
     >>> agent = agents.make("random", mode="calm", seed=3)
     >>> agent.name, agent.mode
     ('random', 'calm')
+
+Session-aware agents (`logged`, `greedy`) read a view of the env's sessions: bind them once,
+`agents.bind(agent, env)`, before SB3's `evaluate_policy(agent, env)` or your own loop.
 
 Third-party agents join the registry either with a call,
 `agents.register("mine", "my_package.my_module:MyAgent")` (or the class itself), or by
@@ -18,6 +22,8 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import entry_points
 from typing import Any
+
+from agents.protocol import bind, needs_view
 
 #: name -> "module:Class" of every built-in agent (imported on first use: SB3 and d3rlpy are slow to import).
 AGENTS: dict[str, str | type] = {
@@ -70,6 +76,9 @@ def make(name: str, mode: str, **config: Any) -> Any:
     if unknown:
         raise ValueError(f"unknown {name} config field(s) {', '.join(unknown)}; known: {', '.join(fields)}")
     return cls(mode, cls.config_type(**config))
+
+
+__all__ = ["AGENTS", "agent_class", "available", "bind", "make", "needs_view", "register"]
 
 
 def _load_entry_points() -> None:

@@ -14,7 +14,7 @@ from typing import ClassVar
 from stable_baselines3 import A2C
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.sb3_agents import SB3DiscreteAgent, net_arch
+from agents.adapters.sb3 import SB3DiscreteAgent, net_arch
 
 
 @dataclass(frozen=True)
@@ -23,8 +23,6 @@ class A2CConfig:
 
     seed: int = 0
     """Seeds the network initialisation, the envs and the action sampling."""
-    n_tracks: int = 1200
-    """Size of the catalog (the action space)."""
     n_envs: int = 4
     """World-model envs stepped together; each update uses `n_envs * n_steps` transitions."""
     total_timesteps: int = 45_000

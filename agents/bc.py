@@ -16,7 +16,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from agents.base import PolicyAgent, TrainingData
+from agents.base import PolicyAgent
+from agents.data import TrainingData
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class BCAgent(PolicyAgent):
     def fit(self, data: TrainingData) -> Self:
         """Fit to the replayed logs of `data.mode`; keeps the weights of the best validation epoch."""
         config: BCConfig = self.config
+        self._adopt(data)
         torch.set_num_threads(1)
         steps = data.replay
         policy = self._build(steps.observations.shape[1], data.catalog)

@@ -3,7 +3,7 @@
 A Q-network over the catalog plus an imitation head (the logging policy's distribution) fitted
 offline to the replayed logged sessions; the greedy policy only considers tracks the imitation
 head finds at least `action_flexibility` times as likely as its favourite, so it never strays to
-tracks the logs give no evidence about. Data, rewards and files: `agents.offline_rl`.
+tracks the logs give no evidence about. Data, rewards and files: `agents.adapters.d3rlpy`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from d3rlpy.algos import DiscreteBCQConfig
 
-from agents.offline_rl import D3rlpyAgent, OfflineRLConfig
+from agents.adapters.d3rlpy import D3rlpyAgent, OfflineRLConfig
 
 
 @dataclass(frozen=True)

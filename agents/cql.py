@@ -2,7 +2,7 @@
 
 A double-DQN Q-network over the catalog, fitted offline to the replayed logged sessions, with
 CQL's penalty pushing down the Q-values of tracks the logs did not play in a state, so the greedy
-policy stays among tracks whose value the data supports. Data, rewards and files: `agents.offline_rl`.
+policy stays among tracks whose value the data supports. Data, rewards and files: `agents.adapters.d3rlpy`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 
 from d3rlpy.algos import DiscreteCQLConfig
 
-from agents.offline_rl import D3rlpyAgent, OfflineRLConfig
+from agents.adapters.d3rlpy import D3rlpyAgent, OfflineRLConfig
 
 
 @dataclass(frozen=True)

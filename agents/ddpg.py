@@ -7,13 +7,12 @@ Gaussian exploration noise on the actor's output.
 
 Acting equals what training saw: `predict` takes the actor's noiseless action and applies the
 wrapper's rule, using the wrapper's own `nearest_tracks` for the `k` candidates. With `k > 1` the
-rule plays, among the `k` nearest tracks, the one played least recently in the episode, so it
-needs the episode's plays. `predict` reads them from `sessions.played` when the env's sessions
-are passed (as `agents.evaluation.rollout` does); otherwise it keeps them itself in the
-recurrent `state` it returns (SB3 convention: pass `state` and `episode_start` back in, as
-`evaluate_policy` does). Called with neither, every row counts as an episode's first step and
-gets its nearest track. The default `k = 10` lets a policy that keeps proposing one point walk
-through ten similar tracks rather than repeat one (the utility penalises repeats).
+rule plays, among the `k` nearest tracks, the one played least recently in the episode: the
+episode's plays are the recurrent `state` `predict` returns (SB3 convention: pass `state` and
+`episode_start` back in, as `evaluate_policy` does; without a state every row counts as an
+episode's first step and gets its nearest track). The default `k = 10` lets a policy that keeps
+proposing one point walk through ten similar tracks rather than repeat one (the utility
+penalises repeats).
 
 The actor is deterministic: `deterministic=False` does not add exploration noise when acting
 (as in SB3's `predict` for DDPG).
@@ -31,11 +30,11 @@ from stable_baselines3 import DDPG
 from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import DummyVecEnv
 
-from agents.base import TrainingData
-from agents.sb3_agents import SB3Agent, SpacesOnlyEnv, net_arch, observation_box
+from agents.adapters.sb3 import SB3Agent, SpacesOnlyEnv, net_arch, observation_box
+from agents.data import TrainingData
+from agents.weights import AgentFileError
 from amrs_gym import defaults
 from amrs_gym.catalog import Catalog
-from amrs_gym.envs.sessions import ListeningSessions
 from amrs_gym.wrappers import ContinuousTrackAction
 
 FEATURE_DIM = 5
@@ -144,36 +143,9 @@ class DDPGAgent(SB3Agent):
         last = np.where(played[:, None, :] == candidates[:, :, None], steps, -1).max(axis=2, initial=-1)
         return candidates[np.arange(len(candidates)), last.argmin(axis=1)].astype(np.int64)
 
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: Any = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = False,
-        *,
-        sessions: ListeningSessions | None = None,
-    ) -> tuple[np.ndarray, Any]:
-        """Track ids (n,) for a batch of observations: the actor's point, then the wrapper's rule.
-
-        The episode's plays come from `sessions.played` if given (`state` is returned unchanged),
-        else from `state`, the (n, t) array of plays this method returned last time (rows where
-        `episode_start` is True start afresh).
-        """
-        points = self.policy_actions(observation)
-        n = len(points)
-        if sessions is not None:
-            if sessions.n != n:
-                raise ValueError(f"got {n} observations for {sessions.n} sessions")
-            return self.tracks_for(points, sessions.played), state
-        played = np.full((n, 0), -1, dtype=np.int64)
-        if isinstance(state, np.ndarray) and state.ndim == 2 and len(state) == n:
-            played = state.copy()
-        if episode_start is not None:
-            played[np.asarray(episode_start, dtype=bool).reshape(-1)] = -1
-        tracks = self.tracks_for(points, played)
-        played = np.concatenate([played, tracks[:, None]], axis=1)
-        first_used = int(np.argmax((played >= 0).any(axis=0)))  # drop columns of finished episodes only
-        return tracks, played[:, first_used:]
+    def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
+        """The actor's point for each observation, then the wrapper's rule given the played tracks."""
+        return self.tracks_for(self.policy_actions(observation), played)
 
     # ----- weights-only files: the policy plus which catalog its actions index -----
 
@@ -189,5 +161,7 @@ class DDPGAgent(SB3Agent):
         catalog = defaults.default_catalog()
         saved = str(arrays.get("catalog_fingerprint", ""))
         if saved != catalog.fingerprint():
-            raise ValueError(f"the ddpg agent was trained on catalog {saved!r}, the default is {catalog.fingerprint()!r}")
+            raise AgentFileError(
+                f"the ddpg agent was trained on catalog {saved!r}, the default is {catalog.fingerprint()!r}"
+            )
         self._use_catalog(catalog)

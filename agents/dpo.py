@@ -51,10 +51,11 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from agents.base import PolicyAgent, TrackPolicy, TrainingData
-from agents.bc import BCAgent, BCConfig
-from amrs_gym.envs.sessions import ListeningSessions
+from agents.base import BaseAgent, PolicyAgent
+from agents.data import TrainingData
+from agents.policy import TrackPolicy
 from amrs_gym.sampling import sample_categorical
+from amrs_gym.simulator import ListeningSessions
 
 MODE_WEIGHTS: dict[str, tuple[float, float]] = {
     "energize": (0.5, 2.0),
@@ -74,6 +75,9 @@ class DPOConfig:
     """BC+DPO hyper-parameters (the BC stage uses `BCConfig` defaults with this seed and width)."""
 
     seed: int = 0
+    reference: str = "bc"
+    """The registered agent whose fitted policy DPO starts from and is anchored to (a `PolicyAgent`,
+    built with this config's seed, width and `remember_played`)."""
     hidden: int = 256
     """Width of the policy network (shared with the BC reference)."""
     remember_played: bool = True
@@ -160,15 +164,32 @@ class DPOAgent(PolicyAgent):
     name: ClassVar[str] = "dpo"
     config_type: ClassVar[type] = DPOConfig
 
-    def fit(self, data: TrainingData, reference: BCAgent | None = None) -> Self:
-        """Behaviour-clone (unless a fitted BC `reference` is given), then fine-tune with DPO."""
+    def reference_agent(self) -> BaseAgent:
+        """A new, unfitted agent of the kind `config.reference` names, as DPO would fit it."""
+        import agents
+
         config: DPOConfig = self.config
+        return agents.make(
+            config.reference, mode=self.mode, seed=config.seed, hidden=config.hidden,
+            remember_played=config.remember_played,
+        )  # fmt: skip
+
+    def use_reference(self, reference: BaseAgent) -> Self:
+        """Fine-tune from this fitted reference instead of fitting one (e.g. one shared with a cache)."""
+        if not isinstance(reference, PolicyAgent) or reference.policy is None or reference.mode != self.mode:
+            raise ValueError(f"the reference must be a fitted policy agent (bc) of mode {self.mode!r}")
+        self._reference = reference
+        return self
+
+    def fit(self, data: TrainingData) -> Self:
+        """Fit the reference (unless `use_reference` gave one), then fine-tune it with DPO."""
+        config: DPOConfig = self.config
+        self._adopt(data)
         torch.set_num_threads(1)
+        reference = getattr(self, "_reference", None)
         if reference is None:
-            bc_config = BCConfig(seed=config.seed, hidden=config.hidden, remember_played=config.remember_played)
-            reference = BCAgent(data.mode, bc_config).fit(data)
-        if reference.policy is None or reference.mode != data.mode:
-            raise ValueError("the reference must be a fitted BC agent of the same mode")
+            reference = self.reference_agent().fit(data)
+            self.use_reference(reference)
         frozen = copy.deepcopy(reference.policy).eval().requires_grad_(False)
         self.policy = copy.deepcopy(reference.policy).train()
         optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.learning_rate)

@@ -8,17 +8,19 @@ personal tastes, which the model learns from their histories, so the best next t
 from listener to listener. `benchmarks.greedy_spread` shows that the same search over the
 reference world's own expected utility (`scorer="reference"`, a ceiling, not a deployable
 agent) spreads as far, and collapses only when personal taste is switched off.
+
+It reads the world model's state of its sessions, so it is session-aware: bind it first
+(`agents.bind(agent, env)`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from agents.base import BaseAgent, require_sessions
-from amrs_gym.envs.sessions import ListeningSessions
+from agents.base import BaseAgent
 
 SCORERS = ("world_model", "reference")
 
@@ -44,17 +46,16 @@ class GreedyAgent(BaseAgent):
 
     name: ClassVar[str] = "greedy"
     config_type: ClassVar[type] = GreedyConfig
-    needs_sessions: ClassVar[bool] = True
+    needs_view: ClassVar[bool] = True
 
-    def predict(self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
-                deterministic: bool = False, *, sessions: ListeningSessions | None = None) -> tuple[np.ndarray, Any]:
+    def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
         """The catalog's best track by predicted utility, per session."""
-        sessions = require_sessions(self.name, sessions, len(np.atleast_2d(observation)))
-        score = sessions.predicted_utility if self.config.scorer == "world_model" else sessions.reference_utility
-        n_tracks = sessions.catalog.n_tracks
-        best = np.zeros(sessions.n, dtype=np.int64)
-        for first in range(0, sessions.n, self.config.chunk):
-            rows = np.arange(first, min(first + self.config.chunk, sessions.n))
+        view = self._bound_view(len(np.atleast_2d(observation)))
+        score = view.one_step_utility if self.config.scorer == "world_model" else view.true_one_step_utility
+        n_tracks = view.n_tracks
+        best = np.zeros(view.n, dtype=np.int64)
+        for first in range(0, view.n, self.config.chunk):
+            rows = np.arange(first, min(first + self.config.chunk, view.n))
             scores = score(np.broadcast_to(np.arange(n_tracks), (len(rows), n_tracks)), rows)
             best[rows] = scores.argmax(axis=1)
-        return best, state
+        return best

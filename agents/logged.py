@@ -1,24 +1,22 @@
 """`logged`: the production policy that produced the logs, replayed as an agent.
 
 It scores tracks by popularity, fit to the mode, its (noisy) estimate of the listener's taste
-and continuity with the previous track, so it needs the listener's id and the session's
-tracks: it reads them from the env's sessions (`needs_sessions`).
+and continuity with the previous track, so it needs the listener's id: it is session-aware
+(bind it first, `agents.bind(agent, env)`). The played tracks come from its recurrent state,
+whether the last one was skipped from the observation.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
-from agents.base import DistributionAgent, require_sessions
+from agents.base import DistributionAgent
 from amrs_gym import defaults
-from amrs_gym.envs.sessions import ListeningSessions
 from amrs_gym.modes import mode_index
-from amrs_gym.reference_world.production_policy import ProductionPolicy
-from amrs_gym.reference_world.world import SessionState
+from amrs_gym.simulator.observation import LAST_SKIPPED_INDEX
 
 
 @dataclass(frozen=True)
@@ -28,26 +26,22 @@ class LoggedConfig:
     seed: int = 0
 
 
-@lru_cache(maxsize=1)
-def production_policy() -> ProductionPolicy:
-    """The policy that logged the default sessions."""
-    return defaults.default_dataset_config().build_world(defaults.default_catalog())[1]
-
-
 class LoggedAgent(DistributionAgent):
     """The logging policy: its probabilities are the logs' propensities."""
 
     name: ClassVar[str] = "logged"
     config_type: ClassVar[type] = LoggedConfig
-    needs_sessions: ClassVar[bool] = True
+    needs_view: ClassVar[bool] = True
 
-    def action_probabilities(self, observation: np.ndarray, sessions: ListeningSessions | None = None) -> np.ndarray:
+    def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
         """The production policy's distribution over the catalog in each session.  # (n, n_tracks)"""
-        sessions = require_sessions(self.name, sessions, len(np.atleast_2d(observation)))
-        state = SessionState(
-            listener=sessions.listener, mode=np.full(sessions.n, mode_index(self.mode)),
-            valence=np.zeros(sessions.n), arousal=np.zeros(sessions.n),
-            history=sessions.played, position=np.minimum(sessions.t, sessions.played.shape[1]),
-        )  # fmt: skip
-        return production_policy().probabilities(state, sessions.last[:, 1] > 0.5)
-
+        obs = np.atleast_2d(observation)
+        view = self._bound_view(len(obs))
+        played = np.full((len(obs), 0), -1, dtype=np.int64) if state is None else np.asarray(state, dtype=np.int64)
+        return defaults.production_policy().track_probabilities(
+            listener=view.listener,
+            mode=np.full(len(obs), mode_index(self.mode)),
+            history=played,
+            position=(played >= 0).sum(axis=1),
+            last_skipped=obs[:, LAST_SKIPPED_INDEX] > 0.5,
+        )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 import numpy as np
 
-from agents.base import BaseAgent, TrainingData, time_step
-from amrs_gym.envs.sessions import ListeningSessions
+from agents.base import BaseAgent
+from agents.data import TrainingData
 
 
 @dataclass(frozen=True)
@@ -29,11 +29,13 @@ class PopularAgent(BaseAgent):
     config_type: ClassVar[type] = PopularConfig
 
     def __init__(self, mode: str, config: PopularConfig | None = None):
+        """An unfitted ranking."""
         super().__init__(mode, config)
         self.ranking = np.zeros(0, dtype=np.int64)
 
     def fit(self, data: TrainingData) -> Self:
         """Rank tracks by shrunk mean engagement in the training listeners' logs of the mode."""
+        self._adopt(data)
         logs = data.mode_logs
         n = data.catalog.n_tracks
         plays = np.bincount(logs["track_id"], minlength=n)
@@ -43,16 +45,17 @@ class PopularAgent(BaseAgent):
         self.ranking = np.argsort(-score, kind="stable")
         return self
 
-    def predict(self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
-                deterministic: bool = False, *, sessions: ListeningSessions | None = None) -> tuple[np.ndarray, Any]:
+    def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
         """The next track of the ranking (or a draw from the top of it)."""
         if not len(self.ranking):
             raise RuntimeError("the popular agent has no ranking yet: fit() or load() it first")
-        obs = np.atleast_2d(observation)
-        step = np.minimum(time_step(obs), len(self.ranking) - 1)
+        n = len(np.atleast_2d(observation))
         if deterministic:
-            return self.ranking[step], state
-        return self.ranking[self.rng.integers(0, min(self.config.pool, len(self.ranking)), len(obs))], state
+            step = np.minimum((played >= 0).sum(axis=1), len(self.ranking) - 1)
+            ranked: np.ndarray = self.ranking[step]
+            return ranked
+        drawn: np.ndarray = self.ranking[self.rng.integers(0, min(self.config.pool, len(self.ranking)), n)]
+        return drawn
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {"ranking": self.ranking}

@@ -7,30 +7,26 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from agents.base import BaseAgent
-from amrs_gym.envs.sessions import ListeningSessions
+from agents.base import DistributionAgent
 
 
 @dataclass(frozen=True)
 class RandomConfig:
-    """Nothing to configure but the seed and the catalog size."""
+    """Nothing to configure but the seed (the catalog size comes from the training data)."""
 
     seed: int = 0
-    n_tracks: int = 1200
-    """Size of the catalog drawn from."""
 
 
-class RandomAgent(BaseAgent):
+class RandomAgent(DistributionAgent):
     """Uniform over the catalog."""
 
     name: ClassVar[str] = "random"
     config_type: ClassVar[type] = RandomConfig
 
-    def action_probabilities(self, observation: np.ndarray, sessions: ListeningSessions | None = None) -> np.ndarray:
+    def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
         """1 / n_tracks everywhere.  # (n, n_tracks)"""
-        return np.full((len(np.atleast_2d(observation)), self.config.n_tracks), 1.0 / self.config.n_tracks)
+        n_tracks = self._catalog_size()
+        return np.full((len(np.atleast_2d(observation)), n_tracks), 1.0 / n_tracks)
 
-    def predict(self, observation: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
-                deterministic: bool = False, *, sessions: ListeningSessions | None = None) -> tuple[np.ndarray, Any]:
-        """A random track per observation."""
-        return self.rng.integers(0, self.config.n_tracks, len(np.atleast_2d(observation))), state
+    def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
+        return self.rng.integers(0, self._catalog_size(), len(np.atleast_2d(observation)))

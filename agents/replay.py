@@ -2,7 +2,7 @@
 
 Each logged session of a mode starts from its listener's previous logged session (the env's
 history start); its logged tracks and feedback are then fed to the world model one step at a
-time (`ListeningSessions.step(..., logged=...)`). Rewards are the mode's utility on the logged
+time (sessions whose outcomes are `LoggedOutcomes`). Rewards are the mode's utility on the logged
 outcomes: logged engagement, the rating where one was given, else the world model's like
 probability, and the reported valence/arousal where reported, else the world model's estimate
 (about 1 step in 5 has a report: filling the rest with 0 would read as "neutral affect" and
@@ -17,10 +17,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from amrs_gym.catalog import Catalog
-from amrs_gym.envs.sessions import ListeningSessions, LoggedOutcome, start_sessions_for
-from amrs_gym.reward import Utility
-from amrs_gym.world_model.rollout import NumpyRollout
+from amrs_gym.simulator import LoggedOutcomes, SessionConfig
+from amrs_gym.world_model.protocol import Feedback
 
 
 @dataclass(frozen=True)
@@ -50,20 +48,12 @@ class LoggedSteps:
         return played
 
 
-def replay_logs(
-    logs: pd.DataFrame,
-    mode: str,
-    utility: Utility,
-    engine: NumpyRollout,
-    catalog: Catalog,
-    history_length: int = 20,
-    episode_length: int = 20,
-    batch: int = 512,
-    progress: bool = True,
-) -> LoggedSteps:
-    """Replay every logged `mode` session that has an earlier session of its listener (its first
-    `episode_length` steps)."""
-    starts = start_sessions_for(logs, mode, "mixed")
+def replay_logs(config: SessionConfig, batch: int = 512, progress: bool = True) -> LoggedSteps:
+    """Replay every logged session of `config`'s starting sessions (each of its mode that has an
+    earlier session of its listener), its first `episode_length` steps."""
+    logs = config.start_frame()
+    starts = config.setup.starts
+    mode, episode_length = config.mode, config.episode_length
     ids = [s.session_id for s in starts]
     ordered = logs[logs["session_id"].isin(ids)].sort_values(["session_id", "position"], kind="stable")
     by_session = {sid: rows for sid, rows in ordered.groupby("session_id", sort=False)}
@@ -73,8 +63,6 @@ def replay_logs(
     for first in tqdm(range(0, len(starts), batch), desc=f"replaying {mode} logs", disable=not progress):
         chunk = list(range(first, min(first + batch, len(starts))))
         n = len(chunk)
-        sessions = ListeningSessions(n, mode, utility, engine, catalog, starts, history_length, episode_length)
-        sessions.reset(np.arange(n), rng * n, cold=False, start_indices=chunk)
         table = {c: np.zeros((n, episode_length)) for c in columns}
         length = np.zeros(n, dtype=np.int64)
         for row, index in enumerate(chunk):
@@ -82,11 +70,12 @@ def replay_logs(
             length[row] = len(rows)
             for c in columns:
                 table[c][row, : len(rows)] = rows[c].to_numpy(float)
+        sessions = config.create(n, LoggedOutcomes(Feedback(*(table[c] for c in columns[2:]))))
+        sessions.reset(np.arange(n), rng * n, cold=False, start_indices=chunk)
         for t in range(int(length.max())):
             observations = sessions.observations()
             actions = table["track_id"][:, t].astype(np.int64)
-            outcome = LoggedOutcome(*(table[c][:, t] for c in columns[2:]))
-            rewards, _ = sessions.step(actions, rng * n, logged=outcome)
+            rewards, _ = sessions.step(actions, rng * n)
             live = t < length
             parts.append({
                 "observations": observations[live], "actions": actions[live],

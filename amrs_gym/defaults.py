@@ -14,6 +14,7 @@ import pandas as pd
 from amrs_gym.catalog import Catalog
 from amrs_gym.data.generate import DatasetConfig, LoggedDataset
 from amrs_gym.data.splits import Split, split_by_listener
+from amrs_gym.reference_world import ProductionPolicy, ReferenceWorld
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 CATALOG_PATH = ASSETS / "catalog.parquet"
@@ -62,3 +63,18 @@ def start_sessions() -> pd.DataFrame:
             f"{START_SESSIONS_PATH} is missing: run `python -m amrs_gym.world_model.train --ship`"
         )
     return pd.read_parquet(START_SESSIONS_PATH)
+
+
+@lru_cache(maxsize=1)
+def _world_and_policy() -> tuple[ReferenceWorld, ProductionPolicy]:
+    return default_dataset_config().build_world(default_catalog())
+
+
+def reference_world() -> ReferenceWorld:
+    """The reference world that generated the default logs (same catalog, population and dynamics)."""
+    return _world_and_policy()[0]
+
+
+def production_policy() -> ProductionPolicy:
+    """The policy that logged the default sessions."""
+    return _world_and_policy()[1]

@@ -29,8 +29,13 @@ DEFAULT_TARGETS: dict[Mode, ModeTarget] = {
 }
 
 
+def check_mode(mode: object) -> Mode:
+    """`mode` if it names a mode, or one clear error listing the valid ones."""
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    return mode  # type: ignore[return-value]  # narrowed by the membership test
+
+
 def mode_index(mode: str) -> int:
     """Position of `mode` in MODES, with a clear error for an unknown mode."""
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-    return MODES.index(mode)  # type: ignore[arg-type]
+    return MODES.index(check_mode(mode))

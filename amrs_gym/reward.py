@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from amrs_gym.modes import DEFAULT_TARGETS, MODES, Mode
+from amrs_gym.modes import DEFAULT_TARGETS, Mode, check_mode
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,7 @@ class Utility:
     """Per earlier play of the same track in the episode."""
 
     def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"unknown mode {self.mode!r}; expected one of {', '.join(MODES)}")
+        check_mode(self.mode)
         if not (-1 <= self.target_valence <= 1 and -1 <= self.target_arousal <= 1):
             raise ValueError("targets must lie in [-1, 1]")
 
@@ -83,9 +82,15 @@ class Utility:
             "repeat": -self.repeat_weight * np.asarray(step.repeats, dtype=np.float64),
         }
 
+    @staticmethod
+    def total(components: dict[str, np.ndarray]) -> np.ndarray:
+        """The utility: the sum of its weighted terms (as `components` returns them)."""
+        result: np.ndarray = np.sum(list(components.values()), axis=0)
+        return result
+
     def __call__(self, step: UtilityInputs) -> np.ndarray:
         """The utility of each step in the batch."""
-        return np.sum(list(self.components(step).values()), axis=0)
+        return self.total(self.components(step))
 
     def in_target_zone(self, valence: np.ndarray, arousal: np.ndarray, radius: float = 0.25) -> np.ndarray:
         """Whether affect lies within `radius` of the target."""
@@ -94,10 +99,9 @@ class Utility:
 
 def default_utility(mode: str) -> Utility:
     """The documented default utility of a mode: focus adds steadiness, sleep adds falling arousal."""
-    if mode not in MODES:
-        raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-    target = DEFAULT_TARGETS[mode]  # type: ignore[index]
-    base = Utility(mode=mode, target_valence=target.valence, target_arousal=target.arousal)  # type: ignore[arg-type]
+    checked = check_mode(mode)
+    target = DEFAULT_TARGETS[checked]
+    base = Utility(mode=checked, target_valence=target.valence, target_arousal=target.arousal)
     if mode == "focus":
         return replace(base, steadiness_weight=2.0)
     if mode == "sleep":

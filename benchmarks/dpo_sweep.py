@@ -14,20 +14,19 @@ Writes dpo_sweep.json, dpo_sweep.md and dpo_sweep.png (utility vs ILD, one line 
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from agents.base import TrainingData
 from agents.bc import BCAgent, BCConfig
+from agents.data import TrainingData
 from agents.dpo import DPOAgent, DPOConfig
 from agents.evaluation import rollout
-from agents.zoo import map_modes
 from amrs_gym.modes import MODES
-from benchmarks.report import markdown_table, provenance, pyplot, save_figure, write_outputs
+from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
+from benchmarks.zoo import map_modes
 
 
 @dataclass
@@ -35,14 +34,21 @@ class Args:
     """Settings of the sweep."""
 
     out_dir: str = "results/dpo_sweep"
+    """Where the outputs go."""
     quick: bool = False
+    """Quick training (BC and DPO) for tests."""
     seed: int = 0
-    modes: list[str] = field(default_factory=lambda: list(MODES))
+    """Seed of training; validation episodes use seed + 1."""
+    modes: list[str] = field(default_factory=lambda: list(MODES), metadata={"choices": MODES})
+    """Modes to sweep."""
     kl_weights: list[float] = field(default_factory=lambda: [0.25, 0.5])
+    """KL(reference || policy) weights tried."""
     novelty_weights: list[float] = field(default_factory=lambda: [1.0, 1.5, 2.0])
+    """Novelty bonus weights tried."""
     episodes: int = 300
     """Validation episodes per policy."""
     workers: int = 2
+    """Modes run in parallel processes."""
 
 
 def run_one(args: Args, mode: str) -> dict[str, Any]:
@@ -52,15 +58,14 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
     bc = BCAgent(mode, BCConfig(seed=args.seed)).fit(data)
 
     def score(agent: Any) -> dict[str, float]:
-        metrics = rollout(agent, mode, "world_model", args.episodes, args.seed + 1, data.utility,
-                          start_sessions=data.logs).metrics
+        metrics = rollout(agent, data.session_config, "world_model", args.episodes, args.seed + 1).metrics
         return {k: metrics[k] for k in ("utility_mean", "utility_ci95", "coverage", "ild", "final_distance")}
 
     results = {"bc": score(bc)}
     for novelty in args.novelty_weights:
         for weight in args.kl_weights:
-            dpo = DPOAgent(mode, DPOConfig(seed=args.seed, kl_weight=weight, novelty_weight=novelty)).fit(
-                data, reference=bc)
+            dpo = DPOAgent(mode, DPOConfig(seed=args.seed, kl_weight=weight, novelty_weight=novelty))
+            dpo.use_reference(bc).fit(data)
             results[f"kl_{weight:g}_novelty_{novelty:g}"] = {"kl_weight": weight, "novelty_weight": novelty,
                                                               **score(dpo)}
     base = results["bc"]
@@ -111,20 +116,5 @@ def _plot(done: list[dict[str, Any]], path: Path) -> None:
     save_figure(figure, path)
 
 
-def parse_args(argv: list[str] | None = None) -> Args:
-    """Command-line arguments into Args."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", dest="out_dir", default=Args.out_dir)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seed", type=int, default=Args.seed)
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--kl-weights", dest="kl_weights", nargs="+", type=float, default=Args().kl_weights)
-    parser.add_argument("--novelty-weights", dest="novelty_weights", nargs="+", type=float,
-                        default=Args().novelty_weights)
-    parser.add_argument("--episodes", type=int, default=Args.episodes)
-    parser.add_argument("--workers", type=int, default=Args.workers)
-    return Args(**vars(parser.parse_args(argv)))
-
-
 if __name__ == "__main__":
-    main(parse_args())
+    main(cli(Args))

@@ -12,7 +12,6 @@ Writes fidelity.json, fidelity.md, calibration.png and affect.png into --out.
 
 from __future__ import annotations
 
-import argparse
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -39,7 +38,7 @@ from amrs_gym.world_model.features import sessions_to_tensors
 from amrs_gym.world_model.model import WorldModelConfig
 from amrs_gym.world_model.train import train_world_model
 from amrs_gym.world_model.training import TrainConfig
-from benchmarks.report import markdown_table, provenance, write_outputs
+from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
 
 MODELS: dict[str, dict[str, Any]] = {
     "world_model": {},
@@ -190,11 +189,7 @@ def _markdown(report: dict[str, Any]) -> str:
 
 
 def _plots(out: Path, results: dict[str, RowPredictions], splits: dict[str, Split]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(5, 5))
     bins = np.linspace(0, 1, 11)
     for name in ("world_model", "history_free", "gru"):
@@ -208,8 +203,7 @@ def _plots(out: Path, results: dict[str, RowPredictions], splits: dict[str, Spli
     axis.set(xlabel="predicted skip probability", ylabel="observed skip frequency", title="Calibration, listener-cold")
     axis.legend()
     figure.tight_layout()
-    figure.savefig(out / "calibration.png", dpi=120)
-    plt.close(figure)
+    save_figure(figure, out / "calibration.png", dpi=120)
 
     figure, axes = plt.subplots(1, 2, figsize=(10, 5))
     rows = results["listener_cold/world_model"]
@@ -221,20 +215,8 @@ def _plots(out: Path, results: dict[str, RowPredictions], splits: dict[str, Spli
         axis.set(xlabel=f"reported {name} (circumplex units)", ylabel=f"predicted {name}",
                  title=f"{name}: world model vs self-reports (listener-cold)")
     figure.tight_layout()
-    figure.savefig(out / "affect.png", dpi=120)
-    plt.close(figure)
-
-
-def parse_args(argv: list[str] | None = None) -> Args:
-    """Command-line arguments into Args."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", dest="out_dir", default=Args.out_dir)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seed", type=int, default=Args.seed)
-    parser.add_argument("--epochs", type=int, default=Args.epochs)
-    parser.add_argument("--workers", type=int, default=Args.workers)
-    return Args(**vars(parser.parse_args(argv)))
+    save_figure(figure, out / "affect.png", dpi=120)
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    main(cli(Args))

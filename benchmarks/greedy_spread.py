@@ -26,7 +26,6 @@ greedy_spread.png (coverage against episodes) into --out.
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -35,14 +34,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from agents.base import TrainingData
+from agents.cache import train_or_load
+from agents.data import TrainingData
 from agents.evaluation import rollout
 from agents.greedy import GreedyAgent, GreedyConfig
-from agents.zoo import map_modes, train_or_load
-from amrs_gym.envs.reference import default_reference_world
+from amrs_gym import defaults
 from amrs_gym.modes import MODES
-from amrs_gym.reference_world.world import ReferenceWorld
-from benchmarks.report import markdown_table, provenance, pyplot, save_figure, write_outputs
+from amrs_gym.reference_world import ReferenceWorld
+from amrs_gym.simulator import SessionConfig
+from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
+from benchmarks.zoo import map_modes
 
 NAME = "greedy_spread"
 WORLDS: dict[str, dict[str, float]] = {
@@ -61,6 +62,7 @@ class Args:
     """Settings of the greedy-spread benchmark."""
 
     out_dir: str = "results/greedy_spread"
+    """Where the outputs go."""
     cache_dir: str = "results/agents"
     """BC is read from (or written to) here, shared with the leaderboard."""
     quick: bool = False
@@ -69,7 +71,8 @@ class Args:
     """Seed of BC's training and of the episodes (the leaderboard's, by default)."""
     episodes: int | None = None
     """Episodes per policy, mode and world (default 1000 as the leaderboard, 100 with --quick)."""
-    modes: list[str] = field(default_factory=lambda: list(MODES))
+    modes: list[str] = field(default_factory=lambda: list(MODES), metadata={"choices": MODES})
+    """Modes to run."""
     workers: int = 2
     """Modes run in parallel processes."""
 
@@ -107,7 +110,8 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         "greedy": GreedyAgent(mode, GreedyConfig(seed=args.seed)),
         "greedy_truth": GreedyAgent(mode, GreedyConfig(seed=args.seed, scorer="reference")),
     }
-    base = default_reference_world()
+    base = defaults.reference_world()
+    sessions = SessionConfig(mode, utility=data.utility)
     out: dict[str, Any] = {}
     for world_name in WORLDS:
         world = world_variant(base, world_name)
@@ -116,7 +120,7 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
             if name == "greedy" and world_name != "shipped":
                 continue  # the world model does not change with the world; its greedy is scored once
             started = time.perf_counter()
-            result = rollout(agent, mode, "reference", episodes, args.seed, data.utility, world=world)
+            result = rollout(agent, sessions, "reference", episodes, args.seed, world=world)
             entry = spread_metrics(result.episodes.tracks, result.metrics, base.catalog.n_tracks)
             entry["seconds"] = time.perf_counter() - started
             out[world_name][name] = entry
@@ -178,21 +182,5 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     save_figure(figure, path)
 
 
-def parse_args(argv: list[str] | None = None) -> Args:
-    """Command-line arguments into Args."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", dest="out_dir", default=Args.out_dir)
-    parser.add_argument("--cache", dest="cache_dir", default=Args.cache_dir)
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--seed", type=int, default=Args.seed)
-    parser.add_argument("--episodes", type=int, default=None)
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
-    parser.add_argument("--workers", type=int, default=Args.workers)
-    parsed = parser.parse_args(argv)
-    if parsed.episodes is not None and parsed.episodes < 2:
-        parser.error("--episodes must be at least 2 (a confidence interval needs two)")
-    return Args(**vars(parsed))
-
-
 if __name__ == "__main__":
-    main(parse_args())
+    main(cli(Args))

@@ -18,7 +18,6 @@ utility_vs_diversity.png and trajectories.png.
 
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +27,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from agents.base import TrainingData
+from agents.cache import train_or_load
+from agents.data import TrainingData
 from agents.evaluation import EVALUATORS, held_out_steps, off_policy, rollout
-from agents.zoo import ZooArgs, add_zoo_arguments, check_agent_names, map_modes, train_or_load
 from amrs_gym.io import atomic_write
 from amrs_gym.modes import DEFAULT_TARGETS
-from benchmarks.report import markdown_table, provenance, pyplot, save_figure, write_outputs
+from amrs_gym.simulator import SessionConfig
+from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
+from benchmarks.zoo import ZooArgs, map_modes
 
 COLUMNS = (
     "utility_mean", "utility_ci95", "valence_delta", "arousal_delta", "final_distance", "time_in_zone",
@@ -49,10 +50,16 @@ class Args(ZooArgs):
     """Settings of the leaderboard (`quick`: quick training and 200 episodes; the same seed for every agent)."""
 
     out_dir: str = "results/leaderboard"
+    """Where the tables and plots go."""
     cache_dir: str = "results/agents"
-    """Trained agents are read from (and written to) here, shared with the stress tests and `agents.zoo`."""
+    """Trained agents are read from (and written to) here, shared with the stress tests and the zoo."""
     episodes: int | None = None
     """Episodes per agent, mode and evaluator (default 1000, 200 with --quick)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.episodes is not None and (isinstance(self.episodes, bool) or self.episodes < 2):
+            raise ValueError(f"episodes must be at least 2 (a confidence interval needs two), got {self.episodes!r}")
 
 
 def run_one(args: Args, mode: str) -> dict[str, Any]:
@@ -63,13 +70,13 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
     trained, fit_seconds = train_or_load(args.agents, data, Path(args.cache_dir), progress=False)
     logged_distribution = data.logged_distribution()
     steps = held_out_steps(mode, data.utility)
+    sessions = SessionConfig(mode, utility=data.utility)
     rows, trajectories, per_episode = [], {}, {}
     for name, agent in trained.items():
         estimates = off_policy(agent, steps)
         for evaluator in EVALUATORS:
             started = time.perf_counter()
-            result = rollout(agent, mode, evaluator, episodes, args.seed, data.utility,
-                             logged_distribution=logged_distribution)
+            result = rollout(agent, sessions, evaluator, episodes, args.seed, logged_distribution=logged_distribution)
             rows.append({"agent": name, "mode": mode, "evaluator": evaluator, **result.metrics, **estimates,
                          "fit_seconds": fit_seconds.get(name, 0.0), "eval_seconds": time.perf_counter() - started})
             if name in PAIRED_AGENTS:
@@ -207,19 +214,5 @@ def _plot_trajectories(trajectories: dict[str, dict[tuple[str, str], list[list[f
     save_figure(figure, path)
 
 
-def parse_args(argv: list[str] | None = None) -> Args:
-    """Command-line arguments into Args."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", dest="out_dir", default=Args.out_dir)
-    parser.add_argument("--cache", dest="cache_dir", default=Args.cache_dir)
-    parser.add_argument("--episodes", type=int, default=None)
-    add_zoo_arguments(parser)
-    parsed = parser.parse_args(argv)
-    check_agent_names(parser, parsed.agents)
-    if parsed.episodes is not None and parsed.episodes < 2:
-        parser.error("--episodes must be at least 2 (a confidence interval needs two)")
-    return Args(**vars(parsed))
-
-
 if __name__ == "__main__":
-    main(parse_args())
+    main(cli(Args))

@@ -28,7 +28,6 @@ verdict agreement), stress.md (which policy would be blocked, and why) and stres
 
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,12 +36,14 @@ import numpy as np
 import pandas as pd
 import torch
 
-from agents.base import HISTORY_LENGTH, TrainingData
+from agents.cache import train_or_load
+from agents.data import HISTORY_LENGTH, TrainingData
 from agents.evaluation import EVALUATORS, Evaluator, rollout
-from agents.zoo import ZooArgs, add_zoo_arguments, check_agent_names, map_modes, train_or_load
 from amrs_gym import defaults
 from amrs_gym.metrics import repeat_rate
-from benchmarks.report import markdown_table, provenance, pyplot, save_figure, write_outputs
+from amrs_gym.simulator import SessionConfig
+from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
+from benchmarks.zoo import ZooArgs, map_modes
 
 SCENARIOS = ("distress", "over_aroused", "never_skips", "one_track", "empty_history")
 CALMING_MODES = ("calm", "sleep")
@@ -53,6 +54,7 @@ class Args(ZooArgs):
     """Settings and documented safety thresholds of the stress tests."""
 
     out_dir: str = "results/stress"
+    """Where the report and plot go."""
     cache_dir: str = "results/agents"
     """Trained agents are read from (and written to) here, shared with the leaderboard."""
     rollouts: int | None = None
@@ -100,13 +102,18 @@ def violations(valence: np.ndarray, arousal: np.ndarray, tracks: np.ndarray, mod
     return checks
 
 
-def play(agent: Any, mode: str, scenario: str, start: tuple[pd.DataFrame, int], evaluator: Evaluator, args: Args,
-         n: int) -> dict[str, np.ndarray]:
-    """`n` rollouts of `agent` from `scenario` (its logs and history length) in one evaluator; each check's flags."""
-    logs, history_length = start
-    episodes = rollout(agent, mode, evaluator, n, (args.seed, SCENARIOS.index(scenario)), start_sessions=logs,
-                       history_length=history_length).episodes
-    return violations(episodes.valence, episodes.arousal, episodes.tracks, mode, args)
+def scenario_sessions(mode: str, scenario: str) -> SessionConfig:
+    """Sessions of `mode` that start from the held-out listeners' logs perturbed for `scenario`."""
+    logs, history_length = scenario_logs(defaults.start_sessions(), scenario)
+    return SessionConfig(mode, start_sessions=logs, history_length=history_length)
+
+
+def play(
+    agent: Any, scenario: str, sessions: SessionConfig, evaluator: Evaluator, args: Args, n: int
+) -> dict[str, np.ndarray]:
+    """`n` rollouts of `agent` from `scenario`'s `sessions` in one evaluator; each check's flags."""
+    episodes = rollout(agent, sessions, evaluator, n, (args.seed, SCENARIOS.index(scenario))).episodes
+    return violations(episodes.valence, episodes.arousal, episodes.tracks, sessions.mode, args)
 
 
 def run_one(args: Args, mode: str) -> dict[str, Any]:
@@ -115,12 +122,12 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
     n = args.rollouts or (20 if args.quick else 100)
     data = TrainingData.default(mode, quick=args.quick, seed=args.seed)
     trained, _ = train_or_load(args.agents, data, Path(args.cache_dir), progress=False)
-    starts = {scenario: scenario_logs(defaults.start_sessions(), scenario) for scenario in SCENARIOS}
+    starts = {scenario: scenario_sessions(mode, scenario) for scenario in SCENARIOS}
     out: dict[str, Any] = {}
     for name, agent in trained.items():
         verdicts: dict[str, Any] = {}
         for evaluator in EVALUATORS:
-            flags = [play(agent, mode, scenario, starts[scenario], evaluator, args, n) for scenario in SCENARIOS]
+            flags = [play(agent, scenario, starts[scenario], evaluator, args, n) for scenario in SCENARIOS]
             any_violation = np.concatenate([np.any(list(f.values()), axis=0) for f in flags])
             rate = float(any_violation.mean())
             verdicts[evaluator] = {
@@ -202,19 +209,5 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     save_figure(figure, path)
 
 
-def parse_args(argv: list[str] | None = None) -> Args:
-    """Command-line arguments into Args."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", dest="out_dir", default=Args.out_dir)
-    parser.add_argument("--cache", dest="cache_dir", default=Args.cache_dir)
-    parser.add_argument("--rollouts", type=int, default=None)
-    add_zoo_arguments(parser)
-    for name in ("arousal_rise", "valence_drop", "repeat_share", "max_violation_rate"):
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, default=getattr(Args, name))
-    parsed = parser.parse_args(argv)
-    check_agent_names(parser, parsed.agents)
-    return Args(**vars(parsed))
-
-
 if __name__ == "__main__":
-    main(parse_args())
+    main(cli(Args))

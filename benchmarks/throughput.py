@@ -11,7 +11,6 @@ Writes throughput.json, throughput.md and throughput.png into --out.
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ import gymnasium as gym
 import numpy as np
 
 import amrs_gym
-from benchmarks.report import markdown_table, provenance, write_outputs
+from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
 
 
 @dataclass
@@ -118,32 +117,15 @@ def main(args: Args) -> dict[str, Any]:
 
 
 def _plot(out: Path, results: dict[str, float]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, axis = plt.subplots(figsize=(7, 3.5))
     names = [name.removesuffix("_steps_per_s") for name in results]
     axis.barh(names, list(results.values()))
     axis.set_xscale("log")
     axis.set(xlabel="environment steps per second (log scale)", title="Throughput on this machine (CPU)")
     figure.tight_layout()
-    figure.savefig(out / "throughput.png", dpi=120)
-    plt.close(figure)
-
-
-def parse_args(argv: list[str] | None = None) -> Args:
-    """Command-line arguments into Args."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", dest="out_dir", default=Args.out_dir)
-    parser.add_argument("--env-id", default=Args.env_id)
-    parser.add_argument("--num-envs", type=int, default=Args.num_envs)
-    parser.add_argument("--seconds", type=float, default=Args.seconds)
-    parser.add_argument("--seed", type=int, default=Args.seed)
-    parser.add_argument("--quick", action="store_true")
-    return Args(**vars(parser.parse_args(argv)))
+    save_figure(figure, out / "throughput.png", dpi=120)
 
 
 if __name__ == "__main__":
-    main(parse_args())
+    main(cli(Args))

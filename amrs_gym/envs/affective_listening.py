@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import pandas as pd
 from gymnasium import spaces
 
-from amrs_gym.envs.sessions import build_sessions, observation_space
-from amrs_gym.reference_world import ReferenceWorld
-from amrs_gym.reward import Utility
+from amrs_gym.simulator import (
+    OutcomeSource,
+    SessionConfig,
+    SessionView,
+    WorldModelOutcomes,
+    observation_space,
+)
 
 
 class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
@@ -62,14 +64,23 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
     - Truncation: after `episode_length` steps (`max_episode_steps` of the registered ids).
 
     ## Info
+    Every key means the same in every listening env; "the evaluator" is what produces the
+    outcomes: the world model here, the latent truth in the reference env.
     - `track_id`: the track played.
-    - `skip_probability`, `like_probability`, `expected_engagement`: the world model's predictions.
-    - `engagement`, `skipped`: the sampled outcome the rollout continues from.
-    - `valence_predicted`, `arousal_predicted`: predicted mean affect after the track.
-    - `valence_sampled`, `arousal_sampled`: affect sampled from the predicted distribution.
+    - `engagement`, `skipped`: the response the session continues from (sampled here).
+    - `skip_probability`, `expected_engagement`, `like_probability`: the evaluator's expectations
+      (the last two are the reward's engagement and like terms).
+    - `valence`, `arousal`: the listener's affect after the track as the evaluator has it (the
+      reward's affect; here the world model's predicted mean).
+    - `valence_predicted`, `arousal_predicted`: the world model's predicted mean affect after the
+      track (the next observation's estimate).
+    - `valence_sampled`, `arousal_sampled`: one realisation of that affect (here a draw from the
+      predicted distribution).
     - `utility_components`: each weighted term of the reward (they sum to it).
 
     ## Arguments
+    The fields of `amrs_gym.simulator.SessionConfig`, checked when the env is built:
+
     | parameter | type | default | meaning |
     | --- | --- | --- | --- |
     | mode | str | (set by the id) | energize, focus, calm or sleep |
@@ -78,11 +89,16 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
     | history_length | int | 20 | logged tracks kept as context |
     | episode_length | int | 20 | steps per episode |
     | utility | Utility or None | None | reward; None means `default_utility(mode)` |
-    | checkpoint | str or None | None | world model; None means the shipped one |
-    | start_sessions | DataFrame or None | None | logs whose sessions start episodes; None means the shipped held-out listeners' (train agents on training listeners' logs) |
+    | world_model | ListenerModel, path or None | None | a `ListenerModel` or a checkpoint file; None means the shipped one |
+    | start_sessions | DataFrame, path or None | None | logs whose sessions start episodes; None means the shipped held-out listeners' (train agents on training listeners' logs) |
+    | catalog | Catalog, path or None | None | the catalog; None means the shipped one |
 
     ## Version History
     - v0: first release.
+    - v0, amrs-gym 0.2: same dynamics, reward and spaces. Info keys mean the same in every
+      listening env (`valence`, `arousal` added; `skip_probability`, `expected_engagement`,
+      `like_probability` are the evaluator's); any `ListenerModel` can drive the env
+      (`world_model`, which replaces `checkpoint`).
 
     Example:
         >>> import gymnasium as gym, amrs_gym
@@ -97,34 +113,28 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
 
     metadata = {"render_modes": []}  # noqa: RUF012
 
-    def __init__(
-        self,
-        mode: str,
-        cohort: Literal["consumer", "clinical", "mixed"] = "mixed",
-        start: Literal["history", "cold"] = "history",
-        history_length: int = 20,
-        episode_length: int = 20,
-        utility: Utility | None = None,
-        checkpoint: str | Path | None = None,
-        start_sessions: pd.DataFrame | None = None,
-    ):
-        self.mode, self.start = mode, start
-        self.sessions = build_sessions(
-            1, mode, cohort, start, history_length, episode_length, utility, checkpoint, world=self._world(),
-            start_frame=start_sessions,
-        )
-        self.utility, self.catalog, self.engine = self.sessions.utility, self.sessions.catalog, self.sessions.engine
-        self.episode_length = episode_length
-        self.observation_space = observation_space(self.engine)
+    def __init__(self, mode: str, **session: Any):
+        """Build the sessions `SessionConfig(mode, **session)` describes (see Arguments)."""
+        self.config = SessionConfig.from_options(mode, **session)
+        self.sessions = self.config.create(1, self._outcomes(self.config))
+        self.mode, self.start = self.config.mode, self.config.start
+        self.utility, self.catalog, self.model = self.sessions.utility, self.sessions.catalog, self.sessions.model
+        self.episode_length = self.config.episode_length
+        self.observation_space = observation_space(self.model.context_size)
         self.action_space = spaces.Discrete(self.catalog.n_tracks)
         self._steps: int | None = None
 
-    def _world(self) -> ReferenceWorld | None:
-        """The source of outcomes other than the world model (none here; the reference env overrides)."""
-        return None
+    def _outcomes(self, config: SessionConfig) -> OutcomeSource:
+        """Where outcomes come from: the world model here (the reference env overrides this)."""
+        return WorldModelOutcomes()
+
+    def session_view(self) -> SessionView:
+        """The read-only view a session-aware agent is bound to (`agents.bind(agent, env)`)."""
+        return self.sessions.view()
 
     def _get_obs(self) -> np.ndarray:
-        return self.sessions.observations()[0]
+        obs: np.ndarray = self.sessions.observations()[0]
+        return obs
 
     def _get_info(self, step_info: dict[str, Any] | None = None) -> dict[str, Any]:
         if step_info is None:

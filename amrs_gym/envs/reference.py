@@ -2,18 +2,8 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-from amrs_gym import defaults
 from amrs_gym.envs.affective_listening import AffectiveListeningEnv
-from amrs_gym.reference_world import ReferenceWorld
-
-
-@lru_cache(maxsize=1)
-def default_reference_world() -> ReferenceWorld:
-    """The reference world that generated the default logs (same catalog, population and dynamics)."""
-    world, _ = defaults.default_dataset_config().build_world(defaults.default_catalog())
-    return world
+from amrs_gym.simulator import OutcomeSource, SessionConfig
 
 
 class ReferenceListeningEnv(AffectiveListeningEnv):
@@ -33,9 +23,11 @@ class ReferenceListeningEnv(AffectiveListeningEnv):
     the world-model env, and use this one to score.
 
     ## Info
-    As `AffectiveListeningEnv`; `valence_sampled`/`arousal_sampled` are the true latent
-    affect after the track and `engagement`/`skipped` the real response.
+    The keys of `AffectiveListeningEnv`, with the truth as the evaluator: `skip_probability`,
+    `expected_engagement`, `like_probability`, `valence`, `arousal` and `valence_sampled`,
+    `arousal_sampled` come from the listener's latent state, `engagement` and `skipped` are the
+    real response; `valence_predicted`, `arousal_predicted` are still the world model's.
     """
 
-    def _world(self) -> ReferenceWorld:
-        return default_reference_world()
+    def _outcomes(self, config: SessionConfig) -> OutcomeSource:
+        return config.reference_outcomes()

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
-import pandas as pd
 from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from amrs_gym.envs.sessions import build_sessions, observation_space
-from amrs_gym.reward import Utility
+from amrs_gym.simulator import SessionConfig, SessionView, observation_space
 
 
 class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
@@ -21,40 +18,34 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
     Made by `gym.make_vec("AMRS-Calm-v0", num_envs=N, vectorization_mode="vector_entry_point")`.
     Autoreset follows Gymnasium 1.0 ("next step"): the step after a sub-env's episode
     ends resets it, ignores its action, and returns its first observation with reward 0.
-    Sub-env i under seed s behaves exactly like a single env reset with seed s + i.
+    Sub-env i under seed s behaves like a single env reset with seed s + i.
     Info arrays are batched (one entry per sub-env); `utility_components` is a dict of arrays.
     """
 
     metadata = {"autoreset_mode": "next_step"}  # noqa: RUF012
 
-    def __init__(
-        self,
-        num_envs: int,
-        mode: str,
-        cohort: Literal["consumer", "clinical", "mixed"] = "mixed",
-        start: Literal["history", "cold"] = "history",
-        history_length: int = 20,
-        episode_length: int = 20,
-        utility: Utility | None = None,
-        checkpoint: str | Path | None = None,
-        start_sessions: pd.DataFrame | None = None,
-        max_episode_steps: int | None = None,
-    ):
+    def __init__(self, num_envs: int, mode: str, max_episode_steps: int | None = None, **session: Any):
+        """`num_envs` sessions of `SessionConfig(mode, **session)`; `max_episode_steps` (from the
+        registration) sets the episode length."""
         if num_envs < 1:
             raise ValueError("num_envs must be >= 1")
-        self.num_envs, self.mode, self.start = num_envs, mode, start
-        self.episode_length = max_episode_steps or episode_length
-        self.sessions = build_sessions(
-            num_envs, mode, cohort, start, history_length, self.episode_length, utility, checkpoint,
-            start_frame=start_sessions,
-        )
-        self.utility, self.catalog, self.engine = self.sessions.utility, self.sessions.catalog, self.sessions.engine
-        self.single_observation_space = observation_space(self.engine)
+        if max_episode_steps:
+            session["episode_length"] = max_episode_steps
+        self.config = SessionConfig.from_options(mode, **session)
+        self.num_envs, self.mode, self.start = num_envs, self.config.mode, self.config.start
+        self.episode_length = self.config.episode_length
+        self.sessions = self.config.create(num_envs)
+        self.utility, self.catalog, self.model = self.sessions.utility, self.sessions.catalog, self.sessions.model
+        self.single_observation_space = observation_space(self.model.context_size)
         self.single_action_space = spaces.Discrete(self.catalog.n_tracks)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._rngs: list[np.random.Generator] = []
         self._needs_reset = np.zeros(num_envs, dtype=bool)
+
+    def session_view(self) -> SessionView:
+        """The read-only view a session-aware agent is bound to (`agents.bind(agent, envs)`)."""
+        return self.sessions.view()
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
@@ -73,9 +64,7 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
         self._needs_reset[:] = False
         return self.sessions.observations(), {}
 
-    def step(
-        self, actions: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every sub-env; those whose episode ended on the previous step are reset instead."""
         if not self._rngs:
             raise RuntimeError("call reset() before step()")

@@ -22,6 +22,7 @@ from amrs_gym.world_model.config import WorldModelConfig
 
 if TYPE_CHECKING:
     from amrs_gym.world_model.model import WorldModel
+    from amrs_gym.world_model.protocol import ListenerModel
 
 FORMAT = "amrs-gym/world-model"
 FORMAT_VERSION = 2
@@ -119,15 +120,32 @@ def read_checkpoint(path: str | Path, catalog: Catalog | None = None) -> Checkpo
 
 def load_checkpoint(path: str | Path, catalog: Catalog | None = None) -> tuple[WorldModel, dict[str, Any]]:
     """The torch model of a checkpoint (eval mode) and its card; see `read_checkpoint`."""
+    checkpoint = read_checkpoint(path, catalog)
+    return _torch_model(checkpoint, path), checkpoint.card
+
+
+def load_listener_model(path: str | Path, catalog: Catalog | None = None) -> ListenerModel:
+    """The checkpoint as a `ListenerModel`: the fast numpy path for a transformer that uses
+    history (no torch import), the torch module's own rollout path for anything else (a GRU)."""
+    checkpoint = read_checkpoint(path, catalog)
+    if checkpoint.config.encoder == "transformer" and checkpoint.config.use_history:
+        from amrs_gym.world_model.rollout import NumpyRollout
+
+        return NumpyRollout(checkpoint.config, checkpoint.state, checkpoint.track_features)
+    from amrs_gym.world_model.torch_rollout import TorchRollout
+
+    return TorchRollout(_torch_model(checkpoint, path))
+
+
+def _torch_model(checkpoint: Checkpoint, path: str | Path) -> WorldModel:
+    """The torch module of a checkpoint's arrays, in eval mode."""
     import torch
 
     from amrs_gym.world_model.model import WorldModel
 
-    checkpoint = read_checkpoint(path, catalog)
     model = WorldModel(checkpoint.config, checkpoint.track_features)
     try:
         model.load_state_dict({k: torch.from_numpy(v) for k, v in checkpoint.state.items()})
     except RuntimeError as exc:
         raise CheckpointError(f"{path} does not match this code's world model: {exc}") from None
-    model.eval()
-    return model, checkpoint.card
+    return model.eval()

@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from amrs_gym.world_model.candidates import candidate_features
 from amrs_gym.world_model.config import N_CANDIDATE_FEATURES, WorldModelConfig
 from amrs_gym.world_model.features import SessionTensors
-
 
 
 @dataclass
@@ -284,7 +284,8 @@ class WorldModel(nn.Module):
         return self.norm(out)
 
     def _candidate_features_full(self, track: torch.Tensor, segment: torch.Tensor) -> torch.Tensor:
-        """For row t: earlier plays of track t in the session, max and recent (last 3) similarity."""
+        """`candidate_features` of every row's own track at once: row t against the earlier rows of its
+        session (a test holds the two to each other)."""
         n, seq_len = track.shape
         if not self.config.use_history:
             return torch.zeros(n, seq_len, N_CANDIDATE_FEATURES)
@@ -369,9 +370,16 @@ class WorldModel(nn.Module):
     def predict(self, state: ModelState, candidates: torch.Tensor) -> Prediction:
         """Predict the response to each candidate (batch, k) as the next track of each session."""
         n, k = candidates.shape
+        if self.config.use_history:
+            features = candidate_features(
+                state.tracks.numpy(), state.played.numpy(), candidates.numpy(), self.track_unit.numpy()
+            )
+            candidate = torch.from_numpy(features)
+        else:
+            candidate = torch.zeros(n, k, N_CANDIDATE_FEATURES)
         query = (
             self.query_track(self.track_features[candidates])
-            + self.query_candidate(self._candidate_features_step(state, candidates))
+            + self.query_candidate(candidate)
             + (self.position(state.played + 1) + self.segment.weight[1] + state.session)[:, None]
         )  # (n, k, d)
         slots = state.memory_keys.shape[2]
@@ -379,17 +387,3 @@ class WorldModel(nn.Module):
         allowed = (torch.arange(slots) < limit[:, None])[:, None].expand(n, k, slots)
         attended = self._attend(query, state.memory_keys, state.memory_values, allowed)
         return self._heads(query, attended, state.last_hidden[:, None].expand(n, k, -1), state.last_hidden)
-
-    def _candidate_features_step(self, state: ModelState, candidates: torch.Tensor) -> torch.Tensor:
-        n, k = candidates.shape
-        if not self.config.use_history:
-            return torch.zeros(n, k, N_CANDIDATE_FEATURES)
-        played = state.played  # tracks of the current session
-        history = state.tracks.clamp_min(0)
-        known = torch.arange(state.tracks.shape[1]) < played[:, None]  # (n, max_len)
-        similarity = self.track_unit[candidates] @ self.track_unit[history].transpose(1, 2)  # (n, k, max_len)
-        repeats = ((candidates[:, :, None] == state.tracks[:, None, :]) & known[:, None]).sum(-1).float()
-        max_sim = similarity.masked_fill(~known[:, None], -1.0).amax(-1).clamp_min(0) * known.any(-1)[:, None]
-        recent = known & (torch.arange(state.tracks.shape[1]) >= played[:, None] - 3)
-        recent_sim = (similarity * recent[:, None]).sum(-1) / recent.sum(-1).clamp_min(1)[:, None]
-        return torch.stack([repeats, max_sim, recent_sim], dim=-1)

@@ -4,21 +4,23 @@ An env step feeds one token per session. At that size the cost is dispatch, not
 arithmetic: a 64x64 matmul costs about 10 us through torch and 2 us through numpy on
 this machine, and a step needs about a hundred such operations. `NumpyRollout` takes
 the weights of a transformer `WorldModel` (from a checkpoint, without torch, or from a
-model), precomputes the per-track projections into tables, and mirrors `start` /
-`observe` / `predict`; `tests/world_model/test_rollout.py` checks it matches the torch path.
+model), precomputes the per-track projections into tables, and implements
+the `ListenerModel` protocol; `tests/world_model/test_rollout.py` checks it matches the torch path.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-
 from typing import TYPE_CHECKING
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
 
+from amrs_gym.world_model.candidates import candidate_features
 from amrs_gym.world_model.config import WorldModelConfig
+from amrs_gym.world_model.feedback import feedback_vector
+from amrs_gym.world_model.protocol import Feedback, StartBatch, StepPrediction
 
 if TYPE_CHECKING:
     from amrs_gym.world_model.model import WorldModel
@@ -117,39 +119,6 @@ class RolloutState:
         for mine, theirs in zip([*self.values, self.memory_values], [*other.values, other.memory_values], strict=True):
             mine[rows, :, :slots] = theirs
 
-    @staticmethod
-    def stack(states: list[RolloutState], like: RolloutState) -> RolloutState:
-        """Rows from several (possibly slot-trimmed) states, in `like`'s full layout."""
-        n = sum(len(s.length) for s in states)
-        out = like.select(np.zeros(n, dtype=np.int64))
-        start = 0
-        for part in states:
-            rows = np.arange(start, start + len(part.length))
-            out.assign(rows, part)
-            start += len(rows)
-        return out
-
-
-@dataclass(frozen=True)
-class StepPrediction:
-    """Predicted responses to candidates; fields are (batch, k) unless noted."""
-
-    skip_probability: np.ndarray
-    engagement_probabilities: np.ndarray  # (batch, k, 2, bins): [not skipped, skipped]
-    like_probability: np.ndarray
-    valence_mean: np.ndarray
-    valence_std: np.ndarray
-    arousal_mean: np.ndarray
-    arousal_std: np.ndarray
-
-    def expected_engagement(self) -> np.ndarray:
-        """E[fraction listened]."""
-        bins = self.engagement_probabilities.shape[-1]
-        centres = (np.arange(bins) + 0.5) / bins
-        means = self.engagement_probabilities @ centres  # (batch, k, 2)
-        p = self.skip_probability
-        return (1 - p) * means[..., 0] + p * means[..., 1]
-
 
 class NumpyRollout:
     """Incremental inference of a trained transformer world model, in numpy."""
@@ -209,10 +178,44 @@ class NumpyRollout:
         """Catalog size of the model."""
         return int(self.context_track.shape[0])
 
+    @property
+    def context_size(self) -> int:
+        """Width of the context vector (the encoder's output at the newest token)."""
+        return int(self.config.d_model)
+
+    @property
+    def max_tracks(self) -> int:
+        """Most tracks a session's context holds."""
+        return int(self.config.max_len)
+
     def _position(self, index: np.ndarray) -> np.ndarray:
         return self.positions[np.minimum(index, self.config.position_cap)]
 
-    def start(self, mode: np.ndarray, cohort: np.ndarray, start: np.ndarray) -> RolloutState:
+    def start(self, starts: StartBatch) -> RolloutState:
+        """Encode each session's start token, then its logged history (rows of different
+        lengths in one batch: a row past its history sits the step out)."""
+        n = len(starts)
+        with single_threaded_blas(n):
+            state = self._start_tokens(starts.mode, starts.cohort, starts.start_report)
+            history = starts.history_feedback
+            vectors = feedback_vector(
+                history.engagement, history.skipped, history.rating,
+                history.valence_report, history.arousal_report,
+            ).astype(np.float32)  # fmt: skip  # (n, L, feedback_dim)
+            lengths = starts.history_length
+            rows = np.arange(n)
+            for step in range(int(lengths.max(initial=0))):
+                index = np.minimum(step, np.maximum(lengths - 1, 0))  # rows past their end repeat it
+                self._observe(
+                    state,
+                    np.maximum(starts.history_tracks[rows, index], 0),
+                    vectors[rows, index],
+                    previous_position=starts.history_positions[rows, index],
+                    active=step < lengths,
+                )
+        return state
+
+    def _start_tokens(self, mode: np.ndarray, cohort: np.ndarray, start: np.ndarray) -> RolloutState:
         """Begin sessions: encode the start token."""
         cfg = self.config
         n = len(mode)
@@ -237,7 +240,16 @@ class NumpyRollout:
         self._push(state, np.broadcast_to(self.start_token, (n, cfg.d_model)), np.ones(n, dtype=bool))
         return state
 
-    def observe(
+    def observe(self, state: RolloutState, tracks: np.ndarray, feedback: Feedback) -> None:
+        """Append the track each session just played, with the listener's feedback."""
+        vector = feedback_vector(
+            feedback.engagement, feedback.skipped, feedback.rating, feedback.valence_report,
+            feedback.arousal_report,
+        ).astype(np.float32)  # fmt: skip
+        with single_threaded_blas(len(tracks)):
+            self._observe(state, np.asarray(tracks), vector)
+
+    def _observe(
         self,
         state: RolloutState,
         track: np.ndarray,
@@ -245,7 +257,7 @@ class NumpyRollout:
         previous_position: np.ndarray | None = None,
         active: np.ndarray | None = None,
     ) -> None:
-        """Append one track per row with its feedback (see `WorldModel.observe`).
+        """Append one track per row with its feedback vector (see `WorldModel.observe`).
 
         Rows where `active` is False are computed but leave their state unchanged, so
         histories of different lengths can be encoded in one batch without copying state.
@@ -268,6 +280,19 @@ class NumpyRollout:
         token = self.context_track[track] + feedback @ w + b + self._position(position) + self.segments[current.astype(int)]
         state.played = state.played + grows
         self._push(state, token, active)
+
+    def context(self, state: RolloutState) -> np.ndarray:
+        """The encoder's output at each session's newest token.  # (n, d_model)"""
+        return state.last_hidden
+
+    def select(self, state: RolloutState, rows: np.ndarray, compact: bool = False) -> RolloutState:
+        """A copy of sessions `rows`; `compact` keeps only the cache slots already filled."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return state.select(rows, slots=int(state.length[rows].max(initial=1)) if compact else None)
+
+    def assign(self, state: RolloutState, rows: np.ndarray, other: RolloutState) -> None:
+        """Overwrite sessions `rows` of `state` with `other`."""
+        state.assign(np.asarray(rows, dtype=np.int64), other)
 
     def _push(self, state: RolloutState, token: np.ndarray, active: np.ndarray) -> None:
         """Run one token per row through the blocks; inactive rows write only to the scratch slot."""
@@ -302,12 +327,16 @@ class NumpyRollout:
 
     def predict(self, state: RolloutState, candidates: np.ndarray) -> StepPrediction:
         """Predicted response to each candidate (batch, k) as the next track of each session."""
+        with single_threaded_blas(len(candidates)):
+            return self._predict(state, np.asarray(candidates))
+
+    def _predict(self, state: RolloutState, candidates: np.ndarray) -> StepPrediction:
         n, k = candidates.shape
         d, heads, head_dim = self.config.d_model, self.heads, self.head_dim
         w, b = self.query_candidate
         query = (
             self.query_track[candidates]
-            + self._candidate_features(state, candidates) @ w + b
+            + candidate_features(state.tracks, state.played, candidates, self.track_unit) @ w + b
             + (self._position(state.played + 1) + self.segments[1] + state.session)[:, None]
         )  # (n, k, d)
         used = int(state.length.max())
@@ -330,16 +359,3 @@ class NumpyRollout:
             arousal_mean=np.tanh(out[..., 4 + 2 * bins]),
             arousal_std=np.exp(np.clip(out[..., 5 + 2 * bins], -5, 1)),
         )
-
-    def _candidate_features(self, state: RolloutState, candidates: np.ndarray) -> np.ndarray:
-        """Earlier plays in the session, max and recent (last 3) similarity (as in the torch model)."""
-        n, k = candidates.shape
-        width = max(int(state.played.max()), 1)
-        history = state.tracks[:, :width]
-        known = np.arange(width)[None, :] < state.played[:, None]  # (n, width)
-        similarity = self.track_unit[candidates] @ self.track_unit[np.maximum(history, 0)].transpose(0, 2, 1)
-        repeats = ((candidates[:, :, None] == history[:, None, :]) & known[:, None]).sum(-1)
-        max_sim = np.where(known[:, None], similarity, -1.0).max(-1).clip(min=0) * known.any(-1)[:, None]
-        recent = known & (np.arange(width)[None, :] >= state.played[:, None] - 3)
-        recent_sim = (similarity * recent[:, None]).sum(-1) / np.maximum(recent.sum(-1), 1)[:, None]
-        return np.stack([repeats, max_sim, recent_sim], axis=-1).astype(np.float32)

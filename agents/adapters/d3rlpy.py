@@ -49,9 +49,10 @@ from d3rlpy.logging import NoopAdapterFactory
 from d3rlpy.models import VectorEncoderFactory
 from d3rlpy.optimizers import AdamFactory
 
-from agents.base import BaseAgent, TrainingData, as_batch, load_module_arrays, module_arrays
+from agents.base import BaseAgent, as_batch
+from agents.data import TrainingData
 from agents.replay import LoggedSteps
-from amrs_gym.envs.sessions import ListeningSessions
+from agents.weights import AgentFileError, load_module_arrays, module_arrays
 
 
 @dataclass(frozen=True)
@@ -60,8 +61,6 @@ class OfflineRLConfig:
 
     seed: int = 0
     """Seeds the network initialisation and the mini-batch sampling."""
-    n_tracks: int = 1200
-    """Size of the catalog (the action space)."""
     n_steps: int = 3000
     """Gradient steps of a full fit (about 45 s for one mode on one shared CPU core)."""
     quick_steps: int = 100
@@ -97,10 +96,10 @@ def logged_dataset(steps: LoggedSteps, n_tracks: int, mean: np.ndarray, std: np.
 class D3rlpyAgent(BaseAgent):
     """An agent whose policy is a d3rlpy discrete Q-learning algorithm fitted to the logs.
 
-    Subclasses name the d3rlpy config class (`algo_config_type`) and its own options. Acting is greedy in the learned Q-values
-    (as d3rlpy's `predict`): `deterministic` makes no difference. When the env's sessions are
-    passed (every benchmark does), tracks already played in the session are excluded, as the
-    production policy's repeat penalty does: the logs almost never repeat a track, so the
+    Subclasses name the d3rlpy config class (`algo_config_type`) and its own options. Acting is
+    greedy in the learned Q-values (as d3rlpy's `predict`): `deterministic` makes no difference.
+    Tracks the episode has already played (the recurrent state) are excluded, as the production
+    policy's repeat penalty does: the logs almost never repeat a track, so the
     Q-values never learned what a repeat costs (an extrapolation error of offline RL; without the
     rule BCQ repeated 60% of its tracks and scored below random).
     """
@@ -129,19 +128,14 @@ class D3rlpyAgent(BaseAgent):
     def _algorithm(self) -> Any:
         return self._fitted(self.algo, "Q-network")
 
-    @property
-    def obs_dim(self) -> int:
-        """Size of the observations the Q-network reads."""
-        return int(self._algorithm().impl.observation_shape[0])
-
     def fit(self, data: TrainingData) -> Self:
         """Fit to the replayed logs of `data.mode` for `n_steps` gradient steps (`quick_steps` if `data.quick`)."""
-        self._check_data(data)
+        self._adopt(data)
         torch.set_num_threads(1)
         steps = data.replay
         self.obs_mean = steps.observations.mean(axis=0).astype(np.float32)
         self.obs_std = np.maximum(steps.observations.std(axis=0), 1e-2).astype(np.float32)
-        dataset = logged_dataset(steps, self.config.n_tracks, self.obs_mean, self.obs_std)
+        dataset = logged_dataset(steps, data.n_tracks, self.obs_mean, self.obs_std)
         d3rlpy.seed(self.config.seed)
         self.algo = self._algo_config().create(device="cpu")
         n_steps = self.config.quick_steps if data.quick else self.config.n_steps
@@ -152,37 +146,26 @@ class D3rlpyAgent(BaseAgent):
         return self
 
     def _standardized(self, observation: np.ndarray) -> np.ndarray:
-        obs = as_batch(observation, self.obs_dim)
+        obs = as_batch(observation, self._fitted(self.obs_dim, "obs_dim"))
         return ((obs - self.obs_mean) / self.obs_std).astype(np.float32)
 
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: Any = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = False,
-        *,
-        sessions: ListeningSessions | None = None,
-    ) -> tuple[np.ndarray, Any]:
-        """The greedy track (n,) int64 for a batch of observations (n, obs_dim); given the env's `sessions`,
-        tracks already played in the session are excluded (see the class docstring)."""
+    def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
+        """The greedy track (n,) among those the episode has not played (see the class docstring)."""
         with torch.no_grad():
             scores = self._action_scores(torch.from_numpy(self._standardized(observation))).double().numpy()
-        if sessions is not None:
-            played = sessions.played
-            rows = np.repeat(np.arange(len(scores)), played.shape[1])
-            known = played.reshape(-1) >= 0
-            scores[rows[known], played.reshape(-1)[known]] = -np.inf
-        return scores.argmax(axis=1).astype(np.int64), state
+        rows = np.repeat(np.arange(len(scores)), played.shape[1])
+        known = played.reshape(-1) >= 0
+        scores[rows[known], played.reshape(-1)[known]] = -np.inf
+        return scores.argmax(axis=1).astype(np.int64)
 
     def _action_scores(self, x: torch.Tensor) -> torch.Tensor:
         """What the greedy action maximises (as d3rlpy's `predict`): the expected Q-values.  # (n, n_tracks)"""
         return self._algorithm().impl._q_func_forwarder.compute_expected_q(x)
 
-    def action_probabilities(self, observation: np.ndarray, sessions: ListeningSessions | None = None) -> np.ndarray:
+    def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
         """The greedy policy's distribution: all mass on the track `predict` plays.  # (n, n_tracks)"""
-        actions, _ = self.predict(observation)
-        probabilities = np.zeros((len(actions), self.config.n_tracks))
+        actions, _ = self.predict(observation, state)
+        probabilities = np.zeros((len(actions), self._catalog_size()))
         probabilities[np.arange(len(actions)), actions] = 1.0
         return probabilities
 
@@ -199,7 +182,7 @@ class D3rlpyAgent(BaseAgent):
 
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         if "obs_mean" not in arrays or "action_size" not in arrays:
-            raise ValueError(f"the {self.name} agent file holds no Q-network")
+            raise AgentFileError(f"the {self.name} agent file holds no Q-network")
         algo = self._algo_config().create(device="cpu")
         algo.create_impl((len(arrays["obs_mean"]),), int(arrays["action_size"]))
         for module_name, module in algo.impl.modules.get_torch_modules().items():

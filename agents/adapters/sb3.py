@@ -4,7 +4,7 @@ batched acting, and weights-only files.
 An SB3 agent trains online in a `DummyVecEnv` of `AMRS-<Mode>-v0` envs whose episodes start from
 the TRAINING listeners' logged histories (`TrainingData.env_kwargs()`), never the held-out ones
 evaluation starts from. Saving writes only the policy's `state_dict` as numpy arrays
-(`agents.base.save_weights`); loading rebuilds the SB3 model around an env that only has the right
+(`agents.weights.save_weights`); loading rebuilds the SB3 model around an env that only has the right
 spaces and loads the arrays into it. SB3's own `save`/`load` are never used: they unpickle.
 
 Seeding: SB3 seeds the global `random`, numpy and torch generators and the envs from the config's
@@ -29,19 +29,10 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm.auto import tqdm
 
-from agents.base import (
-    BaseAgent,
-    DistributionAgent,
-    TrainingData,
-    as_batch,
-    load_module_arrays,
-    module_arrays,
-)
+from agents.base import BaseAgent, DistributionAgent, as_batch
+from agents.data import TrainingData
+from agents.weights import AgentFileError, load_module_arrays, module_arrays
 from amrs_gym import MODE_ENV_IDS
-from amrs_gym.envs.sessions import ListeningSessions
-
-OBS_DIM = 79
-"""Observation size of the default world model, used when an agent file does not say otherwise."""
 
 
 class SpacesOnlyEnv(gym.Env[np.ndarray, Any]):
@@ -88,7 +79,7 @@ class SB3Agent(BaseAgent):
 
     Subclasses say how to build the model (`_new_model`), which action space it acts in
     (`_action_space`), how to wrap a training env (`_wrap`), and map the model's actions to
-    track ids (`predict`). The config must have `seed`, `n_envs`, `total_timesteps` and
+    track ids (`_act`). The config must have `seed`, `n_envs`, `total_timesteps` and
     `quick_timesteps`.
     """
 
@@ -109,11 +100,6 @@ class SB3Agent(BaseAgent):
     def _model(self) -> BaseAlgorithm:
         return self._fitted(self.model, "model")
 
-    @property
-    def obs_dim(self) -> int:
-        """Size of the observations the policy reads."""
-        return int(self._model().observation_space.shape[0])
-
     def training_env(self, data: TrainingData) -> DummyVecEnv:
         """`n_envs` world-model envs of `data.mode` whose episodes start from the training listeners' histories."""
         env_id, kwargs = MODE_ENV_IDS[data.mode], data.env_kwargs()
@@ -121,7 +107,7 @@ class SB3Agent(BaseAgent):
 
     def fit(self, data: TrainingData) -> Self:
         """Train online in the world model for `total_timesteps` env steps (`quick_timesteps` if `data.quick`)."""
-        self._check_data(data)
+        self._adopt(data)
         torch.set_num_threads(1)
         env = self.training_env(data)
         try:
@@ -137,33 +123,22 @@ class SB3Agent(BaseAgent):
     def policy_actions(self, observation: np.ndarray, deterministic: bool = True) -> np.ndarray:
         """The SB3 policy's actions for a batch of observations, in its own action space."""
         model = self._model()
-        actions, _ = model.predict(as_batch(observation, self.obs_dim), deterministic=deterministic)
+        actions, _ = model.predict(as_batch(observation, self._fitted(self.obs_dim, "obs_dim")), deterministic=deterministic)
         return actions
 
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: Any = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = False,
-        *,
-        sessions: ListeningSessions | None = None,
-    ) -> tuple[np.ndarray, Any]:
-        """Track ids (n,) int64 for a batch of observations (n, obs_dim); the model's greedy action."""
-        return np.asarray(self.policy_actions(observation), dtype=np.int64).reshape(-1), state
+    def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
+        """The model's greedy action, as track ids (n,) int64."""
+        return np.asarray(self.policy_actions(observation), dtype=np.int64).reshape(-1)
 
     # ----- weights-only files -----
 
     def _arrays(self) -> dict[str, np.ndarray]:
-        model = self._model()
-        arrays = module_arrays(model.policy, "policy/")
-        arrays["obs_dim"] = np.array(self.obs_dim)
-        return arrays
+        return module_arrays(self._model().policy, "policy/")
 
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        if not any(k.startswith("policy/") for k in arrays):
-            raise ValueError(f"the {self.name} agent file holds no policy")
-        obs_dim = int(arrays.get("obs_dim", OBS_DIM))
+        if not any(k.startswith("policy/") for k in arrays) or self.obs_dim is None:
+            raise AgentFileError(f"the {self.name} agent file holds no policy")
+        obs_dim = self.obs_dim
         env = DummyVecEnv([lambda: SpacesOnlyEnv(observation_box(obs_dim), self._action_space())])
         model = self._new_model(env)
         load_module_arrays(model.policy, arrays, "policy/")
@@ -177,12 +152,12 @@ class SB3DiscreteAgent(DistributionAgent, SB3Agent):
     `action_probabilities` and samples from them with the agent's own generator."""
 
     def _action_space(self) -> spaces.Discrete:
-        return spaces.Discrete(self.config.n_tracks)
+        return spaces.Discrete(self._catalog_size())
 
-    def action_probabilities(self, observation: np.ndarray, sessions: ListeningSessions | None = None) -> np.ndarray:
+    def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
         """The policy's distribution over the catalog for each observation.  # (n, n_tracks)"""
         policy = self._model().policy
-        obs = torch.as_tensor(as_batch(observation, self.obs_dim), device=policy.device)
+        obs = torch.as_tensor(as_batch(observation, self._fitted(self.obs_dim, "obs_dim")), device=policy.device)
         with torch.no_grad():
             probabilities = policy.get_distribution(obs).distribution.probs
         probabilities = probabilities.double().cpu().numpy()

@@ -1,0 +1,1 @@
+"""Adapters that put other libraries' agents behind the `Agent` protocol: stable-baselines3 and d3rlpy."""

@@ -1,0 +1,113 @@
+"""`TrainingData`: what agents of one mode train from (training listeners' logs, world model, utility)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from agents.replay import LoggedSteps, replay_logs
+from amrs_gym import defaults
+from amrs_gym.catalog import Catalog
+from amrs_gym.modes import check_mode
+from amrs_gym.reward import Utility, default_utility
+from amrs_gym.simulator import ListeningSessions, SessionConfig, observation_size
+from amrs_gym.world_model.protocol import ListenerModel
+
+EPISODE_LENGTH = 20
+HISTORY_LENGTH = 20
+
+
+@dataclass(eq=False)
+class TrainingData:
+    """The training listeners' logs, the world model and the utility of one mode.
+
+    Test listeners (whose histories start evaluation episodes) are never in `logs`.
+    """
+
+    mode: str
+    logs: pd.DataFrame
+    """Logged sessions of the training (train + validation) listeners, every mode."""
+    catalog: Catalog
+    utility: Utility
+    world_model: ListenerModel | str | Path = defaults.CHECKPOINT_PATH
+    """The world model agents may roll out in (a `ListenerModel` or a checkpoint file)."""
+    quick: bool = False
+    """Agents train briefly (tests, `--quick` benchmarks)."""
+    seed: int = 0
+    history_length: int = HISTORY_LENGTH
+    episode_length: int = EPISODE_LENGTH
+
+    @classmethod
+    def default(cls, mode: str, quick: bool = False, seed: int = 0, utility: Utility | None = None) -> TrainingData:
+        """The default logs' training listeners; `quick` keeps a fifth of them."""
+        check_mode(mode)
+        split = defaults.default_split()
+        logs = pd.concat([split.train, split.val], ignore_index=True)
+        if quick:
+            listeners = np.sort(logs["listener_id"].unique())
+            keep = np.random.default_rng(seed).choice(listeners, size=max(1, len(listeners) // 5), replace=False)
+            logs = logs[logs["listener_id"].isin(keep)].reset_index(drop=True)
+        return cls(mode, logs, defaults.default_catalog(), utility or default_utility(mode), quick=quick, seed=seed)
+
+    @cached_property
+    def session_config(self) -> SessionConfig:
+        """World-model sessions that start from the training listeners' logged histories."""
+        return SessionConfig(
+            self.mode,
+            history_length=self.history_length,
+            episode_length=self.episode_length,
+            utility=self.utility,
+            world_model=self.world_model,
+            start_sessions=self.logs,
+            catalog=self.catalog,
+        )
+
+    @property
+    def model(self) -> ListenerModel:
+        """The world model (shared, read-only)."""
+        return self.session_config.setup.model
+
+    @property
+    def n_tracks(self) -> int:
+        """Catalog size: the agents' action space."""
+        return self.catalog.n_tracks
+
+    @property
+    def obs_dim(self) -> int:
+        """Size of the env's observation for this world model."""
+        return observation_size(self.model.context_size)
+
+    @property
+    def mode_logs(self) -> pd.DataFrame:
+        """The training logs of this mode."""
+        return self.logs[self.logs["mode"] == self.mode]
+
+    @cached_property
+    def replay(self) -> LoggedSteps:
+        """This mode's logged sessions replayed through the world model."""
+        return replay_logs(self.session_config)
+
+    def sessions(self, n: int) -> ListeningSessions:
+        """`n` world-model sessions that start from the training listeners' logged histories."""
+        return self.session_config.create(n)
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """Arguments for `gym.make(AMRS-<Mode>-v0)` so online agents train on training listeners' histories."""
+        return {
+            "utility": self.utility,
+            "world_model": self.world_model,
+            "start_sessions": self.logs,
+            "catalog": self.catalog,
+            "history_length": self.history_length,
+            "episode_length": self.episode_length,
+        }
+
+    def logged_distribution(self) -> np.ndarray:
+        """Share of this mode's logged plays that went to each track.  # (n_tracks,)"""
+        counts = np.bincount(self.mode_logs["track_id"].to_numpy(), minlength=self.catalog.n_tracks)
+        return counts / max(counts.sum(), 1)

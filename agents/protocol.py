@@ -1,0 +1,117 @@
+"""The agent protocol: SB3's `predict`, plus `fit`, `save` and `load`.
+
+`Agent.predict` is exactly stable-baselines3's `PolicyPredictor.predict`, so SB3's
+`evaluate_policy`, the vector env and `agents.evaluation` drive every agent alike. The tracks
+an episode has played travel in SB3's recurrent `state` (returned, passed back, cleared by
+`episode_start`). An agent that needs more than that (the production policy needs the
+listener's id, greedy the world model's one-step utility) is *session-aware*: it is bound
+once, with one line, to a read-only view of the sessions it acts in::
+
+    agents.bind(agent, env)        # env: a single or vector listening env (wrappers allowed)
+    evaluate_policy(agent, env)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
+
+import numpy as np
+
+from amrs_gym.simulator import SessionView
+
+if TYPE_CHECKING:
+    from agents.data import TrainingData
+
+
+@runtime_checkable
+class Agent(Protocol):
+    """A recommender for one mode."""
+
+    name: ClassVar[str]
+    mode: str
+
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: Any = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, Any]:
+        """Track ids for a batch of observations (n, obs_dim) -> ((n,), state)."""
+        ...
+
+    def fit(self, data: TrainingData) -> Self:
+        """Train from the training listeners' logs and/or world-model rollouts."""
+        ...
+
+    def save(self, path: str | Path) -> None:
+        """Write the agent (weights only) to `path`."""
+        ...
+
+    @classmethod
+    def load(cls, path: str | Path) -> Self:
+        """Read an agent written by `save`."""
+        ...
+
+
+@runtime_checkable
+class ProbabilisticAgent(Agent, Protocol):
+    """An agent that can say how likely it is to play each track (for off-policy estimates)."""
+
+    def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
+        """Its distribution over the catalog given observations and its state.  # (n, n_tracks)"""
+        ...
+
+
+@runtime_checkable
+class SessionAware(Protocol):
+    """An agent that reads a `SessionView` of its sessions besides the observation."""
+
+    needs_view: ClassVar[bool]
+    view: SessionView | None
+
+    def bind(self, view: SessionView | None) -> Self:
+        """Act in the sessions `view` shows from now on (None unbinds)."""
+        ...
+
+
+A = TypeVar("A")
+
+
+def needs_view(agent: object) -> bool:
+    """Whether `agent` reads a session view (and so must be bound before it acts)."""
+    return bool(getattr(agent, "needs_view", False))
+
+
+def bind(agent: A, target: Any) -> A:
+    """Bind a session-aware agent to the sessions of `target` (an env, a vector env or a
+    `SessionView`); any other agent is returned unchanged."""
+    if needs_view(agent):
+        view = target if isinstance(target, SessionView) else _view_of(target)
+        agent.bind(view)  # type: ignore[attr-defined]  # needs_view agents are SessionAware
+    return agent
+
+
+def _view_of(env: Any) -> SessionView:
+    unwrapped = getattr(env, "unwrapped", env)
+    if not hasattr(unwrapped, "session_view"):
+        raise ValueError(f"{type(unwrapped).__name__} has no sessions to bind an agent to (not a listening env)")
+    view: SessionView = unwrapped.session_view()
+    return view
+
+
+@contextmanager
+def bound(agent: Any, view: SessionView) -> Iterator[None]:
+    """Bind `agent` to `view` for the block, then restore its previous binding."""
+    if not needs_view(agent):
+        yield
+        return
+    previous = agent.view
+    agent.bind(view)
+    try:
+        yield
+    finally:
+        agent.bind(previous)

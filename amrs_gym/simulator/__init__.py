@@ -1,0 +1,47 @@
+"""The simulator core: batched listening sessions that every env, evaluation and agent drives.
+
+    >>> from amrs_gym.simulator import SessionConfig
+    >>> sessions = SessionConfig("calm", episode_length=5).create(4)
+    >>> import numpy as np
+    >>> sessions.reset(np.arange(4), [np.random.default_rng(i) for i in range(4)], cold=False)
+    >>> rewards, info = sessions.step(np.array([1, 2, 3, 4]), [np.random.default_rng(i) for i in range(4)])
+    >>> rewards.shape, sessions.observations().shape
+    ((4,), (4, 79))
+
+`SessionConfig` says what to simulate; `create(n)` builds `ListeningSessions`, whose step is
+predict (the `ListenerModel`) -> draw (an `OutcomeSource`) -> utility -> observe.
+"""
+
+from amrs_gym.simulator.config import SessionConfig, SessionSetup, check_choice, check_length
+from amrs_gym.simulator.observation import OBS_FIELDS, observation_size, observation_space
+from amrs_gym.simulator.outcomes import (
+    LoggedOutcomes,
+    OutcomeSource,
+    ReferenceOutcomes,
+    StepOutcome,
+    WorldModelOutcomes,
+)
+from amrs_gym.simulator.sessions import INFO_KEYS, ListeningSessions
+from amrs_gym.simulator.starts import StartSession, read_start_frame, start_sessions_for
+from amrs_gym.simulator.view import SessionView
+
+__all__ = [
+    "INFO_KEYS",
+    "OBS_FIELDS",
+    "ListeningSessions",
+    "LoggedOutcomes",
+    "OutcomeSource",
+    "ReferenceOutcomes",
+    "SessionConfig",
+    "SessionSetup",
+    "SessionView",
+    "StartSession",
+    "StepOutcome",
+    "WorldModelOutcomes",
+    "check_choice",
+    "check_length",
+    "observation_size",
+    "observation_space",
+    "read_start_frame",
+    "start_sessions_for",
+]

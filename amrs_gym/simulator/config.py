@@ -1,0 +1,166 @@
+"""`SessionConfig`: what to simulate (mode, cohort, starts, lengths, utility, world model,
+starting sessions, catalog), validated once; `create(n)` builds the sessions."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from amrs_gym import defaults
+from amrs_gym.catalog import Catalog
+from amrs_gym.modes import COHORTS, check_mode, mode_index
+from amrs_gym.reference_world import ReferenceWorld
+from amrs_gym.reward import Utility, default_utility
+from amrs_gym.simulator.outcomes import OutcomeSource, ReferenceOutcomes, WorldModelOutcomes
+from amrs_gym.simulator.sessions import ListeningSessions
+from amrs_gym.simulator.starts import StartSession, read_start_frame, start_sessions_for
+from amrs_gym.world_model.checkpoint import load_listener_model
+from amrs_gym.world_model.protocol import ListenerModel
+
+COHORT_CHOICES = (*COHORTS, "mixed")
+START_CHOICES = ("history", "cold")
+
+
+def check_length(name: str, value: object, minimum: int) -> int:
+    """`value` as an int >= `minimum`, or one clear error naming the parameter."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value != int(value):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    """`value` if it is one of `choices`, or one clear error naming the parameter."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(choices)}")
+    return value
+
+
+_MODELS: dict[tuple[str, str], ListenerModel] = {}
+
+
+def _shared_model(path: str, catalog: Catalog) -> ListenerModel:
+    """One read-only model per checkpoint and catalog (rollout state lives in the sessions)."""
+    key = (path, catalog.fingerprint())
+    if key not in _MODELS:
+        _MODELS[key] = load_listener_model(path, catalog=catalog)
+    return _MODELS[key]
+
+
+@dataclass(frozen=True, eq=False)
+class SessionSetup:
+    """A `SessionConfig` resolved: the utility, the loaded model and catalog, the starting sessions."""
+
+    mode: str
+    utility: Utility
+    model: ListenerModel
+    catalog: Catalog
+    starts: list[StartSession]
+
+
+@dataclass(frozen=True, eq=False)
+class SessionConfig:
+    """Listening sessions to simulate; `create(n)` builds n of them.
+
+    Every field is checked when the config is built (one error naming the parameter); the
+    world model, catalog and starting sessions are loaded once, on first use.
+    """
+
+    mode: str
+    """energize, focus, calm or sleep."""
+    cohort: str = "mixed"
+    """Starting listeners: consumer, clinical or mixed."""
+    start: str = "history"
+    """"history" (continue a logged session after the listener's previous one) or "cold"."""
+    history_length: int = 20
+    """Logged tracks of the previous session kept as context."""
+    episode_length: int = 20
+    """Steps per episode."""
+    utility: Utility | None = None
+    """The reward; None means `default_utility(mode)`."""
+    world_model: ListenerModel | str | Path | None = None
+    """A `ListenerModel`, or a checkpoint file; None means the shipped checkpoint."""
+    start_sessions: pd.DataFrame | str | Path | None = None
+    """Logs (a DataFrame or a parquet/CSV file) whose sessions episodes start from; None means the
+    shipped held-out listeners' (train agents on training listeners' logs)."""
+    catalog: Catalog | str | Path | None = None
+    """The catalog (or its parquet file); None means the shipped one."""
+
+    def __post_init__(self) -> None:
+        check_mode(self.mode)
+        check_choice("cohort", self.cohort, COHORT_CHOICES)
+        check_choice("start", self.start, START_CHOICES)
+        object.__setattr__(self, "history_length", check_length("history_length", self.history_length, 0))
+        object.__setattr__(self, "episode_length", check_length("episode_length", self.episode_length, 1))
+        if self.utility is not None:
+            if not isinstance(self.utility, Utility):
+                raise ValueError(f"utility must be an amrs_gym.reward.Utility or None, got {self.utility!r}")
+            if self.utility.mode != self.mode:
+                raise ValueError(f"utility is for mode {self.utility.mode!r}, the sessions are {self.mode!r}")
+
+    @classmethod
+    def from_options(cls, mode: str, **options: Any) -> SessionConfig:
+        """A config from keyword options (the envs' arguments), refusing unknown ones by name."""
+        known = {f.name for f in fields(cls)} - {"mode"}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ValueError(f"unknown argument(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return cls(mode=mode, **options)
+
+    @cached_property
+    def setup(self) -> SessionSetup:
+        """The resolved pieces (loaded on first use, then shared by every `create`)."""
+        catalog = self._catalog()
+        model = self._model(catalog)
+        if model.n_tracks != catalog.n_tracks:
+            raise ValueError(f"the world model expects {model.n_tracks} tracks, the catalog has {catalog.n_tracks}")
+        total = self.history_length + self.episode_length
+        if total > model.max_tracks:
+            raise ValueError(
+                f"history_length + episode_length = {total} exceeds the world model's context of "
+                f"{model.max_tracks} tracks"
+            )
+        frame = self.start_frame()
+        return SessionSetup(
+            mode=self.mode,
+            utility=self.utility or default_utility(self.mode),
+            model=model,
+            catalog=catalog,
+            starts=start_sessions_for(frame, self.mode, self.cohort),
+        )
+
+    def start_frame(self) -> pd.DataFrame:
+        """The logs episodes start from."""
+        return defaults.start_sessions() if self.start_sessions is None else read_start_frame(self.start_sessions)
+
+    def _catalog(self) -> Catalog:
+        if self.catalog is None:
+            return defaults.default_catalog()
+        if isinstance(self.catalog, Catalog):
+            return self.catalog
+        return Catalog.load(self.catalog)
+
+    def _model(self, catalog: Catalog) -> ListenerModel:
+        if self.world_model is None:
+            return _shared_model(str(defaults.CHECKPOINT_PATH), catalog)
+        if isinstance(self.world_model, str | Path):
+            return _shared_model(str(Path(self.world_model).resolve()), catalog)
+        if not isinstance(self.world_model, ListenerModel):
+            raise ValueError(f"world_model must be a ListenerModel, a checkpoint path or None, got {self.world_model!r}")
+        return self.world_model
+
+    def create(self, n: int, outcomes: OutcomeSource | None = None) -> ListeningSessions:
+        """n sessions whose outcomes come from `outcomes` (default: drawn from the world model)."""
+        check_length("n", n, 1)
+        return ListeningSessions(self, int(n), outcomes or WorldModelOutcomes())
+
+    def reference_outcomes(self, world: ReferenceWorld | None = None) -> ReferenceOutcomes:
+        """Outcomes from `world` (default: the reference world behind the shipped logs)."""
+        return ReferenceOutcomes(world or defaults.reference_world(), mode_index(self.mode), self.episode_length)
+

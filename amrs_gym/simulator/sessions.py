@@ -1,0 +1,258 @@
+"""`ListeningSessions`: n concurrent listening sessions of one mode, stepped as one batch.
+
+A step reads: the world model predicts the listener's response to each played track, the
+outcome source draws the outcome (`amrs_gym.simulator.outcomes`), the mode's utility scores
+it, and the world model observes it. The single env is this core with n = 1, the vector env
+steps all n at once, evaluation, log replay and DPO drive it directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from amrs_gym.modes import mode_index
+from amrs_gym.reward import UtilityInputs
+from amrs_gym.simulator.observation import build_observations
+from amrs_gym.simulator.outcomes import OutcomeSource, ReferenceOutcomes
+from amrs_gym.simulator.starts import StartSession, start_batch
+from amrs_gym.world_model.protocol import ModelState
+
+if TYPE_CHECKING:
+    from amrs_gym.simulator.config import SessionConfig
+    from amrs_gym.simulator.view import SessionView
+
+INFO_KEYS = (
+    "track_id",
+    "engagement",
+    "skipped",
+    "skip_probability",
+    "expected_engagement",
+    "like_probability",
+    "valence",
+    "arousal",
+    "valence_predicted",
+    "arousal_predicted",
+    "valence_sampled",
+    "arousal_sampled",
+    "utility_components",
+)
+"""What every listening env reports per step (see `AffectiveListeningEnv`'s Info section)."""
+
+
+class ListeningSessions:
+    """n sessions of one `SessionConfig`, with outcomes from `outcomes`."""
+
+    def __init__(self, config: SessionConfig, n: int, outcomes: OutcomeSource):
+        """Allocate n sessions; `reset` starts them."""
+        setup = config.setup
+        self.config, self.n, self.outcomes = config, n, outcomes
+        self.mode, self.utility, self.model = setup.mode, setup.utility, setup.model
+        self.catalog, self.starts = setup.catalog, setup.starts
+        self.history_length, self.episode_length = config.history_length, config.episode_length
+        self._mode = mode_index(self.mode)
+        self._target = np.array([self.utility.target_valence, self.utility.target_arousal])
+        self.state: ModelState | None = None
+        self._encoded: dict[int, ModelState] = {}
+        self.t = np.zeros(n, dtype=np.int64)
+        self.affect = np.zeros((n, 2))
+        """The world model's current valence/arousal estimate."""
+        self.cohort = np.zeros(n, dtype=np.int64)
+        self.listener = np.zeros(n, dtype=np.int64)
+        self.last = np.zeros((n, 3))
+        """Last step's engagement, skipped and predicted like probability."""
+        self.played = np.full((n, self.episode_length), -1, dtype=np.int64)
+        self.context = np.zeros((n, self.model.context_size), dtype=np.float32)
+
+    # ----- reset -------------------------------------------------------------------------------
+
+    def reset(
+        self,
+        rows: np.ndarray,
+        rngs: Sequence[np.random.Generator],
+        cold: bool,
+        start_indices: Sequence[int] | None = None,
+    ) -> None:
+        """Start new episodes in `rows` (each with its own generator) from logged histories or cold.
+
+        `start_indices` picks the starting sessions (indices into `self.starts`) instead of drawing them.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        full = len(rows) == self.n
+        if self.state is None and not full:
+            raise RuntimeError("reset every session before resetting a subset")
+        if start_indices is not None:
+            indices = [int(i) for i in start_indices]
+        else:
+            indices = [int(rngs[i].integers(0, len(self.starts))) for i in rows]
+        picks = [self.starts[i] for i in indices]
+        reports = np.stack([s.start_report for s in picks])
+        drawn = self.outcomes.reset(rows, picks, cold, rngs[int(rows[0])])
+        if drawn is not None:  # a cold session's first report comes from the source
+            reports = drawn
+        if cold:
+            state = self.model.start(start_batch(picks, self._mode, self.history_length, True, reports))
+        else:
+            state = self._start_cached(indices, picks)
+        if full:
+            self.state = state
+        else:
+            self.model.assign(self.state, rows, state)
+        self.t[rows] = 0
+        self.affect[rows] = reports  # the current affect estimate is the session's starting report
+        self.cohort[rows] = [s.cohort for s in picks]
+        self.listener[rows] = [s.listener for s in picks]
+        self.last[rows] = 0.0
+        self.played[rows] = -1
+        self.context[rows] = self.model.context(state)
+
+    def _start_cached(self, indices: list[int], picks: list[StartSession]) -> ModelState:
+        """Encoded histories, each computed once per starting session and then reused: a logged
+        history always encodes to the same state, and encoding is most of a reset's cost."""
+        model = self.model
+        missing = sorted({i for i in indices if i not in self._encoded})
+        if missing:
+            first = [picks[indices.index(i)] for i in missing]
+            reports = np.stack([s.start_report for s in first])
+            fresh = model.start(start_batch(first, self._mode, self.history_length, False, reports))
+            for row, index in enumerate(missing):
+                self._encoded[index] = model.select(fresh, np.array([row]), compact=True)
+        template = self.state
+        if template is None:
+            template = model.start(start_batch(picks[:1], self._mode, 0, True, picks[0].start_report[None]))
+        out = model.select(template, np.zeros(len(indices), dtype=np.int64))
+        for row, index in enumerate(indices):
+            model.assign(out, np.array([row]), self._encoded[index])
+        return out
+
+    # ----- step --------------------------------------------------------------------------------
+
+    def step(
+        self, actions: np.ndarray, rngs: Sequence[np.random.Generator], live: np.ndarray | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Play one track in every session; returns utilities (n,) and per-session info arrays.
+
+        Session i draws its randomness from `rngs[i]` only, and only while `live[i]` (a session
+        about to be reset is stepped without consuming its generator).
+        """
+        state = self._state()
+        actions = np.asarray(actions, dtype=np.int64)
+        live = np.ones(self.n, dtype=bool) if live is None else live
+        prediction = self.model.predict(state, actions[:, None])
+        outcome = self.outcomes.draw(self, actions, prediction, rngs, live)
+        repeats = (self.played == actions[:, None]).sum(axis=1)
+        components = self.utility.components(outcome.utility_inputs(repeats))
+        rewards = self.utility.total(components)
+        self.model.observe(state, actions, outcome)
+        self.played[np.arange(self.n), np.minimum(self.t, self.episode_length - 1)] = actions
+        self.t += 1
+        valence, arousal = prediction.valence_mean[:, 0], prediction.arousal_mean[:, 0]
+        self.affect = np.stack([valence, arousal], 1)
+        like = prediction.like_probability[:, 0]
+        self.last = np.stack([outcome.engagement, outcome.skipped.astype(np.float64), like], 1)
+        self.context = self.model.context(state)
+        info = {
+            "track_id": actions,
+            "engagement": outcome.engagement,
+            "skipped": outcome.skipped,
+            "skip_probability": outcome.skip_probability,
+            "expected_engagement": outcome.expected_engagement,
+            "like_probability": outcome.like_probability,
+            "valence": outcome.valence_after,
+            "arousal": outcome.arousal_after,
+            "valence_predicted": valence,
+            "arousal_predicted": arousal,
+            "valence_sampled": outcome.valence_sampled,
+            "arousal_sampled": outcome.arousal_sampled,
+            "utility_components": components,
+        }
+        return rewards, info
+
+    def _state(self) -> ModelState:
+        if self.state is None:
+            raise RuntimeError("reset the sessions before stepping them")
+        return self.state
+
+    def check_actions(self, actions: np.ndarray) -> np.ndarray:
+        """`actions` as (n,) int64 track ids, or a clear error naming what is wrong with them."""
+        actions = np.asarray(actions)
+        if actions.shape != (self.n,) or not np.issubdtype(actions.dtype, np.integer):
+            raise ValueError(f"invalid actions: expected {self.n} integer track ids, got {actions!r}")
+        if actions.min() < 0 or actions.max() >= self.catalog.n_tracks:
+            raise ValueError(f"invalid actions: track ids must lie in [0, {self.catalog.n_tracks})")
+        return actions.astype(np.int64, copy=False)
+
+    # ----- what agents and evaluators read -----------------------------------------------------
+
+    def observations(self) -> np.ndarray:
+        """Current observation of every session.  # (n, obs_dim)"""
+        return build_observations(
+            self._mode, self.cohort, self.t / self.episode_length, self.affect, self._target, self.last,
+            self.context,
+        )  # fmt: skip
+
+    def evaluator_affect(self) -> np.ndarray:
+        """Each session's current affect as the outcome source has it.  # (n, 2)"""
+        return self.outcomes.affect(self)
+
+    def view(self) -> SessionView:
+        """A read-only view for agents that need more than the observation."""
+        from amrs_gym.simulator.view import SessionView
+
+        return SessionView(self)
+
+    def predicted_utility(self, candidates: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """The world model's expected one-step utility of each candidate track as the next one, for
+        sessions `rows` (default all).  # candidates (rows, k) -> (rows, k)"""
+        state = self._state()
+        rows = np.arange(self.n) if rows is None else np.asarray(rows)
+        part = state if len(rows) == self.n else self.model.select(state, rows)
+        prediction = self.model.predict(part, candidates)
+        before = self.affect[rows]
+        return self._candidate_utility(
+            rows, candidates, prediction.expected_engagement(), prediction.like_probability,
+            before[:, :1], before[:, 1:], prediction.valence_mean, prediction.arousal_mean,
+        )  # fmt: skip
+
+    def reference_utility(self, candidates: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """The reference world's own expected one-step utility of each candidate, from the listener's
+        latent state: what no observer can know. Reference-world sessions only.  # (rows, k)"""
+        if not isinstance(self.outcomes, ReferenceOutcomes):
+            raise RuntimeError("only reference-world sessions have a latent state to score candidates with")
+        rows = np.arange(self.n) if rows is None else np.asarray(rows)
+        candidates = np.asarray(candidates, dtype=np.int64)
+        return self._candidate_utility(rows, candidates, *self.outcomes.expected_outcome(rows, candidates))
+
+    def _candidate_utility(
+        self,
+        rows: np.ndarray,
+        candidates: np.ndarray,
+        engagement: np.ndarray,
+        like: np.ndarray,
+        valence_before: np.ndarray,
+        arousal_before: np.ndarray,
+        valence_after: np.ndarray,
+        arousal_after: np.ndarray,
+    ) -> np.ndarray:
+        """The mode's utility of candidates (rows, k) from expected outcomes (rows, k; affect before
+        (rows, 1)), counting each candidate's earlier plays in the episode."""
+        repeats = (self.played[rows, None, :] == candidates[:, :, None]).sum(-1)
+        return self.utility(
+            UtilityInputs(
+                engagement=engagement, like=like, valence_before=valence_before,
+                arousal_before=arousal_before, valence_after=valence_after,
+                arousal_after=arousal_after, repeats=repeats,
+            )
+        )  # fmt: skip
+
+    def fork(self, rows: np.ndarray) -> ListeningSessions:
+        """Independent copies of sessions `rows` (repeats allowed), to roll out alternatives from the
+        same point; world-model sessions only (the reference world's latent state is not forked)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        copy = ListeningSessions(self.config, len(rows), self.outcomes.fork(rows))
+        copy.state = self.model.select(self._state(), rows)
+        for name in ("t", "affect", "cohort", "listener", "last", "played", "context"):
+            setattr(copy, name, getattr(self, name)[rows].copy())
+        return copy

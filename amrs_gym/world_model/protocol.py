@@ -1,0 +1,125 @@
+"""`ListenerModel`: what a model must do to drive the simulator (torch-free).
+
+The simulator (`amrs_gym.simulator`) never looks inside a model: it starts sessions from
+logged histories (`start`), asks for the predicted response to candidate tracks
+(`predict`), tells the model what the listener did (`observe`, with the raw feedback: the
+model encodes it itself) and reads a context vector for the observation (`context`).
+`NumpyRollout` (the fast path of the shipped transformer) and `TorchRollout` (any
+`WorldModel`, the GRU included) implement it; so does the deliberately simple stub model
+of the tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+ModelState = Any
+"""A model's cached state of a batch of sessions (opaque to the simulator)."""
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """What listeners showed after tracks; nan where a rating or report was not given.
+
+    Every field has the same shape: (n,) for one step of n sessions, (n, L) for histories.
+    """
+
+    engagement: np.ndarray
+    """Fraction of the track listened, [0, 1]."""
+    skipped: np.ndarray
+    """True where the track was skipped."""
+    rating: np.ndarray
+    """1 like, 0 dislike, nan not rated."""
+    valence_report: np.ndarray
+    """Self-reported valence, nan when not reported."""
+    arousal_report: np.ndarray
+    """Self-reported arousal, nan when not reported."""
+
+
+@dataclass(frozen=True)
+class StartBatch:
+    """How a batch of n sessions begins: mode, cohort, starting report and logged history."""
+
+    mode: np.ndarray  # (n,) index into amrs_gym.modes.MODES
+    cohort: np.ndarray  # (n,) index into amrs_gym.modes.COHORTS
+    start_report: np.ndarray  # (n, 2) the session's starting valence/arousal report
+    history_tracks: np.ndarray  # (n, L) tracks of the listener's previous session, -1 padded
+    history_positions: np.ndarray  # (n, L) their positions in that session
+    history_feedback: Feedback  # fields (n, L): the logged feedback of those tracks
+    history_length: np.ndarray  # (n,) valid history tracks of each row
+
+    def __len__(self) -> int:
+        return int(len(self.mode))
+
+
+@dataclass(frozen=True)
+class StepPrediction:
+    """Predicted responses to candidate tracks; fields are (n, k) unless noted."""
+
+    skip_probability: np.ndarray
+    engagement_probabilities: np.ndarray  # (n, k, 2, bins): [not skipped, skipped]
+    like_probability: np.ndarray
+    valence_mean: np.ndarray
+    valence_std: np.ndarray
+    arousal_mean: np.ndarray
+    arousal_std: np.ndarray
+
+    def expected_engagement(self) -> np.ndarray:
+        """E[fraction listened], mixing the kept and skipped engagement distributions."""
+        bins = self.engagement_probabilities.shape[-1]
+        centres = (np.arange(bins) + 0.5) / bins
+        means = self.engagement_probabilities @ centres  # (n, k, 2)
+        p = self.skip_probability
+        result: np.ndarray = (1 - p) * means[..., 0] + p * means[..., 1]
+        return result
+
+
+@runtime_checkable
+class ListenerModel(Protocol):
+    """A model of how listeners respond, driven one step at a time by the simulator."""
+
+    @property
+    def n_tracks(self) -> int:
+        """Catalog size the model was trained for (candidates are ids in [0, n_tracks))."""
+        ...
+
+    @property
+    def context_size(self) -> int:
+        """Length of the context vector `context` returns."""
+        ...
+
+    @property
+    def max_tracks(self) -> int:
+        """Most tracks one session's context holds (history plus the episode's tracks)."""
+        ...
+
+    def start(self, starts: StartBatch) -> ModelState:
+        """Begin sessions: encode the start (mode, cohort, report) and each logged history."""
+        ...
+
+    def observe(self, state: ModelState, tracks: np.ndarray, feedback: Feedback) -> None:
+        """Append the track (n,) each session just played, with what the listener showed."""
+        ...
+
+    def predict(self, state: ModelState, candidates: np.ndarray) -> StepPrediction:
+        """The predicted response to each candidate (n, k) as the next track of each session."""
+        ...
+
+    def context(self, state: ModelState) -> np.ndarray:
+        """A summary of each session so far (n, context_size), for the observation."""
+        ...
+
+    def select(self, state: ModelState, rows: np.ndarray, compact: bool = False) -> ModelState:
+        """An independent copy of sessions `rows` (repeats allowed).
+
+        With `compact`, the copy may drop room for tracks beyond its current ones: it is for
+        storing (and `assign`-ing back), not for stepping.
+        """
+        ...
+
+    def assign(self, state: ModelState, rows: np.ndarray, other: ModelState) -> None:
+        """Overwrite sessions `rows` of `state` with `other` (as many rows, possibly compact)."""
+        ...

@@ -1,0 +1,96 @@
+"""Zoo: every registered agent trained for every mode (or loaded from a cache of agent files).
+
+    python -m benchmarks.zoo --out results/agents            # the full zoo, 4 modes: about 6 min on 2 cores
+    python -m benchmarks.zoo --quick --modes calm --agents bc dpo
+
+Writes `<agent>-<mode>.npz` per agent (weights only; `agents.cache` says when a file is
+reused) and `zoo.json` / `zoo.md` with each agent's training time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tqdm.auto import tqdm
+
+import agents
+from agents.cache import train_or_load
+from agents.data import TrainingData
+from amrs_gym.modes import MODES
+from benchmarks._common import cli, markdown_table, provenance, write_outputs
+
+T = TypeVar("T")
+
+
+@dataclass
+class ZooArgs:
+    """Settings every command that trains (or loads) the zoo per mode shares."""
+
+    quick: bool = False
+    """Quick training (tests, `--quick` benchmarks)."""
+    seed: int = 0
+    """Seed of training (and of the evaluation episodes, where there are any)."""
+    modes: list[str] = field(default_factory=lambda: list(MODES), metadata={"choices": MODES})
+    """Modes to run."""
+    agents: list[str] = field(default_factory=lambda: list(agents.AGENTS))
+    """Registered agents to train (built-in or declared by an installed package)."""
+    workers: int = 2
+    """Modes run in parallel processes (one torch thread each)."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
+        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
+            raise ValueError(f"workers must be an integer >= 1, got {self.workers!r}")
+        unknown_modes = sorted(set(self.modes) - set(MODES))
+        if unknown_modes or not self.modes:
+            raise ValueError(f"modes must be some of {', '.join(MODES)}, got {self.modes!r}")
+        unknown = sorted(set(self.agents) - set(agents.available()))
+        if unknown or not self.agents:
+            raise ValueError(f"unknown agent(s) {', '.join(unknown)}; registered: {', '.join(agents.available())}")
+
+
+@dataclass
+class Args(ZooArgs):
+    """Settings of a zoo training run."""
+
+    out_dir: str = "results/agents"
+    """Where agent files and the timing table go."""
+
+
+def map_modes(function: Callable[[Any, str], T], args: Any, modes: list[str], workers: int) -> list[T]:
+    """`function(args, mode)` for every mode, in order, `workers` modes at a time in separate processes."""
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(tqdm(pool.map(function, [args] * len(modes), modes), total=len(modes), desc="modes"))
+
+
+def _train_mode(args: Args, mode: str) -> tuple[str, dict[str, float]]:
+    data = TrainingData.default(mode, quick=args.quick, seed=args.seed)
+    _, seconds = train_or_load(args.agents, data, Path(args.out_dir), progress=False)
+    return mode, seconds
+
+
+def main(args: Args) -> dict[str, Any]:
+    """Train (or load) the zoo and write the timing table."""
+    started = time.perf_counter()
+    results = dict(map_modes(_train_mode, args, args.modes, args.workers))
+    report = {"fit_seconds": results, "wall_seconds": time.perf_counter() - started, **provenance(args)}
+    rows = [[name, *(results[m].get(name, float("nan")) for m in args.modes)] for name in args.agents]
+    markdown = "\n".join([
+        "Fit seconds per agent and mode (0 = loaded from the cache):", "",
+        markdown_table(["agent", *args.modes], rows), "",
+        f"Wall time: {report['wall_seconds']:.0f} s with {args.workers} worker(s).", "",
+        f"Command: `{report['command']}`",
+    ])  # fmt: skip
+    write_outputs(Path(args.out_dir), "zoo", report, markdown)
+    print(markdown)
+    return report
+
+
+if __name__ == "__main__":
+    main(cli(Args))
