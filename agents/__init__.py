@@ -24,6 +24,9 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from agents.protocol import bind, needs_view
+from amrs_gym.compat import quiet_legacy_gym
+
+quiet_legacy_gym()  # before any agent module imports SB3 or d3rlpy
 
 #: name -> "module:Class" of every built-in agent (imported on first use: SB3 and d3rlpy are slow to import).
 AGENTS: dict[str, str | type] = {

@@ -37,9 +37,9 @@ for _mode, _env_id in MODE_ENV_IDS.items():
             kwargs={"mode": _mode},
         )
 if "AMRS-FeatureTarget-v0" not in registry:
-    register(id="AMRS-FeatureTarget-v0", entry_point="amrs_gym.envs.feature_target:FeatureTargetEnv", max_episode_steps=21)
+    register(id="AMRS-FeatureTarget-v0", entry_point="amrs_gym.envs.feature_target.env:FeatureTargetEnv", max_episode_steps=21)
 if "AMRS-SkipSession-v0" not in registry:
-    register(id="AMRS-SkipSession-v0", entry_point="amrs_gym.envs.skip_session:SkipSessionEnv", max_episode_steps=15)
+    register(id="AMRS-SkipSession-v0", entry_point="amrs_gym.envs.skip_session.env:SkipSessionEnv", max_episode_steps=15)
 
 
 def make_reference_env(mode: str, **kwargs: object) -> "gym.Env[np.ndarray, np.int64]":

@@ -7,6 +7,7 @@ the reference world and logged sessions are scored by one code path.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,6 +75,42 @@ def repeat_rate(tracks: np.ndarray) -> float:
     tracks = np.atleast_2d(tracks)
     repeats = sum(len(session) - len(np.unique(session)) for session in tracks)
     return float(repeats / tracks.size)
+
+
+def distinct_share(sessions: Sequence[Sequence[int] | np.ndarray]) -> float:
+    """Diversity as MusicBox counts it: distinct tracks / all recommendations, over all sessions."""
+    if not len(sessions):
+        return float("nan")
+    tracks = np.concatenate([np.asarray(s, dtype=np.int64).ravel() for s in sessions])
+    return float(len(np.unique(tracks)) / len(tracks)) if len(tracks) else float("nan")
+
+
+def matched_diversity(
+    policy_sessions: Sequence[Sequence[int] | np.ndarray], logged_sessions: Sequence[Sequence[int] | np.ndarray]
+) -> tuple[float, float]:
+    """Distinct shares of two policies over the same sessions, each session cut to the shorter of the two.
+
+    The share of distinct tracks falls as recommendations pile up, so the two are compared over
+    equal counts: session i keeps its first min(len(policy_i), len(logged_i)) tracks on both sides.
+
+    Returns:
+        (policy diversity, logged diversity).
+    """
+    if len(policy_sessions) != len(logged_sessions):
+        raise ValueError("need the same number of sessions on both sides")
+    lengths = [min(len(p), len(q)) for p, q in zip(policy_sessions, logged_sessions, strict=True)]
+    return (
+        distinct_share([list(p)[:n] for p, n in zip(policy_sessions, lengths, strict=True)]),
+        distinct_share([list(q)[:n] for q, n in zip(logged_sessions, lengths, strict=True)]),
+    )
+
+
+def skip_rate(skipped: Sequence[Sequence[bool] | np.ndarray]) -> float:
+    """Share of skipped recommendations over all sessions."""
+    if not len(skipped):
+        return float("nan")
+    flat = np.concatenate([np.asarray(s, dtype=bool).ravel() for s in skipped])
+    return float(np.mean(flat)) if len(flat) else float("nan")
 
 
 def kl_divergence(p: np.ndarray, q: np.ndarray, smoothing: float = 1e-6) -> float:

@@ -3,7 +3,7 @@
 `ContinuousTrackAction` turns a track-picking env (`Discrete(n_tracks)`) into one with a
 continuous action in a track feature space, for actor-critic agents such as DDPG
 (the Wolpertinger architecture: the actor proposes a point, the nearest tracks are
-candidates).
+candidates). `ScaledObservation` maps a bounded Box observation onto [-1, 1].
 """
 
 from __future__ import annotations
@@ -169,3 +169,21 @@ class ContinuousTrackAction(gym.ActionWrapper[Any, np.ndarray, Any]):
         self.last_track = track
         info.setdefault("track_id", track)
         return observation, reward, terminated, truncated, info
+
+
+class ScaledObservation(gym.ObservationWrapper[np.ndarray, Any, np.ndarray]):
+    """Map a bounded Box observation affinely onto [-1, 1] (low -> -1, high -> 1)."""
+
+    def __init__(self, env: gym.Env[np.ndarray, Any]) -> None:
+        """Read the bounds of `env.observation_space`, which must be finite."""
+        super().__init__(env)
+        box = env.observation_space
+        if not isinstance(box, spaces.Box) or not (np.all(np.isfinite(box.low)) and np.all(np.isfinite(box.high))):
+            raise ValueError(f"ScaledObservation needs a bounded Box, got {box}")
+        self._low = box.low.astype(np.float32)
+        self._span = (box.high - box.low).astype(np.float32)
+        self.observation_space = spaces.Box(-1.0, 1.0, shape=box.shape, dtype=np.float32)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        """The observation in [-1, 1]."""
+        return (2.0 * (observation - self._low) / self._span - 1.0).astype(np.float32)

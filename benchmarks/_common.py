@@ -16,6 +16,8 @@ from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
+import numpy as np
+
 from amrs_gym.io import atomic_write, atomic_write_json, atomic_write_text
 
 PACKAGES = ("amrs-gym", "torch", "numpy", "pandas", "gymnasium", "stable-baselines3", "d3rlpy", "scikit-learn")
@@ -88,6 +90,15 @@ def write_outputs(out_dir: Path, name: str, data: dict[str, Any], markdown: str)
     atomic_write_text(markdown.rstrip() + "\n", out_dir / f"{name}.md")
 
 
+def paired_bootstrap(difference: np.ndarray, seed: int, resamples: int = 2000) -> dict[str, float]:
+    """Mean of paired differences and its 95% percentile bootstrap interval (the pairs resampled)."""
+    rng = np.random.default_rng(seed)
+    means = difference[rng.integers(0, len(difference), size=(resamples, len(difference)))].mean(axis=1)
+    low, high = np.percentile(means, [2.5, 97.5])
+    return {"mean": float(difference.mean()), "ci95_low": float(low), "ci95_high": float(high),
+            "sessions": len(difference)}
+
+
 # ----- command lines derived from the Args dataclasses ------------------------------------------
 
 T = TypeVar("T")
@@ -121,9 +132,9 @@ def flag(name: str) -> str:
     return "--" + name.removesuffix("_dir").replace("_", "-")
 
 
-def _add_option(parser: argparse.ArgumentParser, field: Any, kind: Any, doc: str) -> None:
+def _add_option(parser: argparse.ArgumentParser, field: Any, kind: Any, doc: str, prefix: str = "") -> None:
     default = field.default_factory() if field.default_factory is not MISSING else field.default
-    options: dict[str, Any] = {"dest": field.name, "default": default}
+    options: dict[str, Any] = {"dest": prefix + field.name, "default": default}
     base, optional = kind, False
     if get_origin(kind) in (Union, UnionType):
         members = [a for a in get_args(kind) if a is not type(None)]
@@ -140,7 +151,29 @@ def _add_option(parser: argparse.ArgumentParser, field: Any, kind: Any, doc: str
         options["choices"] = field.metadata["choices"]
     shown = "none" if default is None and optional else (" ".join(map(str, default)) if isinstance(default, list) else default)
     options["help"] = f"{doc} (default: {shown})" if doc else f"(default: {shown})"
-    parser.add_argument(flag(field.name), **options)
+    parser.add_argument(flag(prefix.replace(".", "_") + field.name), **options)
+
+
+def _add_options(parser: argparse.ArgumentParser, args_type: type, prefix: str = "") -> None:
+    """One option per field; a field that is itself a dataclass gets one option per field of its own
+    (`--world-model-d-model`)."""
+    docs, hints = field_docs(args_type), get_type_hints(args_type)
+    for field in fields(args_type):
+        kind = hints[field.name]
+        if is_dataclass(kind):
+            group = parser.add_argument_group(f"{field.name} ({kind.__name__})", docs.get(field.name))
+            _add_options(group, kind, f"{prefix}{field.name}.")  # type: ignore[arg-type]  # a group adds arguments alike
+        else:
+            _add_option(parser, field, kind, docs.get(field.name, ""), prefix)
+
+
+def _build(args_type: type[T], values: dict[str, Any], prefix: str = "") -> T:
+    hints = get_type_hints(args_type)
+    kwargs = {}
+    for field in fields(args_type):  # type: ignore[arg-type]  # args_type is a dataclass
+        kind = hints[field.name]
+        kwargs[field.name] = _build(kind, values, f"{prefix}{field.name}.") if is_dataclass(kind) else values[prefix + field.name]
+    return args_type(**kwargs)
 
 
 def cli(args_type: type[T], argv: list[str] | None = None) -> T:
@@ -152,11 +185,9 @@ def cli(args_type: type[T], argv: list[str] | None = None) -> T:
     parser = argparse.ArgumentParser(
         prog=f"python -m {name}", description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    docs, hints = field_docs(args_type), get_type_hints(args_type)
-    for field in fields(args_type):  # type: ignore[arg-type]  # args_type is a dataclass
-        _add_option(parser, field, hints[field.name], docs.get(field.name, ""))
+    _add_options(parser, args_type)
     parsed = parser.parse_args(argv)
     try:
-        return args_type(**vars(parsed))
+        return _build(args_type, vars(parsed))
     except ValueError as error:
         parser.error(str(error))

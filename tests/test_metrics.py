@@ -1,3 +1,5 @@
+import math
+
 import numpy as np
 import pytest
 
@@ -5,10 +7,13 @@ from amrs_gym.metrics import (
     Episodes,
     affect_metrics,
     behaviour_metrics,
+    distinct_share,
     diversity_metrics,
     gini,
+    matched_diversity,
     off_policy_estimates,
     recommendation_distribution,
+    skip_rate,
 )
 from amrs_gym.reward import default_utility
 
@@ -84,3 +89,14 @@ def test_ips_recovers_the_logging_policy_value() -> None:
     assert same["snips_utility"] == pytest.approx(utility.mean())
     double = off_policy_estimates(np.minimum(2 * propensity, 1), propensity, utility)
     assert double["snips_utility"] == pytest.approx(np.average(utility, weights=np.minimum(2 * propensity, 1) / propensity))
+
+
+def test_diversity_and_skip_rate_on_hand_made_sessions() -> None:
+    assert distinct_share([[1, 2, 3], [1, 2, 4]]) == pytest.approx(4 / 6)
+    assert math.isnan(distinct_share([]))
+    # session 2 of the logged side is shorter: both sides keep 2 tracks of it
+    policy, logged = matched_diversity([[1, 2, 3], [4, 5, 6]], [[7, 8, 9], [7, 9]])
+    assert policy == pytest.approx(5 / 5) and logged == pytest.approx(3 / 5)
+    with pytest.raises(ValueError):
+        matched_diversity([[1]], [])
+    assert skip_rate([[True, False], [False, False]]) == pytest.approx(0.25)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from amrs_gym.envs.reference import default_reference_world
+from amrs_gym.defaults import reference_world as default_reference_world
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,8 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import amrs_gym  # noqa: F401 (registers the ids)
 from amrs_gym import wrappers
 from amrs_gym.catalog import Catalog, CatalogConfig
-from amrs_gym.wrappers import ContinuousTrackAction
+from amrs_gym.envs.feature_target import FeatureTargetEnv
+from amrs_gym.wrappers import ContinuousTrackAction, ScaledObservation
 
 N_TRACKS = 30
 
@@ -237,3 +238,10 @@ def test_smoke_on_the_calm_world_model_env() -> None:
         assert info["track_id"] == env.last_track
         assert 0 <= env.last_track < env.catalog.n_tracks
         assert np.isfinite(reward)
+
+
+def test_scaled_observation_maps_bounds_to_unit_box() -> None:
+    env = ScaledObservation(FeatureTargetEnv(dims=2, levels=5))
+    obs, _ = env.reset(seed=0, options={"target": (4, 4)})
+    assert obs.tolist() == [0.0, 0.0, 0.0, -1.0]  # centre, closer 0, rating 0
+    assert env.observation_space.contains(obs)

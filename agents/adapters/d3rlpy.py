@@ -31,16 +31,12 @@ draws its mini-batches from numpy's global generator.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
 
-with contextlib.suppress(ImportError), contextlib.redirect_stderr(io.StringIO()):
-    import gym as _legacy_gym  # noqa: F401  (d3rlpy imports the unmaintained `gym`, which prints a notice)
 import d3rlpy
 from d3rlpy.base import LearnableConfig
 from d3rlpy.constants import ActionSpace

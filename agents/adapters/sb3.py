@@ -14,12 +14,8 @@ agent's own generator (`seed()`), never the global ones.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from typing import Any, Self
 
-with contextlib.suppress(ImportError), contextlib.redirect_stderr(io.StringIO()):
-    import gym as _legacy_gym  # noqa: F401  (SB3 imports the unmaintained `gym` if installed, which prints a notice)
 import gymnasium as gym
 import numpy as np
 import torch

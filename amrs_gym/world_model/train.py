@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from amrs_gym.catalog import Catalog
@@ -27,7 +28,7 @@ from amrs_gym.data.logs_io import read_logs
 from amrs_gym.data.schema import LogSchemaError
 from amrs_gym.data.splits import Split, split_by_listener
 from amrs_gym.world_model.checkpoint import save_checkpoint
-from amrs_gym.world_model.features import sessions_to_tensors
+from amrs_gym.world_model.features import SessionTensors, sessions_to_tensors
 from amrs_gym.world_model.model import WorldModel, WorldModelConfig
 from amrs_gym.world_model.training import TrainConfig, fit
 
@@ -42,6 +43,23 @@ class TrainedModel:
     train_config: TrainConfig
 
 
+def fit_world_model(
+    config: WorldModelConfig,
+    track_features: torch.Tensor | np.ndarray,
+    train: SessionTensors,
+    val: SessionTensors,
+    train_config: TrainConfig,
+    progress: bool = True,
+) -> tuple[WorldModel, dict[str, Any]]:
+    """Build a world model and fit it with early stopping; initialisation and dropout are seeded
+    with `train_config.seed` and the global torch generator is restored after."""
+    with torch.random.fork_rng():
+        torch.manual_seed(train_config.seed)
+        model = WorldModel(config, track_features)
+        history = fit(model, train, val, train_config, progress=progress)
+    return model, history
+
+
 def train_world_model(
     split: Split,
     catalog: Catalog,
@@ -53,10 +71,7 @@ def train_world_model(
     config = config or WorldModelConfig()
     train_config = train_config or TrainConfig()
     train, val = sessions_to_tensors(split.train), sessions_to_tensors(split.val)
-    with torch.random.fork_rng():
-        torch.manual_seed(train_config.seed)  # initialisation and dropout; the global RNG is restored after
-        model = WorldModel(config, catalog.embeddings)
-        history = fit(model, train, val, train_config, progress=progress)
+    model, history = fit_world_model(config, catalog.embeddings, train, val, train_config, progress)
     return TrainedModel(model=model, history=history, config=config, train_config=train_config)
 
 

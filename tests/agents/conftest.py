@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.base import TrainingData
+from agents.data import TrainingData
 
 
 @pytest.fixture(scope="session")

@@ -1,45 +1,27 @@
-"""agents.base: the policy network's memory of played tracks, carried as the agent's recurrent state."""
+"""agents.base: acting with the played tracks as SB3's recurrent state."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 import agents
-from agents.base import TrackPolicy, _append_played
+from agents.base import played_tracks, remember
 from agents.replay import LoggedSteps
 
 
-def _policy(memory: bool = True) -> TrackPolicy:
-    torch.manual_seed(0)
-    content = np.eye(4, dtype=np.float32)
-    return TrackPolicy(obs_dim=3, track_content=content, hidden=8, memory=content[:, :2] if memory else None)
-
-
-def test_remembered_tracks_are_the_mean_and_the_last_embedding() -> None:
-    policy = _policy()
-    played = torch.tensor([[0, 1, -1], [-1, -1, -1], [3, 0, 0]])
-    remembered = policy._remembered(played).numpy()
-    assert np.allclose(remembered[0], [0.5, 0.5, 0.0, 1.0])  # mean of tracks 0 and 1, last = track 1
-    assert np.allclose(remembered[1], 0.0)  # nothing played yet
-    assert np.allclose(remembered[2], [2 / 3, 0.0, 1.0, 0.0])
-    assert np.allclose(policy._remembered(torch.zeros((2, 0), dtype=torch.long)).numpy(), 0.0)
-
-
-def test_a_policy_with_memory_needs_the_played_tracks_and_uses_them() -> None:
-    policy, obs = _policy(), torch.zeros((1, 3))
-    with pytest.raises(ValueError, match="pass `played`"):
-        policy(obs)
-    assert not torch.allclose(policy(obs, torch.tensor([[0]])), policy(obs, torch.tensor([[1]])))
-    assert policy.obs_dim == 3 and policy.memory_dim == 2
-    assert _policy(memory=False)(obs).shape == (1, 4)
-
-
-def test_append_played_writes_after_each_rows_last_track() -> None:
+def test_remember_writes_after_each_rows_last_track() -> None:
     played = np.array([[5, -1], [-1, -1]])
-    assert _append_played(played.copy(), np.array([7, 8])).tolist() == [[5, 7], [8, -1]]
-    assert _append_played(np.array([[1, 2]]), np.array([3])).tolist() == [[1, 2, 3]]
+    assert remember(played.copy(), np.array([7, 8])).tolist() == [[5, 7], [8, -1]]
+    assert remember(np.array([[1, 2]]), np.array([3])).tolist() == [[1, 2, 3]]
+
+
+def test_played_tracks_clears_rows_at_episode_start_and_checks_the_state() -> None:
+    state = np.array([[1, 2], [3, -1]])
+    assert played_tracks(state, np.array([True, False]), 2).tolist() == [[-1, -1], [3, -1]]
+    assert played_tracks(None, None, 3).shape == (3, 0)
+    with pytest.raises(ValueError, match="state must be"):
+        played_tracks(state, None, 3)
 
 
 def test_played_before_rebuilds_each_logged_steps_past_tracks() -> None:
@@ -58,9 +40,9 @@ def test_policy_agents_carry_their_played_tracks_as_state(calm_data) -> None:
     sessions.reset(np.arange(3), rngs, cold=False)
     state, start = None, np.ones(3, bool)
     for _ in range(4):
-        expected = bc.action_probabilities(sessions.observations(), sessions)  # reads sessions.played
+        expected = bc.action_probabilities(sessions.observations(), sessions.played)
         if state is not None:
-            assert np.allclose(expected, bc.action_probabilities(sessions.observations(), played=state))
+            assert np.allclose(expected, bc.action_probabilities(sessions.observations(), state))
         actions, state = bc.predict(sessions.observations(), state, start)
         sessions.step(actions, rngs)
         start[:] = False

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.base import TrackPolicy
+from agents.policy import TrackPolicy
 from agents.dpo import DPOAgent, DPOConfig, dpo_loss
 
 

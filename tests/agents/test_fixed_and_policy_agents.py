@@ -9,11 +9,14 @@ import agents
 from agents.evaluation import off_policy, rollout
 from agents.greedy import GreedyAgent, GreedyConfig
 from agents.replay import LoggedSteps
-from amrs_gym.envs.reference import default_reference_world
-from amrs_gym.envs.sessions import build_sessions
-from amrs_gym.reward import default_utility
+from amrs_gym import defaults
+from amrs_gym.simulator import SessionConfig
 
 SIMPLE = ["random", "logged", "popular", "greedy", "bc"]
+
+
+def calm(episode_length: int) -> SessionConfig:
+    return SessionConfig("calm", episode_length=episode_length)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +28,7 @@ def fitted(calm_data):
 def test_agents_act_in_both_evaluators_and_round_trip_through_a_file(name, fitted, calm_data, tmp_path) -> None:
     agent = fitted[name]
     for evaluator in ("world_model", "reference"):
-        result = rollout(agent, "calm", evaluator, n_episodes=6, seed=1, episode_length=5)
+        result = rollout(agent, calm(5), evaluator, n_episodes=6, seed=1)
         assert result.episodes.tracks.shape == (6, 5)
         assert np.isfinite([result.metrics[k] for k in ("utility_mean", "coverage", "ild", "entropy")]).all()
     path = tmp_path / f"{name}.npz"
@@ -33,8 +36,8 @@ def test_agents_act_in_both_evaluators_and_round_trip_through_a_file(name, fitte
     with np.load(path, allow_pickle=False) as archive:
         assert "header" in archive.files
     loaded = type(agent).load(path)
-    first = rollout(agent, "calm", n_episodes=4, seed=2, episode_length=4).episodes.tracks
-    again = rollout(loaded, "calm", n_episodes=4, seed=2, episode_length=4).episodes.tracks
+    first = rollout(agent, calm(4), n_episodes=4, seed=2).episodes.tracks
+    again = rollout(loaded, calm(4), n_episodes=4, seed=2).episodes.tracks
     assert (first == again).all()
 
 
@@ -48,28 +51,29 @@ def test_loading_another_agents_file_is_refused(fitted, tmp_path) -> None:
 
 
 def test_session_aware_agents_explain_what_they_need(fitted) -> None:
-    with pytest.raises(ValueError, match="needs the env's sessions"):
-        fitted["logged"].predict(np.zeros((2, 79), np.float32))
+    for name in ("logged", "greedy"):
+        with pytest.raises(RuntimeError, match=r"bind it first, agents.bind\(agent, env\)"):
+            fitted[name].predict(np.zeros((2, 79), np.float32))
 
 
 def test_bc_imitates_the_logging_policy_better_than_chance(fitted, calm_data) -> None:
     steps = calm_data.replay
-    probabilities = fitted["bc"].action_probabilities(steps.observations[:2000], played=steps.played_before(20)[:2000])
+    probabilities = fitted["bc"].action_probabilities(steps.observations[:2000], steps.played_before(20)[:2000])
     log_likelihood = np.log(probabilities[np.arange(2000), steps.actions[:2000]]).mean()
     assert log_likelihood > -np.log(calm_data.catalog.n_tracks) + 0.3
 
 
 def test_greedy_collapses_and_beats_random_in_the_world_model(fitted) -> None:
-    greedy = rollout(fitted["greedy"], "calm", n_episodes=20, seed=0, episode_length=10).metrics
-    random = rollout(fitted["random"], "calm", n_episodes=20, seed=0, episode_length=10).metrics
+    greedy = rollout(fitted["greedy"], calm(10), n_episodes=20, seed=0).metrics
+    random = rollout(fitted["random"], calm(10), n_episodes=20, seed=0).metrics
     assert greedy["utility_mean"] > random["utility_mean"]
     assert greedy["top10_share"] > 2 * random["top10_share"]
     assert greedy["effective_tracks"] < random["effective_tracks"] / 2
 
 
 def test_the_same_seed_gives_every_agent_the_same_starting_histories(fitted) -> None:
-    a = rollout(fitted["random"], "calm", n_episodes=5, seed=4, episode_length=2).episodes
-    b = rollout(fitted["bc"], "calm", n_episodes=5, seed=4, episode_length=2).episodes
+    a = rollout(fitted["random"], calm(2), n_episodes=5, seed=4).episodes
+    b = rollout(fitted["bc"], calm(2), n_episodes=5, seed=4).episodes
     assert np.allclose(a.valence[:, 0], b.valence[:, 0]) and np.allclose(a.arousal[:, 0], b.arousal[:, 0])
 
 
@@ -77,7 +81,7 @@ def test_off_policy_estimates_of_the_logging_policy_match_its_logged_value() -> 
     class Logging:
         """Plays with exactly the logged propensities."""
 
-        def action_probabilities(self, observation):
+        def action_probabilities(self, observation, state=None):
             return np.tile(steps.propensities[:, None], (1, 3))
 
     steps = LoggedSteps(
@@ -91,23 +95,42 @@ def test_off_policy_estimates_of_the_logging_policy_match_its_logged_value() -> 
 
 
 def test_greedy_on_the_truth_plays_the_reference_worlds_one_step_best_track() -> None:
-    sessions = build_sessions(4, "calm", "mixed", "history", 8, 5, default_utility("calm"), None,
-                              world=default_reference_world())
+    config = SessionConfig("calm", history_length=8, episode_length=5)
+    sessions = config.create(4, config.reference_outcomes())
     sessions.reset(np.arange(4), [np.random.default_rng(i) for i in range(4)], cold=False)
-    truth = GreedyAgent("calm", GreedyConfig(scorer="reference", chunk=3))
-    actions, _ = truth.predict(sessions.observations(), sessions=sessions)
-    catalog = np.broadcast_to(np.arange(sessions.catalog.n_tracks), (4, sessions.catalog.n_tracks))
-    scores = sessions.reference_utility(catalog)
-    assert np.array_equal(actions, scores.argmax(1))
-    # the truth's best track is worth more, by the truth, than the world model's greedy pick
-    model_pick, _ = GreedyAgent("calm").predict(sessions.observations(), sessions=sessions)
-    assert np.all(scores[np.arange(4), actions] >= scores[np.arange(4), model_pick])
+    truth = agents.bind(GreedyAgent("calm", GreedyConfig(scorer="reference", chunk=3)), sessions.view())
+    model = agents.bind(GreedyAgent("calm"), sessions.view())
+    picks, _ = truth.predict(sessions.observations())
+    model_picks, _ = model.predict(sessions.observations())
+    # Monte Carlo in the reference world itself, independent of the expectation greedy maximises:
+    # the truth's pick beats random tracks and the world model's pick on the mean realised utility
+    world, state, utility = defaults.reference_world(), sessions.outcomes.truth, sessions.utility
+    rng = np.random.default_rng(0)
+    draws = 3000
+    for row in range(4):
+        candidates = np.r_[picks[row], model_picks[row], rng.integers(0, sessions.catalog.n_tracks, 6)]
+        copies = state.take(np.repeat(row, draws * len(candidates)))
+        before = (copies.valence.copy(), copies.arousal.copy())
+        outcome = world.step(copies, np.repeat(candidates, draws), rng)
+        realised = utility(outcome_inputs(outcome, before))
+        means = realised.reshape(len(candidates), draws).mean(axis=1)
+        assert means[0] >= means[1:].max() - 0.01, (row, means)
+
+
+def outcome_inputs(outcome, before):
+    from amrs_gym.reward import UtilityInputs
+
+    return UtilityInputs(
+        engagement=outcome.expected_engagement, like=outcome.like_probability, valence_before=before[0],
+        arousal_before=before[1], valence_after=outcome.valence, arousal_after=outcome.arousal,
+        repeats=np.zeros(len(outcome.valence)),
+    )
 
 
 def test_greedy_on_the_truth_needs_the_reference_world() -> None:
     with pytest.raises(ValueError, match="unknown scorer"):
         GreedyConfig(scorer="oracle")
     with pytest.raises(RuntimeError, match="latent state"):
-        rollout(GreedyAgent("calm", GreedyConfig(scorer="reference")), "calm", n_episodes=2, episode_length=1)
+        rollout(GreedyAgent("calm", GreedyConfig(scorer="reference")), calm(1), n_episodes=2)
     with pytest.raises(ValueError, match="only be given to the reference evaluator"):
-        rollout(GreedyAgent("calm"), "calm", n_episodes=2, world=object())  # type: ignore[arg-type]
+        rollout(GreedyAgent("calm"), calm(1), n_episodes=2, world=object())  # type: ignore[arg-type]

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import agents
-from agents.base import Agent, BaseAgent
+from agents.base import BaseAgent
+from agents.protocol import Agent
 
 
 class ConstantAgent(BaseAgent):
@@ -21,7 +22,7 @@ class ConstantAgent(BaseAgent):
 
     config_type = Config
 
-    def predict(self, observation, state=None, episode_start=None, deterministic=False, *, sessions=None):
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
         return np.full(len(np.atleast_2d(observation)), self.config.track), state
 
 

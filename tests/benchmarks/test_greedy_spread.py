@@ -5,7 +5,7 @@ import sys
 import numpy as np
 import pytest
 
-from amrs_gym.envs.reference import default_reference_world
+from amrs_gym.defaults import reference_world as default_reference_world
 from benchmarks.greedy_spread import POLICIES, WORLDS, coverage_curve, world_variant
 
 

@@ -9,7 +9,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import amrs_gym
 from amrs_gym.envs.affective_listening import AffectiveListeningEnv
-from amrs_gym.envs.sessions import INFO_KEYS
+from amrs_gym.simulator import INFO_KEYS, SessionConfig
 
 LISTENING_IDS = sorted([*amrs_gym.MODE_ENV_IDS.values(), *amrs_gym.REFERENCE_ENV_IDS.values()])
 ALL_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("AMRS-"))
@@ -113,8 +113,28 @@ def test_reference_env_scores_the_truth() -> None:
     env = amrs_gym.make_reference_env("calm")
     assert env.observation_space == gym.make("AMRS-Calm-v0").observation_space
     env.reset(seed=0)
-    _, _, _, _, info = env.step(42)
-    # the reference env's affect comes from the latent truth: a report-free, deterministic-under-seed number
-    assert -1 <= info["valence_sampled"] <= 1
+    truth = env.unwrapped.sessions.outcomes.truth
+    before = (float(truth.valence[0]), float(truth.arousal[0]))
+    _, reward, _, _, info = env.step(42)
+    # the evaluator's affect and expectations are the latent truth's, not the world model's prediction
+    assert (info["valence"], info["arousal"]) == (float(truth.valence[0]), float(truth.arousal[0]))
+    assert info["valence"] != info["valence_predicted"]
+    utility = env.unwrapped.utility
+    target = np.array([utility.target_valence, utility.target_arousal])
+    distance_before = np.hypot(*(np.array(before) - target))
+    distance_after = np.hypot(info["valence"] - target[0], info["arousal"] - target[1])
+    expected = (
+        info["expected_engagement"] + 0.5 * info["like_probability"]
+        + 10 * (distance_before - distance_after) - 0.5 * distance_after
+    )  # fmt: skip
+    assert reward == pytest.approx(expected)
     with pytest.raises(ValueError, match="mode"):
         amrs_gym.make_reference_env("party")
+
+
+def test_arguments_table_lists_every_session_option() -> None:
+    section = AffectiveListeningEnv.__doc__.split("## Arguments")[1].split("##")[0]
+    documented = set(re.findall(r"^    \| (\w+) \|", section, flags=re.MULTILINE)) - {"parameter"}
+    assert documented == {f for f in SessionConfig.__dataclass_fields__}
+    with pytest.raises(ValueError, match="unknown argument"):
+        AffectiveListeningEnv(mode="calm", checkpoint="x.npz")

@@ -1,40 +1,72 @@
+"""The world model's rollout paths behind the `ListenerModel` protocol: the numpy fast path equals the
+torch module's own incremental path; training's candidate features equal the rollouts'."""
+
 import numpy as np
 import pytest
 import torch
 
+from amrs_gym.modes import mode_index
+from amrs_gym.simulator.starts import start_batch, start_sessions_for
+from amrs_gym.world_model.candidates import candidate_features
 from amrs_gym.world_model.features import sessions_to_tensors
 from amrs_gym.world_model.model import WorldModel, WorldModelConfig
+from amrs_gym.world_model.protocol import Feedback, ListenerModel
 from amrs_gym.world_model.rollout import NumpyRollout
+from amrs_gym.world_model.torch_rollout import TorchRollout
+
+
+def random_feedback(rng: np.random.Generator, n: int) -> Feedback:
+    rated, reported = rng.random(n) < 0.3, rng.random(n) < 0.2
+    return Feedback(
+        engagement=rng.random(n),
+        skipped=rng.random(n) < 0.4,
+        rating=np.where(rated, (rng.random(n) < 0.5).astype(float), np.nan),
+        valence_report=np.where(reported, rng.uniform(-1, 1, n), np.nan),
+        arousal_report=np.where(reported, rng.uniform(-1, 1, n), np.nan),
+    )
 
 
 @pytest.mark.parametrize("use_affect", [True, False])
-def test_numpy_rollout_matches_the_torch_model(small_dataset, use_affect: bool) -> None:
-    logs = small_dataset.logs
-    batch = sessions_to_tensors(logs[logs["listener_id"].isin(logs["listener_id"].unique()[:10])])
+def test_numpy_rollout_matches_the_torch_rollout(small_dataset, use_affect: bool) -> None:
     torch.manual_seed(1)
-    model = WorldModel(WorldModelConfig(use_affect=use_affect), torch.as_tensor(small_dataset.catalog.embeddings)).eval()
-    fast = NumpyRollout.from_model(model)
+    features = torch.as_tensor(small_dataset.catalog.embeddings)
+    model = WorldModel(WorldModelConfig(use_affect=use_affect), features).eval()
+    fast, slow = NumpyRollout.from_model(model), TorchRollout(model)
+    assert isinstance(fast, ListenerModel) and isinstance(slow, ListenerModel)
+    picks = start_sessions_for(small_dataset.logs, "calm", "mixed")[:12]
+    reports = np.stack([s.start_report for s in picks])
+    starts = start_batch(picks, mode_index("calm"), history_length=20, cold=False, reports=reports)
+    assert len(set(starts.history_length.tolist())) > 1  # rows of different history lengths in one batch
+    fast_state, slow_state = fast.start(starts), slow.start(starts)
     rng = np.random.default_rng(0)
-    with torch.no_grad():
-        slow_state = model.start(batch.mode, batch.cohort, batch.start)
-        fast_state = fast.start(batch.mode.numpy(), batch.cohort.numpy(), batch.start.numpy())
-        for t in range(int(batch.valid.all(0).sum())):
-            candidates = torch.as_tensor(rng.integers(0, model.n_tracks, (len(batch), 5)))
-            candidates[:, 0] = batch.track[:, t]
-            slow = model.predict(slow_state, candidates)
-            quick = fast.predict(fast_state, candidates.numpy())
-            np.testing.assert_allclose(quick.skip_probability, slow.skip_probability.numpy(), atol=2e-5)
-            np.testing.assert_allclose(quick.like_probability, slow.like_probability.numpy(), atol=2e-5)
-            np.testing.assert_allclose(quick.valence_mean, slow.valence_mean.numpy(), atol=2e-5)
-            np.testing.assert_allclose(quick.arousal_std, slow.arousal_log_std.exp().numpy(), atol=2e-5)
-            np.testing.assert_allclose(quick.expected_engagement(), slow.expected_engagement().numpy(), atol=2e-5)
-            np.testing.assert_allclose(fast_state.last_hidden, slow_state.last_hidden.numpy(), atol=2e-5)
-            previous = torch.where(batch.segment[:, t] == 0, batch.position[:, t], -1)
-            model.observe(slow_state, batch.track[:, t], batch.feedback[:, t], previous_position=previous)
-            fast.observe(fast_state, batch.track[:, t].numpy(), batch.feedback[:, t].numpy(), previous.numpy())
+    for _ in range(8):
+        np.testing.assert_allclose(fast.context(fast_state), slow.context(slow_state), atol=2e-5)
+        candidates = rng.integers(0, fast.n_tracks, (len(picks), 5))
+        quick, reference = fast.predict(fast_state, candidates), slow.predict(slow_state, candidates)
+        for name in ("skip_probability", "like_probability", "valence_mean", "arousal_std"):
+            np.testing.assert_allclose(getattr(quick, name), getattr(reference, name), atol=2e-5, err_msg=name)
+        np.testing.assert_allclose(quick.expected_engagement(), reference.expected_engagement(), atol=2e-5)
+        played, feedback = candidates[:, 0], random_feedback(rng, len(picks))
+        fast.observe(fast_state, played, feedback)
+        slow.observe(slow_state, played, feedback)
+    copy = fast.select(fast_state, np.array([3, 3]))
+    np.testing.assert_array_equal(fast.context(copy), fast.context(fast_state)[[3, 3]])
 
 
 def test_numpy_rollout_refuses_models_it_cannot_mirror(small_dataset) -> None:
     features = torch.as_tensor(small_dataset.catalog.embeddings)
     with pytest.raises(ValueError, match="transformer"):
         NumpyRollout.from_model(WorldModel(WorldModelConfig(encoder="gru"), features))
+
+
+def test_training_candidate_features_equal_the_rollouts(small_dataset) -> None:
+    logs = small_dataset.logs
+    batch = sessions_to_tensors(logs[logs["listener_id"].isin(logs["listener_id"].unique()[:8])], previous_tracks=0)
+    model = WorldModel(WorldModelConfig(), torch.as_tensor(small_dataset.catalog.embeddings))
+    full = model._candidate_features_full(batch.track, batch.segment).numpy()  # (n, seq_len, 3)
+    unit = model.track_unit.numpy()
+    tracks = batch.track.numpy()
+    for t in range(1, int(batch.valid.all(0).sum())):
+        history = np.where(np.arange(tracks.shape[1]) < t, tracks, -1)
+        step = candidate_features(history, np.full(len(tracks), t), tracks[:, t : t + 1], unit)[:, 0]
+        np.testing.assert_allclose(step, full[:, t], atol=1e-5, err_msg=f"row {t}")

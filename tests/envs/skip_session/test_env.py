@@ -1,8 +1,5 @@
-"""Tests for `amrs_gym/envs/skip_session.py` (AMRS-SkipSession-v0).
-
-Most tests use a tiny hand-made or random log on a 40-track catalog; the tests of the
-registered id build the default logs once per session (about 10-15 s, shared).
-"""
+"""Tests of amrs_gym/envs/skip_session/env.py (AMRS-SkipSession-v0) on tiny logs and, for the
+registered id, the default logs (built once per session, about 10-15 s, shared)."""
 
 from __future__ import annotations
 
@@ -19,70 +16,12 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import amrs_gym  # noqa: F401 (registers the ids)
-from amrs_gym.catalog import Catalog, CatalogConfig
-from amrs_gym.envs import skip_session
-from amrs_gym.envs.skip_session import (
-    INFO_KEYS,
-    SLOT_SIZE,
-    LoggedPairs,
-    SkipSessionEnv,
-    StartHistories,
-    nonskip_baseline_score,
-    random_score,
-)
+from amrs_gym.catalog import Catalog
+from amrs_gym.envs.skip_session import env as skip_session_env
+from amrs_gym.envs.skip_session import INFO_KEYS, SLOT_SIZE, SkipSessionEnv, default_logged_pairs
+from tests.skip_logs import N_TRACKS, make_logs, start_after
 
 ENV_ID = "AMRS-SkipSession-v0"
-N_TRACKS = 40
-
-
-# --- fixtures ------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    """A 40-track synthetic catalog."""
-    return CatalogConfig(n_tracks=N_TRACKS, n_clusters=3, seed=1).create()
-
-
-def make_logs(rows: list[tuple[int, int, bool, float]]) -> pd.DataFrame:
-    """Logs from (session_id, track_id, skipped, engagement) rows, positions in order."""
-    frame = pd.DataFrame(rows, columns=["session_id", "track_id", "skipped", "engagement"])
-    frame["position"] = frame.groupby("session_id").cumcount()
-    return frame
-
-
-def random_logs(n_sessions: int, length: int, seed: int) -> pd.DataFrame:
-    """Random sessions on the tiny catalog, skipped tracks listened 0-40 %."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for session in range(n_sessions):
-        for track in rng.choice(N_TRACKS, size=length, replace=False):
-            skipped = bool(rng.random() < 0.4)
-            rows.append(
-                (session, int(track), skipped, float(rng.uniform(0, 0.4)) if skipped else 1.0)
-            )
-    return make_logs(rows)
-
-
-@pytest.fixture(scope="module")
-def logs() -> pd.DataFrame:
-    """300 random sessions of 8 tracks."""
-    return random_logs(300, 8, seed=0)
-
-
-@pytest.fixture()
-def env(logs: pd.DataFrame, catalog: Catalog) -> SkipSessionEnv:
-    """A SkipSessionEnv on the random tiny logs."""
-    return SkipSessionEnv(logs=logs, catalog=catalog)
-
-
-@pytest.fixture(scope="session")
-def default_env() -> SkipSessionEnv:
-    """The registered env on the default logs (builds the default logs once)."""
-    made = gymnasium.make(ENV_ID)
-    assert isinstance(made.unwrapped, SkipSessionEnv)
-    return made.unwrapped
 
 
 def rollout(env: gymnasium.Env[Any, Any], seed: int, actions: np.ndarray) -> list[Any]:
@@ -139,7 +78,7 @@ def test_registered_id_truncates_after_fifteen_tracks(default_env: SkipSessionEn
 
 
 def test_default_memory_is_cached_and_later_makes_are_fast(default_env: SkipSessionEnv) -> None:
-    assert skip_session.default_logged_pairs() is default_env.pairs
+    assert default_logged_pairs() is default_env.pairs
     start = time.perf_counter()
     other = gymnasium.make(ENV_ID).unwrapped
     assert time.perf_counter() - start < 1.0
@@ -301,22 +240,7 @@ def test_starting_states(env: SkipSessionEnv) -> None:
     assert not empty.reset(seed=0)[0].any()
 
 
-# --- the nearest-neighbour response ---------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def hand_made() -> pd.DataFrame:
-    """After track 0 kept, track 1 is always skipped; after track 5 kept, always kept."""
-    rows: list[tuple[int, int, bool, float]] = []
-    for session in range(12):
-        rows += [(session, 0, False, 1.0), (session, 1, True, 0.25)]
-    for session in range(12, 24):
-        rows += [(session, 5, False, 1.0), (session, 1, False, 1.0)]
-    return make_logs(rows)
-
-
-def start_after(track: int) -> pd.DataFrame:
-    return make_logs([(0, track, False, 1.0)])
+# --- responses on hand-made logs -----------------------------------------------------
 
 
 def test_state_whose_logged_pairs_were_all_skipped_is_skipped(
@@ -337,62 +261,6 @@ def test_state_whose_logged_pairs_were_all_skipped_is_skipped(
     _, reward, _, _, info = env.step(features[1])
     assert info["skip_probability"] == 0.0 and not info["skipped"] and reward == 1.0
     assert info["engagement"] == 1.0
-
-
-def test_ties_go_to_the_lowest_rows(hand_made: pd.DataFrame, catalog: Catalog) -> None:
-    pairs = LoggedPairs.from_logs(hand_made, catalog)
-    state = pairs.states[np.flatnonzero(pairs.track_ids == 1)[0]]  # "track 0, kept"
-    rows, distances = pairs.nearest(state, 1, 3)
-    identical = np.flatnonzero((pairs.states == state).all(axis=1) & (pairs.track_ids == 1))
-    assert len(identical) == 12
-    np.testing.assert_array_equal(rows, identical[:3])
-    assert not distances.any()
-
-
-def test_logged_states_hold_the_previous_tracks(hand_made: pd.DataFrame, catalog: Catalog) -> None:
-    logs = make_logs([(7, 3, False, 1.0), (7, 9, True, 0.1), (7, 4, False, 1.0)])
-    pairs = LoggedPairs.from_logs(logs, catalog, history_length=5)
-    features = catalog.features()
-    row = int(np.flatnonzero(pairs.track_ids == 4)[0])
-    slots = pairs.states[row].reshape(5, SLOT_SIZE)
-    np.testing.assert_allclose(slots[0], [*features[9], 1.0, 0.1, 1.0], rtol=1e-6)
-    np.testing.assert_allclose(slots[1], [*features[3], 0.0, 1.0, 1.0], rtol=1e-6)
-    assert not slots[2:].any()
-    first = int(np.flatnonzero(pairs.track_ids == 3)[0])
-    assert not pairs.states[first].any()
-
-
-@pytest.mark.parametrize("action_weight", [0.3, 1.0, 10.0])
-@pytest.mark.parametrize("k", [1, 7])
-def test_nearest_is_the_exact_brute_force_answer(
-    logs: pd.DataFrame, catalog: Catalog, action_weight: float, k: int
-) -> None:
-    pairs = LoggedPairs.from_logs(logs, catalog)
-    rng = np.random.default_rng(5)
-    features = catalog.features()
-    for _ in range(20):
-        state = pairs.states[rng.integers(pairs.n_rows)] + rng.normal(0, 0.2, pairs.states.shape[1])
-        state = state.astype(np.float32)
-        track = int(rng.integers(N_TRACKS))
-        rows, distances = pairs.nearest(state, track, k, action_weight)
-        brute = np.sum((pairs.states - state) ** 2, axis=1) + action_weight**2 * np.sum(
-            (features[pairs.track_ids] - features[track]) ** 2, axis=1
-        )
-        np.testing.assert_allclose(distances**2, np.sort(brute)[:k], rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(brute[rows], distances**2, rtol=1e-4, atol=1e-5)
-        assert np.all(np.diff(distances) >= 0)
-
-
-def test_start_histories_pad_short_sessions() -> None:
-    logs = make_logs(
-        [(1, 3, False, 1.0), (1, 4, True, 0.2), (2, 5, False, 1.0)]
-        + [(3, t, False, 1.0) for t in range(7)]
-    )
-    starts = StartHistories.from_logs(logs, history_length=5)
-    assert len(starts) == 3
-    np.testing.assert_array_equal(starts.track_ids[0], [3, 4, -1, -1, -1])
-    np.testing.assert_array_equal(starts.track_ids[2], [0, 1, 2, 3, 4])
-    assert starts.skipped[0, 1] and starts.engagement[0, 1] == pytest.approx(0.2)
 
 
 # --- arguments --------------------------------------------------------------------
@@ -417,27 +285,12 @@ def test_invalid_arguments_raise(logs: pd.DataFrame, catalog: Catalog) -> None:
         SkipSessionEnv(catalog=catalog)
 
 
-# --- reference scores -------------------------------------------------------------
-
-
-def test_reference_scores_are_deterministic_and_batch_free(env: SkipSessionEnv) -> None:
-    wrapped = gymnasium.wrappers.TimeLimit(env, max_episode_steps=15)
-    one = nonskip_baseline_score(wrapped, episodes=7, seed=3, batch=1)
-    many = nonskip_baseline_score(wrapped, episodes=7, seed=3, batch=4)
-    assert one == many and 0.0 <= one <= 15.0
-    first = random_score(wrapped, episodes=7, seed=3)
-    assert first == random_score(wrapped, episodes=7, seed=3) and 0.0 <= first <= 15.0
-    with pytest.raises(TypeError, match="SkipSessionEnv"):
-        nonskip_baseline_score(gymnasium.make("CartPole-v1"), episodes=1)
-
-
-def test_nonskip_baseline_plays_the_kept_neighbours_track(
-    hand_made: pd.DataFrame, catalog: Catalog
-) -> None:
-    # The kept logged pairs nearest to the state "track 5, kept" all continue with track 1,
-    # so the baseline plays track 1, which the env's neighbours (all kept) never skip.
-    env = SkipSessionEnv(
-        logs=hand_made, catalog=catalog, start_logs=start_after(5), k=1, max_steps=1
-    )
-    assert nonskip_baseline_score(env, episodes=3, seed=0) == 1.0
-    assert random_score(env, episodes=3, seed=0) <= 1.0
+def test_info_names_the_start_session(env: SkipSessionEnv) -> None:
+    for seed in range(5):
+        _, info = env.reset(seed=seed)
+        first = env.starts.track_ids[info["start_session"]]
+        assert set(first[first >= 0].tolist()) == set(env.played_track_ids.tolist())
+        _, _, _, _, info_after = env.step(np.zeros(5, dtype=np.float32))
+        assert info_after["start_session"] == info["start_session"]
+    _, info = env.reset(seed=0, options={"start": "empty"})
+    assert info["start_session"] == -1

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 
 import agents
-from agents.base import TrainingData
+from agents.adapters.d3rlpy import logged_dataset
+from agents.data import TrainingData
 from agents.evaluation import off_policy, rollout
-from agents.offline_rl import logged_dataset
 from amrs_gym.modes import MODES
+from amrs_gym.simulator import SessionConfig
 
 OFFLINE = ["cql", "bcq"]
 N_TRACKS = 1200
@@ -53,6 +54,9 @@ def test_predict_returns_track_ids_for_a_batch(name, fitted, calm_data) -> None:
     assert actions.min() >= 0 and actions.max() < N_TRACKS
     probabilities = fitted[name].action_probabilities(observations)
     assert (probabilities.argmax(axis=1) == actions).all() and np.allclose(probabilities.sum(axis=1), 1.0)
+    # tracks the episode played (the recurrent state) are never played again
+    again, state = fitted[name].predict(observations, np.asarray(actions)[:, None])
+    assert (again != actions).all() and (state[:, 0] == actions).all()
 
 
 @pytest.mark.parametrize("name", OFFLINE)
@@ -89,6 +93,6 @@ def test_loading_another_agent_kinds_file_is_refused(fitted, tmp_path) -> None:
 def test_cql_trains_and_acts_in_every_mode(mode) -> None:
     data = TrainingData.default(mode, quick=True)
     agent = agents.make("cql", mode=mode, quick_steps=20).fit(data)
-    result = rollout(agent, mode, n_episodes=8, episode_length=5)
+    result = rollout(agent, SessionConfig(mode, episode_length=5), n_episodes=8)
     assert result.episodes.tracks.shape == (8, 5)
     assert np.isfinite(result.metrics["utility_mean"])

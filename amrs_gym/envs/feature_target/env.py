@@ -1,161 +1,40 @@
-"""Feature-target environment: the simulated users of the A2C thesis seed.
+"""FeatureTargetEnv: the simulated users of the A2C thesis seed (`AMRS-FeatureTarget-v0`).
 
-A simulated listener likes one hidden combination of feature levels (for example
-tempo level 3 and energy level 1). The agent moves through the grid of
-feature-level combinations one level at a time and the listener rates every
-combination it hears from 0 to 4, depending on how close it is to the hidden one.
-
-The module also holds the exact distance distribution behind the ratings
-(`distance_counts`, `rating_thresholds`) and a rule-based baseline that reads only
-the grid observation (`CoordinateSearchPolicy`).
+A simulated listener likes one hidden combination of feature levels (for example tempo
+level 3 and energy level 1). The agent moves through the grid of feature-level
+combinations one level at a time and the listener rates every combination it hears from
+0 to 4, depending on how close it is to the hidden one (`ratings`).
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Sequence
-from fractions import Fraction
 from typing import Any, Literal
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from amrs_gym.envs.feature_target.ratings import (
+    MAX_RATING,
+    PercentilePreset,
+    is_int,
+    percentile_edges,
+    rating_for_distance,
+    rating_thresholds,
+)
+
 ObsMode = Literal["grid", "board"]
 RewardMode = Literal["bullseye", "rating"]
-PercentilePreset = Literal["top", "wider"]
 
 OBS_MODES: tuple[ObsMode, ...] = ("grid", "board")
 REWARD_MODES: tuple[RewardMode, ...] = ("bullseye", "rating")
-PERCENTILE_PRESETS: dict[PercentilePreset, tuple[float, ...]] = {
-    "top": (0.0, 0.01, 15.0, 30.0, 50.0, 100.0),
-    "wider": (0.0, 5.0, 15.0, 30.0, 50.0, 100.0),
-}
-"""Percentile band edges (in %) of the thesis's TopTarget and WiderTopTarget users."""
 
-MAX_RATING = 4
-"""Best rating; ratings are integers 0..MAX_RATING."""
 BULLSEYE_REWARD = 10.0
 """Reward per step at rating MAX_RATING under `reward="bullseye"`."""
 MAX_BOARD_CELLS = 2**24
 """Largest `levels**dims` accepted with `obs="board"` (64 MiB of float32 per observation)."""
 
-
-def _is_int(value: object) -> bool:
-    """True for Python and NumPy integers, False for bools."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def distance_counts(dims: int, levels: int) -> list[int]:
-    """Exact distribution of Manhattan distances on the grid {0..levels-1}^dims.
-
-    One coordinate of a uniformly random cell and a uniformly random target
-    differs by 0 in `levels` of the `levels**2` pairs and by k >= 1 in
-    `2 * (levels - k)` pairs. The coordinates are independent, so the counts of
-    the Manhattan distance are the `dims`-fold convolution of that 1-D count
-    vector. Integers are exact at any size.
-
-    Args:
-        dims: Number of features (grid dimensions), >= 1.
-        levels: Number of levels per feature, >= 2.
-
-    Returns:
-        `counts[d]` = number of (cell, target) pairs at distance d, for
-        d = 0..dims*(levels-1); the counts sum to `levels**(2*dims)`.
-
-    Example:
-        >>> distance_counts(1, 3)
-        [3, 4, 2]
-    """
-    if not _is_int(dims) or dims < 1:
-        raise ValueError(f"dims must be an integer >= 1, got {dims!r}")
-    if not _is_int(levels) or levels < 2:
-        raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
-    one_dim = np.array([levels] + [2 * (levels - k) for k in range(1, levels)], dtype=object)
-    counts = np.array([1], dtype=object)
-    for _ in range(int(dims)):
-        counts = np.convolve(counts, one_dim)
-    return [int(c) for c in counts]
-
-
-def _percentile_edges(
-    percentiles: PercentilePreset | Sequence[float],
-) -> tuple[float, ...]:
-    """Validate `percentiles` and return the 6 band edges in %."""
-    if isinstance(percentiles, str):
-        if percentiles not in PERCENTILE_PRESETS:
-            raise ValueError(
-                f"unknown percentiles preset {percentiles!r}; expected one of "
-                f"{', '.join(PERCENTILE_PRESETS)} or a sequence of {MAX_RATING + 2} numbers"
-            )
-        return PERCENTILE_PRESETS[percentiles]
-    try:
-        edges = tuple(float(p) for p in percentiles)
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"percentiles must be 'top', 'wider' or a sequence of numbers, got {percentiles!r}"
-        ) from error
-    if len(edges) != MAX_RATING + 2:
-        raise ValueError(
-            f"percentiles needs {MAX_RATING + 2} band edges (one band per rating 0..{MAX_RATING}), "
-            f"got {len(edges)}: {edges}"
-        )
-    if not all(math.isfinite(p) for p in edges):
-        raise ValueError(f"percentiles must be finite, got {edges}")
-    if edges[0] != 0.0 or edges[-1] != 100.0:
-        raise ValueError(f"percentiles must start at 0 and end at 100, got {edges}")
-    if any(b <= a for a, b in itertools.pairwise(edges)):
-        raise ValueError(f"percentiles must be strictly increasing, got {edges}")
-    return edges
-
-
-def rating_thresholds(
-    dims: int, levels: int, percentiles: PercentilePreset | Sequence[float] = "wider"
-) -> tuple[int, ...]:
-    """Distance thresholds that turn percentile bands into ratings.
-
-    With edges `[0, p1, p2, p3, p4, 100]` (in %) and `F(d)` the exact fraction of
-    (cell, target) pairs at distance <= d (`distance_counts`), the threshold of
-    edge `p_j` is the inverted-CDF percentile `q_j = min{d : F(d) >= p_j / 100}`
-    (computed in exact rational arithmetic). A distance `d` then gets
-
-        rating = 4 - #{j in 1..4 : d > q_j},
-
-    that is 4 for `d <= q_1`, 3 for `q_1 < d <= q_2`, ..., 0 for `d > q_4`.
-    Equivalently, `d` gets the band whose `[p_(4-rating), p_(5-rating))` holds
-    the fraction of pairs strictly closer than `d`, `F(d - 1)`. Distance 0 has
-    no pair strictly closer, so it always gets rating 4. Thresholds can repeat;
-    the band between two equal thresholds is then empty.
-
-    Args:
-        dims: Number of features (grid dimensions), >= 1.
-        levels: Number of levels per feature, >= 2.
-        percentiles: `"top"`, `"wider"` or 6 strictly increasing edges from 0 to 100.
-
-    Returns:
-        `(q_1, q_2, q_3, q_4)`, non-decreasing distances.
-
-    Example:
-        >>> rating_thresholds(2, 5, "top"), rating_thresholds(2, 5, "wider")
-        ((0, 1, 2, 3), (1, 1, 2, 3))
-    """
-    edges = _percentile_edges(percentiles)
-    counts = distance_counts(dims, levels)
-    total = sum(counts)
-    # Cumulative counts: cumulative[d] / total = F(d).
-    cumulative = list(np.cumsum(np.array(counts, dtype=object)))
-    thresholds = []
-    for edge in edges[1:-1]:
-        # str() keeps the decimal the user wrote: Fraction("0.01") == 1/100 exactly.
-        fraction = Fraction(str(edge)) / 100
-        thresholds.append(next(d for d, c in enumerate(cumulative) if c >= fraction * total))
-    return tuple(thresholds)
-
-
-def rating_for_distance(distance: int, thresholds: Sequence[int]) -> int:
-    """Rating 0..4 of a Manhattan distance, given `rating_thresholds` output."""
-    return MAX_RATING - sum(1 for threshold in thresholds if distance > threshold)
 
 
 class FeatureTargetEnv(gym.Env[np.ndarray, np.int64]):
@@ -326,9 +205,9 @@ class FeatureTargetEnv(gym.Env[np.ndarray, np.int64]):
         Raises:
             ValueError: If an argument is out of range or of the wrong type.
         """
-        if not _is_int(dims) or dims < 1:
+        if not is_int(dims) or dims < 1:
             raise ValueError(f"dims must be an integer >= 1, got {dims!r}")
-        if not _is_int(levels) or levels < 2:
+        if not is_int(levels) or levels < 2:
             raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
         if obs not in OBS_MODES:
             raise ValueError(f"unknown obs {obs!r}; expected one of {', '.join(OBS_MODES)}")
@@ -336,7 +215,7 @@ class FeatureTargetEnv(gym.Env[np.ndarray, np.int64]):
             raise ValueError(
                 f"unknown reward {reward!r}; expected one of {', '.join(REWARD_MODES)}"
             )
-        if not _is_int(max_steps) or max_steps < 1:
+        if not is_int(max_steps) or max_steps < 1:
             raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
         if obs == "board" and int(levels) ** int(dims) > MAX_BOARD_CELLS:
             raise ValueError(
@@ -348,7 +227,7 @@ class FeatureTargetEnv(gym.Env[np.ndarray, np.int64]):
         self.levels = int(levels)
         self.obs_mode: ObsMode = obs
         self.reward_mode: RewardMode = reward
-        self.percentiles = _percentile_edges(percentiles)
+        self.percentiles = percentile_edges(percentiles)
         self.max_steps = int(max_steps)
         self.thresholds = rating_thresholds(self.dims, self.levels, self.percentiles)
         """Distance thresholds (q_1, ..., q_4) of ratings 4, 3, 2, 1."""
@@ -423,7 +302,7 @@ class FeatureTargetEnv(gym.Env[np.ndarray, np.int64]):
             raise ValueError(
                 f"options['target'] must be a sequence of {self.dims} integers, got {target!r}"
             ) from error
-        if len(values) != self.dims or not all(_is_int(v) for v in values):
+        if len(values) != self.dims or not all(is_int(v) for v in values):
             raise ValueError(
                 f"options['target'] must be a sequence of {self.dims} integers, got {target!r}"
             )
@@ -502,159 +381,3 @@ class FeatureTargetEnv(gym.Env[np.ndarray, np.int64]):
         else:
             reward = float(rating**2)
         return self._get_obs(), reward, False, self._done, self._get_info()
-
-
-class CoordinateSearchPolicy:
-    """Rule-based searcher that finds the target from the GridObs observation alone.
-
-    It reads only `obs = (levels..., closer, rating)`. It needs neither `info`
-    nor the target. One feature at a time:
-
-    1. Probe the direction with more levels left (up on a tie). While a step
-       moves closer, keep going. When a step moves farther (an overshoot),
-       step back and mark the feature solved. Reaching the border also marks
-       it solved.
-    2. If the first probe moves farther, step back and search the other
-       direction the same way. If the first step that way also moves farther
-       (or the border leaves no room), the level was already right: step back
-       and mark the feature solved.
-
-    Once the rating reaches `stop_rating` (4 by default) it stays forever,
-    because under `reward="bullseye"` rating 4 is all that pays. With
-    `stop_rating=None` it solves every feature and stays on the exact target.
-    Each Manhattan step changes the distance by exactly 1 unless clipped, so the
-    closer signal gives the sign of `target_i - level_i` exactly.
-
-    Example:
-        >>> env = FeatureTargetEnv(dims=2, levels=5)
-        >>> policy = CoordinateSearchPolicy.from_env(env)
-        >>> obs, info = env.reset(options={"target": (0, 4)})
-        >>> policy.reset()
-        >>> total = 0.0
-        >>> for _ in range(21):
-        ...     obs, reward, terminated, truncated, info = env.step(policy.act(obs))
-        ...     total += reward
-        >>> total, info["rating"]
-        (170.0, 4)
-    """
-
-    def __init__(self, dims: int, levels: int, stop_rating: int | None = MAX_RATING) -> None:
-        """Set up a searcher for a grid of `levels**dims` cells.
-
-        Args:
-            dims: Number of features of the env.
-            levels: Levels per feature of the env.
-            stop_rating: Stay once the observed rating reaches this; None to
-                always search down to the exact target.
-        """
-        if not _is_int(dims) or dims < 1:
-            raise ValueError(f"dims must be an integer >= 1, got {dims!r}")
-        if not _is_int(levels) or levels < 2:
-            raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
-        if stop_rating is not None and not (_is_int(stop_rating) and 0 <= stop_rating <= 4):
-            raise ValueError(f"stop_rating must be None or an integer in 0..4, got {stop_rating!r}")
-        self.dims = int(dims)
-        self.levels = int(levels)
-        self.stop_rating = stop_rating
-        self.stay_action = 2 * self.dims
-        self.reset()
-
-    @classmethod
-    def from_env(
-        cls, env: gym.Env[Any, Any], stop_rating: int | None = MAX_RATING
-    ) -> CoordinateSearchPolicy:
-        """Read `dims` and `levels` from a (possibly wrapped) GridObs `FeatureTargetEnv`."""
-        base = env.unwrapped
-        if not isinstance(base, FeatureTargetEnv) or base.obs_mode != "grid":
-            raise ValueError("CoordinateSearchPolicy needs a FeatureTargetEnv with obs='grid'")
-        return cls(base.dims, base.levels, stop_rating=stop_rating)
-
-    def reset(self) -> None:
-        """Forget the previous episode; call it with every `env.reset`."""
-        self._feature = 0
-        self._direction = 0  # +1/-1 while searching, 0 before the first probe
-        self._first_probe = True  # the next move is the feature's first probe
-        self._tried_both = False
-        self._pending_back = False  # last action was a step back to a known-better level
-        self._last_move: tuple[int, int] | None = None  # (feature, direction)
-        self._done = False
-
-    def _move(self, feature: int, direction: int) -> int:
-        """Action for one level step and remember it."""
-        self._last_move = (feature, direction)
-        return 2 * feature + (1 if direction > 0 else 0)
-
-    def _start_feature(self, levels: np.ndarray) -> int:
-        """Probe the next unsolved feature, or stay when all are solved."""
-        if self._feature < self.dims:
-            level = int(levels[self._feature])
-            room_up, room_down = self.levels - 1 - level, level
-            self._first_probe = True
-            self._tried_both = False
-            self._direction = 1 if room_up >= room_down else -1
-            return self._move(self._feature, self._direction)
-        self._done = True
-        self._last_move = None
-        return self.stay_action
-
-    def _finish_feature(self, levels: np.ndarray) -> int:
-        """Mark the current feature solved and move on."""
-        self._feature += 1
-        return self._start_feature(levels)
-
-    def act(self, obs: np.ndarray) -> int:
-        """Next action from a GridObs observation `(levels..., closer, rating)`.
-
-        Args:
-            obs: Observation of shape `(dims + 2,)`.
-
-        Returns:
-            An action in `0..2*dims`.
-        """
-        observation = np.asarray(obs, dtype=np.float64).reshape(-1)
-        if observation.shape != (self.dims + 2,):
-            raise ValueError(
-                f"expected a GridObs observation of shape ({self.dims + 2},), "
-                f"got {observation.shape}"
-            )
-        levels = np.rint(observation[: self.dims]).astype(np.int64)
-        closer = int(np.rint(observation[self.dims]))
-        rating = int(np.rint(observation[self.dims + 1]))
-
-        if self._done or (self.stop_rating is not None and rating >= self.stop_rating):
-            self._done = True
-            return self.stay_action
-        if self._last_move is None:  # first call of the episode
-            return self._start_feature(levels)
-
-        feature, direction = self._feature, self._direction
-        level = int(levels[feature])
-        if self._pending_back:
-            # Back on a level no worse than its neighbour on the probed side.
-            self._pending_back = False
-            if self._first_probe and not self._tried_both:
-                # The first probe went the wrong way: search the other direction.
-                self._tried_both = True
-                self._direction = -direction
-                if not self._has_room(level, self._direction):
-                    return self._finish_feature(levels)
-                return self._move(feature, self._direction)
-            return self._finish_feature(levels)
-
-        first = self._first_probe
-        self._first_probe = False
-        if closer > 0:
-            if not self._has_room(level, direction):
-                return self._finish_feature(levels)
-            return self._move(feature, direction)
-        if closer < 0:
-            # Overshot (or wrong way on the first probe): step back.
-            self._pending_back = True
-            self._first_probe = first
-            return self._move(feature, -direction)
-        # closer == 0 only happens for a clipped move, which is never chosen.
-        return self._finish_feature(levels)
-
-    def _has_room(self, level: int, direction: int) -> bool:
-        """True if a step of `direction` from `level` stays inside the grid."""
-        return 0 <= level + direction <= self.levels - 1
