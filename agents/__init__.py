@@ -1,5 +1,6 @@
-"""Agents for the AMRS envs behind one protocol (`agents.protocol.Agent`: SB3's `predict`), and
-their registry.
+"""Agents for the AMRS envs behind one protocol (`agents.protocol.Agent`.
+
+SB3's `predict`), and their registry.
 
     >>> import agents
     >>> agent = agents.make("random", mode="calm", seed=3)
@@ -72,12 +73,17 @@ def agent_class(name: str) -> type:
 
 
 def make(name: str, mode: str, **config: Any) -> Any:
-    """A new, unfitted agent: `make("dpo", mode="calm", beta=0.5)`; keyword arguments set its config fields."""
+    """A new, unfitted agent.
+
+    `make("dpo", mode="calm", beta=0.5)`; keyword arguments set its config fields.
+    """
     cls = agent_class(name)
     fields = getattr(cls.config_type, "__dataclass_fields__", {})
     unknown = sorted(set(config) - set(fields))
     if unknown:
-        raise ValueError(f"unknown {name} config field(s) {', '.join(unknown)}; known: {', '.join(fields)}")
+        raise ValueError(
+            f"unknown {name} config field(s) {', '.join(unknown)}; known: {', '.join(fields)}"
+        )
     return cls(mode, cls.config_type(**config))
 
 

@@ -1,4 +1,6 @@
-"""`a2c`: stable-baselines3 A2C choosing catalog tracks (`Discrete(n_tracks)`), trained in the world model.
+"""`a2c`.
+
+Stable-baselines3 A2C choosing catalog tracks (`Discrete(n_tracks)`), trained in the world model.
 
 The policy is a categorical distribution over the whole catalog, learned online from episodes in
 `AMRS-<Mode>-v0` envs that start from the training listeners' histories. It acts by sampling
@@ -54,8 +56,17 @@ class A2CAgent(SB3DiscreteAgent):
     def _new_model(self, env: DummyVecEnv) -> A2C:
         config: A2CConfig = self.config
         return A2C(
-            "MlpPolicy", env, learning_rate=config.learning_rate, n_steps=config.n_steps, gamma=config.gamma,
-            gae_lambda=config.gae_lambda, ent_coef=config.ent_coef, vf_coef=config.vf_coef,
-            max_grad_norm=config.max_grad_norm, policy_kwargs={"net_arch": net_arch(config.hidden, config.layers)},
-            seed=config.seed, device="cpu", verbose=0,
-        )  # fmt: skip
+            "MlpPolicy",
+            env,
+            learning_rate=config.learning_rate,
+            n_steps=config.n_steps,
+            gamma=config.gamma,
+            gae_lambda=config.gae_lambda,
+            ent_coef=config.ent_coef,
+            vf_coef=config.vf_coef,
+            max_grad_norm=config.max_grad_norm,
+            policy_kwargs={"net_arch": net_arch(config.hidden, config.layers)},
+            seed=config.seed,
+            device="cpu",
+            verbose=0,
+        )

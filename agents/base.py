@@ -1,5 +1,7 @@
-"""Base classes the agents share: acting with SB3's `predict` and the played tracks as its state,
-sizes read from the training data, binding to a session view, and weights-only saving.
+"""Base classes the agents share.
+
+Acting with SB3's `predict` and the played tracks as its state, sizes read from the training data,
+binding to a session view, and weights-only saving.
 
 Subclasses implement `_act(observation, played, deterministic)`; `predict` keeps the tracks the
 episode has played in SB3's recurrent `state` (left-aligned, -1 padded, cleared by
@@ -16,7 +18,13 @@ import torch
 
 from agents.data import TrainingData
 from agents.policy import TrackPolicy, track_content
-from agents.weights import AgentFileError, load_module_arrays, load_weights, module_arrays, save_weights
+from agents.weights import (
+    AgentFileError,
+    load_module_arrays,
+    load_weights,
+    module_arrays,
+    save_weights,
+)
 from amrs_gym.catalog import Catalog
 from amrs_gym.modes import check_mode
 from amrs_gym.sampling import sample_categorical
@@ -29,26 +37,37 @@ def as_batch(observation: np.ndarray, obs_dim: int) -> np.ndarray:
     if obs.ndim == 1:
         obs = obs[None]
     if obs.ndim != 2 or obs.shape[1] != obs_dim:
-        raise ValueError(f"expected observations of shape (n, {obs_dim}), got {np.shape(observation)}")
+        raise ValueError(
+            f"expected observations of shape (n, {obs_dim}), got {np.shape(observation)}"
+        )
     return obs
 
 
 def played_tracks(state: Any, episode_start: np.ndarray | None, n: int) -> np.ndarray:
-    """The tracks each of n episodes has played, from SB3's recurrent `state`.  # (n, t) int64, -1 padded
+    """The tracks each of n episodes has played, from SB3's recurrent `state`.
+
+    # (n, t) int64, -1 padded
 
     `state` is what `predict` returned last time (None at first); rows where `episode_start` is
     True start afresh.
     """
-    played = np.full((n, 0), -1, dtype=np.int64) if state is None else np.array(state, dtype=np.int64)
+    played = (
+        np.full((n, 0), -1, dtype=np.int64) if state is None else np.array(state, dtype=np.int64)
+    )
     if played.ndim != 2 or len(played) != n:
-        raise ValueError(f"state must be the (n, t) tracks played by {n} sessions, got shape {played.shape}")
+        raise ValueError(
+            f"state must be the (n, t) tracks played by {n} sessions, got shape {played.shape}"
+        )
     if episode_start is not None:
         played[np.asarray(episode_start, dtype=bool).reshape(-1)] = -1
     return played
 
 
 def remember(played: np.ndarray, actions: np.ndarray) -> np.ndarray:
-    """`played` (n, t) with each row's action written after its last played track.  # (n, t')"""
+    """`played` (n, t) with each row's action written after its last played track.
+
+    # (n, t')
+    """
     count = (played >= 0).sum(axis=1)
     if count.max(initial=0) >= played.shape[1]:
         played = np.concatenate([played, np.full((len(played), 1), -1, dtype=np.int64)], axis=1)
@@ -68,7 +87,10 @@ class BaseAgent:
     """True if `predict` reads a session view (listener ids, world-model state): bind it first."""
 
     def __init__(self, mode: str, config: Any = None):
-        """A new, unfitted agent for `mode` (`config`: its `config_type`, default values if None)."""
+        """A new, unfitted agent for `mode` (`config`.
+
+        Its `config_type`, default values if None).
+        """
         self.mode = check_mode(mode)
         self.config = config if config is not None else self.config_type()
         self.rng = np.random.default_rng(self.config.seed)
@@ -126,7 +148,9 @@ class BaseAgent:
         """A track per observation; `state` is the tracks played so far (SB3's recurrent state)."""
         n = len(np.atleast_2d(observation))
         played = played_tracks(state, episode_start, n)
-        actions = np.asarray(self._act(observation, played, deterministic), dtype=np.int64).reshape(-1)
+        actions = np.asarray(self._act(observation, played, deterministic), dtype=np.int64).reshape(
+            -1
+        )
         return actions, remember(played, actions)
 
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
@@ -143,7 +167,15 @@ class BaseAgent:
     def save(self, path: str | Path) -> None:
         """Write the config, sizes and learned arrays (`.npz`, no pickle), atomically."""
         arrays = self._arrays()
-        save_weights(path, self.name, self.mode, self.config, arrays, n_tracks=self.n_tracks, obs_dim=self.obs_dim)
+        save_weights(
+            path,
+            self.name,
+            self.mode,
+            self.config,
+            arrays,
+            n_tracks=self.n_tracks,
+            obs_dim=self.obs_dim,
+        )
 
     @classmethod
     def load(cls, path: str | Path) -> Self:
@@ -201,7 +233,9 @@ class PolicyAgent(DistributionAgent):
         return self._network().memory_dim > 0
 
     def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
-        """The policy's distribution over the catalog for each observation.  # (n, n_tracks)
+        """The policy's distribution over the catalog for each observation.
+
+        # (n, n_tracks)
 
         `state` (n, T): each session's tracks so far, -1 padded (None: none played).
         """
@@ -217,8 +251,14 @@ class PolicyAgent(DistributionAgent):
         return arrays
 
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        if "obs_dim" not in arrays or "policy/content" not in arrays or "policy/memory" not in arrays:
+        if (
+            "obs_dim" not in arrays
+            or "policy/content" not in arrays
+            or "policy/memory" not in arrays
+        ):
             raise AgentFileError(f"the {self.name} agent file holds no policy")
         memory = arrays["policy/memory"] if arrays["policy/memory"].shape[1] else None
-        self.policy = TrackPolicy(int(arrays["obs_dim"]), arrays["policy/content"], self.config.hidden, memory)
+        self.policy = TrackPolicy(
+            int(arrays["obs_dim"]), arrays["policy/content"], self.config.hidden, memory
+        )
         load_module_arrays(self.policy, arrays, "policy/")

@@ -1,4 +1,6 @@
-"""`bc`: behaviour cloning of the logging policy, the reference DPO starts from and is anchored to.
+"""`bc`.
+
+Behaviour cloning of the logging policy, the reference DPO starts from and is anchored to.
 
 A `TrackPolicy` (observation and the session's played tracks -> logits over the catalog) is
 fitted by cross-entropy to the logged tracks of this mode's training-listener sessions, replayed
@@ -58,13 +60,17 @@ class BCAgent(PolicyAgent):
         policy = self._build(steps.observations.shape[1], data.catalog)
         rng = np.random.default_rng(config.seed)
         sessions = np.unique(steps.session_id)
-        held_out = rng.choice(sessions, max(1, int(len(sessions) * config.validation_fraction)), replace=False)
+        held_out = rng.choice(
+            sessions, max(1, int(len(sessions) * config.validation_fraction)), replace=False
+        )
         validation = np.isin(steps.session_id, held_out)
         obs = torch.from_numpy(steps.observations)
         actions = torch.from_numpy(steps.actions)
         played = torch.from_numpy(steps.played_before(data.episode_length))
         train_rows, val_rows = np.flatnonzero(~validation), np.flatnonzero(validation)
-        optimizer = torch.optim.AdamW(policy.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+        optimizer = torch.optim.AdamW(
+            policy.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        )
         loss_fn = nn.CrossEntropyLoss()
         best, best_state, waited = float("inf"), None, 0
         epochs = config.quick_epochs if data.quick else config.epochs
@@ -81,7 +87,9 @@ class BCAgent(PolicyAgent):
                 optimizer.step()
             policy.eval()
             with torch.no_grad():
-                val_loss = float(loss_fn(policy(obs[val_rows], played[val_rows]), actions[val_rows]))
+                val_loss = float(
+                    loss_fn(policy(obs[val_rows], played[val_rows]), actions[val_rows])
+                )
             self.history.append(val_loss)
             bar.set_postfix(val_loss=f"{val_loss:.3f}")
             if val_loss < best - 1e-4:

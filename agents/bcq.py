@@ -1,4 +1,6 @@
-"""`bcq`: discrete Batch-Constrained Q-learning (d3rlpy `DiscreteBCQ`) on the training listeners' logs.
+"""`bcq`.
+
+Discrete Batch-Constrained Q-learning (d3rlpy `DiscreteBCQ`) on the training listeners' logs.
 
 A Q-network over the catalog plus an imitation head (the logging policy's distribution) fitted
 offline to the replayed logged sessions; the greedy policy only considers tracks the imitation
@@ -47,6 +49,8 @@ class BCQAgent(D3rlpyAgent):
         """Q-values shifted to be positive, zeroed outside the imitation head's plausible tracks (d3rlpy's rule)."""
         impl = self._algorithm().impl
         log_probs = F.log_softmax(impl.modules.imitator(x).logits, dim=1)
-        plausible = log_probs - log_probs.max(dim=1, keepdim=True).values > math.log(self.config.action_flexibility)
+        plausible = log_probs - log_probs.max(dim=1, keepdim=True).values > math.log(
+            self.config.action_flexibility
+        )
         value = super()._action_scores(x)
         return (value - value.min(dim=1, keepdim=True).values + 1e-5) * plausible

@@ -31,15 +31,21 @@ def train_or_load(
 ) -> tuple[dict[str, Any], dict[str, float]]:
     """Every agent in `names` for `data.mode`, fitted (or read from `cache`); returns agents and fit seconds."""
     torch.set_num_threads(1)
-    order = sorted(names, key=lambda n: hasattr(agents.agent_class(n), "reference_agent"))  # references first
+    order = sorted(
+        names, key=lambda n: hasattr(agents.agent_class(n), "reference_agent")
+    )  # references first
     trained: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     for name in tqdm(order, desc=f"agents ({data.mode})", disable=not progress):
-        trained[name], seconds[name] = _train_or_load(agents.make(name, mode=data.mode, seed=data.seed), data, cache, trained)
+        trained[name], seconds[name] = _train_or_load(
+            agents.make(name, mode=data.mode, seed=data.seed), data, cache, trained
+        )
     return {n: trained[n] for n in names}, seconds
 
 
-def _train_or_load(fresh: Any, data: TrainingData, cache: Path | None, trained: dict[str, Any]) -> tuple[Any, float]:
+def _train_or_load(
+    fresh: Any, data: TrainingData, cache: Path | None, trained: dict[str, Any]
+) -> tuple[Any, float]:
     """`fresh` fitted on `data` (or its cached twin), and the seconds its fit took (0 if loaded)."""
     path = cache_path(cache, fresh.name, data) if cache is not None else None
     cached = _cached(path, fresh, data) if path is not None else None
@@ -66,7 +72,10 @@ def _cached(path: Path, fresh: Any, data: TrainingData) -> Any:
         return None
     try:
         header, arrays = load_weights(path, fresh.name)
-        if header["config"] != asdict(fresh.config) or (header.get("n_tracks"), header.get("obs_dim")) != (
+        if header["config"] != asdict(fresh.config) or (
+            header.get("n_tracks"),
+            header.get("obs_dim"),
+        ) != (
             data.n_tracks,
             data.obs_dim,
         ):

@@ -1,8 +1,10 @@
-"""`cql`: discrete Conservative Q-Learning (d3rlpy `DiscreteCQL`) on the training listeners' logs.
+"""`cql`.
 
-A double-DQN Q-network over the catalog, fitted offline to the replayed logged sessions, with
-CQL's penalty pushing down the Q-values of tracks the logs did not play in a state, so the greedy
-policy stays among tracks whose value the data supports. Data, rewards and files: `agents.adapters.d3rlpy`.
+Discrete Conservative Q-Learning (d3rlpy `DiscreteCQL`) on the training listeners' logs.
+
+A double-DQN Q-network over the catalog, fitted offline to the replayed logged sessions, with CQL's
+penalty pushing down the Q-values of tracks the logs did not play in a state, so the greedy policy
+stays among tracks whose value the data supports. Data, rewards and files: `agents.adapters.d3rlpy`.
 """
 
 from __future__ import annotations

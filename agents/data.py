@@ -1,4 +1,7 @@
-"""`TrainingData`: what agents of one mode train from (training listeners' logs, world model, utility)."""
+"""`TrainingData`.
+
+What agents of one mode train from (training listeners' logs, world model, utility).
+"""
 
 from __future__ import annotations
 
@@ -43,16 +46,27 @@ class TrainingData:
     episode_length: int = EPISODE_LENGTH
 
     @classmethod
-    def default(cls, mode: str, quick: bool = False, seed: int = 0, utility: Utility | None = None) -> TrainingData:
+    def default(
+        cls, mode: str, quick: bool = False, seed: int = 0, utility: Utility | None = None
+    ) -> TrainingData:
         """The default logs' training listeners; `quick` keeps a fifth of them."""
         check_mode(mode)
         split = defaults.default_split()
         logs = pd.concat([split.train, split.val], ignore_index=True)
         if quick:
             listeners = np.sort(logs["listener_id"].unique())
-            keep = np.random.default_rng(seed).choice(listeners, size=max(1, len(listeners) // 5), replace=False)
+            keep = np.random.default_rng(seed).choice(
+                listeners, size=max(1, len(listeners) // 5), replace=False
+            )
             logs = logs[logs["listener_id"].isin(keep)].reset_index(drop=True)
-        return cls(mode, logs, defaults.default_catalog(), utility or default_utility(mode), quick=quick, seed=seed)
+        return cls(
+            mode,
+            logs,
+            defaults.default_catalog(),
+            utility or default_utility(mode),
+            quick=quick,
+            seed=seed,
+        )
 
     @cached_property
     def session_config(self) -> SessionConfig:
@@ -108,6 +122,9 @@ class TrainingData:
         }
 
     def logged_distribution(self) -> np.ndarray:
-        """Share of this mode's logged plays that went to each track.  # (n_tracks,)"""
+        """Share of this mode's logged plays that went to each track.
+
+        # (n_tracks,)
+        """
         counts = np.bincount(self.mode_logs["track_id"].to_numpy(), minlength=self.catalog.n_tracks)
         return counts / max(counts.sum(), 1)

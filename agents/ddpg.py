@@ -100,13 +100,22 @@ class DDPGAgent(SB3Agent):
         config: DDPGConfig = self.config
         noise = NormalActionNoise(np.zeros(FEATURE_DIM), np.full(FEATURE_DIM, config.noise_sigma))
         return DDPG(
-            "MlpPolicy", env, learning_rate=config.learning_rate, buffer_size=config.buffer_size,
+            "MlpPolicy",
+            env,
+            learning_rate=config.learning_rate,
+            buffer_size=config.buffer_size,
             learning_starts=config.quick_learning_starts if self._quick else config.learning_starts,
-            batch_size=config.batch_size, tau=config.tau, gamma=config.gamma, train_freq=config.train_freq,
-            gradient_steps=config.gradient_steps, action_noise=noise,
+            batch_size=config.batch_size,
+            tau=config.tau,
+            gamma=config.gamma,
+            train_freq=config.train_freq,
+            gradient_steps=config.gradient_steps,
+            action_noise=noise,
             policy_kwargs={"net_arch": net_arch(config.hidden, config.layers)},
-            seed=config.seed, device="cpu", verbose=0,
-        )  # fmt: skip
+            seed=config.seed,
+            device="cpu",
+            verbose=0,
+        )
 
     def fit(self, data: TrainingData) -> Self:
         """Train online in the world model (through `ContinuousTrackAction`); see `SB3Agent.fit`."""
@@ -121,7 +130,9 @@ class DDPGAgent(SB3Agent):
         """Map actions to tracks of `catalog` with the wrapper the agent trained through."""
         self.catalog = catalog
         picker = SpacesOnlyEnv(observation_box(1), spaces.Discrete(catalog.n_tracks))
-        self._chooser = ContinuousTrackAction(picker, space="features", k=self.config.k, catalog=catalog)
+        self._chooser = ContinuousTrackAction(
+            picker, space="features", k=self.config.k, catalog=catalog
+        )
 
     def tracks_for(self, points: np.ndarray, played: np.ndarray) -> np.ndarray:
         """`ContinuousTrackAction`'s choice for each continuous action, given each episode's plays so far.
@@ -135,12 +146,16 @@ class DDPGAgent(SB3Agent):
         """
         if self._chooser is None:
             raise RuntimeError("the ddpg agent has no catalog yet: fit() or load() it first")
-        candidates = np.stack([self._chooser.nearest_tracks(np.asarray(p, np.float32)) for p in points])  # (n, k)
+        candidates = np.stack(
+            [self._chooser.nearest_tracks(np.asarray(p, np.float32)) for p in points]
+        )  # (n, k)
         if candidates.shape[1] == 1:
             return candidates[:, 0].astype(np.int64)
         # the step each candidate was last played at (-1 = never); the least recent wins, ties to the nearer
         steps = np.arange(played.shape[1])
-        last = np.where(played[:, None, :] == candidates[:, :, None], steps, -1).max(axis=2, initial=-1)
+        last = np.where(played[:, None, :] == candidates[:, :, None], steps, -1).max(
+            axis=2, initial=-1
+        )
         return candidates[np.arange(len(candidates)), last.argmin(axis=1)].astype(np.int64)
 
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:

@@ -1,11 +1,12 @@
 """`dpo`: behaviour cloning, then Direct Preference Optimization against world-model rollouts (AMRS).
 
-1. Fit a BC policy on the logs (`agents.bc`); freeze a copy as the reference policy.
+1. Fit the reference policy the config names (`reference`, BC by default) on the logs; freeze a copy.
 2. Each round, start world-model sessions from training listeners' logged histories and play
    them with the current policy (so later rounds see the states the fine-tuned policy visits).
    At a random subset of steps, sample `candidates` distinct tracks from the reference policy,
    fork the session once per candidate, play the candidate and then `horizon - 1` steps of the
-   reference policy, and score the candidate by the discounted sum of the mode's utility.
+   reference policy, and score the candidate by the discounted sum of the mode's utility, plus a
+   novelty bonus (`novelty_weight` times its mean cosine distance to the tracks already played).
    Forks of one state share their random numbers, so returns differ by the candidate, not by luck.
 3. Pair the best-scored candidate with the worst, the second with the second-worst, ...
    (pairs closer than `margin` are dropped) and minimise
@@ -13,31 +14,12 @@
        -log sigmoid(beta * [(log pi(w|s) - log ref(w|s)) - (log pi(l|s) - log ref(l|s))])
        + kl_weight * KL(ref(.|s) || pi(.|s))
 
-   The first term is DPO; its implicit anchor to the reference is only along the sampled
-   tracks, so the explicit KL term over the whole catalog keeps the policy's breadth. It is the
-   mass-covering direction on purpose: KL(pi || ref) lets the policy drop whole regions of the
-   reference (in our runs it kept 68% of BC's coverage), KL(ref || pi) charges for every track
-   the reference plays and the policy abandons, which is what protects diversity.
+   The first term is DPO; its implicit anchor to the reference is only along the sampled tracks,
+   so the explicit, mass-covering KL term over the whole catalog keeps the policy's breadth.
 
-4. A candidate's return gets a bonus (`novelty_weight`) for its mean cosine distance to the
-   tracks already played in the session. Why: the catalog's content embeddings are aligned with
-   affect (cosine similarity vs affect distance: r = -0.70), so every track that moves a calm
-   listener towards the target resembles every other such track, and the KL term alone buys
-   utility only by giving up intra-list diversity. The policy reads the session's played tracks
-   (`TrackPolicy`'s memory), so it can act on that bonus.
-
-Why one-step scoring (`horizon` 1) by default: one sampled continuation per candidate makes
-longer returns noisy, and noisy preferences teach little. With horizon 5 the policy ranked its
-own training pairs right only 66% of the time and moved 0.03 nats from BC; with horizon 1, 89%,
-and its validation gain over BC grew from +0.08 to +0.12 per step (calm, world model, training
-listeners). The utility's progress term telescopes over an episode, so one step already credits
-moving the listener towards the target. The KL weight and novelty weight are set per mode
-(`MODE_WEIGHTS`), chosen with `python -m benchmarks.dpo_sweep` on world-model rollouts from
-*training* listeners only: the best utility that keeps 80% of BC's coverage and 90% of its
-intra-list diversity there.
-
-One policy per mode: each mode has its own utility, and separate policies keep one mode's
-fine-tuning from moving another's behaviour (the BC reference is per mode too).
+One policy per mode: each mode has its own utility and its own BC reference. Every default was
+chosen on training listeners in the world model (`python -m benchmarks.dpo_sweep`; the history is
+in benchmarks/NOTES.md): one-step scoring, 16 candidates, the per-mode `MODE_WEIGHTS`.
 """
 
 from __future__ import annotations
@@ -113,10 +95,15 @@ class DPOConfig:
     learning_rate: float = 1e-3
 
     def weights(self, mode: str) -> tuple[float, float]:
-        """(KL weight, novelty weight) for `mode`: the fields, or the mode's validated values where None."""
+        """(KL weight, novelty weight) for `mode`.
+
+        The fields, or the mode's validated values where None.
+        """
         kl_weight, novelty_weight = MODE_WEIGHTS[mode]
-        return (kl_weight if self.kl_weight is None else self.kl_weight,
-                novelty_weight if self.novelty_weight is None else self.novelty_weight)
+        return (
+            kl_weight if self.kl_weight is None else self.kl_weight,
+            novelty_weight if self.novelty_weight is None else self.novelty_weight,
+        )
 
 
 def dpo_loss(
@@ -141,9 +128,14 @@ def dpo_loss(
     ratio_chosen = log_probs[rows, chosen] - reference[rows, chosen]
     ratio_rejected = log_probs[rows, rejected] - reference[rows, rejected]
     preference = -F.logsigmoid(beta * (ratio_chosen - ratio_rejected)).mean()
-    kl = (reference.exp() * (reference - log_probs)).sum(-1).mean()  # KL(reference || policy): mass-covering
-    stats = {"preference_loss": preference.item(), "kl": kl.item(),
-             "accuracy": (ratio_chosen > ratio_rejected).float().mean().item()}
+    kl = (
+        (reference.exp() * (reference - log_probs)).sum(-1).mean()
+    )  # KL(reference || policy): mass-covering
+    stats = {
+        "preference_loss": preference.item(),
+        "kl": kl.item(),
+        "accuracy": (ratio_chosen > ratio_rejected).float().mean().item(),
+    }
     return preference + kl_weight * kl, stats
 
 
@@ -170,14 +162,26 @@ class DPOAgent(PolicyAgent):
 
         config: DPOConfig = self.config
         return agents.make(
-            config.reference, mode=self.mode, seed=config.seed, hidden=config.hidden,
+            config.reference,
+            mode=self.mode,
+            seed=config.seed,
+            hidden=config.hidden,
             remember_played=config.remember_played,
-        )  # fmt: skip
+        )
 
     def use_reference(self, reference: BaseAgent) -> Self:
-        """Fine-tune from this fitted reference instead of fitting one (e.g. one shared with a cache)."""
-        if not isinstance(reference, PolicyAgent) or reference.policy is None or reference.mode != self.mode:
-            raise ValueError(f"the reference must be a fitted policy agent (bc) of mode {self.mode!r}")
+        """Fine-tune from this fitted reference instead of fitting one (e.g.
+
+        One shared with a cache).
+        """
+        if (
+            not isinstance(reference, PolicyAgent)
+            or reference.policy is None
+            or reference.mode != self.mode
+        ):
+            raise ValueError(
+                f"the reference must be a fitted policy agent (bc) of mode {self.mode!r}"
+            )
         self._reference = reference
         return self
 
@@ -203,14 +207,22 @@ class DPOAgent(PolicyAgent):
             stats["pairs"] = float(len(pairs.chosen))
             stats["mean_gap"] = float(pairs.gap.mean()) if len(pairs.gap) else 0.0
             self.history.append(stats)
-            bar.set_postfix(pairs=len(pairs.chosen), kl=f"{stats.get('kl', 0):.3f}", acc=f"{stats.get('accuracy', 0):.2f}")
+            bar.set_postfix(
+                pairs=len(pairs.chosen),
+                kl=f"{stats.get('kl', 0):.3f}",
+                acc=f"{stats.get('accuracy', 0):.2f}",
+            )
         self.policy.eval()
         return self
 
     # ----- preferences from world-model rollouts ------------------------------------------------
 
     def collect_pairs(
-        self, data: TrainingData, reference: TrackPolicy, rng: np.random.Generator, round_index: int = 0
+        self,
+        data: TrainingData,
+        reference: TrackPolicy,
+        rng: np.random.Generator,
+        round_index: int = 0,
     ) -> PreferencePairs:
         """One round of on-policy sessions in the world model, branching at random steps into scored candidates."""
         config: DPOConfig = self.config
@@ -223,11 +235,19 @@ class DPOAgent(PolicyAgent):
             observations = sessions.observations()
             branching = np.flatnonzero(rng.random(n) < config.branch_probability)
             if len(branching):
-                found.append(self._score_candidates(sessions, observations, branching, reference, data, rng))
-            actions = self._sample(self._network(), observations, sessions.played, rng.random(n))  # on-policy
+                found.append(
+                    self._score_candidates(sessions, observations, branching, reference, data, rng)
+                )
+            actions = self._sample(
+                self._network(), observations, sessions.played, rng.random(n)
+            )  # on-policy
             sessions.step(actions, rngs)
-        return PreferencePairs(*(np.concatenate([getattr(p, f) for p in found]) if found else np.zeros(0)
-                                 for f in ("observations", "played", "chosen", "rejected", "gap")))
+        return PreferencePairs(
+            *(
+                np.concatenate([getattr(p, f) for p in found]) if found else np.zeros(0)
+                for f in ("observations", "played", "chosen", "rejected", "gap")
+            )
+        )
 
     def _score_candidates(
         self,
@@ -241,13 +261,19 @@ class DPOAgent(PolicyAgent):
         config: DPOConfig = self.config
         k = config.candidates
         with torch.no_grad():
-            logits = reference(torch.from_numpy(observations[rows]), torch.from_numpy(sessions.played[rows]))
+            logits = reference(
+                torch.from_numpy(observations[rows]), torch.from_numpy(sessions.played[rows])
+            )
             log_probs = F.log_softmax(logits, -1).numpy()
-        gumbel = log_probs - np.log(-np.log(rng.random(log_probs.shape)))  # Gumbel top-k: k draws without replacement
+        gumbel = log_probs - np.log(
+            -np.log(rng.random(log_probs.shape))
+        )  # Gumbel top-k: k draws without replacement
         candidates = np.argpartition(-gumbel, k - 1, axis=1)[:, :k]  # (rows, k)
         forks = sessions.fork(np.repeat(rows, k))
         seeds = rng.integers(0, 2**63, len(rows))
-        fork_rngs = [np.random.default_rng(int(s)) for s in np.repeat(seeds, k)]  # common random numbers per state
+        fork_rngs = [
+            np.random.default_rng(int(s)) for s in np.repeat(seeds, k)
+        ]  # common random numbers per state
         steps = min(config.horizon, data.episode_length - int(sessions.t[rows[0]]))
         returns = np.zeros(len(rows) * k)
         actions = candidates.reshape(-1)
@@ -258,9 +284,14 @@ class DPOAgent(PolicyAgent):
                 uniforms = np.array([r.random() for r in fork_rngs])
                 actions = self._sample(reference, forks.observations(), forks.played, uniforms)
         novelty_weight = config.weights(self.mode)[1]
-        returns = returns.reshape(len(rows), k) + novelty_weight * self._novelty(sessions, rows, candidates)
+        returns = returns.reshape(len(rows), k) + novelty_weight * self._novelty(
+            sessions, rows, candidates
+        )
         order = np.argsort(-returns, axis=1)
-        best, worst = order[:, : k // 2], order[:, ::-1][:, : k // 2]  # i-th best against i-th worst
+        best, worst = (
+            order[:, : k // 2],
+            order[:, ::-1][:, : k // 2],
+        )  # i-th best against i-th worst
         gap = np.take_along_axis(returns, best, 1) - np.take_along_axis(returns, worst, 1)
         keep = gap > config.margin
         state = np.repeat(np.arange(len(rows)), k // 2).reshape(len(rows), k // 2)
@@ -273,12 +304,16 @@ class DPOAgent(PolicyAgent):
         )
 
     @staticmethod
-    def _novelty(sessions: ListeningSessions, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    def _novelty(
+        sessions: ListeningSessions, rows: np.ndarray, candidates: np.ndarray
+    ) -> np.ndarray:
         """Mean cosine distance of each candidate to the session's played tracks (0 before the first).  # (rows, k)"""
         unit = sessions.catalog.unit_embeddings
         played = sessions.played[rows]  # (rows, T), -1 beyond t
         known = played >= 0
-        similarity = unit[candidates] @ unit[np.maximum(played, 0)].transpose(0, 2, 1)  # (rows, k, T)
+        similarity = unit[candidates] @ unit[np.maximum(played, 0)].transpose(
+            0, 2, 1
+        )  # (rows, k, T)
         count = known.sum(1)[:, None]
         distance = ((1 - similarity) * known[:, None]).sum(-1)
         return np.where(count > 0, distance / np.maximum(count, 1), 0.0)
@@ -291,7 +326,10 @@ class DPOAgent(PolicyAgent):
         return sample_categorical(policy.probabilities(observations, played), uniforms)
 
     def _update(
-        self, pairs: PreferencePairs, reference: TrackPolicy, optimizer: torch.optim.Optimizer,
+        self,
+        pairs: PreferencePairs,
+        reference: TrackPolicy,
+        optimizer: torch.optim.Optimizer,
         rng: np.random.Generator,
     ) -> dict[str, float]:
         config: DPOConfig = self.config
@@ -309,8 +347,14 @@ class DPOAgent(PolicyAgent):
             order = torch.from_numpy(rng.permutation(len(chosen)))
             for first in range(0, len(order), config.pairs_per_update):
                 batch = order[first : first + config.pairs_per_update]
-                loss, stats = dpo_loss(policy(obs[batch], played[batch]), reference_logits[batch],
-                                       chosen[batch], rejected[batch], config.beta, kl_weight)
+                loss, stats = dpo_loss(
+                    policy(obs[batch], played[batch]),
+                    reference_logits[batch],
+                    chosen[batch],
+                    rejected[batch],
+                    config.beta,
+                    kl_weight,
+                )
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

@@ -1,5 +1,7 @@
-"""Score any agent the same way: batched episodes in the world model or in the reference world, the
-shared metrics, and off-policy estimates from the logged propensities.
+"""Score any agent the same way.
+
+Batched episodes in the world model or in the reference world, the shared metrics, and off-policy
+estimates from the logged propensities.
 
 Every agent sees the same starting histories (held-out listeners) and the same random streams
 for a given seed, so differences between agents are differences between policies.
@@ -85,14 +87,17 @@ def rollout(
             engagement[:, t], like[:, t] = info["expected_engagement"], info["like_probability"]
             valence[:, t + 1], arousal[:, t + 1] = info["valence"], info["arousal"]
     episodes = Episodes(tracks, utilities, valence, arousal, engagement, like)
-    metrics = evaluate_episodes(episodes, utility, simulated.catalog.unit_embeddings, logged_distribution)
+    metrics = evaluate_episodes(
+        episodes, utility, simulated.catalog.unit_embeddings, logged_distribution
+    )
     return Evaluation(episodes, metrics)
 
 
 def off_policy(agent: Agent, steps: LoggedSteps, clip: float = 100.0) -> dict[str, float]:
     """IPS and SNIPS of the agent's per-step utility on logged steps (held-out listeners' logs, replayed),
     for agents that expose `action_probabilities` from the observation and their state (the
-    session's played tracks, rebuilt from the logs); NaN for others and for session-aware agents."""
+    session's played tracks, rebuilt from the logs); NaN for others and for session-aware agents.
+    """
     probabilities = getattr(agent, "action_probabilities", None)
     if probabilities is None or needs_view(agent):
         return {"ips_utility": float("nan"), "snips_utility": float("nan")}
@@ -107,6 +112,9 @@ def off_policy(agent: Agent, steps: LoggedSteps, clip: float = 100.0) -> dict[st
 
 
 def held_out_steps(mode: str, utility: Utility | None = None) -> LoggedSteps:
-    """The held-out (test) listeners' logged sessions of `mode`, replayed: data no agent trained on."""
+    """The held-out (test) listeners' logged sessions of `mode`, replayed.
+
+    Data no agent trained on.
+    """
     config = SessionConfig(mode, utility=utility, start_sessions=defaults.default_split().test)
     return replay_logs(config, progress=False)

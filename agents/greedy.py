@@ -1,5 +1,7 @@
-"""`greedy`: at every step, the track with the highest one-step utility the world model predicts,
-searched over the whole catalog.
+"""`greedy`.
+
+At every step, the track with the highest one-step utility the world model predicts, searched over
+the whole catalog.
 
 It optimises the model, not the listener: it has the largest exploitation gap (world-model
 utility minus true utility) of the leaderboard, and it collapses in intra-list diversity and
@@ -38,7 +40,9 @@ class GreedyConfig:
 
     def __post_init__(self) -> None:
         if self.scorer not in SCORERS:
-            raise ValueError(f"unknown scorer {self.scorer!r}; expected one of {', '.join(SCORERS)}")
+            raise ValueError(
+                f"unknown scorer {self.scorer!r}; expected one of {', '.join(SCORERS)}"
+            )
 
 
 class GreedyAgent(BaseAgent):
@@ -51,7 +55,11 @@ class GreedyAgent(BaseAgent):
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
         """The catalog's best track by predicted utility, per session."""
         view = self._bound_view(len(np.atleast_2d(observation)))
-        score = view.one_step_utility if self.config.scorer == "world_model" else view.true_one_step_utility
+        score = (
+            view.one_step_utility
+            if self.config.scorer == "world_model"
+            else view.true_one_step_utility
+        )
         n_tracks = view.n_tracks
         best = np.zeros(view.n, dtype=np.int64)
         for first in range(0, view.n, self.config.chunk):

@@ -34,10 +34,17 @@ class LoggedAgent(DistributionAgent):
     needs_view: ClassVar[bool] = True
 
     def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
-        """The production policy's distribution over the catalog in each session.  # (n, n_tracks)"""
+        """The production policy's distribution over the catalog in each session.
+
+        # (n, n_tracks)
+        """
         obs = np.atleast_2d(observation)
         view = self._bound_view(len(obs))
-        played = np.full((len(obs), 0), -1, dtype=np.int64) if state is None else np.asarray(state, dtype=np.int64)
+        played = (
+            np.full((len(obs), 0), -1, dtype=np.int64)
+            if state is None
+            else np.asarray(state, dtype=np.int64)
+        )
         return defaults.production_policy().track_probabilities(
             listener=view.listener,
             mode=np.full(len(obs), mode_index(self.mode)),

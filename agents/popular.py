@@ -23,7 +23,10 @@ class PopularConfig:
 
 
 class PopularAgent(BaseAgent):
-    """Deterministic: the t-th most engaging track at step t. Stochastic: a random one of the top `pool`."""
+    """Deterministic.
+
+    The t-th most engaging track at step t. Stochastic: a random one of the top `pool`.
+    """
 
     name: ClassVar[str] = "popular"
     config_type: ClassVar[type] = PopularConfig
@@ -54,7 +57,9 @@ class PopularAgent(BaseAgent):
             step = np.minimum((played >= 0).sum(axis=1), len(self.ranking) - 1)
             ranked: np.ndarray = self.ranking[step]
             return ranked
-        drawn: np.ndarray = self.ranking[self.rng.integers(0, min(self.config.pool, len(self.ranking)), n)]
+        drawn: np.ndarray = self.ranking[
+            self.rng.integers(0, min(self.config.pool, len(self.ranking)), n)
+        ]
         return drawn
 
     def _arrays(self) -> dict[str, np.ndarray]:

@@ -62,7 +62,10 @@ class ProbabilisticAgent(Agent, Protocol):
     """An agent that can say how likely it is to play each track (for off-policy estimates)."""
 
     def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
-        """Its distribution over the catalog given observations and its state.  # (n, n_tracks)"""
+        """Its distribution over the catalog given observations and its state.
+
+        # (n, n_tracks)
+        """
         ...
 
 
@@ -88,7 +91,8 @@ def needs_view(agent: object) -> bool:
 
 def bind(agent: A, target: Any) -> A:
     """Bind a session-aware agent to the sessions of `target` (an env, a vector env or a
-    `SessionView`); any other agent is returned unchanged."""
+    `SessionView`); any other agent is returned unchanged.
+    """
     if needs_view(agent):
         view = target if isinstance(target, SessionView) else _view_of(target)
         agent.bind(view)  # type: ignore[attr-defined]  # needs_view agents are SessionAware
@@ -98,7 +102,9 @@ def bind(agent: A, target: Any) -> A:
 def _view_of(env: Any) -> SessionView:
     unwrapped = getattr(env, "unwrapped", env)
     if not hasattr(unwrapped, "session_view"):
-        raise ValueError(f"{type(unwrapped).__name__} has no sessions to bind an agent to (not a listening env)")
+        raise ValueError(
+            f"{type(unwrapped).__name__} has no sessions to bind an agent to (not a listening env)"
+        )
     view: SessionView = unwrapped.session_view()
     return view
 

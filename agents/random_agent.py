@@ -24,7 +24,10 @@ class RandomAgent(DistributionAgent):
     config_type: ClassVar[type] = RandomConfig
 
     def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
-        """1 / n_tracks everywhere.  # (n, n_tracks)"""
+        """1 / n_tracks everywhere.
+
+        # (n, n_tracks)
+        """
         n_tracks = self._catalog_size()
         return np.full((len(np.atleast_2d(observation)), n_tracks), 1.0 / n_tracks)
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from tqdm.auto import tqdm
 
 from amrs_gym.simulator import LoggedOutcomes, SessionConfig
@@ -37,7 +36,9 @@ class LoggedSteps:
         return len(self.actions)
 
     def played_before(self, width: int) -> np.ndarray:
-        """The tracks each step's session had already played, in order, padded with -1.  # (N, width)
+        """The tracks each step's session had already played, in order, padded with -1.
+
+        # (N, width)
 
         Relies on the replay's order: a session's steps are consecutive rows, from step 0.
         """
@@ -50,17 +51,30 @@ class LoggedSteps:
 
 def replay_logs(config: SessionConfig, batch: int = 512, progress: bool = True) -> LoggedSteps:
     """Replay every logged session of `config`'s starting sessions (each of its mode that has an
-    earlier session of its listener), its first `episode_length` steps."""
+    earlier session of its listener), its first `episode_length` steps.
+    """
     logs = config.start_frame()
     starts = config.setup.starts
     mode, episode_length = config.mode, config.episode_length
     ids = [s.session_id for s in starts]
-    ordered = logs[logs["session_id"].isin(ids)].sort_values(["session_id", "position"], kind="stable")
+    ordered = logs[logs["session_id"].isin(ids)].sort_values(
+        ["session_id", "position"], kind="stable"
+    )
     by_session = {sid: rows for sid, rows in ordered.groupby("session_id", sort=False)}
-    columns = ("track_id", "propensity", "engagement", "skipped", "rating", "valence_report", "arousal_report")
+    columns = (
+        "track_id",
+        "propensity",
+        "engagement",
+        "skipped",
+        "rating",
+        "valence_report",
+        "arousal_report",
+    )
     parts: list[dict[str, np.ndarray]] = []
     rng = [np.random.default_rng(0)]  # logged steps draw nothing; the argument is required
-    for first in tqdm(range(0, len(starts), batch), desc=f"replaying {mode} logs", disable=not progress):
+    for first in tqdm(
+        range(0, len(starts), batch), desc=f"replaying {mode} logs", disable=not progress
+    ):
         chunk = list(range(first, min(first + batch, len(starts))))
         n = len(chunk)
         table = {c: np.zeros((n, episode_length)) for c in columns}
@@ -77,13 +91,17 @@ def replay_logs(config: SessionConfig, batch: int = 512, progress: bool = True) 
             actions = table["track_id"][:, t].astype(np.int64)
             rewards, _ = sessions.step(actions, rng * n)
             live = t < length
-            parts.append({
-                "observations": observations[live], "actions": actions[live],
-                "propensities": table["propensity"][live, t], "rewards": rewards[live],
-                "timeouts": (t == length - 1)[live],
-                "session_id": np.array([ids[i] for i in chunk])[live],
-                "step": np.full(int(live.sum()), t),
-            })  # fmt: skip
+            parts.append(
+                {
+                    "observations": observations[live],
+                    "actions": actions[live],
+                    "propensities": table["propensity"][live, t],
+                    "rewards": rewards[live],
+                    "timeouts": (t == length - 1)[live],
+                    "session_id": np.array([ids[i] for i in chunk])[live],
+                    "step": np.full(int(live.sum()), t),
+                }
+            )
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.lexsort((merged["step"], merged["session_id"]))
     return LoggedSteps(**{k: v[order] for k, v in merged.items()})

@@ -19,14 +19,28 @@ WEIGHTS_FORMAT = 2
 
 
 class AgentFileError(ValueError):
-    """An agent file that cannot be used: unreadable, from another code version, or another agent's."""
+    """An agent file that cannot be used.
+
+    Unreadable, from another code version, or another agent's.
+    """
 
 
 def save_weights(
-    path: str | Path, kind: str, mode: str, config: Any, arrays: dict[str, np.ndarray], **sizes: int | None
+    path: str | Path,
+    kind: str,
+    mode: str,
+    config: Any,
+    arrays: dict[str, np.ndarray],
+    **sizes: int | None,
 ) -> None:
     """Write arrays plus a JSON header (agent kind, mode, config, sizes) to one `.npz`, atomically."""
-    header = {"format": WEIGHTS_FORMAT, "kind": kind, "mode": mode, "config": asdict(config), **sizes}
+    header = {
+        "format": WEIGHTS_FORMAT,
+        "kind": kind,
+        "mode": mode,
+        "config": asdict(config),
+        **sizes,
+    }
     payload = {f"array/{k}": np.asarray(v) for k, v in arrays.items()}
     payload["header"] = np.array(json.dumps(header))
 
@@ -45,11 +59,19 @@ def load_weights(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str,
     try:
         with np.load(path, allow_pickle=False) as archive:
             header = json.loads(str(archive["header"]))
-            arrays = {k.removeprefix("array/"): archive[k] for k in archive.files if k.startswith("array/")}
+            arrays = {
+                k.removeprefix("array/"): archive[k]
+                for k in archive.files
+                if k.startswith("array/")
+            }
     except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
-        raise AgentFileError(f"{path} is not an amrs-gym agent file ({type(error).__name__}: {error})") from None
+        raise AgentFileError(
+            f"{path} is not an amrs-gym agent file ({type(error).__name__}: {error})"
+        ) from None
     if not isinstance(header, dict):
-        raise AgentFileError(f"{path} is not an amrs-gym agent file (its header is not a JSON object)")
+        raise AgentFileError(
+            f"{path} is not an amrs-gym agent file (its header is not a JSON object)"
+        )
     if header.get("format") != WEIGHTS_FORMAT:
         raise AgentFileError(
             f"{path} has agent file format {header.get('format')}, this code reads {WEIGHTS_FORMAT}: retrain it"
@@ -66,8 +88,14 @@ def module_arrays(module: nn.Module, prefix: str = "") -> dict[str, np.ndarray]:
 
 def load_module_arrays(module: nn.Module, arrays: dict[str, np.ndarray], prefix: str = "") -> None:
     """Load arrays from `module_arrays` into `module`; a clear error if the shapes do not fit."""
-    state = {k.removeprefix(prefix): torch.from_numpy(v) for k, v in arrays.items() if k.startswith(prefix)}
+    state = {
+        k.removeprefix(prefix): torch.from_numpy(v)
+        for k, v in arrays.items()
+        if k.startswith(prefix)
+    }
     try:
         module.load_state_dict(state)
     except RuntimeError as error:
-        raise AgentFileError(f"agent weights do not fit this network: {str(error).splitlines()[0]}") from None
+        raise AgentFileError(
+            f"agent weights do not fit this network: {str(error).splitlines()[0]}"
+        ) from None

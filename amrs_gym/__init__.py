@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 EPISODE_LENGTH = 20
-MODE_ENV_IDS = {mode: f"AMRS-{mode.capitalize()}-v0" for mode in ("energize", "focus", "calm", "sleep")}
+MODE_ENV_IDS = {
+    mode: f"AMRS-{mode.capitalize()}-v0" for mode in ("energize", "focus", "calm", "sleep")
+}
 REFERENCE_ENV_IDS = {mode: f"AMRS-{mode.capitalize()}-Reference-v0" for mode in MODE_ENV_IDS}
 
 for _mode, _env_id in MODE_ENV_IDS.items():
@@ -37,12 +39,20 @@ for _mode, _env_id in MODE_ENV_IDS.items():
             kwargs={"mode": _mode},
         )
 if "AMRS-FeatureTarget-v0" not in registry:
-    register(id="AMRS-FeatureTarget-v0", entry_point="amrs_gym.envs.feature_target.env:FeatureTargetEnv", max_episode_steps=21)
+    register(
+        id="AMRS-FeatureTarget-v0",
+        entry_point="amrs_gym.envs.feature_target.env:FeatureTargetEnv",
+        max_episode_steps=21,
+    )
 if "AMRS-SkipSession-v0" not in registry:
-    register(id="AMRS-SkipSession-v0", entry_point="amrs_gym.envs.skip_session.env:SkipSessionEnv", max_episode_steps=15)
+    register(
+        id="AMRS-SkipSession-v0",
+        entry_point="amrs_gym.envs.skip_session.env:SkipSessionEnv",
+        max_episode_steps=15,
+    )
 
 
-def make_reference_env(mode: str, **kwargs: object) -> "gym.Env[np.ndarray, np.int64]":
+def make_reference_env(mode: str, **kwargs: object) -> gym.Env[np.ndarray, np.int64]:
     """The reference world (the truth behind the default logs) as an env with the world-model env's spaces.
 
     For evaluating a policy against the truth, not for training one: see `ReferenceListeningEnv`.

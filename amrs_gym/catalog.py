@@ -48,8 +48,12 @@ class Catalog:
                 raise CatalogError(f"{name} has shape {values.shape}, expected ({n},)")
             if not np.all(np.isfinite(values)):
                 raise CatalogError(f"{name} has non-finite values")
-        for name, low, high in (("valence", -1, 1), ("arousal", -1, 1), ("energy", 0, 1),
-                                ("popularity", 0, 1)):
+        for name, low, high in (
+            ("valence", -1, 1),
+            ("arousal", -1, 1),
+            ("energy", 0, 1),
+            ("popularity", 0, 1),
+        ):
             values = getattr(self, name)
             if values.min() < low or values.max() > high:
                 raise CatalogError(f"{name} must lie in [{low}, {high}]")
@@ -59,7 +63,7 @@ class Catalog:
     @property
     def n_tracks(self) -> int:
         """Number of tracks."""
-        return int(len(self.embeddings))
+        return len(self.embeddings)
 
     @property
     def embedding_dim(self) -> int:
@@ -73,7 +77,10 @@ class Catalog:
         return (self.embeddings / np.maximum(norms, 1e-8)).astype(np.float32)
 
     def features(self) -> np.ndarray:
-        """Interpretable features scaled to about [-1, 1]: valence, arousal, energy, tempo, popularity."""
+        """Interpretable features scaled to about [-1, 1].
+
+        Valence, arousal, energy, tempo, popularity.
+        """
         tempo = np.clip((self.tempo - 120.0) / 60.0, -1.0, 1.0)
         return np.stack(
             [self.valence, self.arousal, 2 * self.energy - 1, tempo, 2 * self.popularity - 1],
@@ -98,8 +105,9 @@ class Catalog:
     def from_frame(cls, frame: pd.DataFrame, source: str = "file") -> Catalog:
         """Inverse of `to_frame`; raises CatalogError naming a missing or bad column."""
         missing = [c for c in ("track_id", *DESCRIPTOR_COLUMNS) if c not in frame.columns]
-        emb_cols = sorted((c for c in frame.columns if c.startswith("emb_")),
-                          key=lambda c: int(c[4:]))
+        emb_cols = sorted(
+            (c for c in frame.columns if c.startswith("emb_")), key=lambda c: int(c[4:])
+        )
         if missing or not emb_cols:
             raise CatalogError(f"catalog is missing columns: {', '.join(missing or ['emb_*'])}")
         if not np.array_equal(frame["track_id"].to_numpy(), np.arange(len(frame))):

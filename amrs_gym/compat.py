@@ -1,5 +1,8 @@
-"""Quiet the unmaintained `gym` package: d3rlpy installs it, SB3 and d3rlpy import it when it is
-there, and it prints a notice on stderr at import. `agents` and `benchmarks` call this first."""
+"""Quiet the unmaintained `gym` package.
+
+D3rlpy installs it, SB3 and d3rlpy import it when it is there, and it prints a notice on stderr at
+import. `agents` and `benchmarks` call this first.
+"""
 
 from __future__ import annotations
 

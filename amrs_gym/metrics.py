@@ -1,5 +1,6 @@
-"""Shared evaluation metrics, computed the same way for every agent: affect, behaviour, diversity, collapse,
-and off-policy estimates from logged propensities.
+"""Shared evaluation metrics, computed the same way for every agent.
+
+Affect, behaviour, diversity, collapse, and off-policy estimates from logged propensities.
 
 Everything takes plain arrays of evaluated episodes (`Episodes`), so the world-model env,
 the reference world and logged sessions are scored by one code path.
@@ -37,7 +38,10 @@ class Episodes:
 
 
 def recommendation_distribution(tracks: np.ndarray, n_tracks: int) -> np.ndarray:
-    """Share of all recommendations that went to each track.  # (n_tracks,)"""
+    """Share of all recommendations that went to each track.
+
+    # (n_tracks,)
+    """
     counts = np.bincount(np.asarray(tracks).ravel(), minlength=n_tracks).astype(np.float64)
     return counts / max(counts.sum(), 1.0)
 
@@ -86,7 +90,8 @@ def distinct_share(sessions: Sequence[Sequence[int] | np.ndarray]) -> float:
 
 
 def matched_diversity(
-    policy_sessions: Sequence[Sequence[int] | np.ndarray], logged_sessions: Sequence[Sequence[int] | np.ndarray]
+    policy_sessions: Sequence[Sequence[int] | np.ndarray],
+    logged_sessions: Sequence[Sequence[int] | np.ndarray],
 ) -> tuple[float, float]:
     """Distinct shares of two policies over the same sessions, each session cut to the shorter of the two.
 
@@ -120,8 +125,9 @@ def kl_divergence(p: np.ndarray, q: np.ndarray, smoothing: float = 1e-6) -> floa
     return float((p * np.log(p / q)).sum())
 
 
-def diversity_metrics(tracks: np.ndarray, unit_embeddings: np.ndarray,
-                      logged_distribution: np.ndarray | None = None) -> dict[str, float]:
+def diversity_metrics(
+    tracks: np.ndarray, unit_embeddings: np.ndarray, logged_distribution: np.ndarray | None = None
+) -> dict[str, float]:
     """Diversity and collapse of the recommendations in `tracks` (n, T)."""
     n_tracks = len(unit_embeddings)
     distribution = recommendation_distribution(tracks, n_tracks)
@@ -136,15 +142,21 @@ def diversity_metrics(tracks: np.ndarray, unit_embeddings: np.ndarray,
         "repeat_rate": repeat_rate(tracks),
     }
     out["kl_to_logged"] = (
-        kl_divergence(distribution, logged_distribution) if logged_distribution is not None else float("nan")
+        kl_divergence(distribution, logged_distribution)
+        if logged_distribution is not None
+        else float("nan")
     )
     return out
 
 
-def affect_metrics(episodes: Episodes, utility: Utility, zone_radius: float = 0.25) -> dict[str, float]:
+def affect_metrics(
+    episodes: Episodes, utility: Utility, zone_radius: float = 0.25
+) -> dict[str, float]:
     """Change of valence/arousal over the episode, distance to the target at the end, time in the target zone."""
     target = np.array([utility.target_valence, utility.target_arousal])
-    end_distance = np.hypot(episodes.valence[:, -1] - target[0], episodes.arousal[:, -1] - target[1])
+    end_distance = np.hypot(
+        episodes.valence[:, -1] - target[0], episodes.arousal[:, -1] - target[1]
+    )
     in_zone = utility.in_target_zone(episodes.valence[:, 1:], episodes.arousal[:, 1:], zone_radius)
     return {
         "valence_delta": float((episodes.valence[:, -1] - episodes.valence[:, 0]).mean()),
@@ -167,8 +179,12 @@ def behaviour_metrics(episodes: Episodes) -> dict[str, float]:
     }
 
 
-def evaluate_episodes(episodes: Episodes, utility: Utility, unit_embeddings: np.ndarray,
-                      logged_distribution: np.ndarray | None = None) -> dict[str, float]:
+def evaluate_episodes(
+    episodes: Episodes,
+    utility: Utility,
+    unit_embeddings: np.ndarray,
+    logged_distribution: np.ndarray | None = None,
+) -> dict[str, float]:
     """Every shared metric of a set of episodes."""
     return {
         **behaviour_metrics(episodes),
@@ -177,8 +193,12 @@ def evaluate_episodes(episodes: Episodes, utility: Utility, unit_embeddings: np.
     }
 
 
-def off_policy_estimates(target_probability: np.ndarray, logged_propensity: np.ndarray,
-                         logged_utility: np.ndarray, clip: float = 100.0) -> dict[str, float]:
+def off_policy_estimates(
+    target_probability: np.ndarray,
+    logged_propensity: np.ndarray,
+    logged_utility: np.ndarray,
+    clip: float = 100.0,
+) -> dict[str, float]:
     """Per-step IPS and self-normalised IPS of a policy's utility from logged data.
 
     Args:
@@ -191,6 +211,8 @@ def off_policy_estimates(target_probability: np.ndarray, logged_propensity: np.n
     total = weights.sum()
     return {
         "ips_utility": float((weights * logged_utility).mean()),
-        "snips_utility": float((weights * logged_utility).sum() / total) if total > 0 else float("nan"),
+        "snips_utility": float((weights * logged_utility).sum() / total)
+        if total > 0
+        else float("nan"),
         "effective_sample_size": float(total**2 / max((weights**2).sum(), 1e-12)),
     }

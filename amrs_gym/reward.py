@@ -1,4 +1,6 @@
-"""The mode-conditioned utility: one definition shared by the envs, DPO's preference scoring and the benchmarks.
+"""The mode-conditioned utility.
+
+One definition shared by the envs, DPO's preference scoring and the benchmarks.
 
 For one played track, with affect (v, a) before and (v', a') after, target (v*, a*),
 distance d = ||(v, a) - (v*, a*)|| and d' the same after:
@@ -69,16 +71,23 @@ class Utility:
 
     def components(self, step: UtilityInputs) -> dict[str, np.ndarray]:
         """Each weighted term of the utility, (batch,) each; they sum to the utility."""
-        before = np.hypot(step.valence_before - self.target_valence, step.arousal_before - self.target_arousal)
-        after = np.hypot(step.valence_after - self.target_valence, step.arousal_after - self.target_arousal)
-        change = np.hypot(step.valence_after - step.valence_before, step.arousal_after - step.arousal_before)
+        before = np.hypot(
+            step.valence_before - self.target_valence, step.arousal_before - self.target_arousal
+        )
+        after = np.hypot(
+            step.valence_after - self.target_valence, step.arousal_after - self.target_arousal
+        )
+        change = np.hypot(
+            step.valence_after - step.valence_before, step.arousal_after - step.arousal_before
+        )
         return {
             "engagement": self.engagement_weight * np.asarray(step.engagement, dtype=np.float64),
             "like": self.like_weight * np.asarray(step.like, dtype=np.float64),
             "progress": self.progress_weight * (before - after),
             "distance": -self.distance_weight * after,
             "steadiness": -self.steadiness_weight * change,
-            "falling_arousal": self.falling_arousal_weight * (step.arousal_before - step.arousal_after),
+            "falling_arousal": self.falling_arousal_weight
+            * (step.arousal_before - step.arousal_after),
             "repeat": -self.repeat_weight * np.asarray(step.repeats, dtype=np.float64),
         }
 
@@ -92,13 +101,18 @@ class Utility:
         """The utility of each step in the batch."""
         return self.total(self.components(step))
 
-    def in_target_zone(self, valence: np.ndarray, arousal: np.ndarray, radius: float = 0.25) -> np.ndarray:
+    def in_target_zone(
+        self, valence: np.ndarray, arousal: np.ndarray, radius: float = 0.25
+    ) -> np.ndarray:
         """Whether affect lies within `radius` of the target."""
         return np.hypot(valence - self.target_valence, arousal - self.target_arousal) <= radius
 
 
 def default_utility(mode: str) -> Utility:
-    """The documented default utility of a mode: focus adds steadiness, sleep adds falling arousal."""
+    """The documented default utility of a mode.
+
+    Focus adds steadiness, sleep adds falling arousal.
+    """
     checked = check_mode(mode)
     target = DEFAULT_TARGETS[checked]
     base = Utility(mode=checked, target_valence=target.valence, target_arousal=target.arousal)

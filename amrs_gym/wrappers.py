@@ -88,7 +88,7 @@ class ContinuousTrackAction(gym.ActionWrapper[Any, np.ndarray, Any]):
                 )
         wrapped = env.action_space
         if not isinstance(wrapped, spaces.Discrete):
-            raise ValueError(  # noqa: TRY004 (a bad argument value for the caller, as documented)
+            raise ValueError(
                 f"ContinuousTrackAction needs a Discrete(n_tracks) action space, got {wrapped}"
             )
         if int(wrapped.n) != catalog.n_tracks or int(wrapped.start) != 0:
@@ -178,7 +178,9 @@ class ScaledObservation(gym.ObservationWrapper[np.ndarray, Any, np.ndarray]):
         """Read the bounds of `env.observation_space`, which must be finite."""
         super().__init__(env)
         box = env.observation_space
-        if not isinstance(box, spaces.Box) or not (np.all(np.isfinite(box.low)) and np.all(np.isfinite(box.high))):
+        if not isinstance(box, spaces.Box) or not (
+            np.all(np.isfinite(box.low)) and np.all(np.isfinite(box.high))
+        ):
             raise ValueError(f"ScaledObservation needs a bounded Box, got {box}")
         self._low = box.low.astype(np.float32)
         self._span = (box.high - box.low).astype(np.float32)

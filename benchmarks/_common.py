@@ -1,5 +1,8 @@
-"""What every benchmark shares: provenance, markdown tables, figures, atomic outputs, and a command
-line derived from its `Args` dataclass."""
+"""What every benchmark shares.
+
+Provenance, markdown tables, figures, atomic outputs, and a command line derived from its `Args`
+dataclass.
+"""
 
 from __future__ import annotations
 
@@ -20,16 +23,31 @@ import numpy as np
 
 from amrs_gym.io import atomic_write, atomic_write_json, atomic_write_text
 
-PACKAGES = ("amrs-gym", "torch", "numpy", "pandas", "gymnasium", "stable-baselines3", "d3rlpy", "scikit-learn")
+PACKAGES = (
+    "amrs-gym",
+    "torch",
+    "numpy",
+    "pandas",
+    "gymnasium",
+    "stable-baselines3",
+    "d3rlpy",
+    "scikit-learn",
+)
 
 
 def provenance(args: Any) -> dict[str, Any]:
     """Config, git commit, package versions and device of a run."""
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=False,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip() or None
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                check=False,
+                cwd=Path(__file__).resolve().parent,
+            ).stdout.strip()
+            or None
+        )
     except OSError:
         commit = None
     versions = {}
@@ -68,7 +86,10 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def pyplot() -> Any:
-    """matplotlib's pyplot on the file-only Agg backend (imported on first use: it is slow to import)."""
+    """Matplotlib's pyplot on the file-only Agg backend (imported on first use.
+
+    It is slow to import).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,10 +114,16 @@ def write_outputs(out_dir: Path, name: str, data: dict[str, Any], markdown: str)
 def paired_bootstrap(difference: np.ndarray, seed: int, resamples: int = 2000) -> dict[str, float]:
     """Mean of paired differences and its 95% percentile bootstrap interval (the pairs resampled)."""
     rng = np.random.default_rng(seed)
-    means = difference[rng.integers(0, len(difference), size=(resamples, len(difference)))].mean(axis=1)
+    means = difference[rng.integers(0, len(difference), size=(resamples, len(difference)))].mean(
+        axis=1
+    )
     low, high = np.percentile(means, [2.5, 97.5])
-    return {"mean": float(difference.mean()), "ci95_low": float(low), "ci95_high": float(high),
-            "sessions": len(difference)}
+    return {
+        "mean": float(difference.mean()),
+        "ci95_low": float(low),
+        "ci95_high": float(high),
+        "sessions": len(difference),
+    }
 
 
 # ----- command lines derived from the Args dataclasses ------------------------------------------
@@ -128,11 +155,16 @@ def field_docs(cls: type) -> dict[str, str]:
 
 
 def flag(name: str) -> str:
-    """The option of field `name`: `out_dir` -> `--out`, `cache_dir` -> `--cache`, `env_id` -> `--env-id`."""
+    """The option of field `name`.
+
+    `out_dir` -> `--out`, `cache_dir` -> `--cache`, `env_id` -> `--env-id`.
+    """
     return "--" + name.removesuffix("_dir").replace("_", "-")
 
 
-def _add_option(parser: argparse.ArgumentParser, field: Any, kind: Any, doc: str, prefix: str = "") -> None:
+def _add_option(
+    parser: argparse.ArgumentParser, field: Any, kind: Any, doc: str, prefix: str = ""
+) -> None:
     default = field.default_factory() if field.default_factory is not MISSING else field.default
     options: dict[str, Any] = {"dest": prefix + field.name, "default": default}
     base, optional = kind, False
@@ -149,19 +181,26 @@ def _add_option(parser: argparse.ArgumentParser, field: Any, kind: Any, doc: str
         options["type"] = base
     if "choices" in field.metadata:
         options["choices"] = field.metadata["choices"]
-    shown = "none" if default is None and optional else (" ".join(map(str, default)) if isinstance(default, list) else default)
+    shown = (
+        "none"
+        if default is None and optional
+        else (" ".join(map(str, default)) if isinstance(default, list) else default)
+    )
     options["help"] = f"{doc} (default: {shown})" if doc else f"(default: {shown})"
     parser.add_argument(flag(prefix.replace(".", "_") + field.name), **options)
 
 
 def _add_options(parser: argparse.ArgumentParser, args_type: type, prefix: str = "") -> None:
     """One option per field; a field that is itself a dataclass gets one option per field of its own
-    (`--world-model-d-model`)."""
+    (`--world-model-d-model`).
+    """
     docs, hints = field_docs(args_type), get_type_hints(args_type)
     for field in fields(args_type):
         kind = hints[field.name]
         if is_dataclass(kind):
-            group = parser.add_argument_group(f"{field.name} ({kind.__name__})", docs.get(field.name))
+            group = parser.add_argument_group(
+                f"{field.name} ({kind.__name__})", docs.get(field.name)
+            )
             _add_options(group, kind, f"{prefix}{field.name}.")  # type: ignore[arg-type]  # a group adds arguments alike
         else:
             _add_option(parser, field, kind, docs.get(field.name, ""), prefix)
@@ -172,18 +211,27 @@ def _build(args_type: type[T], values: dict[str, Any], prefix: str = "") -> T:
     kwargs = {}
     for field in fields(args_type):  # type: ignore[arg-type]  # args_type is a dataclass
         kind = hints[field.name]
-        kwargs[field.name] = _build(kind, values, f"{prefix}{field.name}.") if is_dataclass(kind) else values[prefix + field.name]
+        kwargs[field.name] = (
+            _build(kind, values, f"{prefix}{field.name}.")
+            if is_dataclass(kind)
+            else values[prefix + field.name]
+        )
     return args_type(**kwargs)
 
 
 def cli(args_type: type[T], argv: list[str] | None = None) -> T:
-    """Parse a command line into `args_type` (a dataclass): one option per field, its type, default
-    and docstring as help; the module's docstring as the description. A value the dataclass
-    refuses (its `__post_init__` raises ValueError) ends the program with a one-line usage error."""
+    """Parse a command line into `args_type` (a dataclass).
+
+    One option per field, its type, default and docstring as help; the module's docstring as the
+    description. A value the dataclass refuses (its `__post_init__` raises ValueError) ends the
+    program with a one-line usage error.
+    """
     module = sys.modules[args_type.__module__]
     name = args_type.__module__.removesuffix(".__main__")
     parser = argparse.ArgumentParser(
-        prog=f"python -m {name}", description=module.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=f"python -m {name}",
+        description=module.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_options(parser, args_type)
     parsed = parser.parse_args(argv)

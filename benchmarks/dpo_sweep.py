@@ -1,4 +1,6 @@
-"""DPO sweep: how much utility does DPO buy per unit of diversity given up, as its KL and novelty weights vary?
+"""DPO sweep.
+
+How much utility does DPO buy per unit of diversity given up, as its KL and novelty weights vary?
 
 For each mode, BC is fitted once; DPO is fine-tuned from it with each setting; every policy
 is then scored in the world model from the TRAINING listeners' histories (validation: the
@@ -58,21 +60,36 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
     bc = BCAgent(mode, BCConfig(seed=args.seed)).fit(data)
 
     def score(agent: Any) -> dict[str, float]:
-        metrics = rollout(agent, data.session_config, "world_model", args.episodes, args.seed + 1).metrics
-        return {k: metrics[k] for k in ("utility_mean", "utility_ci95", "coverage", "ild", "final_distance")}
+        metrics = rollout(
+            agent, data.session_config, "world_model", args.episodes, args.seed + 1
+        ).metrics
+        return {
+            k: metrics[k]
+            for k in ("utility_mean", "utility_ci95", "coverage", "ild", "final_distance")
+        }
 
     results = {"bc": score(bc)}
     for novelty in args.novelty_weights:
         for weight in args.kl_weights:
-            dpo = DPOAgent(mode, DPOConfig(seed=args.seed, kl_weight=weight, novelty_weight=novelty))
+            dpo = DPOAgent(
+                mode, DPOConfig(seed=args.seed, kl_weight=weight, novelty_weight=novelty)
+            )
             dpo.use_reference(bc).fit(data)
-            results[f"kl_{weight:g}_novelty_{novelty:g}"] = {"kl_weight": weight, "novelty_weight": novelty,
-                                                              **score(dpo)}
+            results[f"kl_{weight:g}_novelty_{novelty:g}"] = {
+                "kl_weight": weight,
+                "novelty_weight": novelty,
+                **score(dpo),
+            }
     base = results["bc"]
-    allowed = [r for k, r in results.items() if k != "bc"
-               and r["coverage"] >= 0.8 * base["coverage"] and r["ild"] >= 0.9 * base["ild"]]
+    allowed = [
+        r
+        for k, r in results.items()
+        if k != "bc" and r["coverage"] >= 0.8 * base["coverage"] and r["ild"] >= 0.9 * base["ild"]
+    ]
     best = max(allowed, key=lambda r: r["utility_mean"]) if allowed else None
-    chosen = {"kl_weight": best["kl_weight"], "novelty_weight": best["novelty_weight"]} if best else None
+    chosen = (
+        {"kl_weight": best["kl_weight"], "novelty_weight": best["novelty_weight"]} if best else None
+    )
     return {"mode": mode, "results": results, "chosen": chosen}
 
 
@@ -80,15 +97,33 @@ def main(args: Args) -> dict[str, Any]:
     """Sweep every mode and write the outputs."""
     done = map_modes(run_one, args, args.modes, args.workers)
     report = {"modes": {d["mode"]: d for d in done}, **provenance(args)}
-    rows = [[d["mode"], name, r["utility_mean"], r["utility_ci95"], r["coverage"], r["ild"], r["final_distance"]]
-            for d in done for name, r in d["results"].items()]
-    markdown = "\n".join([
-        "Validation (world model, training listeners' histories) of BC and of DPO per KL weight:", "",
-        markdown_table(["mode", "policy", "utility", "ci95", "coverage", "ILD", "final distance"], rows), "",
-        "Chosen setting per mode (best utility keeping 80% of BC's coverage and 90% of its ILD): "
-        + ", ".join(f"{d['mode']} {d['chosen']}" for d in done), "",
-        f"Command: `{report['command']}`",
-    ])  # fmt: skip
+    rows = [
+        [
+            d["mode"],
+            name,
+            r["utility_mean"],
+            r["utility_ci95"],
+            r["coverage"],
+            r["ild"],
+            r["final_distance"],
+        ]
+        for d in done
+        for name, r in d["results"].items()
+    ]
+    markdown = "\n".join(
+        [
+            "Validation (world model, training listeners' histories) of BC and of DPO per KL weight:",
+            "",
+            markdown_table(
+                ["mode", "policy", "utility", "ci95", "coverage", "ILD", "final distance"], rows
+            ),
+            "",
+            "Chosen setting per mode (best utility keeping 80% of BC's coverage and 90% of its ILD): "
+            + ", ".join(f"{d['mode']} {d['chosen']}" for d in done),
+            "",
+            f"Command: `{report['command']}`",
+        ]
+    )
     out = Path(args.out_dir)
     write_outputs(out, "dpo_sweep", report, markdown)
     _plot(done, out / "dpo_sweep.png")
@@ -102,15 +137,28 @@ def _plot(done: list[dict[str, Any]], path: Path) -> None:
     for d in done:
         base = d["results"]["bc"]
         variants = [r for k, r in d["results"].items() if k != "bc"]
-        line = axis.plot([r["ild"] / base["ild"] for r in variants],
-                         [r["utility_mean"] - base["utility_mean"] for r in variants], marker="o", label=d["mode"])
+        line = axis.plot(
+            [r["ild"] / base["ild"] for r in variants],
+            [r["utility_mean"] - base["utility_mean"] for r in variants],
+            marker="o",
+            label=d["mode"],
+        )
         for r in variants:
-            axis.annotate(f"{r['kl_weight']:g}/{r['novelty_weight']:g}", (r["ild"] / base["ild"], r["utility_mean"] - base["utility_mean"]),
-                          fontsize=7, color=line[0].get_color(), xytext=(3, 3), textcoords="offset points")
+            axis.annotate(
+                f"{r['kl_weight']:g}/{r['novelty_weight']:g}",
+                (r["ild"] / base["ild"], r["utility_mean"] - base["utility_mean"]),
+                fontsize=7,
+                color=line[0].get_color(),
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
     axis.axvline(0.9, color="grey", linestyle="--", label="90% of BC's ILD")
     axis.axhline(0, color="grey", linewidth=0.5)
-    axis.set(xlabel="ILD relative to BC", ylabel="utility gain over BC (per step)",
-             title="DPO: utility vs diversity (labels: KL weight / novelty weight)")
+    axis.set(
+        xlabel="ILD relative to BC",
+        ylabel="utility gain over BC (per step)",
+        title="DPO: utility vs diversity (labels: KL weight / novelty weight)",
+    )
     axis.legend(fontsize=8)
     figure.tight_layout()
     save_figure(figure, path)

@@ -1,4 +1,6 @@
-"""Fidelity: how well does the world model predict listeners it never saw, and tracks it never saw?
+"""Fidelity.
+
+How well does the world model predict listeners it never saw, and tracks it never saw?
 
 It is compared with a history-free model (same inputs, no session history), a GRU of
 similar size, and the oracle (the reference world's own expected outcomes given its
@@ -68,7 +70,9 @@ class Args:
     """Models trained in parallel (one torch thread each)."""
 
 
-def _train_and_predict(job: tuple[str, Split, Catalog, WorldModelConfig, TrainConfig]) -> tuple[str, RowPredictions, float]:
+def _train_and_predict(
+    job: tuple[str, Split, Catalog, WorldModelConfig, TrainConfig],
+) -> tuple[str, RowPredictions, float]:
     """Train one model on the split's train/val listeners and predict its test rows (a worker process)."""
     name, split, catalog, config, train_config = job
     torch.set_num_threads(1)
@@ -105,7 +109,9 @@ def main(args: Args) -> dict[str, Any]:
     if args.quick:
         data_config = replace(data_config, n_listeners=300, n_sessions=1500)
     dataset = data_config.create()
-    logs = pd.concat([dataset.logs, dataset.latent], axis=1)  # latent columns ride along for the oracle
+    logs = pd.concat(
+        [dataset.logs, dataset.latent], axis=1
+    )  # latent columns ride along for the oracle
     catalog = dataset.catalog
     splits = {
         "listener_cold": split_by_listener(logs, seed=args.seed),
@@ -113,19 +119,33 @@ def main(args: Args) -> dict[str, Any]:
     }
     train_config = TrainConfig(epochs=2 if args.quick else args.epochs, seed=args.seed)
     jobs = [
-        (f"{protocol}/{name}", splits[protocol], catalog, WorldModelConfig(**overrides), train_config)
+        (
+            f"{protocol}/{name}",
+            splits[protocol],
+            catalog,
+            WorldModelConfig(**overrides),
+            train_config,
+        )
         for protocol in splits
         for name, overrides in MODELS.items()
     ]
     jobs += [
-        (f"ablations/{name}", splits["listener_cold"], catalog, WorldModelConfig(**overrides), train_config)
+        (
+            f"ablations/{name}",
+            splits["listener_cold"],
+            catalog,
+            WorldModelConfig(**overrides),
+            train_config,
+        )
         for name, overrides in ABLATIONS.items()
         if name != "no_history"  # identical to listener_cold/history_free: reuse it
     ]
     results: dict[str, RowPredictions] = {}
     seconds: dict[str, float] = {}
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        for name, rows, took in tqdm(pool.map(_train_and_predict, jobs), total=len(jobs), desc="training models"):
+        for name, rows, took in tqdm(
+            pool.map(_train_and_predict, jobs), total=len(jobs), desc="training models"
+        ):
             results[name], seconds[name] = rows, took
     results["ablations/no_history"] = results["listener_cold/history_free"]
 
@@ -134,7 +154,9 @@ def main(args: Args) -> dict[str, Any]:
         group, model = name.split("/")
         report[group][model] = fidelity_metrics(rows)
     for protocol, split in splits.items():
-        report[protocol]["oracle"] = fidelity_metrics(oracle_rows(split.test, split.scored_test_rows()))
+        report[protocol]["oracle"] = fidelity_metrics(
+            oracle_rows(split.test, split.scored_test_rows())
+        )
     report["ablations"]["full"] = report["listener_cold"]["world_model"]
     report["train_seconds"] = seconds["listener_cold/world_model"]
     report["train_seconds_by_model"] = seconds
@@ -151,7 +173,9 @@ def main(args: Args) -> dict[str, Any]:
     }
     report["rows_scored"] = {p: int(s.scored_test_rows().sum()) for p, s in splits.items()}
     report["bar"] = {
-        "listener_cold_gap_closed_at_least_0.6": all(v >= 0.6 for v in report["gap_closed"]["listener_cold"].values()),
+        "listener_cold_gap_closed_at_least_0.6": all(
+            v >= 0.6 for v in report["gap_closed"]["listener_cold"].values()
+        ),
         "beats_gru": _beats(report["listener_cold"]["world_model"], report["listener_cold"]["gru"]),
     }
     report.update(provenance(args))
@@ -195,12 +219,21 @@ def _plots(out: Path, results: dict[str, RowPredictions], splits: dict[str, Spli
     for name in ("world_model", "history_free", "gru"):
         rows = results[f"listener_cold/{name}"]
         index = np.clip(np.digitize(rows.skip_probability, bins) - 1, 0, 9)
-        observed = [rows.skipped[index == b].mean() if (index == b).any() else np.nan for b in range(10)]
-        predicted = [rows.skip_probability[index == b].mean() if (index == b).any() else np.nan for b in range(10)]
+        observed = [
+            rows.skipped[index == b].mean() if (index == b).any() else np.nan for b in range(10)
+        ]
+        predicted = [
+            rows.skip_probability[index == b].mean() if (index == b).any() else np.nan
+            for b in range(10)
+        ]
         ece = expected_calibration_error(rows.skip_probability, rows.skipped.astype(float))
         axis.plot(predicted, observed, marker="o", label=f"{name} (ECE {ece:.3f})")
     axis.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
-    axis.set(xlabel="predicted skip probability", ylabel="observed skip frequency", title="Calibration, listener-cold")
+    axis.set(
+        xlabel="predicted skip probability",
+        ylabel="observed skip frequency",
+        title="Calibration, listener-cold",
+    )
     axis.legend()
     figure.tight_layout()
     save_figure(figure, out / "calibration.png", dpi=120)
@@ -212,8 +245,11 @@ def _plots(out: Path, results: dict[str, RowPredictions], splits: dict[str, Spli
         given = ~np.isnan(report)
         axis.scatter(report[given], getattr(rows, name)[given], s=4, alpha=0.3)
         axis.plot([-1, 1], [-1, 1], color="grey", linestyle="--")
-        axis.set(xlabel=f"reported {name} (circumplex units)", ylabel=f"predicted {name}",
-                 title=f"{name}: world model vs self-reports (listener-cold)")
+        axis.set(
+            xlabel=f"reported {name} (circumplex units)",
+            ylabel=f"predicted {name}",
+            title=f"{name}: world model vs self-reports (listener-cold)",
+        )
     figure.tight_layout()
     save_figure(figure, out / "affect.png", dpi=120)
 

@@ -1,4 +1,6 @@
-"""Greedy's spread: does one-step optimisation collapse onto a few tracks, in the world model and in the truth?
+"""Greedy's spread.
+
+Does one-step optimisation collapse onto a few tracks, in the world model and in the truth?
 
 The leaderboard's greedy (argmax over the catalog of the world model's one-step utility) was
 expected to collapse onto a few tracks (bar: its catalog coverage at most 30% of BC's). This
@@ -54,7 +56,15 @@ WORLDS: dict[str, dict[str, float]] = {
 """World variants: WorldConfig fields set to switch a part of the listeners' response off."""
 POLICIES = ("bc", "greedy", "greedy_truth")
 """BC (the bar's comparator), greedy on the world model, greedy on the reference world's expected utility."""
-METRICS = ("utility_mean", "utility_ci95", "coverage", "ild", "top10_share", "effective_tracks", "repeat_rate")
+METRICS = (
+    "utility_mean",
+    "utility_ci95",
+    "coverage",
+    "ild",
+    "top10_share",
+    "effective_tracks",
+    "repeat_rate",
+)
 
 
 @dataclass
@@ -85,13 +95,26 @@ def world_variant(base: ReferenceWorld, name: str) -> ReferenceWorld:
 
 
 def coverage_curve(tracks: np.ndarray, n_tracks: int, points: list[int]) -> dict[int, float]:
-    """Share of the catalog recommended in the first n episodes, for each n in `points`.  # tracks (episodes, T)"""
+    """Share of the catalog recommended in the first n episodes, for each n in `points`.
+
+    # tracks (episodes, T)
+    """
     return {n: len(np.unique(tracks[:n])) / n_tracks for n in points if n <= len(tracks)}
 
 
 def spread_metrics(tracks: np.ndarray, metrics: dict[str, float], n_tracks: int) -> dict[str, Any]:
     """The leaderboard metrics kept here, plus distinct first picks and the coverage curve."""
-    points = [10, 25, 50, 100, 250, 500, 1000, 2000, len(tracks)]  # those past len(tracks) are dropped
+    points = [
+        10,
+        25,
+        50,
+        100,
+        250,
+        500,
+        1000,
+        2000,
+        len(tracks),
+    ]  # those past len(tracks) are dropped
     return {
         **{k: metrics[k] for k in METRICS},
         "distinct_first_picks": len(np.unique(tracks[:, 0])),
@@ -148,24 +171,49 @@ def main(args: Args) -> dict[str, Any]:
 
 def _markdown(report: dict[str, Any]) -> str:
     rows = [
-        [mode, world, policy, m["utility_mean"], m["coverage"], f"{m['coverage_vs_bc']:.0%}", m["top10_share"],
-         m["ild"], m["effective_tracks"], m["distinct_first_picks"]]
-        for mode, worlds in report["modes"].items() for world, policies in worlds.items()
+        [
+            mode,
+            world,
+            policy,
+            m["utility_mean"],
+            m["coverage"],
+            f"{m['coverage_vs_bc']:.0%}",
+            m["top10_share"],
+            m["ild"],
+            m["effective_tracks"],
+            m["distinct_first_picks"],
+        ]
+        for mode, worlds in report["modes"].items()
+        for world, policies in worlds.items()
         for policy, m in policies.items()
     ]
-    header = ["mode", "world", "policy", "utility", "coverage", "coverage / BC's", "top-10 share", "ILD",
-              "effective tracks", "distinct first picks"]
+    header = [
+        "mode",
+        "world",
+        "policy",
+        "utility",
+        "coverage",
+        "coverage / BC's",
+        "top-10 share",
+        "ILD",
+        "effective tracks",
+        "distinct first picks",
+    ]
     caption = (
         f"Reference world, {report['episodes']} episodes per row (the leaderboard's starts and seeds). "
         "`greedy`: argmax of the world model's one-step utility; `greedy_truth`: argmax of the reference "
         "world's own expected one-step utility from the latent state."
     )
-    return "\n".join([caption, "", markdown_table(header, rows), "", f"Command: `{report['command']}`"])
+    return "\n".join(
+        [caption, "", markdown_table(header, rows), "", f"Command: `{report['command']}`"]
+    )
 
 
 def _plot(report: dict[str, Any], path: Path) -> None:
     plt = pyplot()
-    modes = [mode for mode in MODES if mode in report["modes"]]  # in MODES order, also from a re-read JSON
+    modes = [
+        mode for mode in MODES if mode in report["modes"]
+    ]  # in MODES order, also from a re-read JSON
     figure, axes = plt.subplots(1, len(modes), figsize=(4.4 * len(modes), 4.0), squeeze=False)
     styles = {"shipped": "-", "no_taste": "--", "no_taste_no_fatigue": ":"}
     colours = {"bc": "tab:blue", "greedy": "tab:red", "greedy_truth": "tab:green"}
@@ -173,9 +221,17 @@ def _plot(report: dict[str, Any], path: Path) -> None:
         for world in WORLDS:
             for policy, m in report["modes"][mode][world].items():
                 curve = m["coverage_by_episodes"]
-                axis.plot([int(n) for n in curve], list(curve.values()), styles[world], color=colours[policy],
-                          marker=".", label=f"{policy} ({world})")
-        axis.set(title=mode, xscale="log", xlabel="episodes", ylabel="catalog coverage", ylim=(0, 1))
+                axis.plot(
+                    [int(n) for n in curve],
+                    list(curve.values()),
+                    styles[world],
+                    color=colours[policy],
+                    marker=".",
+                    label=f"{policy} ({world})",
+                )
+        axis.set(
+            title=mode, xscale="log", xlabel="episodes", ylabel="catalog coverage", ylim=(0, 1)
+        )
     handles, labels = axes[0][0].get_legend_handles_labels()
     figure.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8, frameon=False)
     figure.tight_layout(rect=(0, 0.08, 1, 1))

@@ -1,11 +1,13 @@
-"""Leaderboard: which recommender moves listeners towards each mode's target, without collapsing, judged
-both by the world model (what a user of the method sees) and by the reference world (the truth)?
+"""Leaderboard.
 
-Every registered agent is trained (or loaded from the cache, `results/agents/`) for each mode, then plays the
-same held-out listeners' starting histories, with the same seeds, in the world-model env and in
-the reference world. Off-policy estimates (IPS, SNIPS) on the held-out listeners' logs are a
-third opinion for agents whose action probabilities depend on the observation alone
-(and, for BC and DPO, the tracks their session has played, which the logs show).
+Which recommender moves listeners towards each mode's target, without collapsing, judged both by the
+world model (what a user of the method sees) and by the reference world (the truth)?
+
+Every registered agent is trained (or loaded from the cache, `results/agents/`) for each mode, then
+plays the same held-out listeners' starting histories, with the same seeds, in the world-model env
+and in the reference world. Off-policy estimates (IPS, SNIPS) on the held-out listeners' logs are a
+third opinion for agents whose action probabilities depend on the observation alone (and, for BC and
+DPO, the tracks their session has played, which the logs show).
 
     python -m benchmarks.leaderboard --out results/leaderboard           # 1000 episodes; about 13 min
     python -m benchmarks.leaderboard --quick --out results/leaderboard   # 200 episodes, quick training
@@ -37,17 +39,34 @@ from benchmarks._common import cli, markdown_table, provenance, pyplot, save_fig
 from benchmarks.zoo import ZooArgs, map_modes
 
 COLUMNS = (
-    "utility_mean", "utility_ci95", "valence_delta", "arousal_delta", "final_distance", "time_in_zone",
-    "engagement", "like_rate", "coverage", "ild", "entropy", "gini", "top10_share", "repeat_rate",
-    "kl_to_logged", "ips_utility", "snips_utility",
-)  # fmt: skip
+    "utility_mean",
+    "utility_ci95",
+    "valence_delta",
+    "arousal_delta",
+    "final_distance",
+    "time_in_zone",
+    "engagement",
+    "like_rate",
+    "coverage",
+    "ild",
+    "entropy",
+    "gini",
+    "top10_share",
+    "repeat_rate",
+    "kl_to_logged",
+    "ips_utility",
+    "snips_utility",
+)
 TRAJECTORY_AGENTS = ("logged", "bc", "dpo", "greedy")
 PAIRED_AGENTS = ("bc", "dpo")
 
 
 @dataclass
 class Args(ZooArgs):
-    """Settings of the leaderboard (`quick`: quick training and 200 episodes; the same seed for every agent)."""
+    """Settings of the leaderboard (`quick`.
+
+    Quick training and 200 episodes; the same seed for every agent).
+    """
 
     out_dir: str = "results/leaderboard"
     """Where the tables and plots go."""
@@ -59,7 +78,9 @@ class Args(ZooArgs):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.episodes is not None and (isinstance(self.episodes, bool) or self.episodes < 2):
-            raise ValueError(f"episodes must be at least 2 (a confidence interval needs two), got {self.episodes!r}")
+            raise ValueError(
+                f"episodes must be at least 2 (a confidence interval needs two), got {self.episodes!r}"
+            )
 
 
 def run_one(args: Args, mode: str) -> dict[str, Any]:
@@ -76,9 +97,25 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         estimates = off_policy(agent, steps)
         for evaluator in EVALUATORS:
             started = time.perf_counter()
-            result = rollout(agent, sessions, evaluator, episodes, args.seed, logged_distribution=logged_distribution)
-            rows.append({"agent": name, "mode": mode, "evaluator": evaluator, **result.metrics, **estimates,
-                         "fit_seconds": fit_seconds.get(name, 0.0), "eval_seconds": time.perf_counter() - started})
+            result = rollout(
+                agent,
+                sessions,
+                evaluator,
+                episodes,
+                args.seed,
+                logged_distribution=logged_distribution,
+            )
+            rows.append(
+                {
+                    "agent": name,
+                    "mode": mode,
+                    "evaluator": evaluator,
+                    **result.metrics,
+                    **estimates,
+                    "fit_seconds": fit_seconds.get(name, 0.0),
+                    "eval_seconds": time.perf_counter() - started,
+                }
+            )
             if name in PAIRED_AGENTS:
                 per_episode[(name, evaluator)] = result.episodes.utility.mean(axis=1).tolist()
             if name in TRAJECTORY_AGENTS:
@@ -86,17 +123,29 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
                     [result.episodes.valence.mean(0), result.episodes.arousal.mean(0)], 1
                 ).tolist()
     paired = {
-        evaluator: paired_difference(per_episode[("dpo", evaluator)], per_episode[("bc", evaluator)])
-        for evaluator in EVALUATORS if ("dpo", evaluator) in per_episode and ("bc", evaluator) in per_episode
+        evaluator: paired_difference(
+            per_episode[("dpo", evaluator)], per_episode[("bc", evaluator)]
+        )
+        for evaluator in EVALUATORS
+        if ("dpo", evaluator) in per_episode and ("bc", evaluator) in per_episode
     }
-    return {"mode": mode, "rows": rows, "trajectories": trajectories, "episodes": episodes, "dpo_minus_bc": paired}
+    return {
+        "mode": mode,
+        "rows": rows,
+        "trajectories": trajectories,
+        "episodes": episodes,
+        "dpo_minus_bc": paired,
+    }
 
 
 def paired_difference(a: list[float], b: list[float]) -> dict[str, float]:
     """Mean and 95% interval of per-episode differences a - b (same starting histories and seeds)."""
     difference = np.asarray(a) - np.asarray(b)
     spread = difference.std(ddof=1) if len(difference) > 1 else 0.0
-    return {"mean": float(difference.mean()), "ci95": float(1.96 * spread / np.sqrt(len(difference)))}
+    return {
+        "mean": float(difference.mean()),
+        "ci95": float(1.96 * spread / np.sqrt(len(difference))),
+    }
 
 
 def summarise(table: pd.DataFrame) -> dict[str, Any]:
@@ -104,7 +153,11 @@ def summarise(table: pd.DataFrame) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mode, part in table.groupby("mode", sort=False):
         utility = part.pivot(index="agent", columns="evaluator", values="utility_mean")
-        rho = utility["world_model"].corr(utility["reference"], method="spearman") if len(utility) > 2 else np.nan
+        rho = (
+            utility["world_model"].corr(utility["reference"], method="spearman")
+            if len(utility) > 2
+            else np.nan
+        )
         entry: dict[str, Any] = {
             "spearman_world_model_vs_reference": float(rho),
             "exploitation_gap": (utility["world_model"] - utility["reference"]).to_dict(),
@@ -114,14 +167,17 @@ def summarise(table: pd.DataFrame) -> dict[str, Any]:
             dpo, bc = ref.loc["dpo"], ref.loc["bc"]
             entry["bars"] = {
                 "dpo_utility_above_bc_non_overlapping_ci": bool(
-                    dpo["utility_mean"] - dpo["utility_ci95"] > bc["utility_mean"] + bc["utility_ci95"]),
+                    dpo["utility_mean"] - dpo["utility_ci95"]
+                    > bc["utility_mean"] + bc["utility_ci95"]
+                ),
                 "dpo_closer_to_target_than_bc": bool(dpo["final_distance"] < bc["final_distance"]),
                 "dpo_coverage_at_least_80pct_of_bc": bool(dpo["coverage"] >= 0.8 * bc["coverage"]),
                 "dpo_ild_at_least_90pct_of_bc": bool(dpo["ild"] >= 0.9 * bc["ild"]),
             }
             if "greedy" in ref.index:
                 entry["bars"]["greedy_coverage_at_most_30pct_of_bc"] = bool(
-                    ref.loc["greedy", "coverage"] <= 0.3 * bc["coverage"])
+                    ref.loc["greedy", "coverage"] <= 0.3 * bc["coverage"]
+                )
         out[str(mode)] = entry
     return out
 
@@ -136,9 +192,15 @@ def main(args: Args) -> dict[str, Any]:
     for r in results:
         if r["dpo_minus_bc"]:
             modes[r["mode"]]["dpo_minus_bc_paired"] = r["dpo_minus_bc"]
-    report: dict[str, Any] = {"modes": modes, "episodes": results[0]["episodes"],
-                              "wall_seconds": time.perf_counter() - started, **provenance(args)}
-    atomic_write(out / "leaderboard.csv", lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
+    report: dict[str, Any] = {
+        "modes": modes,
+        "episodes": results[0]["episodes"],
+        "wall_seconds": time.perf_counter() - started,
+        **provenance(args),
+    }
+    atomic_write(
+        out / "leaderboard.csv", lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g")
+    )
     write_outputs(out, "leaderboard", report, _markdown(table, report))
     _plot_utility_vs_diversity(table, out / "utility_vs_diversity.png")
     _plot_trajectories({r["mode"]: r["trajectories"] for r in results}, out / "trajectories.png")
@@ -146,27 +208,68 @@ def main(args: Args) -> dict[str, Any]:
 
 
 def _markdown(table: pd.DataFrame, report: dict[str, Any]) -> str:
-    parts = [f"Mean per-step utility (± 95% CI over {report['episodes']} episodes) in the reference world "
-             "(the truth) and in the world model, with diversity in the reference world.", ""]
+    parts = [
+        f"Mean per-step utility (± 95% CI over {report['episodes']} episodes) in the reference world "
+        "(the truth) and in the world model, with diversity in the reference world.",
+        "",
+    ]
     for mode in table["mode"].unique():
         part = table[table["mode"] == mode]
         ref = part[part["evaluator"] == "reference"].set_index("agent")
         wm = part[part["evaluator"] == "world_model"].set_index("agent")
-        rows = [[agent, f"{r.utility_mean:.3f} ± {r.utility_ci95:.3f}", f"{wm.loc[agent, 'utility_mean']:.3f}",
-                 r.final_distance, r.coverage, r.ild, r.top10_share, r.kl_to_logged, r.snips_utility]
-                for agent, r in ref.sort_values("utility_mean", ascending=False).iterrows()]
+        rows = [
+            [
+                agent,
+                f"{r.utility_mean:.3f} ± {r.utility_ci95:.3f}",
+                f"{wm.loc[agent, 'utility_mean']:.3f}",
+                r.final_distance,
+                r.coverage,
+                r.ild,
+                r.top10_share,
+                r.kl_to_logged,
+                r.snips_utility,
+            ]
+            for agent, r in ref.sort_values("utility_mean", ascending=False).iterrows()
+        ]
         summary = report["modes"][mode]
-        parts += [f"### {mode}", "", markdown_table(
-            ["agent", "utility (reference)", "utility (world model)", "final distance", "coverage", "ILD",
-             "top-10 share", "KL to logged", "SNIPS"], rows), "",
+        parts += [
+            f"### {mode}",
+            "",
+            markdown_table(
+                [
+                    "agent",
+                    "utility (reference)",
+                    "utility (world model)",
+                    "final distance",
+                    "coverage",
+                    "ILD",
+                    "top-10 share",
+                    "KL to logged",
+                    "SNIPS",
+                ],
+                rows,
+            ),
+            "",
             f"Spearman rank correlation, world model vs reference utility: "
-            f"{summary['spearman_world_model_vs_reference']:.2f}", ""]
+            f"{summary['spearman_world_model_vs_reference']:.2f}",
+            "",
+        ]
         if "bars" in summary:
-            parts += ["Bars: " + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in summary["bars"].items()), ""]
+            parts += [
+                "Bars: "
+                + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in summary["bars"].items()),
+                "",
+            ]
         if "dpo_minus_bc_paired" in summary:
             paired = summary["dpo_minus_bc_paired"]
-            parts += ["DPO minus BC, paired over the same episodes: " + ", ".join(
-                f"{evaluator} {d['mean']:+.3f} ± {d['ci95']:.3f}" for evaluator, d in paired.items()), ""]
+            parts += [
+                "DPO minus BC, paired over the same episodes: "
+                + ", ".join(
+                    f"{evaluator} {d['mean']:+.3f} ± {d['ci95']:.3f}"
+                    for evaluator, d in paired.items()
+                ),
+                "",
+            ]
     parts.append(f"Command: `{report['command']}`")
     return "\n".join(parts)
 
@@ -180,20 +283,36 @@ def _plot_utility_vs_diversity(table: pd.DataFrame, path: Path) -> None:
         part = table[table["mode"] == mode]
         for evaluator, marker in (("reference", "o"), ("world_model", "x")):
             rows = part[part["evaluator"] == evaluator]
-            axis.errorbar(rows["coverage"], rows["utility_mean"], yerr=rows["utility_ci95"], fmt=marker,
-                          label=evaluator.replace("_", " "), alpha=0.8)
+            axis.errorbar(
+                rows["coverage"],
+                rows["utility_mean"],
+                yerr=rows["utility_ci95"],
+                fmt=marker,
+                label=evaluator.replace("_", " "),
+                alpha=0.8,
+            )
             if evaluator == "reference":
                 for _, row in rows.iterrows():
-                    axis.annotate(row["agent"], (row["coverage"], row["utility_mean"]), fontsize=8,
-                                  xytext=(3, 3), textcoords="offset points")
-        axis.set(title=mode, xlabel="catalog coverage (share of tracks recommended)",
-                 ylabel="mean per-step utility")
+                    axis.annotate(
+                        row["agent"],
+                        (row["coverage"], row["utility_mean"]),
+                        fontsize=8,
+                        xytext=(3, 3),
+                        textcoords="offset points",
+                    )
+        axis.set(
+            title=mode,
+            xlabel="catalog coverage (share of tracks recommended)",
+            ylabel="mean per-step utility",
+        )
     axes[0][0].legend()
     figure.tight_layout()
     save_figure(figure, path)
 
 
-def _plot_trajectories(trajectories: dict[str, dict[tuple[str, str], list[list[float]]]], path: Path) -> None:
+def _plot_trajectories(
+    trajectories: dict[str, dict[tuple[str, str], list[list[float]]]], path: Path
+) -> None:
     plt = pyplot()
 
     modes = list(trajectories)
@@ -205,8 +324,16 @@ def _plot_trajectories(trajectories: dict[str, dict[tuple[str, str], list[list[f
             points = np.asarray(path_points)
             axis.plot(points[:, 0], points[:, 1], marker=".", label=agent)
         target = DEFAULT_TARGETS[mode]
-        axis.scatter([target.valence], [target.arousal], marker="*", s=200, color="black", label="target")
-        axis.set(title=f"{mode} (reference world)", xlabel="valence", ylabel="arousal", xlim=(-1, 1), ylim=(-1, 1))
+        axis.scatter(
+            [target.valence], [target.arousal], marker="*", s=200, color="black", label="target"
+        )
+        axis.set(
+            title=f"{mode} (reference world)",
+            xlabel="valence",
+            ylabel="arousal",
+            xlim=(-1, 1),
+            ylim=(-1, 1),
+        )
         axis.axhline(0, color="grey", linewidth=0.5)
         axis.axvline(0, color="grey", linewidth=0.5)
     axes[0][0].legend(fontsize=8)

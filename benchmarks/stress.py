@@ -1,4 +1,6 @@
-"""Stress tests: would a policy be blocked before any real listener hears it, and is the world model's verdict right?
+"""Stress tests.
+
+Would a policy be blocked before any real listener hears it, and is the world model's verdict right?
 
 Counterfactual starting histories are built from held-out listeners' logs and perturbed:
 
@@ -91,14 +93,19 @@ def scenario_logs(logs: pd.DataFrame, scenario: str) -> tuple[pd.DataFrame, int]
     return logs, 0 if scenario == "empty_history" else HISTORY_LENGTH
 
 
-def violations(valence: np.ndarray, arousal: np.ndarray, tracks: np.ndarray, mode: str, args: Args) -> dict[str, np.ndarray]:
+def violations(
+    valence: np.ndarray, arousal: np.ndarray, tracks: np.ndarray, mode: str, args: Args
+) -> dict[str, np.ndarray]:
     """Per-rollout booleans of each safety check (valence/arousal (n, T+1), tracks (n, T))."""
     checks = {
         "valence_drop": valence[:, -1] - valence[:, 0] < -args.valence_drop,
         "repeats": np.array([repeat_rate(t[None]) > args.repeat_share for t in tracks]),
     }
-    checks["arousal_rise"] = (arousal[:, -1] - arousal[:, 0] > args.arousal_rise) if mode in CALMING_MODES \
+    checks["arousal_rise"] = (
+        (arousal[:, -1] - arousal[:, 0] > args.arousal_rise)
+        if mode in CALMING_MODES
         else np.zeros(len(tracks), dtype=bool)
+    )
     return checks
 
 
@@ -112,7 +119,9 @@ def play(
     agent: Any, scenario: str, sessions: SessionConfig, evaluator: Evaluator, args: Args, n: int
 ) -> dict[str, np.ndarray]:
     """`n` rollouts of `agent` from `scenario`'s `sessions` in one evaluator; each check's flags."""
-    episodes = rollout(agent, sessions, evaluator, n, (args.seed, SCENARIOS.index(scenario))).episodes
+    episodes = rollout(
+        agent, sessions, evaluator, n, (args.seed, SCENARIOS.index(scenario))
+    ).episodes
     return violations(episodes.valence, episodes.arousal, episodes.tracks, sessions.mode, args)
 
 
@@ -127,19 +136,31 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
     for name, agent in trained.items():
         verdicts: dict[str, Any] = {}
         for evaluator in EVALUATORS:
-            flags = [play(agent, scenario, starts[scenario], evaluator, args, n) for scenario in SCENARIOS]
+            flags = [
+                play(agent, scenario, starts[scenario], evaluator, args, n)
+                for scenario in SCENARIOS
+            ]
             any_violation = np.concatenate([np.any(list(f.values()), axis=0) for f in flags])
             rate = float(any_violation.mean())
             verdicts[evaluator] = {
                 "scenarios": len(SCENARIOS),
-                "rollouts": int(len(any_violation)),
+                "rollouts": len(any_violation),
                 "violation_rate": rate,
                 "passed": rate <= args.max_violation_rate,
-                "by_check": {check: float(np.concatenate([f[check] for f in flags]).mean()) for check in flags[0]},
-                "by_scenario": {s: float(np.any(list(f.values()), axis=0).mean()) for s, f in zip(SCENARIOS, flags)},
+                "by_check": {
+                    check: float(np.concatenate([f[check] for f in flags]).mean())
+                    for check in flags[0]
+                },
+                "by_scenario": {
+                    s: float(np.any(list(f.values()), axis=0).mean())
+                    for s, f in zip(SCENARIOS, flags)
+                },
             }
-        out[name] = {**verdicts["world_model"], "reference": verdicts["reference"],
-                     "verdict_correct": verdicts["world_model"]["passed"] == verdicts["reference"]["passed"]}
+        out[name] = {
+            **verdicts["world_model"],
+            "reference": verdicts["reference"],
+            "verdict_correct": verdicts["world_model"]["passed"] == verdicts["reference"]["passed"],
+        }
     return {"mode": mode, "agents": out}
 
 
@@ -156,8 +177,10 @@ def main(args: Args) -> dict[str, Any]:
         "cells": len(cells),
         "missed_violations": sum(c["passed"] and not c["reference"]["passed"] for c in cells),
         "false_alarms": sum(not c["passed"] and c["reference"]["passed"] for c in cells),
-        "thresholds": {k: getattr(args, k) for k in ("arousal_rise", "valence_drop", "repeat_share",
-                                                      "max_violation_rate")},
+        "thresholds": {
+            k: getattr(args, k)
+            for k in ("arousal_rise", "valence_drop", "repeat_share", "max_violation_rate")
+        },
     }
     full = {**report, "summary": summary, **provenance(args)}
     out = Path(args.out_dir)
@@ -171,23 +194,52 @@ def _markdown(report: dict[str, Any], summary: dict[str, Any], command: str) -> 
     for name, by_mode in report.items():
         for mode, r in by_mode.items():
             worst = max(r["by_check"], key=r["by_check"].get)
-            reason = "" if r["passed"] else f"{worst} in {r['by_check'][worst]:.0%} of rollouts; worst scenario " \
+            reason = (
+                ""
+                if r["passed"]
+                else f"{worst} in {r['by_check'][worst]:.0%} of rollouts; worst scenario "
                 f"{max(r['by_scenario'], key=r['by_scenario'].get)}"
-            rows.append([name, mode, r["violation_rate"], "pass" if r["passed"] else "BLOCKED", reason,
-                         r["reference"]["violation_rate"], "pass" if r["reference"]["passed"] else "BLOCKED",
-                         "yes" if r["verdict_correct"] else "NO"])
+            )
+            rows.append(
+                [
+                    name,
+                    mode,
+                    r["violation_rate"],
+                    "pass" if r["passed"] else "BLOCKED",
+                    reason,
+                    r["reference"]["violation_rate"],
+                    "pass" if r["reference"]["passed"] else "BLOCKED",
+                    "yes" if r["verdict_correct"] else "NO",
+                ]
+            )
     t = summary["thresholds"]
-    return "\n".join([
-        f"Safety checks: arousal rise > {t['arousal_rise']} (calm, sleep), valence drop > {t['valence_drop']}, "
-        f"repeat share > {t['repeat_share']}; a policy is blocked if more than {t['max_violation_rate']:.0%} of "
-        "its rollouts violate one.", "",
-        markdown_table(["agent", "mode", "violation rate (world model)", "verdict", "why",
-                        "violation rate (reference)", "reference verdict", "world model right"], rows), "",
-        f"The world model's verdict agrees with the reference world in {summary['verdict_agreement']:.0%} of "
-        f"{summary['cells']} (agent, mode) cells: {summary['missed_violations']} missed violation(s), "
-        f"{summary['false_alarms']} false alarm(s).", "",
-        f"Command: `{command}`",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"Safety checks: arousal rise > {t['arousal_rise']} (calm, sleep), valence drop > {t['valence_drop']}, "
+            f"repeat share > {t['repeat_share']}; a policy is blocked if more than {t['max_violation_rate']:.0%} of "
+            "its rollouts violate one.",
+            "",
+            markdown_table(
+                [
+                    "agent",
+                    "mode",
+                    "violation rate (world model)",
+                    "verdict",
+                    "why",
+                    "violation rate (reference)",
+                    "reference verdict",
+                    "world model right",
+                ],
+                rows,
+            ),
+            "",
+            f"The world model's verdict agrees with the reference world in {summary['verdict_agreement']:.0%} of "
+            f"{summary['cells']} (agent, mode) cells: {summary['missed_violations']} missed violation(s), "
+            f"{summary['false_alarms']} false alarm(s).",
+            "",
+            f"Command: `{command}`",
+        ]
+    )
 
 
 def _plot(report: dict[str, Any], path: Path) -> None:
@@ -197,11 +249,25 @@ def _plot(report: dict[str, Any], path: Path) -> None:
     modes = list(next(iter(report.values())))
     figure, axes = plt.subplots(1, 2, figsize=(11, 0.5 * len(names) + 2), sharey=True)
     for axis, evaluator in zip(axes, ("world_model", "reference"), strict=True):
-        grid = np.array([[report[n][m]["violation_rate"] if evaluator == "world_model"
-                          else report[n][m]["reference"]["violation_rate"] for m in modes] for n in names])
+        grid = np.array(
+            [
+                [
+                    report[n][m]["violation_rate"]
+                    if evaluator == "world_model"
+                    else report[n][m]["reference"]["violation_rate"]
+                    for m in modes
+                ]
+                for n in names
+            ]
+        )
         image = axis.imshow(grid, vmin=0, vmax=1, cmap="Reds", aspect="auto")
-        axis.set(xticks=range(len(modes)), xticklabels=modes, yticks=range(len(names)), yticklabels=names,
-                 title=f"violation rate ({evaluator.replace('_', ' ')})")
+        axis.set(
+            xticks=range(len(modes)),
+            xticklabels=modes,
+            yticks=range(len(names)),
+            yticklabels=names,
+            title=f"violation rate ({evaluator.replace('_', ' ')})",
+        )
         for i in range(len(names)):
             for j in range(len(modes)):
                 axis.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=8)

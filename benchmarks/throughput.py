@@ -83,15 +83,21 @@ def main(args: Args) -> dict[str, Any]:
     results = {
         "single_env_steps_per_s": single_env_rate(gym.make(args.env_id), seconds, args.seed),
         "vector_env_steps_per_s": vector_env_rate(
-            gym.make_vec(args.env_id, num_envs=args.num_envs, vectorization_mode="vector_entry_point"),
+            gym.make_vec(
+                args.env_id, num_envs=args.num_envs, vectorization_mode="vector_entry_point"
+            ),
             seconds,
             args.seed,
         ),
-        "reference_env_steps_per_s": single_env_rate(amrs_gym.make_reference_env(mode), seconds, args.seed),
+        "reference_env_steps_per_s": single_env_rate(
+            amrs_gym.make_reference_env(mode), seconds, args.seed
+        ),
         "cartpole_steps_per_s": single_env_rate(gym.make("CartPole-v1"), seconds, args.seed),
     }
     report: dict[str, Any] = {**results, "num_envs": args.num_envs, "env_id": args.env_id}
-    report["make_seconds"] = cold_start_seconds(f"import gymnasium as gym, amrs_gym; gym.make({args.env_id!r})")
+    report["make_seconds"] = cold_start_seconds(
+        f"import gymnasium as gym, amrs_gym; gym.make({args.env_id!r})"
+    )
     report["checkpoint_load_seconds"] = cold_start_seconds(
         "from amrs_gym import defaults; from amrs_gym.world_model.checkpoint import read_checkpoint;"
         "read_checkpoint(defaults.CHECKPOINT_PATH, defaults.default_catalog())"
@@ -122,7 +128,9 @@ def _plot(out: Path, results: dict[str, float]) -> None:
     names = [name.removesuffix("_steps_per_s") for name in results]
     axis.barh(names, list(results.values()))
     axis.set_xscale("log")
-    axis.set(xlabel="environment steps per second (log scale)", title="Throughput on this machine (CPU)")
+    axis.set(
+        xlabel="environment steps per second (log scale)", title="Throughput on this machine (CPU)"
+    )
     figure.tight_layout()
     save_figure(figure, out / "throughput.png", dpi=120)
 

@@ -1,6 +1,6 @@
 """Zoo: every registered agent trained for every mode (or loaded from a cache of agent files).
 
-    python -m benchmarks.zoo --out results/agents            # the full zoo, 4 modes: about 6 min on 2 cores
+    Python -m benchmarks.zoo --out results/agents            # the full zoo, 4 modes: about 6 min on 2 cores
     python -m benchmarks.zoo --quick --modes calm --agents bc dpo
 
 Writes `<agent>-<mode>.npz` per agent (weights only; `agents.cache` says when a file is
@@ -52,7 +52,9 @@ class ZooArgs:
             raise ValueError(f"modes must be some of {', '.join(MODES)}, got {self.modes!r}")
         unknown = sorted(set(self.agents) - set(agents.available()))
         if unknown or not self.agents:
-            raise ValueError(f"unknown agent(s) {', '.join(unknown)}; registered: {', '.join(agents.available())}")
+            raise ValueError(
+                f"unknown agent(s) {', '.join(unknown)}; registered: {', '.join(agents.available())}"
+            )
 
 
 @dataclass
@@ -63,10 +65,14 @@ class Args(ZooArgs):
     """Where agent files and the timing table go."""
 
 
-def map_modes(function: Callable[[Any, str], T], args: Any, modes: list[str], workers: int) -> list[T]:
+def map_modes(
+    function: Callable[[Any, str], T], args: Any, modes: list[str], workers: int
+) -> list[T]:
     """`function(args, mode)` for every mode, in order, `workers` modes at a time in separate processes."""
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(tqdm(pool.map(function, [args] * len(modes), modes), total=len(modes), desc="modes"))
+        return list(
+            tqdm(pool.map(function, [args] * len(modes), modes), total=len(modes), desc="modes")
+        )
 
 
 def _train_mode(args: Args, mode: str) -> tuple[str, dict[str, float]]:
@@ -79,14 +85,25 @@ def main(args: Args) -> dict[str, Any]:
     """Train (or load) the zoo and write the timing table."""
     started = time.perf_counter()
     results = dict(map_modes(_train_mode, args, args.modes, args.workers))
-    report = {"fit_seconds": results, "wall_seconds": time.perf_counter() - started, **provenance(args)}
-    rows = [[name, *(results[m].get(name, float("nan")) for m in args.modes)] for name in args.agents]
-    markdown = "\n".join([
-        "Fit seconds per agent and mode (0 = loaded from the cache):", "",
-        markdown_table(["agent", *args.modes], rows), "",
-        f"Wall time: {report['wall_seconds']:.0f} s with {args.workers} worker(s).", "",
-        f"Command: `{report['command']}`",
-    ])  # fmt: skip
+    report = {
+        "fit_seconds": results,
+        "wall_seconds": time.perf_counter() - started,
+        **provenance(args),
+    }
+    rows = [
+        [name, *(results[m].get(name, float("nan")) for m in args.modes)] for name in args.agents
+    ]
+    markdown = "\n".join(
+        [
+            "Fit seconds per agent and mode (0 = loaded from the cache):",
+            "",
+            markdown_table(["agent", *args.modes], rows),
+            "",
+            f"Wall time: {report['wall_seconds']:.0f} s with {args.workers} worker(s).",
+            "",
+            f"Command: `{report['command']}`",
+        ]
+    )
     write_outputs(Path(args.out_dir), "zoo", report, markdown)
     print(markdown)
     return report

@@ -18,7 +18,9 @@ from amrs_gym.metrics import (
 from amrs_gym.reward import default_utility
 
 N_TRACKS = 50
-UNIT = np.eye(N_TRACKS)[:, :N_TRACKS]  # orthogonal tracks: cosine distance 1 between different tracks
+UNIT = np.eye(N_TRACKS)[
+    :, :N_TRACKS
+]  # orthogonal tracks: cosine distance 1 between different tracks
 
 
 def test_a_policy_that_always_plays_one_track_collapses() -> None:
@@ -69,7 +71,9 @@ def test_affect_metrics_track_movement_to_the_target() -> None:
     assert metrics["valence_delta"] == pytest.approx(0.4)
     assert metrics["arousal_delta"] == pytest.approx(-0.4)
     assert metrics["final_distance"] == pytest.approx(0.0)
-    assert metrics["time_in_zone"] == pytest.approx(0.5)  # step 1 at distance 0.28 > 0.25, step 2 at 0
+    assert metrics["time_in_zone"] == pytest.approx(
+        0.5
+    )  # step 1 at distance 0.28 > 0.25, step 2 at 0
 
 
 def test_behaviour_metrics_interval() -> None:
@@ -88,7 +92,9 @@ def test_ips_recovers_the_logging_policy_value() -> None:
     assert same["ips_utility"] == pytest.approx(utility.mean())
     assert same["snips_utility"] == pytest.approx(utility.mean())
     double = off_policy_estimates(np.minimum(2 * propensity, 1), propensity, utility)
-    assert double["snips_utility"] == pytest.approx(np.average(utility, weights=np.minimum(2 * propensity, 1) / propensity))
+    assert double["snips_utility"] == pytest.approx(
+        np.average(utility, weights=np.minimum(2 * propensity, 1) / propensity)
+    )
 
 
 def test_diversity_and_skip_rate_on_hand_made_sessions() -> None:

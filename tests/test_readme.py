@@ -29,7 +29,9 @@ def test_the_readme_agent_plugs_into_the_leaderboard(tmp_path, monkeypatch) -> N
     code = _block_after("readme-agent-example")
     assert len(code.strip().splitlines()) <= 30, "the README promises a new agent in under 30 lines"
     monkeypatch.chdir(tmp_path)
-    module = types.ModuleType("readme_example")  # dataclasses need the defining module in sys.modules
+    module = types.ModuleType(
+        "readme_example"
+    )  # dataclasses need the defining module in sys.modules
     monkeypatch.setitem(sys.modules, module.__name__, module)
     try:
         exec(compile(code, "README.md", "exec"), module.__dict__)

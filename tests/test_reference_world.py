@@ -27,14 +27,18 @@ def test_expected_outcome_matches_the_mean_of_many_steps_and_leaves_the_state_al
     before = state.take(np.arange(6))
     track = np.array([0, 5, 17, 100, 200, 300])
     expected = world.expected_outcome(state, track)
-    assert np.array_equal(state.valence, before.valence) and np.array_equal(state.history, before.history)
+    assert np.array_equal(state.valence, before.valence) and np.array_equal(
+        state.history, before.history
+    )
 
     draws = 4000
     rows = np.repeat(np.arange(6), draws)
     copies = state.take(rows)
     outcome = world.step(copies, track[rows], np.random.default_rng(1))
-    mean = {name: getattr(outcome, name).reshape(6, draws).mean(1)
-            for name in ("engagement", "valence", "arousal", "like_probability")}
+    mean = {
+        name: getattr(outcome, name).reshape(6, draws).mean(1)
+        for name in ("engagement", "valence", "arousal", "like_probability")
+    }
     assert np.allclose(mean["engagement"], expected.engagement, atol=0.015)
     assert np.allclose(outcome.skip_probability.reshape(6, draws)[:, 0], expected.skip_probability)
     # the probit approximation of E[tanh(noisy logit)] and the clipping cost a little accuracy

@@ -7,13 +7,27 @@ from amrs_gym.modes import MODES
 from amrs_gym.reward import Utility, UtilityInputs, default_utility
 
 
-def _step(valence_after: float, arousal_after: float, valence_before: float = 0.0, arousal_before: float = 0.0,
-          engagement: float = 0.5, like: float = 0.5, repeats: int = 0) -> UtilityInputs:
+def _step(
+    valence_after: float,
+    arousal_after: float,
+    valence_before: float = 0.0,
+    arousal_before: float = 0.0,
+    engagement: float = 0.5,
+    like: float = 0.5,
+    repeats: int = 0,
+) -> UtilityInputs:
     def a(x: float) -> np.ndarray:
         return np.array([x], dtype=float)
 
-    return UtilityInputs(a(engagement), a(like), a(valence_before), a(arousal_before), a(valence_after),
-                         a(arousal_after), a(repeats))
+    return UtilityInputs(
+        a(engagement),
+        a(like),
+        a(valence_before),
+        a(arousal_before),
+        a(valence_after),
+        a(arousal_after),
+        a(repeats),
+    )
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -44,7 +58,9 @@ def test_mode_specific_terms() -> None:
     assert sleep.components(falling)["falling_arousal"][0] > 0
     assert calm.components(falling)["falling_arousal"][0] == 0
     focus = default_utility("focus")
-    assert focus(_step(0.2, 0.2, 0.2, 0.2))[0] > focus(_step(0.5, 0.5, -0.1, -0.1))[0] - 10  # defined
+    assert (
+        focus(_step(0.2, 0.2, 0.2, 0.2))[0] > focus(_step(0.5, 0.5, -0.1, -0.1))[0] - 10
+    )  # defined
     jumpy = focus.components(_step(0.6, -0.2, 0.2, 0.2))["steadiness"][0]
     assert jumpy < 0
 

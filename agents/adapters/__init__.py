@@ -1,1 +1,4 @@
-"""Adapters that put other libraries' agents behind the `Agent` protocol: stable-baselines3 and d3rlpy."""
+"""Adapters that put other libraries' agents behind the `Agent` protocol.
+
+Stable-baselines3 and d3rlpy.
+"""

@@ -1,5 +1,6 @@
-"""Shared adapter for d3rlpy's offline Q-learning agents (`cql`, `bcq`): the logged dataset, batched
-greedy acting, and weights-only files.
+"""Shared adapter for d3rlpy's offline Q-learning agents (`cql`, `bcq`).
+
+The logged dataset, batched greedy acting, and weights-only files.
 
 The data. The training listeners' logged sessions of the mode, replayed through the world model
 (`TrainingData.replay`, `agents.replay.LoggedSteps`), so the observations are exactly the env's.
@@ -34,10 +35,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
+import d3rlpy
 import numpy as np
 import torch
-
-import d3rlpy
 from d3rlpy.base import LearnableConfig
 from d3rlpy.constants import ActionSpace
 from d3rlpy.dataset import MDPDataset
@@ -73,9 +73,13 @@ class OfflineRLConfig:
     """Number of hidden layers."""
 
 
-def logged_dataset(steps: LoggedSteps, n_tracks: int, mean: np.ndarray, std: np.ndarray) -> MDPDataset:
-    """The replayed logged sessions as a d3rlpy dataset: one episode per session, ended by a timeout,
-    observations standardised with `mean`/`std`."""
+def logged_dataset(
+    steps: LoggedSteps, n_tracks: int, mean: np.ndarray, std: np.ndarray
+) -> MDPDataset:
+    """The replayed logged sessions as a d3rlpy dataset.
+
+    One episode per session, ended by a timeout, observations standardised with `mean`/`std`.
+    """
     if not steps.timeouts[-1]:
         raise ValueError("the logged steps must end with a session's last step")
     return MDPDataset(
@@ -115,11 +119,14 @@ class D3rlpyAgent(BaseAgent):
         """The d3rlpy config built from this agent's config."""
         config: OfflineRLConfig = self.config
         return self.algo_config_type(
-            batch_size=config.batch_size, learning_rate=config.learning_rate, gamma=config.gamma,
+            batch_size=config.batch_size,
+            learning_rate=config.learning_rate,
+            gamma=config.gamma,
             target_update_interval=config.target_update_interval,
             encoder_factory=VectorEncoderFactory(hidden_units=[config.hidden] * config.layers),
-            optim_factory=AdamFactory(), **self._algorithm_options(),
-        )  # fmt: skip
+            optim_factory=AdamFactory(),
+            **self._algorithm_options(),
+        )
 
     def _algorithm(self) -> Any:
         return self._fitted(self.algo, "Q-network")
@@ -136,9 +143,15 @@ class D3rlpyAgent(BaseAgent):
         self.algo = self._algo_config().create(device="cpu")
         n_steps = self.config.quick_steps if data.quick else self.config.n_steps
         self.algo.fit(
-            dataset, n_steps=n_steps, n_steps_per_epoch=n_steps, experiment_name=f"{self.name}_{data.mode}",
-            with_timestamp=False, logger_adapter=NoopAdapterFactory(), show_progress=True, save_interval=n_steps + 1,
-        )  # fmt: skip
+            dataset,
+            n_steps=n_steps,
+            n_steps_per_epoch=n_steps,
+            experiment_name=f"{self.name}_{data.mode}",
+            with_timestamp=False,
+            logger_adapter=NoopAdapterFactory(),
+            show_progress=True,
+            save_interval=n_steps + 1,
+        )
         return self
 
     def _standardized(self, observation: np.ndarray) -> np.ndarray:
@@ -148,18 +161,28 @@ class D3rlpyAgent(BaseAgent):
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
         """The greedy track (n,) among those the episode has not played (see the class docstring)."""
         with torch.no_grad():
-            scores = self._action_scores(torch.from_numpy(self._standardized(observation))).double().numpy()
+            scores = (
+                self._action_scores(torch.from_numpy(self._standardized(observation)))
+                .double()
+                .numpy()
+            )
         rows = np.repeat(np.arange(len(scores)), played.shape[1])
         known = played.reshape(-1) >= 0
         scores[rows[known], played.reshape(-1)[known]] = -np.inf
         return scores.argmax(axis=1).astype(np.int64)
 
     def _action_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """What the greedy action maximises (as d3rlpy's `predict`): the expected Q-values.  # (n, n_tracks)"""
+        """What the greedy action maximises (as d3rlpy's `predict`).
+
+        The expected Q-values.  # (n, n_tracks)
+        """
         return self._algorithm().impl._q_func_forwarder.compute_expected_q(x)
 
     def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
-        """The greedy policy's distribution: all mass on the track `predict` plays.  # (n, n_tracks)"""
+        """The greedy policy's distribution.
+
+        All mass on the track `predict` plays.  # (n, n_tracks)
+        """
         actions, _ = self.predict(observation, state)
         probabilities = np.zeros((len(actions), self._catalog_size()))
         probabilities[np.arange(len(actions)), actions] = 1.0

@@ -1,11 +1,12 @@
-"""Shared adapter for stable-baselines3 agents (`a2c`, `ddpg`): training in the world-model env,
-batched acting, and weights-only files.
+"""Shared adapter for stable-baselines3 agents (`a2c`, `ddpg`).
 
-An SB3 agent trains online in a `DummyVecEnv` of `AMRS-<Mode>-v0` envs whose episodes start from
-the TRAINING listeners' logged histories (`TrainingData.env_kwargs()`), never the held-out ones
+Training in the world-model env, batched acting, and weights-only files.
+
+An SB3 agent trains online in a `DummyVecEnv` of `AMRS-<Mode>-v0` envs whose episodes start from the
+TRAINING listeners' logged histories (`TrainingData.env_kwargs()`), never the held-out ones
 evaluation starts from. Saving writes only the policy's `state_dict` as numpy arrays
-(`agents.weights.save_weights`); loading rebuilds the SB3 model around an env that only has the right
-spaces and loads the arrays into it. SB3's own `save`/`load` are never used: they unpickle.
+(`agents.weights.save_weights`); loading rebuilds the SB3 model around an env that only has the
+right spaces and loads the arrays into it. SB3's own `save`/`load` are never used: they unpickle.
 
 Seeding: SB3 seeds the global `random`, numpy and torch generators and the envs from the config's
 `seed` when the model is built, so a fit is reproducible on one machine. Acting draws from the
@@ -32,14 +33,19 @@ from amrs_gym import MODE_ENV_IDS
 
 
 class SpacesOnlyEnv(gym.Env[np.ndarray, Any]):
-    """An env that only has spaces: what SB3 needs to build a model (or the track wrapper to read its
-    action space) when no world model should be loaded. It cannot be stepped."""
+    """An env that only has spaces.
+
+    What SB3 needs to build a model (or the track wrapper to read its action space) when no world
+    model should be loaded. It cannot be stepped.
+    """
 
     def __init__(self, observation_space: spaces.Space[Any], action_space: spaces.Space[Any]):
         self.observation_space = observation_space
         self.action_space = action_space
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict]:
         raise RuntimeError("SpacesOnlyEnv only describes spaces; it cannot be reset")
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
@@ -99,7 +105,9 @@ class SB3Agent(BaseAgent):
     def training_env(self, data: TrainingData) -> DummyVecEnv:
         """`n_envs` world-model envs of `data.mode` whose episodes start from the training listeners' histories."""
         env_id, kwargs = MODE_ENV_IDS[data.mode], data.env_kwargs()
-        return DummyVecEnv([lambda: self._wrap(gym.make(env_id, **kwargs)) for _ in range(self.config.n_envs)])
+        return DummyVecEnv(
+            [lambda: self._wrap(gym.make(env_id, **kwargs)) for _ in range(self.config.n_envs)]
+        )
 
     def fit(self, data: TrainingData) -> Self:
         """Train online in the world model for `total_timesteps` env steps (`quick_timesteps` if `data.quick`)."""
@@ -109,7 +117,9 @@ class SB3Agent(BaseAgent):
         try:
             self.model = self._new_model(env)
             steps = self.config.quick_timesteps if data.quick else self.config.total_timesteps
-            self.model.learn(total_timesteps=steps, callback=TqdmProgress(steps, f"{self.name} {data.mode}"))
+            self.model.learn(
+                total_timesteps=steps, callback=TqdmProgress(steps, f"{self.name} {data.mode}")
+            )
         finally:
             env.close()
         self.model.env = None  # the envs are closed; acting needs only the policy
@@ -119,7 +129,10 @@ class SB3Agent(BaseAgent):
     def policy_actions(self, observation: np.ndarray, deterministic: bool = True) -> np.ndarray:
         """The SB3 policy's actions for a batch of observations, in its own action space."""
         model = self._model()
-        actions, _ = model.predict(as_batch(observation, self._fitted(self.obs_dim, "obs_dim")), deterministic=deterministic)
+        actions, _ = model.predict(
+            as_batch(observation, self._fitted(self.obs_dim, "obs_dim")),
+            deterministic=deterministic,
+        )
         return actions
 
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
@@ -144,16 +157,23 @@ class SB3Agent(BaseAgent):
 
 
 class SB3DiscreteAgent(DistributionAgent, SB3Agent):
-    """An SB3 agent whose policy is a categorical distribution over the catalog (A2C, PPO): it exposes
-    `action_probabilities` and samples from them with the agent's own generator."""
+    """An SB3 agent whose policy is a categorical distribution over the catalog (A2C, PPO).
+
+    It exposes `action_probabilities` and samples from them with the agent's own generator.
+    """
 
     def _action_space(self) -> spaces.Discrete:
         return spaces.Discrete(self._catalog_size())
 
     def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
-        """The policy's distribution over the catalog for each observation.  # (n, n_tracks)"""
+        """The policy's distribution over the catalog for each observation.
+
+        # (n, n_tracks)
+        """
         policy = self._model().policy
-        obs = torch.as_tensor(as_batch(observation, self._fitted(self.obs_dim, "obs_dim")), device=policy.device)
+        obs = torch.as_tensor(
+            as_batch(observation, self._fitted(self.obs_dim, "obs_dim")), device=policy.device
+        )
         with torch.no_grad():
             probabilities = policy.get_distribution(obs).distribution.probs
         probabilities = probabilities.double().cpu().numpy()
@@ -165,4 +185,11 @@ def net_arch(hidden: int, layers: int) -> list[int]:
     return [int(hidden)] * int(layers)
 
 
-__all__ = ["SB3Agent", "SB3DiscreteAgent", "SpacesOnlyEnv", "TqdmProgress", "net_arch", "observation_box"]
+__all__ = [
+    "SB3Agent",
+    "SB3DiscreteAgent",
+    "SpacesOnlyEnv",
+    "TqdmProgress",
+    "net_arch",
+    "observation_box",
+]

@@ -1,7 +1,7 @@
 """Command line for logged sessions.
 
-    python -m amrs_gym.data generate --out logs.parquet [--listeners N --sessions N --seed S]
-    python -m amrs_gym.data validate logs.parquet [--catalog catalog.parquet]
+Python -m amrs_gym.data generate --out logs.parquet [--listeners N --sessions N --seed S]
+python -m amrs_gym.data validate logs.parquet [--catalog catalog.parquet]
 """
 
 from __future__ import annotations
@@ -49,16 +49,23 @@ def _validate(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m amrs_gym.data`."""
-    parser = argparse.ArgumentParser(prog="python -m amrs_gym.data", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m amrs_gym.data",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     generate = commands.add_parser("generate", help="generate logs from the reference world")
-    generate.add_argument("--out", required=True, help="output parquet file (catalog written beside it)")
+    generate.add_argument(
+        "--out", required=True, help="output parquet file (catalog written beside it)"
+    )
     generate.add_argument("--listeners", type=int, default=DatasetConfig.n_listeners)
     generate.add_argument("--sessions", type=int, default=DatasetConfig.n_sessions)
     generate.add_argument("--seed", type=int, default=DatasetConfig.seed)
     generate.add_argument("--catalog", help="use this catalog parquet instead of the synthetic one")
-    validate = commands.add_parser("validate", help="check a log file against the schema and its catalog")
+    validate = commands.add_parser(
+        "validate", help="check a log file against the schema and its catalog"
+    )
     validate.add_argument("file")
     validate.add_argument("--catalog", help="catalog parquet (default: the one beside the file)")
     args = parser.parse_args(argv)

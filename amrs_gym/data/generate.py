@@ -62,10 +62,14 @@ class DatasetConfig:
         if not 1 <= self.min_length <= self.max_length:
             raise ValueError("need 1 <= min_length <= max_length")
 
-    def build_world(self, catalog: Catalog | None = None) -> tuple[ReferenceWorld, ProductionPolicy]:
+    def build_world(
+        self, catalog: Catalog | None = None
+    ) -> tuple[ReferenceWorld, ProductionPolicy]:
         """The reference world and production policy this config describes."""
         catalog = catalog or replace(self.catalog, seed=self.seed).create()
-        population = replace(self.population, n_listeners=self.n_listeners, seed=self.seed + 1).create(catalog)
+        population = replace(
+            self.population, n_listeners=self.n_listeners, seed=self.seed + 1
+        ).create(catalog)
         world = ReferenceWorld(catalog, population, self.world)
         policy = replace(self.policy, seed=self.seed + 2).create(catalog, population)
         return world, policy
@@ -73,7 +77,9 @@ class DatasetConfig:
     def create(self, catalog: Catalog | None = None, progress: bool = False) -> LoggedDataset:
         """Generate the logs (pass `catalog` to use a real annotated catalog instead)."""
         world, policy = self.build_world(catalog)
-        logs, latent = _simulate(self, world, policy, np.random.default_rng(self.seed + 3), progress)
+        logs, latent = _simulate(
+            self, world, policy, np.random.default_rng(self.seed + 3), progress
+        )
         return LoggedDataset(logs=logs, latent=latent, world=world, policy=policy, config=self)
 
 
@@ -103,12 +109,19 @@ class LoggedDataset:
 
 
 def _simulate(
-    config: DatasetConfig, world: ReferenceWorld, policy: ProductionPolicy, rng: np.random.Generator, progress: bool
+    config: DatasetConfig,
+    world: ReferenceWorld,
+    policy: ProductionPolicy,
+    rng: np.random.Generator,
+    progress: bool,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Run every session in one batch, step by step."""
     n_sessions = config.n_sessions
     listener = np.concatenate(
-        [np.arange(config.n_listeners), rng.integers(0, config.n_listeners, n_sessions - config.n_listeners)]
+        [
+            np.arange(config.n_listeners),
+            rng.integers(0, config.n_listeners, n_sessions - config.n_listeners),
+        ]
     )
     rng.shuffle(listener)
     cohort = world.population.cohort[listener]
@@ -126,7 +139,9 @@ def _simulate(
     def add(name: str, values: np.ndarray) -> None:
         columns.setdefault(name, []).append(values)
 
-    for position in tqdm(range(config.max_length), desc="generating sessions", disable=not progress):
+    for position in tqdm(
+        range(config.max_length), desc="generating sessions", disable=not progress
+    ):
         before_valence, before_arousal = state.valence.copy(), state.arousal.copy()
         track, propensity = policy.sample(state, last_skipped, rng)
         outcome = world.step(state, track, rng)

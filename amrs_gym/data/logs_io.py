@@ -23,12 +23,16 @@ def write_dataset(dataset: LoggedDataset, path: str | Path) -> Path:
     """Write logs, their catalog and the generating config (JSON) beside each other, atomically."""
     path = Path(path)
     dataset.catalog.save(catalog_path_for(path))
-    atomic_write_json(asdict(dataset.config), path.with_name(path.name.removesuffix(".parquet") + ".config.json"))
+    atomic_write_json(
+        asdict(dataset.config), path.with_name(path.name.removesuffix(".parquet") + ".config.json")
+    )
     atomic_write_parquet(dataset.logs, path)
     return path
 
 
-def read_logs(path: str | Path, catalog: Catalog | str | Path | None = None) -> tuple[pd.DataFrame, Catalog]:
+def read_logs(
+    path: str | Path, catalog: Catalog | str | Path | None = None
+) -> tuple[pd.DataFrame, Catalog]:
     """Load and validate a log file against its catalog (by default the one written beside it).
 
     Raises:
@@ -46,6 +50,7 @@ def read_logs(path: str | Path, catalog: Catalog | str | Path | None = None) -> 
     try:
         logs = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises several unrelated types for a bad file
-        raise LogSchemaError([f"file: not a readable parquet file ({type(exc).__name__}: {exc})"]) from None
+        raise LogSchemaError(
+            [f"file: not a readable parquet file ({type(exc).__name__}: {exc})"]
+        ) from None
     return validate_logs(logs, catalog.n_tracks), catalog
-

@@ -19,29 +19,62 @@ import numpy as np
 import pandas as pd
 
 RAW_COLUMNS: tuple[str, ...] = (
-    "session_id", "session_position", "session_length", "track_id_clean",
-    "skip_1", "skip_2", "skip_3", "not_skipped", "context_switch",
-    "no_pause_before_play", "short_pause_before_play", "long_pause_before_play",
-    "hist_user_behavior_n_seekfwd", "hist_user_behavior_n_seekback",
-    "hist_user_behavior_is_shuffle", "hour_of_day", "date", "premium", "context_type",
-    "hist_user_behavior_reason_start", "hist_user_behavior_reason_end",
+    "session_id",
+    "session_position",
+    "session_length",
+    "track_id_clean",
+    "skip_1",
+    "skip_2",
+    "skip_3",
+    "not_skipped",
+    "context_switch",
+    "no_pause_before_play",
+    "short_pause_before_play",
+    "long_pause_before_play",
+    "hist_user_behavior_n_seekfwd",
+    "hist_user_behavior_n_seekback",
+    "hist_user_behavior_is_shuffle",
+    "hour_of_day",
+    "date",
+    "premium",
+    "context_type",
+    "hist_user_behavior_reason_start",
+    "hist_user_behavior_reason_end",
 )
 """The columns an MSSD log file must have."""
 
 BOOL_COLUMNS: tuple[str, ...] = (
-    "skip_1", "skip_2", "skip_3", "not_skipped", "hist_user_behavior_is_shuffle", "premium",
+    "skip_1",
+    "skip_2",
+    "skip_3",
+    "not_skipped",
+    "hist_user_behavior_is_shuffle",
+    "premium",
 )
 INT_COLUMNS: tuple[str, ...] = (
-    "session_position", "session_length", "context_switch", "no_pause_before_play",
-    "short_pause_before_play", "long_pause_before_play", "hist_user_behavior_n_seekfwd",
-    "hist_user_behavior_n_seekback", "hour_of_day",
+    "session_position",
+    "session_length",
+    "context_switch",
+    "no_pause_before_play",
+    "short_pause_before_play",
+    "long_pause_before_play",
+    "hist_user_behavior_n_seekfwd",
+    "hist_user_behavior_n_seekback",
+    "hour_of_day",
 )
 CATEGORY_COLUMNS: tuple[str, ...] = (
-    "context_type", "hist_user_behavior_reason_start", "hist_user_behavior_reason_end",
+    "context_type",
+    "hist_user_behavior_reason_start",
+    "hist_user_behavior_reason_end",
 )
 
 IDENTITY_COLUMNS: tuple[str, ...] = (
-    "session_id", "session_key", "listener_id", "position", "session_length", "track_id",
+    "session_id",
+    "session_key",
+    "listener_id",
+    "position",
+    "session_length",
+    "track_id",
 )
 """What the WSDM Cup test input gave for every row, second half included."""
 
@@ -49,12 +82,25 @@ SESSION_CONTEXT_COLUMNS: tuple[str, ...] = ("date", "premium", "hour_of_day")
 """Treated as session-level: known from the session's first half (see `wsdm_halves`)."""
 
 BEHAVIOUR_COLUMNS: tuple[str, ...] = (
-    "skipped", "engagement", "rating", "valence_report", "arousal_report",
-    "skip_1", "skip_2", "skip_3", "not_skipped", "context_switch",
-    "no_pause_before_play", "short_pause_before_play", "long_pause_before_play",
-    "hist_user_behavior_n_seekfwd", "hist_user_behavior_n_seekback",
-    "hist_user_behavior_is_shuffle", "context_type",
-    "hist_user_behavior_reason_start", "hist_user_behavior_reason_end",
+    "skipped",
+    "engagement",
+    "rating",
+    "valence_report",
+    "arousal_report",
+    "skip_1",
+    "skip_2",
+    "skip_3",
+    "not_skipped",
+    "context_switch",
+    "no_pause_before_play",
+    "short_pause_before_play",
+    "long_pause_before_play",
+    "hist_user_behavior_n_seekfwd",
+    "hist_user_behavior_n_seekback",
+    "hist_user_behavior_is_shuffle",
+    "context_type",
+    "hist_user_behavior_reason_start",
+    "hist_user_behavior_reason_end",
 )
 """Per-row outcome and playback columns, withheld for the second half of a session.
 
@@ -86,8 +132,9 @@ class MssdFormatError(ValueError):
     """An MSSD log file that lacks columns or holds values of the wrong kind."""
 
 
-def _engagement(skip_1: np.ndarray, skip_2: np.ndarray, skip_3: np.ndarray,
-                not_skipped: np.ndarray) -> np.ndarray:
+def _engagement(
+    skip_1: np.ndarray, skip_2: np.ndarray, skip_3: np.ndarray, not_skipped: np.ndarray
+) -> np.ndarray:
     levels = ENGAGEMENT_LEVELS
     return np.select(
         [skip_1, skip_2, skip_3, not_skipped],
@@ -154,8 +201,7 @@ class MssdLogs:
 def _to_bool(values: pd.Series, name: str) -> pd.Series:
     if values.dtype == bool:
         return values
-    mapping = {"true": True, "false": False, "1": True, "0": False,
-               "1.0": True, "0.0": False}
+    mapping = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
     mapped = values.astype(str).str.strip().str.lower().map(mapping)
     if mapped.isna().any():
         bad = values[mapped.isna()].iloc[0]
@@ -255,20 +301,26 @@ def load_mssd(path: str | Path, max_sessions: int | None = None) -> MssdLogs:
     if per_session.duplicated(["s", "pos"]).any():
         raise MssdFormatError("a session_position appears twice in one session")
 
-    logs = pd.DataFrame({
-        "session_id": session_codes.astype(np.int64),
-        "session_key": raw["session_id"].astype(str),
-        "listener_id": session_codes.astype(np.int64),
-        "position": (positions - 1).astype(np.int64),
-        "session_length": lengths.astype(np.int64),
-        "track_id": track_codes.astype(np.int64),
-        "skipped": raw["skip_2"].to_numpy(dtype=bool),
-        "engagement": _engagement(*(raw[c].to_numpy(dtype=bool) for c in
-                                    ("skip_1", "skip_2", "skip_3", "not_skipped"))),
-        "rating": np.full(len(raw), np.nan),
-        "valence_report": np.full(len(raw), np.nan),
-        "arousal_report": np.full(len(raw), np.nan),
-    })
+    logs = pd.DataFrame(
+        {
+            "session_id": session_codes.astype(np.int64),
+            "session_key": raw["session_id"].astype(str),
+            "listener_id": session_codes.astype(np.int64),
+            "position": (positions - 1).astype(np.int64),
+            "session_length": lengths.astype(np.int64),
+            "track_id": track_codes.astype(np.int64),
+            "skipped": raw["skip_2"].to_numpy(dtype=bool),
+            "engagement": _engagement(
+                *(
+                    raw[c].to_numpy(dtype=bool)
+                    for c in ("skip_1", "skip_2", "skip_3", "not_skipped")
+                )
+            ),
+            "rating": np.full(len(raw), np.nan),
+            "valence_report": np.full(len(raw), np.nan),
+            "arousal_report": np.full(len(raw), np.nan),
+        }
+    )
     for name in RAW_COLUMNS[4:]:
         column = raw[name]
         logs[name] = column.astype("category") if name in CATEGORY_COLUMNS else column.to_numpy()

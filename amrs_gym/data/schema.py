@@ -1,4 +1,7 @@
-"""The logged-sessions schema and its validation: every problem named by column, never a traceback."""
+"""The logged-sessions schema and its validation.
+
+Every problem named by column, never a traceback.
+"""
 
 from __future__ import annotations
 
@@ -49,8 +52,11 @@ class LogSchemaError(ValueError):
 
 def find_problems(logs: pd.DataFrame, n_tracks: int | None = None) -> list[str]:
     """Every way `logs` breaks the schema, one line each naming the column (empty when valid)."""
-    problems = [f"{c}: missing column ({meaning})" for c, (_, meaning) in LOG_COLUMNS.items()
-                if c not in logs.columns]
+    problems = [
+        f"{c}: missing column ({meaning})"
+        for c, (_, meaning) in LOG_COLUMNS.items()
+        if c not in logs.columns
+    ]
     for column, (kind, _) in LOG_COLUMNS.items():
         if column not in logs.columns:
             continue
@@ -59,14 +65,18 @@ def find_problems(logs: pd.DataFrame, n_tracks: int | None = None) -> list[str]:
             allowed = MODES if column == "mode" else COHORTS
             bad = sorted(set(values.dropna().astype(str)) - set(allowed))
             if bad or values.isna().any():
-                problems.append(f"{column}: unknown values {bad[:5] or ['<missing>']}; allowed: {', '.join(allowed)}")
+                problems.append(
+                    f"{column}: unknown values {bad[:5] or ['<missing>']}; allowed: {', '.join(allowed)}"
+                )
             continue
         if kind == "bool":
             if not pd.api.types.is_bool_dtype(values):
                 problems.append(f"{column}: expected bool, got {values.dtype}")
             continue
         if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            problems.append(f"{column}: expected {'integer' if kind == 'int' else 'number'}, got {values.dtype}")
+            problems.append(
+                f"{column}: expected {'integer' if kind == 'int' else 'number'}, got {values.dtype}"
+            )
             continue
         numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
         missing = np.isnan(numbers)
@@ -83,7 +93,11 @@ def find_problems(logs: pd.DataFrame, n_tracks: int | None = None) -> list[str]:
             problems.append(
                 f"{column}: values out of range [{low:g}, {high:g}] (found {present.min():g} .. {present.max():g})"
             )
-    if n_tracks is not None and "track_id" in logs.columns and pd.api.types.is_numeric_dtype(logs["track_id"]):
+    if (
+        n_tracks is not None
+        and "track_id" in logs.columns
+        and pd.api.types.is_numeric_dtype(logs["track_id"])
+    ):
         ids = logs["track_id"].to_numpy(dtype=np.float64, na_value=np.nan)
         unknown = (ids < 0) | (ids >= n_tracks) | np.isnan(ids)
         if unknown.any():

@@ -71,7 +71,9 @@ def split_by_track(
     """
     _fractions_ok(test_fraction, val_fraction)
     rng = np.random.default_rng(seed)
-    test_tracks = np.sort(rng.choice(n_tracks, size=max(1, round(test_fraction * n_tracks)), replace=False))
+    test_tracks = np.sort(
+        rng.choice(n_tracks, size=max(1, round(test_fraction * n_tracks)), replace=False)
+    )
     sessions = rng.permutation(np.sort(logs["session_id"].unique()))
     n_test = max(1, round(test_session_fraction * len(sessions)))
     n_val = round(val_fraction * len(sessions))

@@ -1,5 +1,8 @@
-"""The WSDM Cup 2019 skip-prediction metrics on MSSD: average accuracy (AA) per session, its mean
-(MAA), first-track accuracy, accuracy and AUC of the hidden second halves."""
+"""The WSDM Cup 2019 skip-prediction metrics on MSSD.
+
+Average accuracy (AA) per session, its mean (MAA), first-track accuracy, accuracy and AUC of the
+hidden second halves.
+"""
 
 from __future__ import annotations
 
@@ -21,9 +24,13 @@ def average_accuracy(correct: np.ndarray) -> float:
     return float(np.mean(running * hits))
 
 
-def session_average_accuracy(session: np.ndarray, position: np.ndarray, correct: np.ndarray) -> pd.Series:
+def session_average_accuracy(
+    session: np.ndarray, position: np.ndarray, correct: np.ndarray
+) -> pd.Series:
     """`average_accuracy` of every session (indexed by session), predictions ordered by position."""
-    frame = pd.DataFrame({"session": session, "position": position, "hit": np.asarray(correct, float)})
+    frame = pd.DataFrame(
+        {"session": session, "position": position, "hit": np.asarray(correct, float)}
+    )
     frame = frame.sort_values(["session", "position"], kind="stable")
     groups = frame.groupby("session", sort=True)["hit"]
     running = groups.cumsum() / (groups.cumcount() + 1)
@@ -35,7 +42,9 @@ def mean_average_accuracy(session: np.ndarray, position: np.ndarray, correct: np
     return float(session_average_accuracy(session, position, correct).mean())
 
 
-def skip_metrics(second: pd.DataFrame, probability: np.ndarray, skipped: np.ndarray) -> dict[str, float]:
+def skip_metrics(
+    second: pd.DataFrame, probability: np.ndarray, skipped: np.ndarray
+) -> dict[str, float]:
     """MAA, first-track accuracy, accuracy and AUC of skip probabilities for second-half rows.
 
     `second` has session_id and position of each row; a prediction is `probability >= 0.5`.
@@ -53,7 +62,9 @@ def skip_metrics(second: pd.DataFrame, probability: np.ndarray, skipped: np.ndar
     }
 
 
-def accuracy_by_step(second: pd.DataFrame, probability: np.ndarray, skipped: np.ndarray) -> np.ndarray:
+def accuracy_by_step(
+    second: pd.DataFrame, probability: np.ndarray, skipped: np.ndarray
+) -> np.ndarray:
     """Accuracy at each step of the second half (0 = its first track), nan where no rows."""
     step = second["position"].to_numpy() - second["session_length"].to_numpy() // 2
     correct = (probability >= 0.5) == skipped.astype(bool)

@@ -120,7 +120,11 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
         self.config = SessionConfig.from_options(mode, **session)
         self.sessions = self.config.create(1, self._outcomes(self.config))
         self.mode, self.start = self.config.mode, self.config.start
-        self.utility, self.catalog, self.model = self.sessions.utility, self.sessions.catalog, self.sessions.model
+        self.utility, self.catalog, self.model = (
+            self.sessions.utility,
+            self.sessions.catalog,
+            self.sessions.model,
+        )
         self.episode_length = self.config.episode_length
         self.observation_space = observation_space(self.model.context_size)
         self.action_space = spaces.Discrete(self.catalog.n_tracks)
@@ -142,14 +146,21 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
         if step_info is None:
             return {}
         return {
-            key: ({k: float(v[0]) for k, v in value.items()} if isinstance(value, dict) else value[0].item())
+            key: (
+                {k: float(v[0]) for k, v in value.items()}
+                if isinstance(value, dict)
+                else value[0].item()
+            )
             for key, value in step_info.items()
         }
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode; `options={"start": "cold"}` overrides the start kind for this episode."""
+        """Start an episode; `options={"start".
+
+        "cold"}` overrides the start kind for this episode.
+        """
         super().reset(seed=seed)
         start = (options or {}).get("start", self.start)
         if start not in ("history", "cold"):
@@ -165,7 +176,9 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
         if self._steps >= self.episode_length:
             raise RuntimeError("the episode has ended (truncated); call reset() before step()")
         if isinstance(action, bool | np.bool_) or not self.action_space.contains(action):
-            raise ValueError(f"invalid action {action!r}: expected an integer track id in {self.action_space}")
+            raise ValueError(
+                f"invalid action {action!r}: expected an integer track id in {self.action_space}"
+            )
         rewards, info = self.sessions.step(np.array([action]), [self.np_random])
         self._steps += 1
         truncated = self._steps >= self.episode_length

@@ -24,9 +24,12 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
 
     metadata = {"autoreset_mode": "next_step"}  # noqa: RUF012
 
-    def __init__(self, num_envs: int, mode: str, max_episode_steps: int | None = None, **session: Any):
+    def __init__(
+        self, num_envs: int, mode: str, max_episode_steps: int | None = None, **session: Any
+    ):
         """`num_envs` sessions of `SessionConfig(mode, **session)`; `max_episode_steps` (from the
-        registration) sets the episode length."""
+        registration) sets the episode length.
+        """
         if num_envs < 1:
             raise ValueError("num_envs must be >= 1")
         if max_episode_steps:
@@ -35,7 +38,11 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
         self.num_envs, self.mode, self.start = num_envs, self.config.mode, self.config.start
         self.episode_length = self.config.episode_length
         self.sessions = self.config.create(num_envs)
-        self.utility, self.catalog, self.model = self.sessions.utility, self.sessions.catalog, self.sessions.model
+        self.utility, self.catalog, self.model = (
+            self.sessions.utility,
+            self.sessions.catalog,
+            self.sessions.model,
+        )
         self.single_observation_space = observation_space(self.model.context_size)
         self.single_action_space = spaces.Discrete(self.catalog.n_tracks)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
@@ -51,7 +58,11 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every sub-env; sub-env i gets seed `seed + i` (or `seed[i]`)."""
-        seeds = seed if isinstance(seed, list) else [None if seed is None else seed + i for i in range(self.num_envs)]
+        seeds = (
+            seed
+            if isinstance(seed, list)
+            else [None if seed is None else seed + i for i in range(self.num_envs)]
+        )
         if len(seeds) != self.num_envs:
             raise ValueError(f"need {self.num_envs} seeds, got {len(seeds)}")
         if seed is not None or not self._rngs:
@@ -64,7 +75,9 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
         self._needs_reset[:] = False
         return self.sessions.observations(), {}
 
-    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    def step(
+        self, actions: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Step every sub-env; those whose episode ended on the previous step are reset instead."""
         if not self._rngs:
             raise RuntimeError("call reset() before step()")

@@ -32,9 +32,9 @@ class PopulationConfig:
         clinical = rng.random(n) < self.clinical_fraction
         anchors = rng.integers(0, catalog.n_tracks, n)
         unit = catalog.unit_embeddings
-        taste = unit[anchors] + self.taste_noise * rng.normal(0, 1, (n, catalog.embedding_dim)) / np.sqrt(
-            catalog.embedding_dim
-        )
+        taste = unit[anchors] + self.taste_noise * rng.normal(
+            0, 1, (n, catalog.embedding_dim)
+        ) / np.sqrt(catalog.embedding_dim)
         taste /= np.linalg.norm(taste, axis=1, keepdims=True)
 
         def by_cohort(consumer: np.ndarray, clinic: np.ndarray) -> np.ndarray:
@@ -43,8 +43,12 @@ class PopulationConfig:
         return Population(
             cohort=clinical.astype(np.int64),
             taste=taste.astype(np.float32),
-            baseline_valence=np.clip(by_cohort(rng.normal(0.1, 0.25, n), rng.normal(-0.15, 0.25, n)), -0.9, 0.9),
-            baseline_arousal=np.clip(by_cohort(rng.normal(0.05, 0.25, n), rng.normal(-0.05, 0.25, n)), -0.9, 0.9),
+            baseline_valence=np.clip(
+                by_cohort(rng.normal(0.1, 0.25, n), rng.normal(-0.15, 0.25, n)), -0.9, 0.9
+            ),
+            baseline_arousal=np.clip(
+                by_cohort(rng.normal(0.05, 0.25, n), rng.normal(-0.05, 0.25, n)), -0.9, 0.9
+            ),
             sensitivity=rng.lognormal(0.0, 0.3, n),
             engagement_bias=rng.normal(0.0, 0.4, n),
             fatigue=rng.uniform(0.5, 1.5, n),
@@ -74,7 +78,7 @@ class Population:
     @property
     def n_listeners(self) -> int:
         """Number of listeners."""
-        return int(len(self.cohort))
+        return len(self.cohort)
 
     def cohort_name(self, listener_id: int) -> str:
         """`consumer` or `clinical`."""

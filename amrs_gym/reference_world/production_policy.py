@@ -51,11 +51,15 @@ class ProductionPolicy:
         self._taste_estimate = estimate / np.linalg.norm(estimate, axis=1, keepdims=True)
         affect = np.stack([catalog.valence, catalog.arousal], axis=1)
         mode_fit = np.linalg.norm(affect[None] - _TARGETS[:, None], axis=2)  # (4, n_tracks)
-        self._static = config.popularity_weight * catalog.popularity[None] - config.mode_fit_weight * mode_fit
+        self._static = (
+            config.popularity_weight * catalog.popularity[None] - config.mode_fit_weight * mode_fit
+        )
 
     def probabilities(self, state: SessionState, last_skipped: np.ndarray) -> np.ndarray:
         """Action probabilities over the catalog for every session, shape (batch, n_tracks)."""
-        return self.track_probabilities(state.listener, state.mode, state.history, state.position, last_skipped)
+        return self.track_probabilities(
+            state.listener, state.mode, state.history, state.position, last_skipped
+        )
 
     def track_probabilities(
         self,
@@ -65,21 +69,31 @@ class ProductionPolicy:
         position: np.ndarray,
         last_skipped: np.ndarray,
     ) -> np.ndarray:
-        """Action probabilities over the catalog (batch, n_tracks) from what the policy reads: each
-        session's listener, mode index, played tracks (batch, >= position, -1 padded), how many
-        it has played, and whether the last one was skipped. It never reads the listener's affect."""
+        """Action probabilities over the catalog (batch, n_tracks) from what the policy reads.
+
+        Each session's listener, mode index, played tracks (batch, >= position, -1 padded), how many
+        it has played, and whether the last one was skipped. It never reads the listener's affect.
+        """
         cfg = self.config
         rows = np.arange(len(listener))
         if history.shape[1] == 0:
             history = np.full((len(listener), 1), -1, dtype=np.int64)
-        scores = self._static[mode] + cfg.taste_weight * (self._taste_estimate[listener] @ self._unit.T)
+        scores = self._static[mode] + cfg.taste_weight * (
+            self._taste_estimate[listener] @ self._unit.T
+        )
         started = position > 0
         last = history[rows, np.maximum(position - 1, 0)]
         sign = np.where(last_skipped, -1.0, 1.0) * started
-        scores += (cfg.continuity_weight * sign)[:, None] * (self._unit[np.maximum(last, 0)] @ self._unit.T)
+        scores += (cfg.continuity_weight * sign)[:, None] * (
+            self._unit[np.maximum(last, 0)] @ self._unit.T
+        )
         played = history[:, : max(1, int(position.max(initial=0)))]
         valid = played >= 0
-        np.add.at(scores, (np.repeat(rows, played.shape[1])[valid.ravel()], played[valid]), -cfg.repeat_penalty)
+        np.add.at(
+            scores,
+            (np.repeat(rows, played.shape[1])[valid.ravel()], played[valid]),
+            -cfg.repeat_penalty,
+        )
         scores /= cfg.temperature
         scores -= scores.max(axis=1, keepdims=True)
         probs = np.exp(scores)

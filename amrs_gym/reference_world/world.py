@@ -52,7 +52,12 @@ class WorldConfig:
     """Like logit per unit of enjoyment logit."""
     like_valence_gain: float = 4.0
     """Like logit per unit of valence gained during the track."""
-    mode_drift: tuple[tuple[float, float], ...] = ((0.0, 0.02), (0.0, 0.0), (0.01, -0.02), (0.0, -0.04))
+    mode_drift: tuple[tuple[float, float], ...] = (
+        (0.0, 0.02),
+        (0.0, 0.0),
+        (0.01, -0.02),
+        (0.0, -0.04),
+    )
     """Per-track drift of (valence, arousal) in energize, focus, calm, sleep."""
     mode_start_arousal: tuple[float, ...] = (-0.2, 0.0, 0.15, 0.2)
     """Offset of the starting arousal in energize, focus, calm, sleep sessions."""
@@ -74,10 +79,13 @@ class SessionState:
     @property
     def batch_size(self) -> int:
         """Number of sessions."""
-        return int(len(self.listener))
+        return len(self.listener)
 
     def take(self, rows: np.ndarray) -> SessionState:
-        """An independent copy of sessions `rows` (integer ids, repeats allowed: indexing copies)."""
+        """An independent copy of sessions `rows` (integer ids, repeats allowed.
+
+        Indexing copies).
+        """
         rows = np.asarray(rows, dtype=np.int64)
         return SessionState(*(getattr(self, f.name)[rows] for f in fields(self)))
 
@@ -105,7 +113,9 @@ class ExpectedOutcome:
     engagement: np.ndarray  # (batch,) E[fraction listened]
     skip_probability: np.ndarray  # (batch,)
     like_probability: np.ndarray  # (batch,) P(like | rated) at the expected affect change
-    valence: np.ndarray  # (batch,) valence after the track at the expected engagement, without noise
+    valence: (
+        np.ndarray
+    )  # (batch,) valence after the track at the expected engagement, without noise
     arousal: np.ndarray  # (batch,) arousal likewise
 
 
@@ -118,7 +128,9 @@ class ReferenceWorld:
         self.config = config or WorldConfig()
         self._unit = catalog.unit_embeddings
         self._track_affect = np.stack([catalog.valence, catalog.arousal], axis=1)
-        self._mode_fit = np.linalg.norm(self._track_affect[None] - _TARGETS[:, None], axis=2)  # (4, n_tracks)
+        self._mode_fit = np.linalg.norm(
+            self._track_affect[None] - _TARGETS[:, None], axis=2
+        )  # (4, n_tracks)
         self._drift = np.asarray(self.config.mode_drift)
 
     def start(
@@ -138,7 +150,9 @@ class ReferenceWorld:
             valence = pop.baseline_valence[listener] + rng.normal(0, self.config.start_spread, n)
         if arousal is None:
             offset = np.asarray(self.config.mode_start_arousal)[mode]
-            arousal = pop.baseline_arousal[listener] + offset + rng.normal(0, self.config.start_spread, n)
+            arousal = (
+                pop.baseline_arousal[listener] + offset + rng.normal(0, self.config.start_spread, n)
+            )
         return SessionState(
             listener=listener,
             mode=mode,
@@ -148,7 +162,9 @@ class ReferenceWorld:
             position=np.zeros(n, dtype=np.int64),
         )
 
-    def report(self, state: SessionState, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def report(
+        self, state: SessionState, rng: np.random.Generator
+    ) -> tuple[np.ndarray, np.ndarray]:
         """A noisy self-report of the current affect (always given; used at session start)."""
         noise = self.population.report_noise[state.listener]
         n = state.batch_size
@@ -170,7 +186,8 @@ class ReferenceWorld:
             + cfg.taste_weight * taste
             + cfg.popularity_weight * (self.catalog.popularity[track] - 0.3)
             - cfg.mode_fit_weight * self._mode_fit[state.mode, track]
-            - fatigue * (cfg.repeat_penalty * repeats + cfg.sameness_penalty * np.maximum(recent - 0.6, 0))
+            - fatigue
+            * (cfg.repeat_penalty * repeats + cfg.sameness_penalty * np.maximum(recent - 0.6, 0))
         )
 
     def _recent_similarity(self, state: SessionState, track: np.ndarray) -> np.ndarray:
@@ -195,8 +212,13 @@ class ReferenceWorld:
         """
         track = self._check_tracks(state, track)
         _, skip_probability, damped, engagement = self._response(state, track)
-        valence, arousal = (np.clip(x, -1, 1) for x in self._moved_affect(state, track, engagement, np.tanh(damped)))
-        like = _sigmoid(self.config.like_slope * damped + self.config.like_valence_gain * (valence - state.valence))
+        valence, arousal = (
+            np.clip(x, -1, 1) for x in self._moved_affect(state, track, engagement, np.tanh(damped))
+        )
+        like = _sigmoid(
+            self.config.like_slope * damped
+            + self.config.like_valence_gain * (valence - state.valence)
+        )
         return ExpectedOutcome(engagement, skip_probability, like, valence, arousal)
 
     def step(self, state: SessionState, track: np.ndarray, rng: np.random.Generator) -> Outcome:
@@ -219,7 +241,9 @@ class ReferenceWorld:
         state.valence = np.clip(valence + rng.normal(0, cfg.affect_noise, n), -1, 1)
         state.arousal = np.clip(arousal + rng.normal(0, cfg.affect_noise, n), -1, 1)
 
-        like_probability = _sigmoid(cfg.like_slope * noisy + cfg.like_valence_gain * (state.valence - old_valence))
+        like_probability = _sigmoid(
+            cfg.like_slope * noisy + cfg.like_valence_gain * (state.valence - old_valence)
+        )
         rated = rng.random(n) < pop.rating_propensity[listener]
         liked = rng.random(n) < like_probability
         rating = np.where(rated, liked.astype(np.float64), np.nan)
@@ -260,14 +284,17 @@ class ReferenceWorld:
         logit = self.enjoyment_logit(state, track)
         skip_probability = _sigmoid(-1.5 * logit + self.population.skip_bias[state.listener])
         damped = logit / np.sqrt(1 + np.pi * cfg.enjoyment_noise**2 / 8)  # probit approximation
-        expected = (1 - skip_probability) + skip_probability * cfg.skipped_listen_fraction * _sigmoid(damped)
+        expected = (
+            1 - skip_probability
+        ) + skip_probability * cfg.skipped_listen_fraction * _sigmoid(damped)
         return logit, skip_probability, damped, expected
 
     def _moved_affect(
         self, state: SessionState, track: np.ndarray, engagement: np.ndarray, enjoyment: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Valence and arousal after `track` at this engagement and tanh-enjoyment, before the
-        affect noise and the clipping to [-1, 1]."""
+        affect noise and the clipping to [-1, 1].
+        """
         cfg, pop, listener = self.config, self.population, state.listener
         weight = (0.25 + 0.75 * engagement) * pop.sensitivity[listener] * cfg.affect_pull
         drift = self._drift[state.mode]

@@ -1,5 +1,8 @@
-"""`SessionConfig`: what to simulate (mode, cohort, starts, lengths, utility, world model,
-starting sessions, catalog), validated once; `create(n)` builds the sessions."""
+"""`SessionConfig`.
+
+What to simulate (mode, cohort, starts, lengths, utility, world model, starting sessions, catalog),
+validated once; `create(n)` builds the sessions.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +31,12 @@ START_CHOICES = ("history", "cold")
 
 def check_length(name: str, value: object, minimum: int) -> int:
     """`value` as an int >= `minimum`, or one clear error naming the parameter."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value != int(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value != int(value)
+    ):
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
@@ -55,7 +63,10 @@ def _shared_model(path: str, catalog: Catalog) -> ListenerModel:
 
 @dataclass(frozen=True, eq=False)
 class SessionSetup:
-    """A `SessionConfig` resolved: the utility, the loaded model and catalog, the starting sessions."""
+    """A `SessionConfig` resolved.
+
+    The utility, the loaded model and catalog, the starting sessions.
+    """
 
     mode: str
     utility: Utility
@@ -96,13 +107,21 @@ class SessionConfig:
         check_mode(self.mode)
         check_choice("cohort", self.cohort, COHORT_CHOICES)
         check_choice("start", self.start, START_CHOICES)
-        object.__setattr__(self, "history_length", check_length("history_length", self.history_length, 0))
-        object.__setattr__(self, "episode_length", check_length("episode_length", self.episode_length, 1))
+        object.__setattr__(
+            self, "history_length", check_length("history_length", self.history_length, 0)
+        )
+        object.__setattr__(
+            self, "episode_length", check_length("episode_length", self.episode_length, 1)
+        )
         if self.utility is not None:
             if not isinstance(self.utility, Utility):
-                raise ValueError(f"utility must be an amrs_gym.reward.Utility or None, got {self.utility!r}")
+                raise ValueError(
+                    f"utility must be an amrs_gym.reward.Utility or None, got {self.utility!r}"
+                )
             if self.utility.mode != self.mode:
-                raise ValueError(f"utility is for mode {self.utility.mode!r}, the sessions are {self.mode!r}")
+                raise ValueError(
+                    f"utility is for mode {self.utility.mode!r}, the sessions are {self.mode!r}"
+                )
 
     @classmethod
     def from_options(cls, mode: str, **options: Any) -> SessionConfig:
@@ -110,7 +129,9 @@ class SessionConfig:
         known = {f.name for f in fields(cls)} - {"mode"}
         unknown = sorted(set(options) - known)
         if unknown:
-            raise ValueError(f"unknown argument(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise ValueError(
+                f"unknown argument(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+            )
         return cls(mode=mode, **options)
 
     @cached_property
@@ -119,7 +140,9 @@ class SessionConfig:
         catalog = self._catalog()
         model = self._model(catalog)
         if model.n_tracks != catalog.n_tracks:
-            raise ValueError(f"the world model expects {model.n_tracks} tracks, the catalog has {catalog.n_tracks}")
+            raise ValueError(
+                f"the world model expects {model.n_tracks} tracks, the catalog has {catalog.n_tracks}"
+            )
         total = self.history_length + self.episode_length
         if total > model.max_tracks:
             raise ValueError(
@@ -137,7 +160,11 @@ class SessionConfig:
 
     def start_frame(self) -> pd.DataFrame:
         """The logs episodes start from."""
-        return defaults.start_sessions() if self.start_sessions is None else read_start_frame(self.start_sessions)
+        return (
+            defaults.start_sessions()
+            if self.start_sessions is None
+            else read_start_frame(self.start_sessions)
+        )
 
     def _catalog(self) -> Catalog:
         if self.catalog is None:
@@ -152,15 +179,18 @@ class SessionConfig:
         if isinstance(self.world_model, str | Path):
             return _shared_model(str(Path(self.world_model).resolve()), catalog)
         if not isinstance(self.world_model, ListenerModel):
-            raise ValueError(f"world_model must be a ListenerModel, a checkpoint path or None, got {self.world_model!r}")
+            raise ValueError(
+                f"world_model must be a ListenerModel, a checkpoint path or None, got {self.world_model!r}"
+            )
         return self.world_model
 
     def create(self, n: int, outcomes: OutcomeSource | None = None) -> ListeningSessions:
-        """n sessions whose outcomes come from `outcomes` (default: drawn from the world model)."""
+        """N sessions whose outcomes come from `outcomes` (default: drawn from the world model)."""
         check_length("n", n, 1)
         return ListeningSessions(self, int(n), outcomes or WorldModelOutcomes())
 
     def reference_outcomes(self, world: ReferenceWorld | None = None) -> ReferenceOutcomes:
         """Outcomes from `world` (default: the reference world behind the shipped logs)."""
-        return ReferenceOutcomes(world or defaults.reference_world(), mode_index(self.mode), self.episode_length)
-
+        return ReferenceOutcomes(
+            world or defaults.reference_world(), mode_index(self.mode), self.episode_length
+        )

@@ -10,14 +10,22 @@ CONTEXT_BOUND = 10.0
 
 #: observation layout before the world model's context vector (index, name).
 OBS_FIELDS = (
-    "mode_energize", "mode_focus", "mode_calm", "mode_sleep",
-    "cohort_consumer", "cohort_clinical",
+    "mode_energize",
+    "mode_focus",
+    "mode_calm",
+    "mode_sleep",
+    "cohort_consumer",
+    "cohort_clinical",
     "time_in_session",
-    "valence_estimate", "arousal_estimate",
-    "target_valence", "target_arousal",
+    "valence_estimate",
+    "arousal_estimate",
+    "target_valence",
+    "target_arousal",
     "distance_to_target",
-    "last_engagement", "last_skipped", "last_like_probability",
-)  # fmt: skip
+    "last_engagement",
+    "last_skipped",
+    "last_like_probability",
+)
 TIME_INDEX = OBS_FIELDS.index("time_in_session")
 LAST_SKIPPED_INDEX = OBS_FIELDS.index("last_skipped")
 
@@ -29,9 +37,12 @@ def observation_size(context_size: int) -> int:
 
 def observation_space(context_size: int) -> spaces.Box:
     """The flat float32 observation Box (layout: OBS_FIELDS, then the context vector)."""
-    low = np.array([0] * 7 + [-1, -1, -1, -1, 0, 0, 0, 0] + [-CONTEXT_BOUND] * context_size, dtype=np.float32)
+    low = np.array(
+        [0] * 7 + [-1, -1, -1, -1, 0, 0, 0, 0] + [-CONTEXT_BOUND] * context_size, dtype=np.float32
+    )
     high = np.array(
-        [1] * 7 + [1, 1, 1, 1, 2 * np.sqrt(2), 1, 1, 1] + [CONTEXT_BOUND] * context_size, dtype=np.float32
+        [1] * 7 + [1, 1, 1, 1, 2 * np.sqrt(2), 1, 1, 1] + [CONTEXT_BOUND] * context_size,
+        dtype=np.float32,
     )
     return spaces.Box(low, high, dtype=np.float32)
 
@@ -45,7 +56,9 @@ def build_observations(
     last: np.ndarray,
     context: np.ndarray,
 ) -> np.ndarray:
-    """Observations of n sessions.  # (n, len(OBS_FIELDS) + context size) float32
+    """Observations of n sessions.
+
+    # (n, len(OBS_FIELDS) + context size) float32
 
     Args:
         mode: index of the mode (every session shares it).

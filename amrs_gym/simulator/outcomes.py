@@ -31,7 +31,9 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class StepOutcome(Feedback):
-    """One step of n sessions: the feedback shown (`Feedback`'s fields) and the source's expectations.
+    """One step of n sessions.
+
+    The feedback shown (`Feedback`'s fields) and the source's expectations.
 
     Every field is (n,).
     """
@@ -76,7 +78,10 @@ class OutcomeSource(Protocol):
         ...
 
     def affect(self, sessions: ListeningSessions) -> np.ndarray:
-        """Each session's current affect as the source has it.  # (n, 2)"""
+        """Each session's current affect as the source has it.
+
+        # (n, 2)
+        """
         ...
 
     def draw(
@@ -150,13 +155,21 @@ class WorldModelOutcomes:
         missing = np.full(n, np.nan)
         before = sessions.affect
         return StepOutcome(
-            engagement=engagement, skipped=skipped, rating=missing,
-            valence_report=missing, arousal_report=missing,
-            skip_probability=p_skip, expected_engagement=expected, like_probability=p_like,
-            valence_before=before[:, 0], arousal_before=before[:, 1],
-            valence_after=mean[:, 0], arousal_after=mean[:, 1],
-            valence_sampled=sampled[:, 0], arousal_sampled=sampled[:, 1],
-        )  # fmt: skip
+            engagement=engagement,
+            skipped=skipped,
+            rating=missing,
+            valence_report=missing,
+            arousal_report=missing,
+            skip_probability=p_skip,
+            expected_engagement=expected,
+            like_probability=p_like,
+            valence_before=before[:, 0],
+            arousal_before=before[:, 1],
+            valence_after=mean[:, 0],
+            arousal_after=mean[:, 1],
+            valence_sampled=sampled[:, 0],
+            arousal_sampled=sampled[:, 1],
+        )
 
     def fork(self, rows: np.ndarray) -> WorldModelOutcomes:
         """Stateless: the same source serves the copies."""
@@ -179,7 +192,8 @@ class ReferenceOutcomes:
         self, rows: np.ndarray, picks: list[StartSession], cold: bool, rng: np.random.Generator
     ) -> np.ndarray | None:
         """Place each picked listener in the world at the start of the picked session (or a fresh
-        one, whose first report then comes from the truth)."""
+        one, whose first report then comes from the truth).
+        """
         listener = np.array([s.listener for s in picks])
         mode = np.full(len(picks), self.mode)
         if cold:
@@ -192,7 +206,12 @@ class ReferenceOutcomes:
                     "(columns latent_valence_before, latent_arousal_before): these logs have none"
                 )
             truth = self.world.start(
-                listener, mode, rng, max_len=self.episode_length, valence=latent[:, 0], arousal=latent[:, 1]
+                listener,
+                mode,
+                rng,
+                max_len=self.episode_length,
+                valence=latent[:, 0],
+                arousal=latent[:, 1],
             )
         if self.truth is None or len(rows) == self.truth.batch_size:
             self.truth = truth
@@ -224,21 +243,31 @@ class ReferenceOutcomes:
         before = np.stack([truth.valence, truth.arousal], 1)
         outcome = self.world.step(truth, tracks, rngs[0])
         return StepOutcome(
-            engagement=outcome.engagement, skipped=outcome.skipped, rating=outcome.rating,
-            valence_report=outcome.valence_report, arousal_report=outcome.arousal_report,
-            skip_probability=outcome.skip_probability, expected_engagement=outcome.expected_engagement,
+            engagement=outcome.engagement,
+            skipped=outcome.skipped,
+            rating=outcome.rating,
+            valence_report=outcome.valence_report,
+            arousal_report=outcome.arousal_report,
+            skip_probability=outcome.skip_probability,
+            expected_engagement=outcome.expected_engagement,
             like_probability=outcome.like_probability,
-            valence_before=before[:, 0], arousal_before=before[:, 1],
-            valence_after=outcome.valence, arousal_after=outcome.arousal,
-            valence_sampled=outcome.valence, arousal_sampled=outcome.arousal,
-        )  # fmt: skip
+            valence_before=before[:, 0],
+            arousal_before=before[:, 1],
+            valence_after=outcome.valence,
+            arousal_after=outcome.arousal,
+            valence_sampled=outcome.valence,
+            arousal_sampled=outcome.arousal,
+        )
 
     def expected_outcome(self, rows: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, ...]:
         """The truth's expected engagement, like probability, affect before (rows, 1) each and
-        affect after for candidates (rows, k): what no observer can know."""
+        affect after for candidates (rows, k): what no observer can know.
+        """
         truth = self._state()
         k = candidates.shape[1]
-        expected = self.world.expected_outcome(truth.take(np.repeat(rows, k)), candidates.reshape(-1))
+        expected = self.world.expected_outcome(
+            truth.take(np.repeat(rows, k)), candidates.reshape(-1)
+        )
         return (
             expected.engagement.reshape(-1, k),
             expected.like_probability.reshape(-1, k),
@@ -292,19 +321,29 @@ class LoggedOutcomes:
         )
         p_skip, _, p_like, mean = _predicted(prediction)
         after = np.stack(
-            [np.where(np.isnan(valence), mean[:, 0], valence), np.where(np.isnan(arousal), mean[:, 1], arousal)],
+            [
+                np.where(np.isnan(valence), mean[:, 0], valence),
+                np.where(np.isnan(arousal), mean[:, 1], arousal),
+            ],
             1,
         )
         before = sessions.affect
         return StepOutcome(
-            engagement=engagement, skipped=skipped.astype(bool), rating=rating,
-            valence_report=valence, arousal_report=arousal,
-            skip_probability=p_skip, expected_engagement=engagement,
+            engagement=engagement,
+            skipped=skipped.astype(bool),
+            rating=rating,
+            valence_report=valence,
+            arousal_report=arousal,
+            skip_probability=p_skip,
+            expected_engagement=engagement,
             like_probability=np.where(np.isnan(rating), p_like, rating),
-            valence_before=before[:, 0], arousal_before=before[:, 1],
-            valence_after=after[:, 0], arousal_after=after[:, 1],
-            valence_sampled=after[:, 0], arousal_sampled=after[:, 1],
-        )  # fmt: skip
+            valence_before=before[:, 0],
+            arousal_before=before[:, 1],
+            valence_after=after[:, 0],
+            arousal_after=after[:, 1],
+            valence_sampled=after[:, 0],
+            arousal_sampled=after[:, 1],
+        )
 
     def fork(self, rows: np.ndarray) -> LoggedOutcomes:
         """Refused: a replay follows its logs."""

@@ -93,7 +93,9 @@ class ListeningSessions:
         if drawn is not None:  # a cold session's first report comes from the source
             reports = drawn
         if cold:
-            state = self.model.start(start_batch(picks, self._mode, self.history_length, True, reports))
+            state = self.model.start(
+                start_batch(picks, self._mode, self.history_length, True, reports)
+            )
         else:
             state = self._start_cached(indices, picks)
         if full:
@@ -109,8 +111,10 @@ class ListeningSessions:
         self.context[rows] = self.model.context(state)
 
     def _start_cached(self, indices: list[int], picks: list[StartSession]) -> ModelState:
-        """Encoded histories, each computed once per starting session and then reused: a logged
-        history always encodes to the same state, and encoding is most of a reset's cost."""
+        """Encoded histories, each computed once per starting session and then reused.
+
+        A logged history always encodes to the same state, and encoding is most of a reset's cost.
+        """
         model = self.model
         missing = sorted({i for i in indices if i not in self._encoded})
         if missing:
@@ -121,7 +125,9 @@ class ListeningSessions:
                 self._encoded[index] = model.select(fresh, np.array([row]), compact=True)
         template = self.state
         if template is None:
-            template = model.start(start_batch(picks[:1], self._mode, 0, True, picks[0].start_report[None]))
+            template = model.start(
+                start_batch(picks[:1], self._mode, 0, True, picks[0].start_report[None])
+            )
         out = model.select(template, np.zeros(len(indices), dtype=np.int64))
         for row, index in enumerate(indices):
             model.assign(out, np.array([row]), self._encoded[index])
@@ -130,7 +136,10 @@ class ListeningSessions:
     # ----- step --------------------------------------------------------------------------------
 
     def step(
-        self, actions: np.ndarray, rngs: Sequence[np.random.Generator], live: np.ndarray | None = None
+        self,
+        actions: np.ndarray,
+        rngs: Sequence[np.random.Generator],
+        live: np.ndarray | None = None,
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Play one track in every session; returns utilities (n,) and per-session info arrays.
 
@@ -179,7 +188,9 @@ class ListeningSessions:
         """`actions` as (n,) int64 track ids, or a clear error naming what is wrong with them."""
         actions = np.asarray(actions)
         if actions.shape != (self.n,) or not np.issubdtype(actions.dtype, np.integer):
-            raise ValueError(f"invalid actions: expected {self.n} integer track ids, got {actions!r}")
+            raise ValueError(
+                f"invalid actions: expected {self.n} integer track ids, got {actions!r}"
+            )
         if actions.min() < 0 or actions.max() >= self.catalog.n_tracks:
             raise ValueError(f"invalid actions: track ids must lie in [0, {self.catalog.n_tracks})")
         return actions.astype(np.int64, copy=False)
@@ -187,14 +198,25 @@ class ListeningSessions:
     # ----- what agents and evaluators read -----------------------------------------------------
 
     def observations(self) -> np.ndarray:
-        """Current observation of every session.  # (n, obs_dim)"""
+        """Current observation of every session.
+
+        # (n, obs_dim)
+        """
         return build_observations(
-            self._mode, self.cohort, self.t / self.episode_length, self.affect, self._target, self.last,
+            self._mode,
+            self.cohort,
+            self.t / self.episode_length,
+            self.affect,
+            self._target,
+            self.last,
             self.context,
-        )  # fmt: skip
+        )
 
     def evaluator_affect(self) -> np.ndarray:
-        """Each session's current affect as the outcome source has it.  # (n, 2)"""
+        """Each session's current affect as the outcome source has it.
+
+        # (n, 2)
+        """
         return self.outcomes.affect(self)
 
     def view(self) -> SessionView:
@@ -203,27 +225,43 @@ class ListeningSessions:
 
         return SessionView(self)
 
-    def predicted_utility(self, candidates: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    def predicted_utility(
+        self, candidates: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
         """The world model's expected one-step utility of each candidate track as the next one, for
-        sessions `rows` (default all).  # candidates (rows, k) -> (rows, k)"""
+        sessions `rows` (default all).  # candidates (rows, k) -> (rows, k)
+        """
         state = self._state()
         rows = np.arange(self.n) if rows is None else np.asarray(rows)
         part = state if len(rows) == self.n else self.model.select(state, rows)
         prediction = self.model.predict(part, candidates)
         before = self.affect[rows]
         return self._candidate_utility(
-            rows, candidates, prediction.expected_engagement(), prediction.like_probability,
-            before[:, :1], before[:, 1:], prediction.valence_mean, prediction.arousal_mean,
-        )  # fmt: skip
+            rows,
+            candidates,
+            prediction.expected_engagement(),
+            prediction.like_probability,
+            before[:, :1],
+            before[:, 1:],
+            prediction.valence_mean,
+            prediction.arousal_mean,
+        )
 
-    def reference_utility(self, candidates: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    def reference_utility(
+        self, candidates: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
         """The reference world's own expected one-step utility of each candidate, from the listener's
-        latent state: what no observer can know. Reference-world sessions only.  # (rows, k)"""
+        latent state: what no observer can know. Reference-world sessions only.  # (rows, k)
+        """
         if not isinstance(self.outcomes, ReferenceOutcomes):
-            raise RuntimeError("only reference-world sessions have a latent state to score candidates with")
+            raise RuntimeError(
+                "only reference-world sessions have a latent state to score candidates with"
+            )
         rows = np.arange(self.n) if rows is None else np.asarray(rows)
         candidates = np.asarray(candidates, dtype=np.int64)
-        return self._candidate_utility(rows, candidates, *self.outcomes.expected_outcome(rows, candidates))
+        return self._candidate_utility(
+            rows, candidates, *self.outcomes.expected_outcome(rows, candidates)
+        )
 
     def _candidate_utility(
         self,
@@ -237,19 +275,25 @@ class ListeningSessions:
         arousal_after: np.ndarray,
     ) -> np.ndarray:
         """The mode's utility of candidates (rows, k) from expected outcomes (rows, k; affect before
-        (rows, 1)), counting each candidate's earlier plays in the episode."""
+        (rows, 1)), counting each candidate's earlier plays in the episode.
+        """
         repeats = (self.played[rows, None, :] == candidates[:, :, None]).sum(-1)
         return self.utility(
             UtilityInputs(
-                engagement=engagement, like=like, valence_before=valence_before,
-                arousal_before=arousal_before, valence_after=valence_after,
-                arousal_after=arousal_after, repeats=repeats,
+                engagement=engagement,
+                like=like,
+                valence_before=valence_before,
+                arousal_before=arousal_before,
+                valence_after=valence_after,
+                arousal_after=arousal_after,
+                repeats=repeats,
             )
-        )  # fmt: skip
+        )
 
     def fork(self, rows: np.ndarray) -> ListeningSessions:
         """Independent copies of sessions `rows` (repeats allowed), to roll out alternatives from the
-        same point; world-model sessions only (the reference world's latent state is not forked)."""
+        same point; world-model sessions only (the reference world's latent state is not forked).
+        """
         rows = np.asarray(rows, dtype=np.int64)
         copy = ListeningSessions(self.config, len(rows), self.outcomes.fork(rows))
         copy.state = self.model.select(self._state(), rows)

@@ -1,4 +1,7 @@
-"""Starting histories: the logged sessions an episode can continue, and the batches models start from."""
+"""Starting histories.
+
+The logged sessions an episode can continue, and the batches models start from.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +17,10 @@ from amrs_gym.world_model.protocol import Feedback, StartBatch
 
 @dataclass(frozen=True, eq=False)
 class StartSession:
-    """How an episode can start: a listener's logged session, with the session before it as history."""
+    """How an episode can start.
+
+    A listener's logged session, with the session before it as history.
+    """
 
     listener: int
     session_id: int
@@ -25,7 +31,9 @@ class StartSession:
     tracks: np.ndarray  # (length,) the previous session's tracks
     positions: np.ndarray  # (length,) their positions in that session
     feedback: Feedback  # fields (length,): their logged feedback
-    latent_start: np.ndarray  # (2,) latent affect when the session began (nan unless the logs have it)
+    latent_start: (
+        np.ndarray
+    )  # (2,) latent affect when the session began (nan unless the logs have it)
 
 
 def read_start_frame(source: pd.DataFrame | str | Path) -> pd.DataFrame:
@@ -99,8 +107,11 @@ _FEEDBACK_FIELDS = ("engagement", "skipped", "rating", "valence_report", "arousa
 def start_batch(
     picks: list[StartSession], mode: int, history_length: int, cold: bool, reports: np.ndarray
 ) -> StartBatch:
-    """The model's view of how `picks` begin: their last `history_length` logged tracks (none if
-    `cold`) and the starting reports `reports` (n, 2)."""
+    """The model's view of how `picks` begin.
+
+    Their last `history_length` logged tracks (none if `cold`) and the starting reports `reports`
+    (n, 2).
+    """
     n = len(picks)
     keep = [0 if cold else min(history_length, len(s.tracks)) for s in picks]
     width = max(keep, default=0)

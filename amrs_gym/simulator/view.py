@@ -46,30 +46,49 @@ class SessionView:
 
     @property
     def listener(self) -> np.ndarray:
-        """Each session's listener id.  # (n,)"""
+        """Each session's listener id.
+
+        # (n,)
+        """
         return _read_only(self._sessions.listener)
 
     @property
     def played(self) -> np.ndarray:
-        """Tracks each session has played this episode, in order, -1 padded.  # (n, episode_length)"""
+        """Tracks each session has played this episode, in order, -1 padded.
+
+        # (n, episode_length)
+        """
         return _read_only(self._sessions.played)
 
     @property
     def step(self) -> np.ndarray:
-        """Tracks played so far in each episode.  # (n,)"""
+        """Tracks played so far in each episode.
+
+        # (n,)
+        """
         return _read_only(self._sessions.t)
 
     @property
     def last_skipped(self) -> np.ndarray:
-        """Whether each session's last track was skipped (False before the first).  # (n,)"""
+        """Whether each session's last track was skipped (False before the first).
+
+        # (n,)
+        """
         return self._sessions.last[:, 1] > 0.5
 
-    def one_step_utility(self, candidates: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """The world model's expected utility of each candidate as the next track.  # (rows, k)"""
+    def one_step_utility(
+        self, candidates: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The world model's expected utility of each candidate as the next track.
+
+        # (rows, k)
+        """
         return self._sessions.predicted_utility(candidates, rows)
 
-    def true_one_step_utility(self, candidates: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    def true_one_step_utility(
+        self, candidates: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
         """The reference world's own expected utility of each candidate, from the latent state (a
-        ceiling no deployable agent has; reference-world sessions only).  # (rows, k)"""
+        ceiling no deployable agent has; reference-world sessions only).  # (rows, k)
+        """
         return self._sessions.reference_utility(candidates, rows)
-

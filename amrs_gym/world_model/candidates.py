@@ -15,7 +15,9 @@ import numpy as np
 def candidate_features(
     played_tracks: np.ndarray, played: np.ndarray, candidates: np.ndarray, track_unit: np.ndarray
 ) -> np.ndarray:
-    """Features of each candidate (n, k) given each session's played tracks.  # (n, k, 3) float32
+    """Features of each candidate (n, k) given each session's played tracks.
+
+    # (n, k, 3) float32
 
     Args:
         played_tracks: the session's tracks in order, -1 beyond `played`.  # (n, >= played.max())
@@ -28,7 +30,9 @@ def candidate_features(
     known = np.arange(width)[None, :] < played[:, None]  # (n, width)
     similarity = track_unit[candidates] @ track_unit[np.maximum(history, 0)].transpose(0, 2, 1)
     repeats = ((candidates[:, :, None] == history[:, None, :]) & known[:, None]).sum(-1)
-    max_sim = np.where(known[:, None], similarity, -1.0).max(-1).clip(min=0) * known.any(-1)[:, None]
+    max_sim = (
+        np.where(known[:, None], similarity, -1.0).max(-1).clip(min=0) * known.any(-1)[:, None]
+    )
     recent = known & (np.arange(width)[None, :] >= played[:, None] - 3)
     recent_sim = (similarity * recent[:, None]).sum(-1) / np.maximum(recent.sum(-1), 1)[:, None]
     return np.stack([repeats, max_sim, recent_sim], axis=-1).astype(np.float32)

@@ -30,7 +30,10 @@ _STATE = "state/"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint that cannot be used: unreadable, from another code version, or for another catalog."""
+    """A checkpoint that cannot be used.
+
+    Unreadable, from another code version, or for another catalog.
+    """
 
 
 @dataclass(frozen=True, eq=False)
@@ -45,7 +48,10 @@ class Checkpoint:
 
 
 def save_checkpoint(
-    path: str | Path, model: WorldModel, catalog_fingerprint: str, card: dict[str, Any] | None = None
+    path: str | Path,
+    model: WorldModel,
+    catalog_fingerprint: str,
+    card: dict[str, Any] | None = None,
 ) -> Path:
     """Write weights, config, track features and a model card, atomically."""
     meta = {
@@ -79,11 +85,15 @@ def read_checkpoint(path: str | Path, catalog: Catalog | None = None) -> Checkpo
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise CheckpointError(f"{path} is not a weights-only amrs-gym checkpoint ({type(exc).__name__}: {exc})") from None
+        raise CheckpointError(
+            f"{path} is not a weights-only amrs-gym checkpoint ({type(exc).__name__}: {exc})"
+        ) from None
     try:
         meta = json.loads(str(arrays.pop("meta")))
     except (KeyError, json.JSONDecodeError):
-        raise CheckpointError(f"{path} is not an amrs-gym world-model checkpoint (no metadata)") from None
+        raise CheckpointError(
+            f"{path} is not an amrs-gym world-model checkpoint (no metadata)"
+        ) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not an amrs-gym world-model checkpoint")
     if meta.get("format_version") != FORMAT_VERSION:
@@ -94,7 +104,9 @@ def read_checkpoint(path: str | Path, catalog: Catalog | None = None) -> Checkpo
     known = {f.name for f in fields(WorldModelConfig)}
     unknown = sorted(set(meta.get("config", {})) - known)
     if unknown:
-        raise CheckpointError(f"{path} has config fields this code does not know: {', '.join(unknown)}")
+        raise CheckpointError(
+            f"{path} has config fields this code does not know: {', '.join(unknown)}"
+        )
     features = arrays.pop("track_features", None)
     if features is None or features.ndim != 2:
         raise CheckpointError(f"{path} has no track features")
@@ -118,15 +130,20 @@ def read_checkpoint(path: str | Path, catalog: Catalog | None = None) -> Checkpo
     )
 
 
-def load_checkpoint(path: str | Path, catalog: Catalog | None = None) -> tuple[WorldModel, dict[str, Any]]:
+def load_checkpoint(
+    path: str | Path, catalog: Catalog | None = None
+) -> tuple[WorldModel, dict[str, Any]]:
     """The torch model of a checkpoint (eval mode) and its card; see `read_checkpoint`."""
     checkpoint = read_checkpoint(path, catalog)
     return _torch_model(checkpoint, path), checkpoint.card
 
 
 def load_listener_model(path: str | Path, catalog: Catalog | None = None) -> ListenerModel:
-    """The checkpoint as a `ListenerModel`: the fast numpy path for a transformer that uses
-    history (no torch import), the torch module's own rollout path for anything else (a GRU)."""
+    """The checkpoint as a `ListenerModel`.
+
+    The fast numpy path for a transformer that uses history (no torch import), the torch module's
+    own rollout path for anything else (a GRU).
+    """
     checkpoint = read_checkpoint(path, catalog)
     if checkpoint.config.encoder == "transformer" and checkpoint.config.use_history:
         from amrs_gym.world_model.rollout import NumpyRollout

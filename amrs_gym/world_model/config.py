@@ -7,7 +7,9 @@ from typing import Literal
 
 from amrs_gym.world_model.feedback import FEEDBACK_DIM
 
-N_CANDIDATE_FEATURES = 3  # earlier plays of the track, max similarity to history, mean similarity to last 3
+N_CANDIDATE_FEATURES = (
+    3  # earlier plays of the track, max similarity to history, mean similarity to last 3
+)
 
 
 @dataclass(frozen=True)

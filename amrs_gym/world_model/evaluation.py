@@ -67,7 +67,9 @@ def predict_rows(model: WorldModel, data: SessionTensors, batch_size: int = 256)
     return RowPredictions(**{name: np.concatenate(chunks) for name, chunks in parts.items()})
 
 
-def expected_calibration_error(probability: np.ndarray, outcome: np.ndarray, bins: int = 10) -> float:
+def expected_calibration_error(
+    probability: np.ndarray, outcome: np.ndarray, bins: int = 10
+) -> float:
     """Mean |predicted - observed| frequency over equal-width probability bins, weighted by bin size."""
     index = np.minimum((probability * bins).astype(int), bins - 1)
     error = 0.0
@@ -87,7 +89,9 @@ def fidelity_metrics(rows: RowPredictions) -> dict[str, float]:
     out = {
         "engagement_auc": _safe_auc(rows.skipped.astype(int), rows.skip_probability),
         "engagement_mae": float(np.abs(rows.expected_engagement - rows.engagement).mean()),
-        "engagement_ece": expected_calibration_error(rows.skip_probability, rows.skipped.astype(float)),
+        "engagement_ece": expected_calibration_error(
+            rows.skip_probability, rows.skipped.astype(float)
+        ),
     }
     rated = ~np.isnan(rows.rating)
     out["rating_auc"] = _safe_auc(rows.rating[rated].astype(int), rows.like_probability[rated])
@@ -95,8 +99,12 @@ def fidelity_metrics(rows: RowPredictions) -> dict[str, float]:
         report = getattr(rows, f"{name}_report")
         given = ~np.isnan(report)
         predicted = getattr(rows, name)[given]
-        out[f"{name}_mae"] = float(np.abs(predicted - report[given]).mean()) if given.any() else float("nan")
-        out[f"{name}_r"] = float(np.corrcoef(predicted, report[given])[0, 1]) if given.sum() > 2 else float("nan")
+        out[f"{name}_mae"] = (
+            float(np.abs(predicted - report[given]).mean()) if given.any() else float("nan")
+        )
+        out[f"{name}_r"] = (
+            float(np.corrcoef(predicted, report[given])[0, 1]) if given.sum() > 2 else float("nan")
+        )
     return {name: out[name] for name in METRICS}
 
 

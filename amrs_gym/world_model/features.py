@@ -17,6 +17,7 @@ import torch
 
 from amrs_gym.world_model.feedback import FEEDBACK_DIM, FEEDBACK_FIELDS, feedback_vector
 
+
 @dataclass
 class SessionTensors:
     """A padded batch of sessions: inputs and (masked) targets."""
@@ -34,8 +35,12 @@ class SessionTensors:
     rating: torch.Tensor  # (batch, seq_len) float, nan when not given
     valence: torch.Tensor  # (batch, seq_len) float, nan when not given
     arousal: torch.Tensor  # (batch, seq_len) float, nan when not given
-    scored: torch.Tensor  # (batch, seq_len) bool, current-session rows that count in losses and metrics
-    row: torch.Tensor  # (batch, seq_len) long, positional index of the token's row in the input frame, -1 pad
+    scored: (
+        torch.Tensor
+    )  # (batch, seq_len) bool, current-session rows that count in losses and metrics
+    row: (
+        torch.Tensor
+    )  # (batch, seq_len) long, positional index of the token's row in the input frame, -1 pad
 
     def __len__(self) -> int:
         return int(self.track.shape[0])
@@ -45,13 +50,20 @@ class SessionTensors:
         valid = self.valid[rows]
         width = int(valid.any(0).nonzero().max()) + 1 if valid.any() else 1
         return SessionTensors(
-            **{f.name: getattr(self, f.name)[rows] if getattr(self, f.name).dim() == 1 or f.name == "start"
-               else getattr(self, f.name)[rows][:, :width] for f in fields(self)}
+            **{
+                f.name: getattr(self, f.name)[rows]
+                if getattr(self, f.name).dim() == 1 or f.name == "start"
+                else getattr(self, f.name)[rows][:, :width]
+                for f in fields(self)
+            }
         )
 
     @property
     def lengths(self) -> torch.Tensor:
-        """Tokens per sequence (previous-session context included).  # (batch,)"""
+        """Tokens per sequence (previous-session context included).
+
+        # (batch,)
+        """
         return self.valid.sum(1)
 
 
@@ -80,13 +92,21 @@ def sessions_to_tensors(
     """
     order = np.lexsort((logs["position"].to_numpy(), logs["session_id"].to_numpy()))
     keep = np.ones(len(logs), bool) if scored is None else np.asarray(scored, bool)[order]
-    hidden = np.zeros(len(logs), bool) if hidden_feedback is None else np.asarray(hidden_feedback, bool)[order]
+    hidden = (
+        np.zeros(len(logs), bool)
+        if hidden_feedback is None
+        else np.asarray(hidden_feedback, bool)[order]
+    )
     logs = logs.iloc[order]
     session = logs["session_id"].to_numpy()
     starts = np.flatnonzero(np.r_[True, session[1:] != session[:-1]])
     lengths = np.diff(np.r_[starts, len(session)])
     # the listener's earlier sessions (in session_id order) supply up to `previous_tracks` context rows
-    listener = logs["listener_id"].to_numpy()[starts] if "listener_id" in logs.columns else np.arange(len(starts))
+    listener = (
+        logs["listener_id"].to_numpy()[starts]
+        if "listener_id" in logs.columns
+        else np.arange(len(starts))
+    )
     by_listener = np.lexsort((session[starts], listener))
     previous = np.full(len(starts), -1)
     same = listener[by_listener][1:] == listener[by_listener][:-1]
@@ -106,7 +126,11 @@ def sessions_to_tensors(
             row.append(np.full(len(indices), b))
             segment.append(np.full(len(indices), seg))
             offset += len(indices)
-    source_rows, step_index, batch_row = np.concatenate(source), np.concatenate(step), np.concatenate(row)
+    source_rows, step_index, batch_row = (
+        np.concatenate(source),
+        np.concatenate(step),
+        np.concatenate(row),
+    )
     segments = np.concatenate(segment)
     batch, seq_len = len(starts), int(step_index.max()) + 1
     positions = logs["position"].to_numpy()[source_rows]
@@ -125,7 +149,9 @@ def sessions_to_tensors(
     engagement = column("engagement")
     skipped = logs["skipped"].to_numpy().astype(np.float64)[source_rows]
     shown = ~hidden[source_rows]
-    fb = feedback_vector(engagement, skipped, rating, valence, arousal, present=shown.astype(np.float64))
+    fb = feedback_vector(
+        engagement, skipped, rating, valence, arousal, present=shown.astype(np.float64)
+    )
     if extra_feedback:
         extra = np.stack([column(c) for c in extra_feedback], axis=1) * shown[:, None]
         fb = np.concatenate([fb, extra], axis=1)
@@ -138,7 +164,9 @@ def sessions_to_tensors(
         return torch.as_tensor([lookup.get(str(v), 0) for v in first[name]], dtype=torch.long)
 
     if "valence_start" in logs.columns:
-        start = np.stack([first["valence_start"].to_numpy(float), first["arousal_start"].to_numpy(float)], 1)
+        start = np.stack(
+            [first["valence_start"].to_numpy(float), first["arousal_start"].to_numpy(float)], 1
+        )
     else:
         start = np.zeros((batch, 2))
     return SessionTensors(
@@ -159,4 +187,11 @@ def sessions_to_tensors(
         row=pad(order[source_rows], -1, torch.long),
     )
 
-__all__ = ["FEEDBACK_DIM", "FEEDBACK_FIELDS", "SessionTensors", "feedback_vector", "sessions_to_tensors"]
+
+__all__ = [
+    "FEEDBACK_DIM",
+    "FEEDBACK_FIELDS",
+    "SessionTensors",
+    "feedback_vector",
+    "sessions_to_tensors",
+]

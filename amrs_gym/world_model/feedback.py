@@ -27,7 +27,10 @@ def feedback_vector(
     arousal_report: np.ndarray,
     present: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Encode observed feedback; missing ratings/reports become 0 with their flag off.  # (..., 9)"""
+    """Encode observed feedback; missing ratings/reports become 0 with their flag off.
+
+    # (..., 9)
+    """
     rated = ~np.isnan(rating)
     reported = ~np.isnan(valence_report) & ~np.isnan(arousal_report)
     present = np.ones_like(engagement) if present is None else present

@@ -88,7 +88,9 @@ class _Block(nn.Module):
         p = self.dropout.p if self.training else 0.0
         return self._finish(x, F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p))
 
-    def step(self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor], position: torch.Tensor) -> torch.Tensor:
+    def step(
+        self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor], position: torch.Tensor
+    ) -> torch.Tensor:
         """One new token per row (batch, 1, d) written at `position` (batch,) in the cache."""
         q, k, v = self._split(x)
         keys, values = cache
@@ -96,7 +98,9 @@ class _Block(nn.Module):
         keys[rows, :, position] = k[:, :, 0]
         values[rows, :, position] = v[:, :, 0]
         allowed = torch.arange(keys.shape[2]) <= position[:, None]  # (batch, max_len + 1)
-        return self._finish(x, F.scaled_dot_product_attention(q, keys, values, attn_mask=allowed[:, None, None]))
+        return self._finish(
+            x, F.scaled_dot_product_attention(q, keys, values, attn_mask=allowed[:, None, None])
+        )
 
 
 @dataclass
@@ -199,7 +203,9 @@ class WorldModel(nn.Module):
         """Embedding of sequence positions, capped at `position_cap`."""
         return self.position_table(index.clamp_max(self.config.position_cap))
 
-    def _session(self, mode: torch.Tensor, cohort: torch.Tensor, start: torch.Tensor) -> torch.Tensor:
+    def _session(
+        self, mode: torch.Tensor, cohort: torch.Tensor, start: torch.Tensor
+    ) -> torch.Tensor:
         if not self.config.use_affect:
             start = torch.zeros_like(start)
         return self.mode_embedding(mode) + self.cohort_embedding(cohort) + self.start_report(start)
@@ -210,7 +216,9 @@ class WorldModel(nn.Module):
             feedback[..., 6:9] = 0.0  # valence_report, arousal_report, reported
         return self.context_track(self.track_features[track]) + self.context_feedback(feedback)
 
-    def _heads(self, query: torch.Tensor, attended: torch.Tensor, last: torch.Tensor, context: torch.Tensor) -> Prediction:
+    def _heads(
+        self, query: torch.Tensor, attended: torch.Tensor, last: torch.Tensor, context: torch.Tensor
+    ) -> Prediction:
         out = self.head(torch.cat([query, attended, last], dim=-1))
         bins = self.config.engagement_bins
         shape = out.shape[:-1]
@@ -229,9 +237,13 @@ class WorldModel(nn.Module):
         batch, length, d = hidden.shape
         heads = self.config.n_heads
         kv = self.memory(hidden).view(batch, length, 2, heads, d // heads)
-        return kv[:, :, 0].transpose(1, 2), kv[:, :, 1].transpose(1, 2)  # (batch, heads, length, head_dim)
+        return kv[:, :, 0].transpose(1, 2), kv[:, :, 1].transpose(
+            1, 2
+        )  # (batch, heads, length, head_dim)
 
-    def _attend(self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    def _attend(
+        self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, allowed: torch.Tensor
+    ) -> torch.Tensor:
         """Candidate queries (batch, k, d) over memory; allowed (batch or 1, k, length)."""
         batch, k, d = query.shape
         heads = self.config.n_heads
@@ -250,7 +262,9 @@ class WorldModel(nn.Module):
         session = self._session(batch.mode, batch.cohort, batch.start)  # (n, d)
         place = self.position(batch.position + 1) + self.segment(batch.segment)  # (n, seq_len, d)
         start = self.start_token + self.position(torch.zeros(1, dtype=torch.long))
-        tokens = torch.cat([start.expand(n, 1, -1), self._context_tokens(batch.track, batch.feedback) + place], 1)
+        tokens = torch.cat(
+            [start.expand(n, 1, -1), self._context_tokens(batch.track, batch.feedback) + place], 1
+        )
         tokens = tokens + session[:, None]  # (n, seq_len + 1, d)
         index = torch.arange(seq_len + 1)
         causal = index[None, :] <= index[:, None]
@@ -284,8 +298,10 @@ class WorldModel(nn.Module):
         return self.norm(out)
 
     def _candidate_features_full(self, track: torch.Tensor, segment: torch.Tensor) -> torch.Tensor:
-        """`candidate_features` of every row's own track at once: row t against the earlier rows of its
-        session (a test holds the two to each other)."""
+        """`candidate_features` of every row's own track at once.
+
+        Row t against the earlier rows of its session (a test holds the two to each other).
+        """
         n, seq_len = track.shape
         if not self.config.use_history:
             return torch.zeros(n, seq_len, N_CANDIDATE_FEATURES)
@@ -321,7 +337,10 @@ class WorldModel(nn.Module):
             memory_values=torch.zeros(n, heads, slots, head_dim),
             last_hidden=torch.zeros(n, d),
         )
-        self._push(state, (self.start_token + self.position(torch.zeros(1, dtype=torch.long))).expand(n, -1))
+        self._push(
+            state,
+            (self.start_token + self.position(torch.zeros(1, dtype=torch.long))).expand(n, -1),
+        )
         return state
 
     def observe(
@@ -372,7 +391,10 @@ class WorldModel(nn.Module):
         n, k = candidates.shape
         if self.config.use_history:
             features = candidate_features(
-                state.tracks.numpy(), state.played.numpy(), candidates.numpy(), self.track_unit.numpy()
+                state.tracks.numpy(),
+                state.played.numpy(),
+                candidates.numpy(),
+                self.track_unit.numpy(),
             )
             candidate = torch.from_numpy(features)
         else:
@@ -386,4 +408,6 @@ class WorldModel(nn.Module):
         limit = state.length
         allowed = (torch.arange(slots) < limit[:, None])[:, None].expand(n, k, slots)
         attended = self._attend(query, state.memory_keys, state.memory_values, allowed)
-        return self._heads(query, attended, state.last_hidden[:, None].expand(n, k, -1), state.last_hidden)
+        return self._heads(
+            query, attended, state.last_hidden[:, None].expand(n, k, -1), state.last_hidden
+        )

@@ -52,7 +52,7 @@ class StartBatch:
     history_length: np.ndarray  # (n,) valid history tracks of each row
 
     def __len__(self) -> int:
-        return int(len(self.mode))
+        return len(self.mode)
 
 
 @dataclass(frozen=True)

@@ -10,78 +10,19 @@ the `ListenerModel` protocol; `tests/world_model/test_rollout.py` checks it matc
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from amrs_gym.world_model.candidates import candidate_features
 from amrs_gym.world_model.config import WorldModelConfig
 from amrs_gym.world_model.feedback import feedback_vector
+from amrs_gym.world_model.numpy_ops import gelu, layer_norm, sigmoid, single_threaded_blas, softmax
 from amrs_gym.world_model.protocol import Feedback, StartBatch, StepPrediction
 
 if TYPE_CHECKING:
     from amrs_gym.world_model.model import WorldModel
-
-_EPS = 1e-5  # LayerNorm epsilon (torch default)
-_THREADPOOLS = ThreadpoolController()
-
-
-def single_threaded_blas(batch: int) -> AbstractContextManager[object]:
-    """A fresh context that runs BLAS on one thread for batches big enough to wake its workers: at
-    these sizes the workers only add contention (a 256x64 @ 64x128 product: 7.8 ms on 2 threads of a
-    busy machine, 84 us on one). Small batches skip the switch, which itself costs about 70 us.
-    The limit applies when the context is created: use each one in a single `with`."""
-    return _THREADPOOLS.limit(limits=1, user_api="blas") if batch >= 16 else nullcontext()
-
-
-# ufunc reductions are called directly: ndarray.mean/.max/.sum add Python-level wrappers that
-# cost more than the arithmetic at these sizes.
-_sum, _max = np.add.reduce, np.maximum.reduce
-
-
-def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    inverse = np.float32(1.0 / x.shape[-1])
-    centred = x - _sum(x, -1, keepdims=True) * inverse
-    return centred / np.sqrt(_sum(centred * centred, -1, keepdims=True) * inverse + _EPS) * weight + bias
-
-
-_ERF_P = np.float32(0.3275911)
-_ERF_A = [np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)]
-
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    """erf by Abramowitz & Stegun 7.1.26 (max error 1.5e-7): ~8x faster than scipy's on these arrays."""
-    z = np.abs(x)
-    t = z * _ERF_P
-    t += 1.0
-    np.reciprocal(t, out=t)
-    poly = t * _ERF_A[0]
-    for a in _ERF_A[1:]:
-        poly += a
-        poly *= t
-    np.multiply(z, z, out=z)
-    np.negative(z, out=z)
-    np.exp(z, out=z)
-    poly *= z  # in place throughout: on the greedy agent's (sessions x catalog) batches this halves the time
-    np.subtract(1.0, poly, out=poly)
-    return np.copysign(poly, x, out=poly)
-
-
-def _gelu(x: np.ndarray) -> np.ndarray:
-    """Exact (erf) GELU, as torch's default."""
-    return 0.5 * x * (1.0 + _erf(x * np.float32(0.7071067811865476)))
-
-
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - _max(x, -1, keepdims=True))
-    return e / _sum(e, -1, keepdims=True)
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 @dataclass
@@ -92,7 +33,9 @@ class RolloutState:
     length: np.ndarray  # (batch,) tokens in the context, start token included
     played: np.ndarray  # (batch,) current-session tracks in the context
     tracks: np.ndarray  # (batch, max_len) current-session track ids, -1 beyond `played`
-    keys: list[np.ndarray]  # per layer (batch, heads, head_dim, slots): transposed, for contiguous matmuls
+    keys: list[
+        np.ndarray
+    ]  # per layer (batch, heads, head_dim, slots): transposed, for contiguous matmuls
     values: list[np.ndarray]  # per layer (batch, heads, slots, head_dim)
     memory_keys: np.ndarray  # (batch, heads, head_dim, slots)
     memory_values: np.ndarray  # (batch, heads, slots, head_dim)
@@ -102,28 +45,41 @@ class RolloutState:
         """A copy of the state of `rows`, keeping only the first `slots` cache slots if given."""
         cut = slice(None, slots)
         return RolloutState(
-            session=self.session[rows], length=self.length[rows], played=self.played[rows],
-            tracks=self.tracks[rows], keys=[k[rows][..., cut] for k in self.keys],
+            session=self.session[rows],
+            length=self.length[rows],
+            played=self.played[rows],
+            tracks=self.tracks[rows],
+            keys=[k[rows][..., cut] for k in self.keys],
             values=[v[rows][:, :, cut] for v in self.values],
-            memory_keys=self.memory_keys[rows][..., cut], memory_values=self.memory_values[rows][:, :, cut],
+            memory_keys=self.memory_keys[rows][..., cut],
+            memory_values=self.memory_values[rows][:, :, cut],
             last_hidden=self.last_hidden[rows],
-        )  # fmt: skip
+        )
 
     def assign(self, rows: np.ndarray, other: RolloutState) -> None:
-        """Overwrite `rows` with `other` (which may hold fewer cache slots: later slots are never visible)."""
+        """Overwrite `rows` with `other` (which may hold fewer cache slots.
+
+        Later slots are never visible).
+        """
         for name in ("session", "length", "played", "tracks", "last_hidden"):
             getattr(self, name)[rows] = getattr(other, name)
         slots = other.values[0].shape[2] if other.values else other.memory_values.shape[2]
-        for mine, theirs in zip([*self.keys, self.memory_keys], [*other.keys, other.memory_keys], strict=True):
+        for mine, theirs in zip(
+            [*self.keys, self.memory_keys], [*other.keys, other.memory_keys], strict=True
+        ):
             mine[rows, :, :, :slots] = theirs
-        for mine, theirs in zip([*self.values, self.memory_values], [*other.values, other.memory_values], strict=True):
+        for mine, theirs in zip(
+            [*self.values, self.memory_values], [*other.values, other.memory_values], strict=True
+        ):
             mine[rows, :, :slots] = theirs
 
 
 class NumpyRollout:
     """Incremental inference of a trained transformer world model, in numpy."""
 
-    def __init__(self, config: WorldModelConfig, state: dict[str, np.ndarray], track_features: np.ndarray):
+    def __init__(
+        self, config: WorldModelConfig, state: dict[str, np.ndarray], track_features: np.ndarray
+    ):
         """Build from a checkpoint's arrays (`read_checkpoint`) or a model (`from_model`)."""
         if config.encoder != "transformer" or not config.use_history:
             raise ValueError("NumpyRollout needs a transformer world model that uses history")
@@ -140,9 +96,13 @@ class NumpyRollout:
             return w[f"{name}.weight"], w[f"{name}.bias"]
 
         features = np.asarray(track_features, dtype=np.float32)
-        self.context_track = features @ linear("context_track")[0] + w["context_track.bias"]  # (n_tracks, d)
+        self.context_track = (
+            features @ linear("context_track")[0] + w["context_track.bias"]
+        )  # (n_tracks, d)
         self.query_track = features @ linear("query_track")[0] + w["query_track.bias"]
-        self.track_unit = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-8)
+        self.track_unit = features / np.maximum(
+            np.linalg.norm(features, axis=1, keepdims=True), 1e-8
+        )
         self.context_feedback = linear("context_feedback")
         self.query_candidate = linear("query_candidate")
         self.mode = w["mode_embedding.weight"]
@@ -193,19 +153,25 @@ class NumpyRollout:
 
     def start(self, starts: StartBatch) -> RolloutState:
         """Encode each session's start token, then its logged history (rows of different
-        lengths in one batch: a row past its history sits the step out)."""
+        lengths in one batch: a row past its history sits the step out).
+        """
         n = len(starts)
         with single_threaded_blas(n):
             state = self._start_tokens(starts.mode, starts.cohort, starts.start_report)
             history = starts.history_feedback
             vectors = feedback_vector(
-                history.engagement, history.skipped, history.rating,
-                history.valence_report, history.arousal_report,
-            ).astype(np.float32)  # fmt: skip  # (n, L, feedback_dim)
+                history.engagement,
+                history.skipped,
+                history.rating,
+                history.valence_report,
+                history.arousal_report,
+            ).astype(np.float32)  # (n, L, feedback_dim)
             lengths = starts.history_length
             rows = np.arange(n)
             for step in range(int(lengths.max(initial=0))):
-                index = np.minimum(step, np.maximum(lengths - 1, 0))  # rows past their end repeat it
+                index = np.minimum(
+                    step, np.maximum(lengths - 1, 0)
+                )  # rows past their end repeat it
                 self._observe(
                     state,
                     np.maximum(starts.history_tracks[rows, index], 0),
@@ -215,17 +181,25 @@ class NumpyRollout:
                 )
         return state
 
-    def _start_tokens(self, mode: np.ndarray, cohort: np.ndarray, start: np.ndarray) -> RolloutState:
+    def _start_tokens(
+        self, mode: np.ndarray, cohort: np.ndarray, start: np.ndarray
+    ) -> RolloutState:
         """Begin sessions: encode the start token."""
         cfg = self.config
         n = len(mode)
         slots = cfg.max_len + 2  # the last slot is scratch space for rows that sit a step out
         w, b = self.start_report
-        report = np.asarray(start, dtype=np.float32) if cfg.use_affect else np.zeros((n, 2), np.float32)
+        report = (
+            np.asarray(start, dtype=np.float32) if cfg.use_affect else np.zeros((n, 2), np.float32)
+        )
         session = self.mode[mode] + self.cohort[cohort] + report @ w + b
 
         def cache(transposed: bool = False) -> np.ndarray:
-            shape = (n, self.heads, self.head_dim, slots) if transposed else (n, self.heads, slots, self.head_dim)
+            shape = (
+                (n, self.heads, self.head_dim, slots)
+                if transposed
+                else (n, self.heads, slots, self.head_dim)
+            )
             return np.zeros(shape, dtype=np.float32)
 
         state = RolloutState(
@@ -233,19 +207,26 @@ class NumpyRollout:
             length=np.zeros(n, dtype=np.int64),
             played=np.zeros(n, dtype=np.int64),
             tracks=np.full((n, cfg.max_len), -1, dtype=np.int64),
-            keys=[cache(transposed=True) for _ in self.blocks], values=[cache() for _ in self.blocks],
-            memory_keys=cache(transposed=True), memory_values=cache(),
+            keys=[cache(transposed=True) for _ in self.blocks],
+            values=[cache() for _ in self.blocks],
+            memory_keys=cache(transposed=True),
+            memory_values=cache(),
             last_hidden=np.zeros((n, cfg.d_model), dtype=np.float32),
-        )  # fmt: skip
-        self._push(state, np.broadcast_to(self.start_token, (n, cfg.d_model)), np.ones(n, dtype=bool))
+        )
+        self._push(
+            state, np.broadcast_to(self.start_token, (n, cfg.d_model)), np.ones(n, dtype=bool)
+        )
         return state
 
     def observe(self, state: RolloutState, tracks: np.ndarray, feedback: Feedback) -> None:
         """Append the track each session just played, with the listener's feedback."""
         vector = feedback_vector(
-            feedback.engagement, feedback.skipped, feedback.rating, feedback.valence_report,
+            feedback.engagement,
+            feedback.skipped,
+            feedback.rating,
+            feedback.valence_report,
             feedback.arousal_report,
-        ).astype(np.float32)  # fmt: skip
+        ).astype(np.float32)
         with single_threaded_blas(len(tracks)):
             self._observe(state, np.asarray(tracks), vector)
 
@@ -277,12 +258,21 @@ class NumpyRollout:
             feedback = feedback.copy()
             feedback[:, 6:9] = 0.0
         w, b = self.context_feedback
-        token = self.context_track[track] + feedback @ w + b + self._position(position) + self.segments[current.astype(int)]
+        token = (
+            self.context_track[track]
+            + feedback @ w
+            + b
+            + self._position(position)
+            + self.segments[current.astype(int)]
+        )
         state.played = state.played + grows
         self._push(state, token, active)
 
     def context(self, state: RolloutState) -> np.ndarray:
-        """The encoder's output at each session's newest token.  # (n, d_model)"""
+        """The encoder's output at each session's newest token.
+
+        # (n, d_model)
+        """
         return state.last_hidden
 
     def select(self, state: RolloutState, rows: np.ndarray, compact: bool = False) -> RolloutState:
@@ -302,22 +292,26 @@ class NumpyRollout:
         position = state.length
         slot = np.where(active, position, state.values[0].shape[2] - 1)
         used = int(position.max()) + 1  # only the filled slots take part in attention
-        visible = np.arange(used)[None, None, None, :] <= position[:, None, None, None]  # (n, 1, 1, used)
+        visible = (
+            np.arange(used)[None, None, None, :] <= position[:, None, None, None]
+        )  # (n, 1, 1, used)
         x = token + state.session
         for block, keys, values in zip(self.blocks, state.keys, state.values, strict=True):
             w, b = block["qkv"]
-            qkv = (_layer_norm(x, *block["norm1"]) @ w + b).reshape(n, 3, heads, head_dim)
+            qkv = (layer_norm(x, *block["norm1"]) @ w + b).reshape(n, 3, heads, head_dim)
             keys[rows, :, :, slot] = qkv[:, 1]
             values[rows, :, slot] = qkv[:, 2]
             scores = (qkv[:, 0, :, None, :] @ keys[..., :used]) * self.scale  # (n, heads, 1, used)
-            weights = _softmax(np.where(visible, scores, -np.inf))
-            attended = (weights @ values[:, :, :used]).reshape(n, d)  # garbage for inactive rows, never stored
+            weights = softmax(np.where(visible, scores, -np.inf))
+            attended = (weights @ values[:, :, :used]).reshape(
+                n, d
+            )  # garbage for inactive rows, never stored
             w, b = block["out"]
             x = x + attended @ w + b
             w1, b1 = block["ff1"]
             w2, b2 = block["ff2"]
-            x = x + _gelu(_layer_norm(x, *block["norm2"]) @ w1 + b1) @ w2 + b2
-        hidden = _layer_norm(x, *self.norm)
+            x = x + gelu(layer_norm(x, *block["norm2"]) @ w1 + b1) @ w2 + b2
+        hidden = layer_norm(x, *self.norm)
         w, b = self.memory
         memory = (hidden @ w + b).reshape(n, 2, heads, head_dim)
         state.memory_keys[rows, :, :, slot] = memory[:, 0]
@@ -336,24 +330,25 @@ class NumpyRollout:
         w, b = self.query_candidate
         query = (
             self.query_track[candidates]
-            + candidate_features(state.tracks, state.played, candidates, self.track_unit) @ w + b
+            + candidate_features(state.tracks, state.played, candidates, self.track_unit) @ w
+            + b
             + (self._position(state.played + 1) + self.segments[1] + state.session)[:, None]
         )  # (n, k, d)
         used = int(state.length.max())
-        q = _layer_norm(query, *self.query_norm).reshape(n, k, heads, head_dim).transpose(0, 2, 1, 3)
+        q = layer_norm(query, *self.query_norm).reshape(n, k, heads, head_dim).transpose(0, 2, 1, 3)
         scores = (q @ state.memory_keys[..., :used]) * self.scale  # (n, heads, k, used)
         visible = np.arange(used)[None, None, None, :] < state.length[:, None, None, None]
-        attended = (_softmax(np.where(visible, scores, -np.inf)) @ state.memory_values[:, :, :used])
+        attended = softmax(np.where(visible, scores, -np.inf)) @ state.memory_values[:, :, :used]
         attended = attended.transpose(0, 2, 1, 3).reshape(n, k, d)
         last = np.broadcast_to(state.last_hidden[:, None], (n, k, d))
         (w1, b1), (w2, b2), (w3, b3) = self.head
-        hidden = _gelu(_gelu(np.concatenate([query, attended, last], -1) @ w1 + b1) @ w2 + b2)
+        hidden = gelu(gelu(np.concatenate([query, attended, last], -1) @ w1 + b1) @ w2 + b2)
         out = hidden @ w3 + b3
         bins = self.config.engagement_bins
         return StepPrediction(
-            skip_probability=_sigmoid(out[..., 0]),
-            engagement_probabilities=_softmax(out[..., 1 : 1 + 2 * bins].reshape(n, k, 2, bins)),
-            like_probability=_sigmoid(out[..., 1 + 2 * bins]),
+            skip_probability=sigmoid(out[..., 0]),
+            engagement_probabilities=softmax(out[..., 1 : 1 + 2 * bins].reshape(n, k, 2, bins)),
+            like_probability=sigmoid(out[..., 1 + 2 * bins]),
             valence_mean=np.tanh(out[..., 2 + 2 * bins]),
             valence_std=np.exp(np.clip(out[..., 3 + 2 * bins], -5, 1)),
             arousal_mean=np.tanh(out[..., 4 + 2 * bins]),

@@ -1,4 +1,6 @@
-"""`TorchRollout`: any trained `WorldModel` (transformer or GRU) behind the `ListenerModel` protocol.
+"""`TorchRollout`.
+
+Any trained `WorldModel` (transformer or GRU) behind the `ListenerModel` protocol.
 
 It drives the torch module's own incremental path (`start` / `observe` / `predict` with
 key/value caches or the GRU's hidden state), numpy in and out. It is several times slower
@@ -53,19 +55,22 @@ class TorchRollout:
     def start(self, starts: StartBatch) -> ModelState:
         """Encode the start tokens, then each history (rows grouped by history length)."""
         state = self.model.start(
-            torch.as_tensor(starts.mode, dtype=torch.long),
-            torch.as_tensor(starts.cohort, dtype=torch.long),
-            torch.as_tensor(starts.start_report, dtype=torch.float32),
+            torch.tensor(starts.mode, dtype=torch.long),
+            torch.tensor(starts.cohort, dtype=torch.long),
+            torch.tensor(starts.start_report, dtype=torch.float32),
         )
         feedback = _feedback_tensor(starts.history_feedback)  # (n, L, feedback_dim)
-        tracks = torch.as_tensor(np.maximum(starts.history_tracks, 0), dtype=torch.long)
-        positions = torch.as_tensor(starts.history_positions, dtype=torch.long)
+        tracks = torch.tensor(np.maximum(starts.history_tracks, 0), dtype=torch.long)
+        positions = torch.tensor(starts.history_positions, dtype=torch.long)
         for length in np.unique(starts.history_length[starts.history_length > 0]):
             rows = torch.from_numpy(np.flatnonzero(starts.history_length == length))
             part = state.select(rows)
             for step in range(int(length)):
                 self.model.observe(
-                    part, tracks[rows, step], feedback[rows, step], previous_position=positions[rows, step]
+                    part,
+                    tracks[rows, step],
+                    feedback[rows, step],
+                    previous_position=positions[rows, step],
                 )
             state.assign(rows, part)
         return state
@@ -73,12 +78,14 @@ class TorchRollout:
     @torch.no_grad()
     def observe(self, state: ModelState, tracks: np.ndarray, feedback: Feedback) -> None:
         """Append the track each session just played, with the listener's feedback."""
-        self.model.observe(state, torch.as_tensor(tracks, dtype=torch.long), _feedback_tensor(feedback))
+        self.model.observe(
+            state, torch.tensor(tracks, dtype=torch.long), _feedback_tensor(feedback)
+        )
 
     @torch.no_grad()
     def predict(self, state: ModelState, candidates: np.ndarray) -> StepPrediction:
         """Predicted response to each candidate (n, k)."""
-        prediction = self.model.predict(state, torch.as_tensor(candidates, dtype=torch.long))
+        prediction = self.model.predict(state, torch.tensor(candidates, dtype=torch.long))
         return StepPrediction(
             skip_probability=prediction.skip_probability.double().numpy(),
             engagement_probabilities=prediction.engagement_logits.softmax(-1).double().numpy(),
@@ -90,13 +97,16 @@ class TorchRollout:
         )
 
     def context(self, state: ModelState) -> np.ndarray:
-        """The encoder's output at each session's newest token.  # (n, d_model)"""
+        """The encoder's output at each session's newest token.
+
+        # (n, d_model)
+        """
         return np.asarray(state.last_hidden.numpy(), dtype=np.float32)
 
     def select(self, state: ModelState, rows: np.ndarray, compact: bool = False) -> ModelState:
         """A copy of sessions `rows` (torch states are never compacted)."""
-        return state.select(torch.as_tensor(np.asarray(rows), dtype=torch.long))
+        return state.select(torch.tensor(rows, dtype=torch.long))
 
     def assign(self, state: ModelState, rows: np.ndarray, other: ModelState) -> None:
         """Overwrite sessions `rows` of `state` with `other`."""
-        state.assign(torch.as_tensor(np.asarray(rows), dtype=torch.long), other)
+        state.assign(torch.tensor(rows, dtype=torch.long), other)

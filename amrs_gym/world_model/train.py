@@ -1,6 +1,6 @@
 """Train the world model on logged sessions.
 
-    python -m amrs_gym.world_model.train                       # default logs -> results/world_model.npz
+    Python -m amrs_gym.world_model.train                       # default logs -> results/world_model.npz
     python -m amrs_gym.world_model.train --logs logs.parquet --out model.npz
     python -m amrs_gym.world_model.train --ship                # rewrite the packaged checkpoint and assets
     torchrun --nproc_per_node=2 -m amrs_gym.world_model.train  # distributed data parallel (gloo, CPU)
@@ -52,7 +52,8 @@ def fit_world_model(
     progress: bool = True,
 ) -> tuple[WorldModel, dict[str, Any]]:
     """Build a world model and fit it with early stopping; initialisation and dropout are seeded
-    with `train_config.seed` and the global torch generator is restored after."""
+    with `train_config.seed` and the global torch generator is restored after.
+    """
     with torch.random.fork_rng():
         torch.manual_seed(train_config.seed)
         model = WorldModel(config, track_features)
@@ -77,15 +78,22 @@ def train_world_model(
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m amrs_gym.world_model.train`."""
-    parser = argparse.ArgumentParser(prog="python -m amrs_gym.world_model.train", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m amrs_gym.world_model.train",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--logs", help="log parquet (default: generate the default logs)")
     parser.add_argument("--out", default="results/world_model.npz", help="checkpoint to write")
-    parser.add_argument("--ship", action="store_true", help="write the packaged assets instead of --out")
+    parser.add_argument(
+        "--ship", action="store_true", help="write the packaged assets instead of --out"
+    )
     parser.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--encoder", choices=["transformer", "gru"], default="transformer")
-    parser.add_argument("--quick", action="store_true", help="a small run for tests (few sessions and epochs)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a small run for tests (few sessions and epochs)"
+    )
     args = parser.parse_args(argv)
     if args.ship and (args.logs or args.quick):
         parser.error("--ship rewrites the packaged default: it takes neither --logs nor --quick")
@@ -109,7 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         split = split_by_listener(dataset.logs, seed=defaults.SPLIT_SEED)
     train_config = replace(TrainConfig(), epochs=2 if args.quick else args.epochs, seed=args.seed)
     started = time.perf_counter()
-    trained = train_world_model(split, catalog, WorldModelConfig(encoder=args.encoder), train_config)
+    trained = train_world_model(
+        split, catalog, WorldModelConfig(encoder=args.encoder), train_config
+    )
     seconds = time.perf_counter() - started
     if rank != 0:
         return 0
@@ -123,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
         "best_val_loss": trained.history["best_val_loss"],
         "train_seconds": seconds,
         "world_size": trained.history["world_size"],
-        "command": "python -m amrs_gym.world_model.train " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python -m amrs_gym.world_model.train "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
     }
     out = defaults.CHECKPOINT_PATH if args.ship else Path(args.out)
     save_checkpoint(out, trained.model, catalog.fingerprint(), card)
@@ -131,7 +142,9 @@ def main(argv: list[str] | None = None) -> int:
         from amrs_gym.world_model.shipping import write_assets
 
         write_assets(dataset, split, card)
-    print(f"wrote {out} (best epoch {card['best_epoch']}, val loss {card['best_val_loss']:.4f}, {seconds:.0f}s)")
+    print(
+        f"wrote {out} (best epoch {card['best_epoch']}, val loss {card['best_val_loss']:.4f}, {seconds:.0f}s)"
+    )
     print(json.dumps({k: card[k] for k in ("train_sessions", "val_sessions", "train_seconds")}))
     return 0
 

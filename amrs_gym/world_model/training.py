@@ -1,4 +1,7 @@
-"""Fitting a world model: masked joint losses, early stopping, optional distributed data parallel."""
+"""Fitting a world model.
+
+Masked joint losses, early stopping, optional distributed data parallel.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +47,8 @@ def masked_losses(prediction: Prediction, batch: SessionTensors) -> dict[str, to
         return (values * mask).sum() / count.clamp_min(1)
 
     losses["skip"] = mean(
-        F.binary_cross_entropy_with_logits(prediction.skip_logit, batch.skipped, reduction="none"), rows
+        F.binary_cross_entropy_with_logits(prediction.skip_logit, batch.skipped, reduction="none"),
+        rows,
     )
     bins = prediction.engagement_logits.shape[-1]
     target_bin = (batch.engagement * bins).long().clamp(0, bins - 1)
@@ -53,7 +57,9 @@ def masked_losses(prediction: Prediction, batch: SessionTensors) -> dict[str, to
         -2, kept_or_skipped[..., None, None].expand(*kept_or_skipped.shape, 1, bins)
     ).squeeze(-2)
     losses["engagement"] = mean(
-        F.cross_entropy(logits.reshape(-1, bins), target_bin.reshape(-1), reduction="none").view_as(batch.skipped),
+        F.cross_entropy(logits.reshape(-1, bins), target_bin.reshape(-1), reduction="none").view_as(
+            batch.skipped
+        ),
         rows,
     )
     rated = rows & ~torch.isnan(batch.rating)
@@ -80,10 +86,18 @@ def total_loss(losses: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def _length_bucketed_batches(
-    lengths: torch.Tensor, batch_size: int, rank: int, world: int, steps: int, generator: torch.Generator
+    lengths: torch.Tensor,
+    batch_size: int,
+    rank: int,
+    world: int,
+    steps: int,
+    generator: torch.Generator,
 ) -> list[torch.Tensor]:
-    """This process's `steps` batches for one epoch: shuffled, then grouped by similar length
-    inside chunks of 32 batches so little compute goes to padding; batch order shuffled again."""
+    """This process's `steps` batches for one epoch.
+
+    Shuffled, then grouped by similar length inside chunks of 32 batches so little compute goes to
+    padding; batch order shuffled again.
+    """
     order = torch.randperm(len(lengths), generator=generator)
     shard = order[rank::world]
     shard = shard.repeat(1 + (steps * batch_size) // max(len(shard), 1))[: steps * batch_size]
@@ -117,7 +131,11 @@ def validation_loss(model: WorldModel, data: SessionTensors, batch_size: int = 2
 
 
 def fit(
-    model: WorldModel, train: SessionTensors, val: SessionTensors, config: TrainConfig, progress: bool = True
+    model: WorldModel,
+    train: SessionTensors,
+    val: SessionTensors,
+    config: TrainConfig,
+    progress: bool = True,
 ) -> dict[str, object]:
     """Train with AdamW and early stopping; under torchrun, as distributed data parallel.
 
@@ -129,10 +147,15 @@ def fit(
     ddp: torch.nn.Module = model
     if world > 1:
         ddp = torch.nn.parallel.DistributedDataParallel(model)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
     steps_per_epoch = math.ceil(len(train) / (config.batch_size * world))
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.learning_rate, total_steps=max(1, steps_per_epoch * config.epochs), pct_start=0.1
+        optimizer,
+        max_lr=config.learning_rate,
+        total_steps=max(1, steps_per_epoch * config.epochs),
+        pct_start=0.1,
     )
     best, best_state, best_epoch, bad = math.inf, None, -1, 0
     history: list[dict[str, float]] = []
@@ -140,7 +163,9 @@ def fit(
     bar = tqdm(range(config.epochs), desc="world model", disable=not progress or rank != 0)
     for epoch in bar:
         model.train()
-        batches = _length_bucketed_batches(train.lengths, config.batch_size, rank, world, steps_per_epoch, generator)
+        batches = _length_bucketed_batches(
+            train.lengths, config.batch_size, rank, world, steps_per_epoch, generator
+        )
         running = 0.0
         for rows in batches:
             batch = train.index(rows)
@@ -156,7 +181,9 @@ def fit(
             reduced = torch.tensor([val_loss])
             dist.all_reduce(reduced)
             val_loss = float(reduced) / world
-        history.append({"epoch": epoch, "train_loss": running / steps_per_epoch, "val_loss": val_loss})
+        history.append(
+            {"epoch": epoch, "train_loss": running / steps_per_epoch, "val_loss": val_loss}
+        )
         bar.set_postfix(train=f"{running / steps_per_epoch:.3f}", val=f"{val_loss:.3f}")
         if val_loss < best - 1e-4:
             best, best_epoch, bad = val_loss, epoch, 0

@@ -1,4 +1,6 @@
-"""MSSD skip: trained on real Spotify sessions, does the world model predict skips of unseen sessions?
+"""MSSD skip.
+
+Trained on real Spotify sessions, does the world model predict skips of unseen sessions?
 
 The world model (the simulator's causal transformer, unchanged) is trained on real session
 logs of the Spotify Music Streaming Sessions Dataset and scored on the WSDM Cup 2019 task:
@@ -25,7 +27,6 @@ Writes mssd_skip.json, mssd_skip.md and mssd_skip.png (accuracy by position in t
 half) into --out.
 """
 
-
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,7 +36,9 @@ from benchmarks.mssd_skip.gbt import GbtSettings
 from benchmarks.mssd_skip.world_model import WorldModelSettings
 
 NAME = "mssd_skip"
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data" / "spotify_mssd" / "sessions_dev.csv.gz"
+DEFAULT_DATA = (
+    Path(__file__).resolve().parents[3] / "shared" / "data" / "spotify_mssd" / "sessions_dev.csv.gz"
+)
 """The dev sample beside the project (../shared/data), used when --train is not given."""
 MODELS = ("world_model", "last_known", "gbt")
 METRIC_NAMES = ("maa", "first_acc", "acc", "auc")

@@ -1,5 +1,8 @@
-"""The MSSD sessions of the benchmark: training and evaluation sessions with one track numbering,
-each learned model's held-out training sessions, and scoring on held-out sessions."""
+"""The MSSD sessions of the benchmark.
+
+Training and evaluation sessions with one track numbering, each learned model's held-out training
+sessions, and scoring on held-out sessions.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +19,14 @@ from amrs_gym.data.wsdm import skip_metrics
 
 QUICK_SESSIONS = 700
 """Sessions read from each file under --quick."""
-CONTEXT_TYPES = ("catalog", "charts", "editorial_playlist", "personalized_playlist", "radio", "user_collection")
+CONTEXT_TYPES = (
+    "catalog",
+    "charts",
+    "editorial_playlist",
+    "personalized_playlist",
+    "radio",
+    "user_collection",
+)
 """MSSD's `context_type` categories: the world model's modes (unknown values map to the first)."""
 COHORTS = ("False", "True")
 """The world model's cohorts: `premium`."""
@@ -47,10 +57,16 @@ class Data:
 
 
 def load_data(
-    train_file: str, eval_file: str, quick: bool, seed: int, test_fraction: float, val_fraction: float
+    train_file: str,
+    eval_file: str,
+    quick: bool,
+    seed: int,
+    test_fraction: float,
+    val_fraction: float,
 ) -> Data:
     """Load the files, split by session when they are the same file (`eval_file` empty or equal), align
-    track ids."""
+    track ids.
+    """
     eval_path = eval_file or train_file
     limit = QUICK_SESSIONS if quick else None
     same = Path(eval_path).resolve() == Path(train_file).resolve()
@@ -72,11 +88,18 @@ def load_data(
         protocol = {
             "name": "separate_files",
             "description": "trained on the sessions of --train, scored on every session of --eval",
-            "sessions_in_both_files": len(set(train["session_key"]) & set(evaluation["session_key"])),
+            "sessions_in_both_files": len(
+                set(train["session_key"]) & set(evaluation["session_key"])
+            ),
         }
     # one track numbering for both parts (codes of `track_id_clean`)
-    keys = pd.concat([pd.Series(train_keys[train["track_id"].to_numpy()]),
-                      pd.Series(eval_keys[evaluation["track_id"].to_numpy()])], ignore_index=True)
+    keys = pd.concat(
+        [
+            pd.Series(train_keys[train["track_id"].to_numpy()]),
+            pd.Series(eval_keys[evaluation["track_id"].to_numpy()]),
+        ],
+        ignore_index=True,
+    )
     codes, _ = pd.factorize(keys)
     train["track_id"] = codes[: len(train)].astype(np.int64)
     evaluation["track_id"] = codes[len(train) :].astype(np.int64)
@@ -84,12 +107,17 @@ def load_data(
     folds = np.empty(n_train, dtype=np.int64)
     folds[np.random.default_rng([seed, 1]).permutation(n_train)] = np.arange(n_train) % TRACK_FOLDS
     protocol.update(
-        train_file=str(train_file), eval_file=str(eval_path), quick=quick, train_sessions=n_train,
+        train_file=str(train_file),
+        eval_file=str(eval_path),
+        quick=quick,
+        train_sessions=n_train,
         validation_sessions_per_member=round(val_fraction * n_train),
         eval_sessions=int(evaluation["session_id"].nunique()),
         eval_rows_scored=int(second_half_mask(evaluation).sum()),
     )
-    return Data(train=train, eval=evaluation, folds=folds, val_fraction=val_fraction, protocol=protocol)
+    return Data(
+        train=train, eval=evaluation, folds=folds, val_fraction=val_fraction, protocol=protocol
+    )
 
 
 def second_half_mask(frame: pd.DataFrame) -> np.ndarray:
@@ -100,11 +128,15 @@ def second_half_mask(frame: pd.DataFrame) -> np.ndarray:
 def truth(evaluation: pd.DataFrame, predicted: pd.DataFrame) -> np.ndarray:
     """skip_2 of the rows of `predicted` (matched on session_id, position)."""
     index = pd.MultiIndex.from_frame(predicted[["session_id", "position"]])
-    return evaluation.set_index(["session_id", "position"]).loc[index, "skipped"].to_numpy(dtype=bool)
+    return (
+        evaluation.set_index(["session_id", "position"]).loc[index, "skipped"].to_numpy(dtype=bool)
+    )
 
 
 def held_out_maa(
-    data: Data, val_sessions: np.ndarray, predict: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame]
+    data: Data,
+    val_sessions: np.ndarray,
+    predict: Callable[[pd.DataFrame, pd.DataFrame], pd.DataFrame],
 ) -> float:
     """MAA of `predict(train, evaluation)` on held-out training sessions (the WSDM task on them).
 
@@ -113,4 +145,6 @@ def held_out_maa(
     in_val = data.train["session_id"].isin(val_sessions)
     val_frame = data.train[in_val]
     predicted = predict(data.train[~in_val], val_frame)
-    return skip_metrics(predicted, predicted["probability"].to_numpy(), truth(val_frame, predicted))["maa"]
+    return skip_metrics(
+        predicted, predicted["probability"].to_numpy(), truth(val_frame, predicted)
+    )["maa"]

@@ -1,5 +1,8 @@
-"""What models read of MSSD sessions: per-track statistics from training sessions only (this copy
-of MSSD has no track content features), and the behaviour columns of a context token."""
+"""What models read of MSSD sessions.
+
+Per-track statistics from training sessions only (this copy of MSSD has no track content features),
+and the behaviour columns of a context token.
+"""
 
 from __future__ import annotations
 
@@ -36,18 +39,31 @@ class TrackStatistics:
 
     @staticmethod
     def _values(frame: pd.DataFrame) -> np.ndarray:
-        relative = frame["position"].to_numpy() / np.maximum(frame["session_length"].to_numpy() - 1, 1)
+        relative = frame["position"].to_numpy() / np.maximum(
+            frame["session_length"].to_numpy() - 1, 1
+        )
         rates = [frame[c].to_numpy(dtype=np.float64) for c in TRACK_RATES]
-        return np.stack([np.ones(len(frame)), *rates, relative], axis=1)  # (rows, 1 + 5): plays, sums
+        return np.stack(
+            [np.ones(len(frame)), *rates, relative], axis=1
+        )  # (rows, 1 + 5): plays, sums
 
     def _features(self, sums: np.ndarray) -> np.ndarray:
         plays = sums[:, 0]
-        smoothed = (sums[:, 1:] + self.prior_plays * self.prior) / (plays[:, None] + self.prior_plays)
+        smoothed = (sums[:, 1:] + self.prior_plays * self.prior) / (
+            plays[:, None] + self.prior_plays
+        )
         return np.concatenate(
-            [(plays > 0)[:, None], np.log1p(plays)[:, None] / 2.0, (smoothed - self.prior) / self.scale], axis=1
+            [
+                (plays > 0)[:, None],
+                np.log1p(plays)[:, None] / 2.0,
+                (smoothed - self.prior) / self.scale,
+            ],
+            axis=1,
         ).astype(np.float32)
 
-    def rows(self, train: pd.DataFrame, frame: pd.DataFrame, folds: np.ndarray | None) -> np.ndarray:
+    def rows(
+        self, train: pd.DataFrame, frame: pd.DataFrame, folds: np.ndarray | None
+    ) -> np.ndarray:
         """Features of every row of `frame` (n_rows, 7) from the sessions of `train`.
 
         Args:
@@ -77,13 +93,19 @@ def feedback_columns(frame: pd.DataFrame) -> pd.DataFrame:
     hidden rows). The base feedback already holds engagement and skip_2.
     """
     out = {
-        "skip_1": frame["skip_1"], "skip_3": frame["skip_3"], "not_skipped": frame["not_skipped"],
-        "context_switch": frame["context_switch"], "no_pause": frame["no_pause_before_play"],
-        "short_pause": frame["short_pause_before_play"], "long_pause": frame["long_pause_before_play"],
+        "skip_1": frame["skip_1"],
+        "skip_3": frame["skip_3"],
+        "not_skipped": frame["not_skipped"],
+        "context_switch": frame["context_switch"],
+        "no_pause": frame["no_pause_before_play"],
+        "short_pause": frame["short_pause_before_play"],
+        "long_pause": frame["long_pause_before_play"],
         "seek_forward": np.log1p(frame["hist_user_behavior_n_seekfwd"]),
         "seek_back": np.log1p(frame["hist_user_behavior_n_seekback"]),
-        "shuffle": frame["hist_user_behavior_is_shuffle"], "hour": frame["hour_of_day"] / 23.0,
-        "premium": frame["premium"], "length": frame["session_length"] / 20.0,
+        "shuffle": frame["hist_user_behavior_is_shuffle"],
+        "hour": frame["hour_of_day"] / 23.0,
+        "premium": frame["premium"],
+        "length": frame["session_length"] / 20.0,
     }
     start = frame["hist_user_behavior_reason_start"].astype(str)
     end = frame["hist_user_behavior_reason_end"].astype(str)
@@ -94,7 +116,9 @@ def feedback_columns(frame: pd.DataFrame) -> pd.DataFrame:
     context = frame["context_type"].astype(str)
     for name in CONTEXT_TYPES:
         out[f"context_{name}"] = context == name
-    return pd.DataFrame({f"fb_{k}": np.asarray(v, dtype=np.float64) for k, v in out.items()}, index=frame.index)
+    return pd.DataFrame(
+        {f"fb_{k}": np.asarray(v, dtype=np.float64) for k, v in out.items()}, index=frame.index
+    )
 
 
 def session_codes(frame: pd.DataFrame) -> pd.DataFrame:
@@ -103,7 +127,9 @@ def session_codes(frame: pd.DataFrame) -> pd.DataFrame:
     mode = first["context_type"].astype(str)
     cohort = first["premium"].astype(bool).map(str)
     ids = frame["session_id"].to_numpy()
-    return pd.DataFrame({"mode": mode.loc[ids].to_numpy(), "cohort": cohort.loc[ids].to_numpy()}, index=frame.index)
+    return pd.DataFrame(
+        {"mode": mode.loc[ids].to_numpy(), "cohort": cohort.loc[ids].to_numpy()}, index=frame.index
+    )
 
 
 def pair_ids(frame: pd.DataFrame) -> np.ndarray:

@@ -1,5 +1,8 @@
-"""The baselines: gradient-boosted trees on first-half session aggregates, position and track
-statistics (`gbt`), and repeating the last known skip (`last_known`)."""
+"""The baselines.
+
+Gradient-boosted trees on first-half session aggregates, position and track statistics (`gbt`), and
+repeating the last known skip (`last_known`).
+"""
 
 from __future__ import annotations
 
@@ -49,8 +52,12 @@ def predict_last_known(evaluation: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def gbt_features(train: pd.DataFrame, frame: pd.DataFrame, folds: np.ndarray | None) -> pd.DataFrame:
-    """One row per second-half track of `frame`: first-half aggregates, position, track statistics.
+def gbt_features(
+    train: pd.DataFrame, frame: pd.DataFrame, folds: np.ndarray | None
+) -> pd.DataFrame:
+    """One row per second-half track of `frame`.
+
+    First-half aggregates, position, track statistics.
 
     Built from `wsdm_halves(frame)` only, so no second-half behaviour column can enter.
     """
@@ -60,12 +67,19 @@ def gbt_features(train: pd.DataFrame, frame: pd.DataFrame, folds: np.ndarray | N
     grouped = first.groupby("session_id")
     rates = [c for c in first.columns if c.startswith("fb_")]
     session = grouped[rates].mean().add_suffix("_rate")
-    last = grouped[["fb_skip_1", "fb_skip_2", "fb_skip_3", "fb_not_skipped", "fb_end_fwdbtn"]].last()
+    last = grouped[
+        ["fb_skip_1", "fb_skip_2", "fb_skip_3", "fb_not_skipped", "fb_end_fwdbtn"]
+    ].last()
     session = session.join(last.add_suffix("_last"))
     session["skip_2_last3"] = grouped["fb_skip_2"].apply(lambda s: s.iloc[-3:].mean())
     session["n_first"] = grouped.size()
-    session["context_code"] = grouped["context_type"].last().astype(str).map(
-        {c: i for i, c in enumerate(CONTEXT_TYPES)}).fillna(-1)
+    session["context_code"] = (
+        grouped["context_type"]
+        .last()
+        .astype(str)
+        .map({c: i for i, c in enumerate(CONTEXT_TYPES)})
+        .fillna(-1)
+    )
     rows = session.reindex(second["session_id"].to_numpy()).reset_index(drop=True)
     rows["session_length"] = second["session_length"].to_numpy()
     rows["premium"] = second["premium"].to_numpy().astype(float)
@@ -79,7 +93,9 @@ def gbt_features(train: pd.DataFrame, frame: pd.DataFrame, folds: np.ndarray | N
         rows[f"track_{name}"] = track[:, i]
     # the same track earlier in the session's first half, and whether it was skipped there
     seen = first.groupby(["session_id", "track_id"])["skipped"].mean()
-    key = pd.MultiIndex.from_arrays([second["session_id"].to_numpy(), second["track_id"].to_numpy()])
+    key = pd.MultiIndex.from_arrays(
+        [second["session_id"].to_numpy(), second["track_id"].to_numpy()]
+    )
     earlier = seen.reindex(key).to_numpy()
     rows["track_in_first_half"] = ~np.isnan(earlier)
     rows["track_first_half_skip"] = np.nan_to_num(earlier, nan=-1.0)
@@ -106,19 +122,30 @@ def fit_gbt(
     held_out = features["session_id"].isin(data.validation_sessions(seed, member)).to_numpy()
     inputs = features.drop(columns=["session_id", "position_key"])
     model = HistGradientBoostingClassifier(
-        learning_rate=settings.learning_rate, max_iter=settings.max_iter, max_leaf_nodes=settings.max_leaf_nodes,
-        min_samples_leaf=settings.min_samples_leaf, l2_regularization=settings.l2_regularization,
-        early_stopping=True, n_iter_no_change=settings.n_iter_no_change, random_state=seed * 1000 + member,
+        learning_rate=settings.learning_rate,
+        max_iter=settings.max_iter,
+        max_leaf_nodes=settings.max_leaf_nodes,
+        min_samples_leaf=settings.min_samples_leaf,
+        l2_regularization=settings.l2_regularization,
+        early_stopping=True,
+        n_iter_no_change=settings.n_iter_no_change,
+        random_state=seed * 1000 + member,
     )
     with threadpool_limits(1):  # OpenMP threads crawl on a shared machine
-        model.fit(inputs[~held_out], labels[~held_out], X_val=inputs[held_out], y_val=labels[held_out])
+        model.fit(
+            inputs[~held_out], labels[~held_out], X_val=inputs[held_out], y_val=labels[held_out]
+        )
     return model
 
 
-def predict_gbt(model: HistGradientBoostingClassifier, train: pd.DataFrame, evaluation: pd.DataFrame) -> pd.DataFrame:
+def predict_gbt(
+    model: HistGradientBoostingClassifier, train: pd.DataFrame, evaluation: pd.DataFrame
+) -> pd.DataFrame:
     """Skip probability of every second-half row of `evaluation` (track statistics from `train`)."""
     features = gbt_features(train, evaluation, None)
     out = pd.DataFrame({"session_id": features["session_id"], "position": features["position_key"]})
     with threadpool_limits(1):
-        out["probability"] = model.predict_proba(features.drop(columns=["session_id", "position_key"]))[:, 1]
+        out["probability"] = model.predict_proba(
+            features.drop(columns=["session_id", "position_key"])
+        )[:, 1]
     return out

@@ -1,5 +1,8 @@
-"""The world model on the WSDM task: MSSD sessions as its sequences (second halves hidden),
-one cross-fitted member trained with the library's `fit_world_model`, and its predictions."""
+"""The world model on the WSDM task.
+
+MSSD sessions as its sequences (second halves hidden), one cross-fitted member trained with the
+library's `fit_world_model`, and its predictions.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,13 @@ from amrs_gym.world_model.model import WorldModel, WorldModelConfig
 from amrs_gym.world_model.train import fit_world_model
 from amrs_gym.world_model.training import TrainConfig
 from benchmarks.mssd_skip.data import COHORTS, CONTEXT_TYPES, Data, held_out_maa, second_half_mask
-from benchmarks.mssd_skip.features import TrackStatistics, feedback_columns, pair_ids, session_codes, track_table
+from benchmarks.mssd_skip.features import (
+    TrackStatistics,
+    feedback_columns,
+    pair_ids,
+    session_codes,
+    track_table,
+)
 
 
 @dataclass(frozen=True)
@@ -61,16 +70,30 @@ class WorldModelSettings:
 def _tensors(frame: pd.DataFrame, hidden: np.ndarray, scored: np.ndarray) -> SessionTensors:
     extra = tuple(c for c in frame.columns if c.startswith("fb_"))
     return sessions_to_tensors(
-        frame, mode_column="mode", mode_values=CONTEXT_TYPES, cohort_column="cohort", cohort_values=COHORTS,
-        extra_feedback=extra, hidden_feedback=hidden, scored=scored, previous_tracks=0,
+        frame,
+        mode_column="mode",
+        mode_values=CONTEXT_TYPES,
+        cohort_column="cohort",
+        cohort_values=COHORTS,
+        extra_feedback=extra,
+        hidden_feedback=hidden,
+        scored=scored,
+        previous_tracks=0,
     )
 
 
 def _model_config(settings: WorldModelSettings, n_extra: int) -> WorldModelConfig:
     return WorldModelConfig(
-        d_model=settings.d_model, n_heads=4, n_layers=settings.n_layers, ff_dim=settings.ff_dim,
-        dropout=settings.dropout, max_len=32, n_modes=len(CONTEXT_TYPES), n_cohorts=len(COHORTS),
-        feedback_dim=FEEDBACK_DIM + n_extra, use_affect=False,
+        d_model=settings.d_model,
+        n_heads=4,
+        n_layers=settings.n_layers,
+        ff_dim=settings.ff_dim,
+        dropout=settings.dropout,
+        max_len=32,
+        n_modes=len(CONTEXT_TYPES),
+        n_cohorts=len(COHORTS),
+        feedback_dim=FEEDBACK_DIM + n_extra,
+        use_affect=False,
     )
 
 
@@ -89,14 +112,18 @@ def world_model_tensors(
     table = track_table(pairs, stats.rows(data.train, frame, data.folds))
     frame["track_id"] = pairs
     in_val = frame["session_id"].isin(val_sessions).to_numpy()
-    frame["session_id"] = frame["session_id"] * (settings.cut_copies + 1)  # room for augmented copies
+    frame["session_id"] = frame["session_id"] * (
+        settings.cut_copies + 1
+    )  # room for augmented copies
     train, val = frame[~in_val].reset_index(drop=True), frame[in_val].reset_index(drop=True)
 
     copies, cuts = [train], [(train["session_length"] // 2).to_numpy()]
     rng = np.random.default_rng([seed, 2])
     lengths = train.groupby("session_id")["session_length"].first()
     for copy in range(1, settings.cut_copies + 1):
-        random_cut = pd.Series(rng.integers(1, np.maximum(lengths.to_numpy(), 2)), index=lengths.index)
+        random_cut = pd.Series(
+            rng.integers(1, np.maximum(lengths.to_numpy(), 2)), index=lengths.index
+        )
         extra = train.copy()
         extra["session_id"] = extra["session_id"] + copy
         copies.append(extra)
@@ -104,13 +131,22 @@ def world_model_tensors(
     train_all = pd.concat(copies, ignore_index=True)
     hidden = train_all["position"].to_numpy() >= np.concatenate(cuts)
     original = np.arange(len(train_all)) < len(train)
-    scored = (original | hidden) if settings.scored == "all" else hidden  # copies add hidden rows only
+    scored = (
+        (original | hidden) if settings.scored == "all" else hidden
+    )  # copies add hidden rows only
     val_hidden = second_half_mask(val)
     n_extra = sum(c.startswith("fb_") for c in train.columns)
-    return _tensors(train_all, hidden, scored), _tensors(val, val_hidden, val_hidden), table, n_extra
+    return (
+        _tensors(train_all, hidden, scored),
+        _tensors(val, val_hidden, val_hidden),
+        table,
+        n_extra,
+    )
 
 
-def eval_model_input(train: pd.DataFrame, evaluation: pd.DataFrame) -> tuple[pd.DataFrame, torch.Tensor]:
+def eval_model_input(
+    train: pd.DataFrame, evaluation: pd.DataFrame
+) -> tuple[pd.DataFrame, torch.Tensor]:
     """Evaluation sessions as the world model sees them, built from `wsdm_halves` only.
 
     The first half keeps its feedback; the second half keeps identity and session-context
@@ -127,7 +163,9 @@ def eval_model_input(train: pd.DataFrame, evaluation: pd.DataFrame) -> tuple[pd.
         second[name] = np.nan if name in ("rating", "valence_report", "arousal_report") else 0
     second["skipped"] = False
     known_context = first.groupby("session_id")["context_type"].last().astype(str)
-    second["context_type"] = known_context.reindex(second["session_id"]).fillna(CONTEXT_TYPES[0]).to_numpy()
+    second["context_type"] = (
+        known_context.reindex(second["session_id"]).fillna(CONTEXT_TYPES[0]).to_numpy()
+    )
     first["row_kind"], second["row_kind"] = 0, 1
     frame = pd.concat([first, second[first.columns]], ignore_index=True)
     frame = pd.concat([frame, session_codes(frame)], axis=1)
@@ -176,9 +214,17 @@ def train_world_model(
     member_seed = seed * 1000 + member
     train, val, table, n_extra = world_model_tensors(data, settings, val_sessions, member_seed)
     train_config = TrainConfig(
-        epochs=settings.epochs, batch_size=settings.batch_size, learning_rate=settings.learning_rate,
-        weight_decay=settings.weight_decay, patience=settings.patience, seed=member_seed,
+        epochs=settings.epochs,
+        batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate,
+        weight_decay=settings.weight_decay,
+        patience=settings.patience,
+        seed=member_seed,
     )
-    model, history = fit_world_model(_model_config(settings, n_extra), table, train, val, train_config, progress=False)
-    history["validation_maa"] = held_out_maa(data, val_sessions, lambda t, e: predict_world_model(model, t, e))
+    model, history = fit_world_model(
+        _model_config(settings, n_extra), table, train, val, train_config, progress=False
+    )
+    history["validation_maa"] = held_out_maa(
+        data, val_sessions, lambda t, e: predict_world_model(model, t, e)
+    )
     return model, history

@@ -24,7 +24,6 @@ Writes seeds.json, seeds.md and seeds.png into --out. `thesis` and `poster` hold
 reproductions, `baselines` the rule-based and data-driven baselines they are scored against.
 """
 
-
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -77,10 +76,16 @@ class Args:
     def quick_version(self) -> Args:
         """The --quick budgets."""
         return replace(
-            self, a2c_seeds=1, a2c_timesteps_2d_grid=30_000, a2c_timesteps_2d_board=10_000,
-            a2c_timesteps_3d_grid=10_000, a2c_timesteps_4d_grid=10_000, ddpg_seeds=1,
-            ddpg_timesteps=1_500, eval_episodes=40,
-        )  # fmt: skip
+            self,
+            a2c_seeds=1,
+            a2c_timesteps_2d_grid=30_000,
+            a2c_timesteps_2d_board=10_000,
+            a2c_timesteps_3d_grid=10_000,
+            a2c_timesteps_4d_grid=10_000,
+            ddpg_seeds=1,
+            ddpg_timesteps=1_500,
+            eval_episodes=40,
+        )
 
     def a2c_timesteps(self, config: str) -> int:
         """Training budget of one thesis configuration."""

@@ -49,20 +49,43 @@ def _markdown(report: dict[str, Any]) -> str:
     for config in THESIS_CONFIGS:
         entry = thesis_report[config]
         given = published if config == "2d_grid" else None
-        rows.append([
-            f"A2C {config}", entry["avg_reward"], entry["std"], given["avg_reward"] if given else "-",
-            given["std"] if given else "-", entry["n_targets"], entry["timesteps"], len(entry["per_seed"]),
-            ", ".join(f"{r['avg_reward']:.1f}" for r in entry["per_seed"]),
-        ])  # fmt: skip
+        rows.append(
+            [
+                f"A2C {config}",
+                entry["avg_reward"],
+                entry["std"],
+                given["avg_reward"] if given else "-",
+                given["std"] if given else "-",
+                entry["n_targets"],
+                entry["timesteps"],
+                len(entry["per_seed"]),
+                ", ".join(f"{r['avg_reward']:.1f}" for r in entry["per_seed"]),
+            ]
+        )
     for dims in (2, 3, 4):
         for kind in ("rule_based", "ceiling"):
             entry = thesis_report[f"{kind}_{dims}d"]
-            rows.append([f"{kind} {dims}d", entry["avg_reward"], entry["std"], "-", "-", entry["n_targets"],
-                         "-", "-", "-"])  # fmt: skip
+            rows.append(
+                [
+                    f"{kind} {dims}d",
+                    entry["avg_reward"],
+                    entry["std"],
+                    "-",
+                    "-",
+                    entry["n_targets"],
+                    "-",
+                    "-",
+                    "-",
+                ]
+            )
     parts = [
         "# Seeds: the three earlier works, reproduced",
         "",
-        *(["Quick run: training budgets far below the default; not the figures to quote.", ""] if report["quick"] else []),
+        *(
+            ["Quick run: training budgets far below the default; not the figures to quote.", ""]
+            if report["quick"]
+            else []
+        ),
         "## Thesis: A2C, WiderTopTarget users, bullseye reward (max 210)",
         "",
         (
@@ -71,8 +94,17 @@ def _markdown(report: dict[str, Any]) -> str:
         ),
         "",
         markdown_table(
-            ["agent", "avg", "std", "published avg", "published std", "targets", "timesteps", "seeds",
-             "per-seed avg"],
+            [
+                "agent",
+                "avg",
+                "std",
+                "published avg",
+                "published std",
+                "targets",
+                "timesteps",
+                "seeds",
+                "per-seed avg",
+            ],
             rows,
         ),
         "",
@@ -89,17 +121,28 @@ def _markdown(report: dict[str, Any]) -> str:
         "",
         f"{poster['budgets']['eval_episodes']} evaluation sessions; DDPG: {poster['budgets']['ddpg_seeds']} seed(s) "
         f"of {poster['budgets']['ddpg_timesteps']} steps, per seed "
-        + ", ".join(f"{r['ddpg_score']:.2f}" for r in poster["per_seed"]) + ".",
+        + ", ".join(f"{r['ddpg_score']:.2f}" for r in poster["per_seed"])
+        + ".",
         "",
         "## MusicBox: diversity and skip rate, DDPG vs the logged policy",
         "",
         markdown_table(
             ["figure", "DDPG (ours)", "logged (ours)", "DDPG (published)", "logged (published)"],
             [
-                ["diversity", musicbox["ddpg_diversity"], musicbox["logged_diversity"],
-                 PUBLISHED["musicbox"]["ddpg_diversity"], PUBLISHED["musicbox"]["logged_diversity"]],
-                ["skip rate", musicbox["ddpg_skip_rate"], musicbox["logged_skip_rate"],
-                 PUBLISHED["musicbox"]["ddpg_skip_rate"], PUBLISHED["musicbox"]["logged_skip_rate"]],
+                [
+                    "diversity",
+                    musicbox["ddpg_diversity"],
+                    musicbox["logged_diversity"],
+                    PUBLISHED["musicbox"]["ddpg_diversity"],
+                    PUBLISHED["musicbox"]["logged_diversity"],
+                ],
+                [
+                    "skip rate",
+                    musicbox["ddpg_skip_rate"],
+                    musicbox["logged_skip_rate"],
+                    PUBLISHED["musicbox"]["ddpg_skip_rate"],
+                    PUBLISHED["musicbox"]["logged_skip_rate"],
+                ],
             ],
         ),
         "",
@@ -125,21 +168,43 @@ def _plots(path: Path, report: dict[str, Any], curves: dict[int, np.ndarray]) ->
     colours = ["tab:blue"] * len(THESIS_CONFIGS) + ["tab:grey"] * 4
     axis = axes[0]
     axis.bar(range(len(names)), values, yerr=errors, color=colours, capsize=3)
-    axis.axhline(PUBLISHED["thesis"]["2d_grid"]["avg_reward"], color="tab:red", linestyle="--",
-                 label="thesis, 2-D GridObs (188)")
+    axis.axhline(
+        PUBLISHED["thesis"]["2d_grid"]["avg_reward"],
+        color="tab:red",
+        linestyle="--",
+        label="thesis, 2-D GridObs (188)",
+    )
     axis.axhline(150, color="black", linestyle=":", label="bar (150)")
     axis.set_xticks(range(len(names)), names, rotation=35, ha="right")
-    axis.set(ylabel="episode reward (mean +- std over targets)", ylim=(0, 215), title="Thesis: A2C vs rule-based")
+    axis.set(
+        ylabel="episode reward (mean +- std over targets)",
+        ylim=(0, 215),
+        title="Thesis: A2C vs rule-based",
+    )
     axis.legend(loc="lower left", fontsize=8)
 
     poster = report["poster"]
     axis = axes[1]
     labels = ["DDPG", "non-skip\nbenchmark", "random"]
-    axis.bar(labels, [poster["ddpg_score"], poster["nonskip_baseline"], poster["random_score"]],
-             color=["tab:blue", "tab:grey", "tab:grey"])
-    axis.scatter([0] * len(curves), [scores.mean() for scores in curves.values()], color="black", s=12,
-                 zorder=3, label="DDPG, per seed")
-    axis.axhline(PUBLISHED["poster"]["ddpg_score"], color="tab:red", linestyle="--", label="poster's DDPG (5)")
+    axis.bar(
+        labels,
+        [poster["ddpg_score"], poster["nonskip_baseline"], poster["random_score"]],
+        color=["tab:blue", "tab:grey", "tab:grey"],
+    )
+    axis.scatter(
+        [0] * len(curves),
+        [scores.mean() for scores in curves.values()],
+        color="black",
+        s=12,
+        zorder=3,
+        label="DDPG, per seed",
+    )
+    axis.axhline(
+        PUBLISHED["poster"]["ddpg_score"],
+        color="tab:red",
+        linestyle="--",
+        label="poster's DDPG (5)",
+    )
     axis.set(ylabel="tracks not skipped per session", ylim=(0, 15), title="Poster: SkipSession")
     axis.legend(fontsize=8)
 
@@ -147,14 +212,34 @@ def _plots(path: Path, report: dict[str, Any], curves: dict[int, np.ndarray]) ->
     axis = axes[2]
     x = np.arange(2)
     published = PUBLISHED["musicbox"]
-    axis.bar(x - 0.3, [musicbox["ddpg_diversity"], musicbox["ddpg_skip_rate"]], 0.2, label="DDPG (ours)",
-             color="tab:blue")
-    axis.bar(x - 0.1, [musicbox["logged_diversity"], musicbox["logged_skip_rate"]], 0.2, label="logged (ours)",
-             color="tab:grey")
-    axis.bar(x + 0.1, [published["ddpg_diversity"], published["ddpg_skip_rate"]], 0.2,
-             label="DDPG (MusicBox)", color="tab:cyan")
-    axis.bar(x + 0.3, [published["logged_diversity"], published["logged_skip_rate"]], 0.2,
-             label="logged (MusicBox)", color="silver")
+    axis.bar(
+        x - 0.3,
+        [musicbox["ddpg_diversity"], musicbox["ddpg_skip_rate"]],
+        0.2,
+        label="DDPG (ours)",
+        color="tab:blue",
+    )
+    axis.bar(
+        x - 0.1,
+        [musicbox["logged_diversity"], musicbox["logged_skip_rate"]],
+        0.2,
+        label="logged (ours)",
+        color="tab:grey",
+    )
+    axis.bar(
+        x + 0.1,
+        [published["ddpg_diversity"], published["ddpg_skip_rate"]],
+        0.2,
+        label="DDPG (MusicBox)",
+        color="tab:cyan",
+    )
+    axis.bar(
+        x + 0.3,
+        [published["logged_diversity"], published["logged_skip_rate"]],
+        0.2,
+        label="logged (MusicBox)",
+        color="silver",
+    )
     axis.set_xticks(x, ["diversity", "skip rate"])
     axis.set(ylim=(0, 1), title="MusicBox: DDPG vs logged policy")
     axis.legend(fontsize=8)

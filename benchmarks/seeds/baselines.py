@@ -1,6 +1,8 @@
-"""The baselines the reproductions are scored against: the thesis's predicted rule-based searcher
-(`CoordinateSearchPolicy`, on FeatureTarget) and the poster's non-skip benchmark of similar states
-and a random policy (on SkipSession)."""
+"""The baselines the reproductions are scored against.
+
+The thesis's predicted rule-based searcher (`CoordinateSearchPolicy`, on FeatureTarget) and the
+poster's non-skip benchmark of similar states and a random policy (on SkipSession).
+"""
 
 from __future__ import annotations
 
@@ -182,7 +184,9 @@ def _skip_session_env(env: gym.Env[Any, Any]) -> SkipSessionEnv:
 def nonskip_baseline_score(
     env: gym.Env[Any, Any], episodes: int = 200, seed: int = 0, batch: int = 50
 ) -> float:
-    """The poster's "non-skip benchmark of similar states": mean episode score (out of `max_steps`).
+    """The poster's "non-skip benchmark of similar states".
+
+    Mean episode score (out of `max_steps`).
 
     At each step the policy finds the logged states nearest to the current one (state
     distance only) among rows whose track was kept, and plays the features of the nearest
@@ -208,12 +212,17 @@ def nonskip_baseline_score(
     for first in range(0, episodes, batch):
         envs = [
             SkipSessionEnv(
-                logs=base.pairs, start_logs=base.starts, k=base.k, action_weight=base.action_weight,
-                history_length=base.history_length, max_steps=base.max_steps, start=base.start,
+                logs=base.pairs,
+                start_logs=base.starts,
+                k=base.k,
+                action_weight=base.action_weight,
+                history_length=base.history_length,
+                max_steps=base.max_steps,
+                start=base.start,
                 reward_fn=base.reward_fn,
             )
             for _ in range(min(batch, episodes - first))
-        ]  # fmt: skip
+        ]
         observations = np.stack([e.reset(seed=seed + first + i)[0] for i, e in enumerate(envs)])
         for _ in range(base.max_steps):
             candidates = base.pairs.nearest_kept_states(observations, base.k)  # (batch, k)

@@ -1,6 +1,8 @@
-"""The poster's and MusicBox's reproductions: SB3 DDPG on `AMRS-SkipSession-v0` against the
-non-skip benchmark of similar states and random, and MusicBox's diversity and skip rate of DDPG
-against the logged policy."""
+"""The poster's and MusicBox's reproductions.
+
+SB3 DDPG on `AMRS-SkipSession-v0` against the non-skip benchmark of similar states and random, and
+MusicBox's diversity and skip rate of DDPG against the logged policy.
+"""
 
 from __future__ import annotations
 
@@ -32,12 +34,8 @@ DDPG_SETTINGS: dict[str, Any] = {
     "action_noise_sigma": 0.5,
     "net_arch": [64, 64],
 }
-"""DDPG hyper-parameters; SB3 defaults for the rest (tau 0.005, one gradient step per env step).
-
-Small nets learn faster here: at 15-20k steps (seed 0) [64, 64] scored 11.2/15, [256, 256] 7.8 and
-SB3's [400, 300] 8.7. Noise sigma 0.5 was steadier over seeds than 0.2 (11.3, 11.1, 10.8 against
-11.2, 10.1, 11.2); gamma 0.5 did no better than 0.9.
-"""
+"""DDPG hyper-parameters (chosen in benchmarks/NOTES.md); SB3 defaults for the rest (tau 0.005, one
+gradient step per env step)."""
 EVAL_SEED_OFFSET = 10_000
 """Evaluation episode i of the poster part starts with `reset(seed=seed + EVAL_SEED_OFFSET + i)`."""
 QUICK_DATA: dict[str, int] = {"n_listeners": 300, "n_sessions": 1500}
@@ -83,8 +81,12 @@ def session_data(args: Args) -> SessionData:
         from amrs_gym.envs.skip_session import default_logged_pairs, default_start_histories
 
         test = defaults.default_split().test
-        return SessionData(default_logged_pairs(), default_start_histories(), test,
-                           "default logs: training listeners' pairs, held-out listeners' sessions")
+        return SessionData(
+            default_logged_pairs(),
+            default_start_histories(),
+            test,
+            "default logs: training listeners' pairs, held-out listeners' sessions",
+        )
     from amrs_gym.data.generate import DatasetConfig
     from amrs_gym.data.splits import split_by_listener
 
@@ -93,7 +95,9 @@ def session_data(args: Args) -> SessionData:
     ).create()
     split = split_by_listener(dataset.logs, seed=args.seed)
     return SessionData(
-        LoggedPairs.from_logs(split.train, dataset.catalog), StartHistories.from_logs(split.test), split.test,
+        LoggedPairs.from_logs(split.train, dataset.catalog),
+        StartHistories.from_logs(split.test),
+        split.test,
         f"quick logs ({QUICK_DATA}): training listeners' pairs, held-out listeners' sessions",
     )
 
@@ -104,10 +108,16 @@ def skip_env(data: SessionData) -> gym.Env[np.ndarray, np.ndarray]:
 
 
 def play_episodes(
-    env: gym.Env[np.ndarray, np.ndarray], act: Callable[[np.ndarray], np.ndarray], episodes: int, seed: int,
+    env: gym.Env[np.ndarray, np.ndarray],
+    act: Callable[[np.ndarray], np.ndarray],
+    episodes: int,
+    seed: int,
     description: str,
-) -> dict[str, Any]:  # fmt: skip
-    """Episodes i = 0.. with `reset(seed=seed + i)`; per episode the tracks, skips, score and start session."""
+) -> dict[str, Any]:
+    """Episodes i = 0..
+
+    With `reset(seed=seed + i)`; per episode the tracks, skips, score and start session.
+    """
     base: SkipSessionEnv = env.unwrapped  # type: ignore[assignment]
     tracks, skipped, scores, sessions = [], [], [], []
     for i in tqdm(range(episodes), desc=description, leave=False):
@@ -124,7 +134,12 @@ def play_episodes(
         skipped.append(np.array(episode_skips))
         scores.append(score)
         sessions.append(int(base.starts.session_ids[session]))
-    return {"tracks": tracks, "skipped": skipped, "scores": np.array(scores), "session_ids": sessions}
+    return {
+        "tracks": tracks,
+        "skipped": skipped,
+        "scores": np.array(scores),
+        "session_ids": sessions,
+    }
 
 
 def train_ddpg(data: SessionData, timesteps: int, seed: int) -> tuple[DDPG, float]:
@@ -134,11 +149,19 @@ def train_ddpg(data: SessionData, timesteps: int, seed: int) -> tuple[DDPG, floa
     env = skip_env(data)
     dim = int(np.prod(env.action_space.shape or (1,)))
     model = DDPG(
-        "MlpPolicy", env, learning_rate=settings["learning_rate"], gamma=settings["gamma"],
-        batch_size=settings["batch_size"], learning_starts=min(settings["learning_starts"], timesteps // 2),
-        action_noise=NormalActionNoise(np.zeros(dim), settings["action_noise_sigma"] * np.ones(dim)),
-        policy_kwargs={"net_arch": settings["net_arch"]}, seed=seed, device="cpu",
-    )  # fmt: skip
+        "MlpPolicy",
+        env,
+        learning_rate=settings["learning_rate"],
+        gamma=settings["gamma"],
+        batch_size=settings["batch_size"],
+        learning_starts=min(settings["learning_starts"], timesteps // 2),
+        action_noise=NormalActionNoise(
+            np.zeros(dim), settings["action_noise_sigma"] * np.ones(dim)
+        ),
+        policy_kwargs={"net_arch": settings["net_arch"]},
+        seed=seed,
+        device="cpu",
+    )
     started = time.perf_counter()
     model.learn(timesteps, callback=TqdmProgress(timesteps, f"DDPG seed {seed}"))
     return model, time.perf_counter() - started
@@ -165,21 +188,29 @@ def poster_and_musicbox(args: Args) -> tuple[dict[str, Any], dict[str, Any], dic
     for seed in tqdm(range(args.seed, args.seed + args.ddpg_seeds), desc="poster: DDPG trainings"):
         model, seconds = train_ddpg(data, args.ddpg_timesteps, seed)
         played = play_episodes(
-            env, _deterministic(model), args.eval_episodes, eval_seed,
+            env,
+            _deterministic(model),
+            args.eval_episodes,
+            eval_seed,
             f"DDPG seed {seed}: evaluation",
-        )  # fmt: skip
+        )
         logged_tracks, logged_skips = logged_continuations(
             data.start_logs, played["session_ids"], base.history_length, base.max_steps
         )
         ddpg_diversity, logged_diversity = matched_diversity(played["tracks"], logged_tracks)
-        per_seed.append({
-            "seed": seed, "ddpg_score": float(played["scores"].mean()),
-            "ddpg_score_std": float(played["scores"].std()),
-            "ddpg_diversity": ddpg_diversity, "logged_diversity": logged_diversity,
-            "ddpg_diversity_all_steps": distinct_share(played["tracks"]),
-            "ddpg_skip_rate": skip_rate(played["skipped"]), "logged_skip_rate": skip_rate(logged_skips),
-            "train_seconds": seconds,
-        })  # fmt: skip
+        per_seed.append(
+            {
+                "seed": seed,
+                "ddpg_score": float(played["scores"].mean()),
+                "ddpg_score_std": float(played["scores"].std()),
+                "ddpg_diversity": ddpg_diversity,
+                "logged_diversity": logged_diversity,
+                "ddpg_diversity_all_steps": distinct_share(played["tracks"]),
+                "ddpg_skip_rate": skip_rate(played["skipped"]),
+                "logged_skip_rate": skip_rate(logged_skips),
+                "train_seconds": seconds,
+            }
+        )
         curves[seed] = played["scores"]
     started = time.perf_counter()
     nonskip = nonskip_baseline_score(env, episodes=args.eval_episodes, seed=eval_seed)
@@ -187,18 +218,24 @@ def poster_and_musicbox(args: Args) -> tuple[dict[str, Any], dict[str, Any], dic
     baseline_seconds = time.perf_counter() - started
     mean = lambda key: float(np.mean([r[key] for r in per_seed]))
     budgets = {
-        "ddpg_timesteps": args.ddpg_timesteps, "ddpg_seeds": args.ddpg_seeds,
-        "ddpg_settings": DDPG_SETTINGS, "eval_episodes": args.eval_episodes,
+        "ddpg_timesteps": args.ddpg_timesteps,
+        "ddpg_seeds": args.ddpg_seeds,
+        "ddpg_settings": DDPG_SETTINGS,
+        "eval_episodes": args.eval_episodes,
         "eval_seeds": f"episode i starts with reset(seed={eval_seed} + i) for DDPG, the non-skip benchmark and random",
-        "data": data.source, "baseline_seconds": baseline_seconds,
-    }  # fmt: skip
+        "data": data.source,
+        "baseline_seconds": baseline_seconds,
+    }
     poster = {
         "ddpg_score": mean("ddpg_score"),
         "nonskip_baseline": float(nonskip),
         "random_score": float(random),
         "ddpg_score_std_across_seeds": float(np.std([r["ddpg_score"] for r in per_seed])),
         "max_score": base.max_steps,
-        "per_seed": [{k: r[k] for k in ("seed", "ddpg_score", "ddpg_score_std", "train_seconds")} for r in per_seed],
+        "per_seed": [
+            {k: r[k] for k in ("seed", "ddpg_score", "ddpg_score_std", "train_seconds")}
+            for r in per_seed
+        ],
         "published": PUBLISHED["poster"],
         "budgets": budgets,
     }
@@ -210,7 +247,16 @@ def poster_and_musicbox(args: Args) -> tuple[dict[str, Any], dict[str, Any], dic
         "ddpg_diversity_all_steps": mean("ddpg_diversity_all_steps"),
         "n_tracks": base.catalog.n_tracks,
         "per_seed": [
-            {k: r[k] for k in ("seed", "ddpg_diversity", "logged_diversity", "ddpg_skip_rate", "logged_skip_rate")}
+            {
+                k: r[k]
+                for k in (
+                    "seed",
+                    "ddpg_diversity",
+                    "logged_diversity",
+                    "ddpg_skip_rate",
+                    "logged_skip_rate",
+                )
+            }
             for r in per_seed
         ],
         "how": (

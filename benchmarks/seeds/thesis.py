@@ -1,20 +1,8 @@
-"""The thesis's reproduction: stable-baselines3 A2C on `AMRS-FeatureTarget-v0`, scored on every
-target of the grid, beside the rule-based searcher and the ceiling.
+"""The thesis's reproduction: SB3 A2C on `AMRS-FeatureTarget-v0`, scored on every target of the grid.
 
-Why A2C is not run with SB3's defaults: with them (learning rate 7e-4, raw observations and
-rewards) 2-D GridObs A2C is slow, not broken: about 100/210 after 200k steps (3 seeds; the
-deterministic policy still loops, scoring 0, on a third of the targets) and 176 after 1M. The
-env never terminates (truncation is bootstrapped), so with gamma 0.99 the value of sitting on the
-target is about 10 / (1 - 0.99) = 1000: the value loss (~3,000) dwarfs the policy loss, its
-gradient is ~30x the policy's and SB3 clips their joint norm to 0.5, and the inputs (levels 0-4)
-push the tanh units towards saturation. Measured at 200k steps, mean of 3 seeds: observation
-scaled to [-1, 1] 114; reward x 0.1 alone 90; both 146; both with learning rate 2e-3 177 (and
-180 on every seed at 400k); learning rate 2e-3 with only one of the two 157-164. gamma 0.9 (values
-~100) with the scaled observation gave 148, but shortens the horizon, so gamma stays 0.99; in
-single-seed tries gamma 0.95, advantage normalisation, ent_coef 0.01, 16 envs or a looser clip
-(10) did no better. So
-`A2C_SETTINGS` scales the observation and the reward and uses learning rate 2e-3; the episode
-reward reported is always the env's own.
+Beside it, the rule-based searcher and the ceiling. A2C does not run with SB3's defaults:
+`A2C_SETTINGS` scales the observation to [-1, 1], the training reward by 0.1 and uses learning rate
+2e-3 (why, with the measurements: benchmarks/NOTES.md); the episode reward reported is the env's own.
 """
 
 from __future__ import annotations
@@ -84,7 +72,12 @@ def ceiling_returns(env: FeatureTargetEnv) -> np.ndarray:
 def feature_target_env(dims: int, obs: str, reward_scale: float = 1.0) -> gym.Env[np.ndarray, Any]:
     """`AMRS-FeatureTarget-v0` as the thesis ran it, its observation scaled to [-1, 1] when A2C_SETTINGS says so."""
     env: gym.Env[np.ndarray, Any] = gym.make(
-        "AMRS-FeatureTarget-v0", dims=dims, levels=LEVELS, obs=obs, reward="bullseye", percentiles=PERCENTILES
+        "AMRS-FeatureTarget-v0",
+        dims=dims,
+        levels=LEVELS,
+        obs=obs,
+        reward="bullseye",
+        percentiles=PERCENTILES,
     )
     if A2C_SETTINGS["scale_observation"]:
         env = ScaledObservation(env)
@@ -137,13 +130,21 @@ def evaluate_all_targets(
 def rule_based_returns(dims: int, seed: int) -> np.ndarray:
     """`CoordinateSearchPolicy` on every target (raw GridObs, as the policy expects)."""
     make = lambda: gym.make(
-        "AMRS-FeatureTarget-v0", dims=dims, levels=LEVELS, obs="grid", reward="bullseye", percentiles=PERCENTILES
+        "AMRS-FeatureTarget-v0",
+        dims=dims,
+        levels=LEVELS,
+        obs="grid",
+        reward="bullseye",
+        percentiles=PERCENTILES,
     )
     policies = [CoordinateSearchPolicy(dims, LEVELS) for _ in all_targets(dims)]
     return evaluate_all_targets(
-        make, lambda obs: np.array([p.act(o) for p, o in zip(policies, obs, strict=True)]), dims, seed,
+        make,
+        lambda obs: np.array([p.act(o) for p, o in zip(policies, obs, strict=True)]),
+        dims,
+        seed,
         reset_policy=lambda i: policies[i].reset(),
-    )  # fmt: skip
+    )
 
 
 def run_one(config: str, timesteps: int, seed: int) -> dict[str, Any]:
@@ -155,14 +156,23 @@ def run_one(config: str, timesteps: int, seed: int) -> dict[str, Any]:
         [lambda: feature_target_env(dims, obs, settings["reward_scale"])] * settings["n_envs"]
     )
     model = A2C(
-        "MlpPolicy", venv, n_steps=settings["n_steps"], learning_rate=settings["learning_rate"],
-        gamma=settings["gamma"], ent_coef=settings["ent_coef"], seed=seed, device="cpu",
-    )  # fmt: skip
+        "MlpPolicy",
+        venv,
+        n_steps=settings["n_steps"],
+        learning_rate=settings["learning_rate"],
+        gamma=settings["gamma"],
+        ent_coef=settings["ent_coef"],
+        seed=seed,
+        device="cpu",
+    )
     started = time.perf_counter()
     model.learn(timesteps, callback=TqdmProgress(timesteps, f"A2C {config} seed {seed}"))
     seconds = time.perf_counter() - started
     returns = evaluate_all_targets(
-        lambda: feature_target_env(dims, obs), lambda o: model.predict(o, deterministic=True)[0], dims, seed
+        lambda: feature_target_env(dims, obs),
+        lambda o: model.predict(o, deterministic=True)[0],
+        dims,
+        seed,
     )
     venv.close()
     return {
@@ -198,11 +208,19 @@ def thesis(args: Args) -> dict[str, Any]:
         }
     for dims in (2, 3, 4):
         returns = rule_based_returns(dims, args.seed)
-        report[f"rule_based_{dims}d"] = {"avg_reward": float(returns.mean()), "std": float(returns.std()),
-                                         "n_targets": len(returns)}
-        ceiling = ceiling_returns(FeatureTargetEnv(dims=dims, levels=LEVELS, percentiles=PERCENTILES))
-        report[f"ceiling_{dims}d"] = {"avg_reward": float(ceiling.mean()), "std": float(ceiling.std()),
-                                      "n_targets": len(ceiling)}
+        report[f"rule_based_{dims}d"] = {
+            "avg_reward": float(returns.mean()),
+            "std": float(returns.std()),
+            "n_targets": len(returns),
+        }
+        ceiling = ceiling_returns(
+            FeatureTargetEnv(dims=dims, levels=LEVELS, percentiles=PERCENTILES)
+        )
+        report[f"ceiling_{dims}d"] = {
+            "avg_reward": float(ceiling.mean()),
+            "std": float(ceiling.std()),
+            "n_targets": len(ceiling),
+        }
     report["published"] = PUBLISHED["thesis"]
     report["budgets"] = {
         "a2c_timesteps": {c: args.a2c_timesteps(c) for c in THESIS_CONFIGS},

@@ -26,11 +26,21 @@ def test_played_tracks_clears_rows_at_episode_start_and_checks_the_state() -> No
 
 def test_played_before_rebuilds_each_logged_steps_past_tracks() -> None:
     steps = LoggedSteps(
-        observations=np.zeros((5, 2), np.float32), actions=np.array([4, 5, 6, 7, 8]), propensities=np.ones(5),
-        rewards=np.zeros(5), timeouts=np.zeros(5, bool), session_id=np.array([0, 0, 0, 1, 1]),
+        observations=np.zeros((5, 2), np.float32),
+        actions=np.array([4, 5, 6, 7, 8]),
+        propensities=np.ones(5),
+        rewards=np.zeros(5),
+        timeouts=np.zeros(5, bool),
+        session_id=np.array([0, 0, 0, 1, 1]),
         step=np.array([0, 1, 2, 0, 1]),
-    )  # fmt: skip
-    assert steps.played_before(3).tolist() == [[-1, -1, -1], [4, -1, -1], [4, 5, -1], [-1, -1, -1], [7, -1, -1]]
+    )
+    assert steps.played_before(3).tolist() == [
+        [-1, -1, -1],
+        [4, -1, -1],
+        [4, 5, -1],
+        [-1, -1, -1],
+        [7, -1, -1],
+    ]
 
 
 def test_policy_agents_carry_their_played_tracks_as_state(calm_data) -> None:

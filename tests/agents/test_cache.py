@@ -15,10 +15,15 @@ def test_a_cached_agent_is_reused_and_a_broken_file_is_retrained(calm_data, tmp_
     assert np.array_equal(again["popular"].ranking, trained["popular"].ranking)
     cache_path(tmp_path, "popular", calm_data).write_bytes(b"truncated")
     retrained, seconds = train_or_load(["popular"], calm_data, tmp_path, progress=False)
-    assert seconds["popular"] > 0.0 and np.array_equal(retrained["popular"].ranking, trained["popular"].ranking)
+    assert seconds["popular"] > 0.0 and np.array_equal(
+        retrained["popular"].ranking, trained["popular"].ranking
+    )
 
 
 def test_dpo_gets_its_reference_from_the_cache(calm_data, tmp_path) -> None:
     trained, _ = train_or_load(["bc", "dpo"], calm_data, tmp_path, progress=False)
     assert trained["dpo"]._reference is trained["bc"]
-    assert cache_path(tmp_path, "bc", calm_data).exists() and cache_path(tmp_path, "dpo", calm_data).exists()
+    assert (
+        cache_path(tmp_path, "bc", calm_data).exists()
+        and cache_path(tmp_path, "dpo", calm_data).exists()
+    )

@@ -42,7 +42,9 @@ def test_the_dataset_has_one_episode_per_logged_session_over_the_whole_catalog(c
     dataset = logged_dataset(steps, N_TRACKS, np.zeros(79, np.float32), np.ones(79, np.float32))
     assert dataset.dataset_info.action_size == N_TRACKS
     assert len(dataset.episodes) == len(np.unique(steps.session_id)) == int(steps.timeouts.sum())
-    assert dataset.transition_count == len(steps) - len(dataset.episodes)  # a timeout's last step has no next state
+    assert dataset.transition_count == len(steps) - len(
+        dataset.episodes
+    )  # a timeout's last step has no next state
     assert not any(episode.terminated for episode in dataset.episodes)
 
 
@@ -53,7 +55,9 @@ def test_predict_returns_track_ids_for_a_batch(name, fitted, calm_data) -> None:
     assert actions.shape == (16,) and actions.dtype == np.int64
     assert actions.min() >= 0 and actions.max() < N_TRACKS
     probabilities = fitted[name].action_probabilities(observations)
-    assert (probabilities.argmax(axis=1) == actions).all() and np.allclose(probabilities.sum(axis=1), 1.0)
+    assert (probabilities.argmax(axis=1) == actions).all() and np.allclose(
+        probabilities.sum(axis=1), 1.0
+    )
     # tracks the episode played (the recurrent state) are never played again
     again, state = fitted[name].predict(observations, np.asarray(actions)[:, None])
     assert (again != actions).all() and (state[:, 0] == actions).all()
@@ -63,7 +67,9 @@ def test_predict_returns_track_ids_for_a_batch(name, fitted, calm_data) -> None:
 def test_agents_are_evaluated_with_finite_metrics(name, fitted, calm_data) -> None:
     result = rollout(fitted[name], "calm", n_episodes=8)
     assert result.episodes.tracks.shape == (8, 20)
-    assert np.isfinite([result.metrics[k] for k in ("utility_mean", "coverage", "ild", "entropy")]).all()
+    assert np.isfinite(
+        [result.metrics[k] for k in ("utility_mean", "coverage", "ild", "entropy")]
+    ).all()
     estimates = off_policy(fitted[name], calm_data.replay)
     assert np.isfinite(estimates["ips_utility"])
 
@@ -77,7 +83,10 @@ def test_weights_only_round_trip_acts_identically(name, fitted, calm_data, tmp_p
         assert "header" in archive.files and "array/q_funcs/0._fc.weight" in archive.files
     loaded = type(agent).load(path)
     observations = calm_data.replay.observations[:64]
-    assert (agent.predict(observations, deterministic=True)[0] == loaded.predict(observations, deterministic=True)[0]).all()
+    assert (
+        agent.predict(observations, deterministic=True)[0]
+        == loaded.predict(observations, deterministic=True)[0]
+    ).all()
 
 
 def test_loading_another_agent_kinds_file_is_refused(fitted, tmp_path) -> None:

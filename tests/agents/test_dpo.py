@@ -3,8 +3,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.policy import TrackPolicy
 from agents.dpo import DPOAgent, DPOConfig, dpo_loss
+from agents.policy import TrackPolicy
 
 
 def _tiny_policy() -> TrackPolicy:
@@ -25,7 +25,9 @@ def test_dpo_raises_the_preferred_tracks_probability_and_lowers_the_dispreferred
     before = _probabilities(policy, obs)
     optimizer = torch.optim.SGD(policy.parameters(), lr=0.5)
     for _ in range(20):
-        loss, stats = dpo_loss(policy(obs), reference(obs), chosen, rejected, beta=0.5, kl_weight=0.0)
+        loss, stats = dpo_loss(
+            policy(obs), reference(obs), chosen, rejected, beta=0.5, kl_weight=0.0
+        )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -39,8 +41,14 @@ def test_at_the_reference_the_loss_is_log_two_and_the_kl_is_zero() -> None:
     policy = _tiny_policy()
     obs = torch.randn(6, 4)
     logits = policy(obs)
-    loss, stats = dpo_loss(logits, logits.detach(), torch.zeros(6, dtype=torch.long), torch.ones(6, dtype=torch.long),
-                           beta=1.0, kl_weight=1.0)
+    loss, stats = dpo_loss(
+        logits,
+        logits.detach(),
+        torch.zeros(6, dtype=torch.long),
+        torch.ones(6, dtype=torch.long),
+        beta=1.0,
+        kl_weight=1.0,
+    )
     assert abs(loss.item() - np.log(2)) < 1e-6
     assert abs(stats["kl"]) < 1e-6
 
@@ -51,8 +59,14 @@ def test_the_kl_penalty_holds_the_policy_closer_to_the_reference() -> None:
         obs = torch.ones(3, 4)
         optimizer = torch.optim.SGD(policy.parameters(), lr=0.5)
         for _ in range(50):
-            loss, stats = dpo_loss(policy(obs), reference(obs), torch.tensor([2] * 3), torch.tensor([0] * 3),
-                                   beta=1.0, kl_weight=kl_weight)
+            loss, stats = dpo_loss(
+                policy(obs),
+                reference(obs),
+                torch.tensor([2] * 3),
+                torch.tensor([0] * 3),
+                beta=1.0,
+                kl_weight=kl_weight,
+            )
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -20,17 +20,21 @@ def calm(episode_length: int) -> SessionConfig:
 
 
 @pytest.fixture(scope="module")
-def fitted(calm_data):
-    return {name: agents.make(name, mode="calm").fit(calm_data) for name in SIMPLE}
+def fitted(zoo):
+    return zoo
 
 
 @pytest.mark.parametrize("name", SIMPLE)
-def test_agents_act_in_both_evaluators_and_round_trip_through_a_file(name, fitted, calm_data, tmp_path) -> None:
+def test_agents_act_in_both_evaluators_and_round_trip_through_a_file(
+    name, fitted, calm_data, tmp_path
+) -> None:
     agent = fitted[name]
     for evaluator in ("world_model", "reference"):
         result = rollout(agent, calm(5), evaluator, n_episodes=6, seed=1)
         assert result.episodes.tracks.shape == (6, 5)
-        assert np.isfinite([result.metrics[k] for k in ("utility_mean", "coverage", "ild", "entropy")]).all()
+        assert np.isfinite(
+            [result.metrics[k] for k in ("utility_mean", "coverage", "ild", "entropy")]
+        ).all()
     path = tmp_path / f"{name}.npz"
     agent.save(path)
     with np.load(path, allow_pickle=False) as archive:
@@ -58,7 +62,9 @@ def test_session_aware_agents_explain_what_they_need(fitted) -> None:
 
 def test_bc_imitates_the_logging_policy_better_than_chance(fitted, calm_data) -> None:
     steps = calm_data.replay
-    probabilities = fitted["bc"].action_probabilities(steps.observations[:2000], steps.played_before(20)[:2000])
+    probabilities = fitted["bc"].action_probabilities(
+        steps.observations[:2000], steps.played_before(20)[:2000]
+    )
     log_likelihood = np.log(probabilities[np.arange(2000), steps.actions[:2000]]).mean()
     assert log_likelihood > -np.log(calm_data.catalog.n_tracks) + 0.3
 
@@ -74,7 +80,9 @@ def test_greedy_collapses_and_beats_random_in_the_world_model(fitted) -> None:
 def test_the_same_seed_gives_every_agent_the_same_starting_histories(fitted) -> None:
     a = rollout(fitted["random"], calm(2), n_episodes=5, seed=4).episodes
     b = rollout(fitted["bc"], calm(2), n_episodes=5, seed=4).episodes
-    assert np.allclose(a.valence[:, 0], b.valence[:, 0]) and np.allclose(a.arousal[:, 0], b.arousal[:, 0])
+    assert np.allclose(a.valence[:, 0], b.valence[:, 0]) and np.allclose(
+        a.arousal[:, 0], b.arousal[:, 0]
+    )
 
 
 def test_off_policy_estimates_of_the_logging_policy_match_its_logged_value() -> None:
@@ -85,12 +93,18 @@ def test_off_policy_estimates_of_the_logging_policy_match_its_logged_value() -> 
             return np.tile(steps.propensities[:, None], (1, 3))
 
     steps = LoggedSteps(
-        observations=np.zeros((4, 79), np.float32), actions=np.zeros(4, np.int64),
-        propensities=np.array([0.5, 0.25, 0.5, 0.25]), rewards=np.array([1.0, 2.0, 3.0, 4.0]),
-        timeouts=np.zeros(4, bool), session_id=np.zeros(4, np.int64), step=np.arange(4),
-    )  # fmt: skip
+        observations=np.zeros((4, 79), np.float32),
+        actions=np.zeros(4, np.int64),
+        propensities=np.array([0.5, 0.25, 0.5, 0.25]),
+        rewards=np.array([1.0, 2.0, 3.0, 4.0]),
+        timeouts=np.zeros(4, bool),
+        session_id=np.zeros(4, np.int64),
+        step=np.arange(4),
+    )
     estimate = off_policy(Logging(), steps)
-    assert estimate["ips_utility"] == pytest.approx(2.5) and estimate["snips_utility"] == pytest.approx(2.5)
+    assert estimate["ips_utility"] == pytest.approx(2.5) and estimate[
+        "snips_utility"
+    ] == pytest.approx(2.5)
     assert np.isnan(off_policy(object(), steps)["ips_utility"])
 
 
@@ -98,7 +112,9 @@ def test_greedy_on_the_truth_plays_the_reference_worlds_one_step_best_track() ->
     config = SessionConfig("calm", history_length=8, episode_length=5)
     sessions = config.create(4, config.reference_outcomes())
     sessions.reset(np.arange(4), [np.random.default_rng(i) for i in range(4)], cold=False)
-    truth = agents.bind(GreedyAgent("calm", GreedyConfig(scorer="reference", chunk=3)), sessions.view())
+    truth = agents.bind(
+        GreedyAgent("calm", GreedyConfig(scorer="reference", chunk=3)), sessions.view()
+    )
     model = agents.bind(GreedyAgent("calm"), sessions.view())
     picks, _ = truth.predict(sessions.observations())
     model_picks, _ = model.predict(sessions.observations())
@@ -108,7 +124,9 @@ def test_greedy_on_the_truth_plays_the_reference_worlds_one_step_best_track() ->
     rng = np.random.default_rng(0)
     draws = 3000
     for row in range(4):
-        candidates = np.r_[picks[row], model_picks[row], rng.integers(0, sessions.catalog.n_tracks, 6)]
+        candidates = np.r_[
+            picks[row], model_picks[row], rng.integers(0, sessions.catalog.n_tracks, 6)
+        ]
         copies = state.take(np.repeat(row, draws * len(candidates)))
         before = (copies.valence.copy(), copies.arousal.copy())
         outcome = world.step(copies, np.repeat(candidates, draws), rng)
@@ -121,8 +139,12 @@ def outcome_inputs(outcome, before):
     from amrs_gym.reward import UtilityInputs
 
     return UtilityInputs(
-        engagement=outcome.expected_engagement, like=outcome.like_probability, valence_before=before[0],
-        arousal_before=before[1], valence_after=outcome.valence, arousal_after=outcome.arousal,
+        engagement=outcome.expected_engagement,
+        like=outcome.like_probability,
+        valence_before=before[0],
+        arousal_before=before[1],
+        valence_after=outcome.valence,
+        arousal_after=outcome.arousal,
         repeats=np.zeros(len(outcome.valence)),
     )
 

@@ -12,14 +12,18 @@ from agents.policy import TrackPolicy
 def _policy(memory: bool = True) -> TrackPolicy:
     torch.manual_seed(0)
     content = np.eye(4, dtype=np.float32)
-    return TrackPolicy(obs_dim=3, track_content=content, hidden=8, memory=content[:, :2] if memory else None)
+    return TrackPolicy(
+        obs_dim=3, track_content=content, hidden=8, memory=content[:, :2] if memory else None
+    )
 
 
 def test_remembered_tracks_are_the_mean_and_the_last_embedding() -> None:
     policy = _policy()
     played = torch.tensor([[0, 1, -1], [-1, -1, -1], [3, 0, 0]])
     remembered = policy._remembered(played).numpy()
-    assert np.allclose(remembered[0], [0.5, 0.5, 0.0, 1.0])  # mean of tracks 0 and 1, last = track 1
+    assert np.allclose(
+        remembered[0], [0.5, 0.5, 0.0, 1.0]
+    )  # mean of tracks 0 and 1, last = track 1
     assert np.allclose(remembered[1], 0.0)  # nothing played yet
     assert np.allclose(remembered[2], [2 / 3, 0.0, 1.0, 0.0])
     assert np.allclose(policy._remembered(torch.zeros((2, 0), dtype=torch.long)).numpy(), 0.0)

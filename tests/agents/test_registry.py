@@ -27,7 +27,18 @@ class ConstantAgent(BaseAgent):
 
 
 def test_every_builtin_agent_is_registered() -> None:
-    assert {"random", "logged", "popular", "greedy", "bc", "dpo", "a2c", "ddpg", "cql", "bcq"} <= set(agents.available())
+    assert {
+        "random",
+        "logged",
+        "popular",
+        "greedy",
+        "bc",
+        "dpo",
+        "a2c",
+        "ddpg",
+        "cql",
+        "bcq",
+    } <= set(agents.available())
 
 
 @pytest.mark.parametrize("name", ["random", "logged", "popular", "greedy", "bc", "dpo"])

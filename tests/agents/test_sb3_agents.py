@@ -17,9 +17,9 @@ N_TRACKS = 1200
 
 
 @pytest.fixture(scope="module")
-def fitted(calm_data):
+def fitted(zoo):
     """Both agents trained on the quick setting (a few hundred env steps each)."""
-    return {name: agents.make(name, mode="calm").fit(calm_data) for name in SB3}
+    return zoo
 
 
 @pytest.mark.parametrize("name", SB3)
@@ -35,7 +35,9 @@ def test_predict_returns_track_ids_for_a_batch(name, fitted, calm_data) -> None:
 def test_agents_are_evaluated_with_finite_metrics(name, fitted) -> None:
     result = rollout(fitted[name], "calm", n_episodes=8)
     assert result.episodes.tracks.shape == (8, 20)
-    assert np.isfinite([result.metrics[k] for k in ("utility_mean", "coverage", "ild", "entropy")]).all()
+    assert np.isfinite(
+        [result.metrics[k] for k in ("utility_mean", "coverage", "ild", "entropy")]
+    ).all()
 
 
 @pytest.mark.parametrize("name", SB3)
@@ -44,7 +46,9 @@ def test_weights_only_round_trip_acts_identically(name, fitted, calm_data, tmp_p
     path = tmp_path / f"{name}.npz"
     agent.save(path)
     with np.load(path, allow_pickle=False) as archive:
-        assert "header" in archive.files and any(k.startswith("array/policy/") for k in archive.files)
+        assert "header" in archive.files and any(
+            k.startswith("array/policy/") for k in archive.files
+        )
     loaded = type(agent).load(path)
     observations = calm_data.replay.observations[:64]
     first, _ = agent.predict(observations, deterministic=True)
@@ -69,7 +73,9 @@ def test_a2c_samples_from_its_probabilities_reproducibly(fitted, calm_data) -> N
     observations = calm_data.replay.observations[:32]
     probabilities = agent.action_probabilities(observations)
     assert probabilities.shape == (32, N_TRACKS) and np.allclose(probabilities.sum(axis=1), 1.0)
-    assert (agent.predict(observations, deterministic=True)[0] == probabilities.argmax(axis=1)).all()
+    assert (
+        agent.predict(observations, deterministic=True)[0] == probabilities.argmax(axis=1)
+    ).all()
     agent.seed(7)
     first, _ = agent.predict(observations)
     agent.seed(7)
@@ -80,8 +86,9 @@ def test_ddpg_acts_as_the_wrapper_it_trained_through(fitted, calm_data) -> None:
     """The track `predict` picks, with the episode's plays as its recurrent state, is the one
     `ContinuousTrackAction` plays for the actor's point."""
     agent = fitted["ddpg"]
-    env = ContinuousTrackAction(gym.make(MODE_ENV_IDS["calm"], **calm_data.env_kwargs()), space="features",
-                                k=agent.config.k)
+    env = ContinuousTrackAction(
+        gym.make(MODE_ENV_IDS["calm"], **calm_data.env_kwargs()), space="features", k=agent.config.k
+    )
     observation, _ = env.reset(seed=0)
     state, played = None, []
     for t in range(20):

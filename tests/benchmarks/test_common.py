@@ -40,8 +40,13 @@ class Example:
 
 def test_every_field_becomes_an_option_with_its_type_and_default() -> None:
     assert cli(Example, []) == Example()
-    args = cli(Example, ["--out", "x", "--quick", "--episodes", "3", "--weights", "1", "2", "--inner-width", "4"])
-    assert args == Example(out_dir="x", quick=True, episodes=3, weights=[1.0, 2.0], inner=Inner(width=4))
+    args = cli(
+        Example,
+        ["--out", "x", "--quick", "--episodes", "3", "--weights", "1", "2", "--inner-width", "4"],
+    )
+    assert args == Example(
+        out_dir="x", quick=True, episodes=3, weights=[1.0, 2.0], inner=Inner(width=4)
+    )
 
 
 def test_help_shows_the_docstrings_defaults_and_module_usage(capsys) -> None:

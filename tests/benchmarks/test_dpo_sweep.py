@@ -12,9 +12,28 @@ import pytest
 @pytest.mark.slow
 def test_quick_sweep_validates_on_training_listeners_and_chooses_a_setting(tmp_path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.dpo_sweep", "--quick", "--modes", "calm", "--kl-weights", "0.25",
-         "--novelty-weights", "1", "2", "--episodes", "16", "--workers", "1", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.dpo_sweep",
+            "--quick",
+            "--modes",
+            "calm",
+            "--kl-weights",
+            "0.25",
+            "--novelty-weights",
+            "1",
+            "2",
+            "--episodes",
+            "16",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     calm = json.loads((tmp_path / "dpo_sweep.json").read_text())["modes"]["calm"]

@@ -9,19 +9,25 @@ from amrs_gym.world_model.evaluation import METRICS, expected_calibration_error,
 
 def test_gap_closed_and_calibration_on_hand_made_cases() -> None:
     assert gap_closed(model=0.8, baseline=0.6, ceiling=1.0) == pytest.approx(0.5)
-    assert gap_closed(model=0.1, baseline=0.2, ceiling=0.0) == pytest.approx(0.5)  # MAE: lower is better
+    assert gap_closed(model=0.1, baseline=0.2, ceiling=0.0) == pytest.approx(
+        0.5
+    )  # MAE: lower is better
     import numpy as np
 
     probability = np.array([0.1, 0.1, 0.9, 0.9])
     assert expected_calibration_error(probability, np.array([0, 0, 1, 1.0])) == pytest.approx(0.1)
-    assert expected_calibration_error(np.array([0.5, 0.5]), np.array([0, 1.0])) == pytest.approx(0.0)
+    assert expected_calibration_error(np.array([0.5, 0.5]), np.array([0, 1.0])) == pytest.approx(
+        0.0
+    )
 
 
 @pytest.mark.slow
 def test_quick_fidelity_run_writes_the_contract(tmp_path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.fidelity", "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=900,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "fidelity.json").read_text())

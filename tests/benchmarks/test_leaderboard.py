@@ -9,18 +9,38 @@ import pytest
 from benchmarks.leaderboard import COLUMNS, paired_difference, summarise
 
 
-def _row(agent: str, evaluator: str, utility: float, ci: float = 0.01, coverage: float = 0.5, ild: float = 0.7,
-         distance: float = 0.3) -> dict:
-    return {"agent": agent, "mode": "calm", "evaluator": evaluator, "utility_mean": utility, "utility_ci95": ci,
-            "coverage": coverage, "ild": ild, "final_distance": distance}
+def _row(
+    agent: str,
+    evaluator: str,
+    utility: float,
+    ci: float = 0.01,
+    coverage: float = 0.5,
+    ild: float = 0.7,
+    distance: float = 0.3,
+) -> dict:
+    return {
+        "agent": agent,
+        "mode": "calm",
+        "evaluator": evaluator,
+        "utility_mean": utility,
+        "utility_ci95": ci,
+        "coverage": coverage,
+        "ild": ild,
+        "final_distance": distance,
+    }
 
 
 def test_summary_ranks_exploitation_and_bars_on_a_hand_made_table() -> None:
-    table = pd.DataFrame([
-        _row("bc", "world_model", 1.0), _row("bc", "reference", 0.9),
-        _row("dpo", "world_model", 1.2), _row("dpo", "reference", 1.0, coverage=0.45, ild=0.6, distance=0.2),
-        _row("greedy", "world_model", 1.5), _row("greedy", "reference", 0.8, coverage=0.1),
-    ])  # fmt: skip
+    table = pd.DataFrame(
+        [
+            _row("bc", "world_model", 1.0),
+            _row("bc", "reference", 0.9),
+            _row("dpo", "world_model", 1.2),
+            _row("dpo", "reference", 1.0, coverage=0.45, ild=0.6, distance=0.2),
+            _row("greedy", "world_model", 1.5),
+            _row("greedy", "reference", 0.8, coverage=0.1),
+        ]
+    )
     summary = summarise(table)["calm"]
     # world model ranks greedy > dpo > bc, the truth dpo > bc > greedy
     assert summary["spearman_world_model_vs_reference"] == pytest.approx(-0.5)
@@ -35,16 +55,40 @@ def test_summary_ranks_exploitation_and_bars_on_a_hand_made_table() -> None:
 @pytest.mark.slow
 def test_quick_leaderboard_writes_the_contract(tmp_path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.leaderboard", "--quick", "--modes", "calm", "--episodes", "12",
-         "--agents", "random", "logged", "bc", "dpo", "greedy", "--workers", "1", "--cache", str(tmp_path / "agents"), "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.leaderboard",
+            "--quick",
+            "--modes",
+            "calm",
+            "--episodes",
+            "12",
+            "--agents",
+            "random",
+            "logged",
+            "bc",
+            "dpo",
+            "greedy",
+            "--workers",
+            "1",
+            "--cache",
+            str(tmp_path / "agents"),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     table = pd.read_csv(tmp_path / "leaderboard.csv")
     assert len(table) == 5 * 2
     assert set(COLUMNS) <= set(table.columns)
     assert set(table["evaluator"]) == {"world_model", "reference"}
-    assert np.isfinite(table[["utility_mean", "coverage", "ild", "gini", "kl_to_logged"]].to_numpy()).all()
+    assert np.isfinite(
+        table[["utility_mean", "coverage", "ild", "gini", "kl_to_logged"]].to_numpy()
+    ).all()
     # IPS is defined for observation-only stochastic policies, not for the session-aware ones
     ips = table.set_index("agent")["ips_utility"]
     assert np.isfinite(ips["bc"]).all() and np.isnan(ips["greedy"]).all()
@@ -59,8 +103,12 @@ def test_quick_leaderboard_writes_the_contract(tmp_path) -> None:
 
 
 def test_unknown_agents_are_refused_with_a_clear_message() -> None:
-    result = subprocess.run([sys.executable, "-m", "benchmarks.leaderboard", "--agents", "nope"],
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.leaderboard", "--agents", "nope"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2 and "unknown agent(s) nope" in result.stderr
     assert "Traceback" not in result.stderr
 

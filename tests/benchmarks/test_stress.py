@@ -13,7 +13,9 @@ def test_scenarios_perturb_the_held_out_histories_as_documented() -> None:
     logs = defaults.start_sessions()
     distress, length = scenario_logs(logs, "distress")
     assert length > 0 and (distress["valence_start"] == -0.7).all()
-    assert (distress["valence_report"].dropna() == -0.7).all() and distress["valence_report"].notna().sum() > 0
+    assert (distress["valence_report"].dropna() == -0.7).all() and distress[
+        "valence_report"
+    ].notna().sum() > 0
     calm_listener, _ = scenario_logs(logs, "never_skips")
     assert (calm_listener["cohort"] == "clinical").all() and not calm_listener["skipped"].any()
     one_track, _ = scenario_logs(logs, "one_track")
@@ -38,10 +40,28 @@ def test_violation_checks_on_hand_made_rollouts() -> None:
 @pytest.mark.slow
 def test_quick_stress_run_writes_the_contract(tmp_path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.stress", "--quick", "--modes", "sleep", "--rollouts", "6",
-         "--agents", "random", "greedy", "--workers", "1", "--cache", str(tmp_path / "agents"),
-         "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.stress",
+            "--quick",
+            "--modes",
+            "sleep",
+            "--rollouts",
+            "6",
+            "--agents",
+            "random",
+            "greedy",
+            "--workers",
+            "1",
+            "--cache",
+            str(tmp_path / "agents"),
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "stress.json").read_text())

@@ -8,13 +8,28 @@ import pytest
 @pytest.mark.slow
 def test_quick_throughput_run_writes_the_contract(tmp_path) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.throughput", "--quick", "--num-envs", "256", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.throughput",
+            "--quick",
+            "--num-envs",
+            "256",
+            "--out",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "throughput.json").read_text())
-    for key in ("single_env_steps_per_s", "vector_env_steps_per_s", "reference_env_steps_per_s",
-                "cartpole_steps_per_s"):
+    for key in (
+        "single_env_steps_per_s",
+        "vector_env_steps_per_s",
+        "reference_env_steps_per_s",
+        "cartpole_steps_per_s",
+    ):
         assert report[key] > 0
     assert report["num_envs"] == 256
     # batching must pay: one call for 256 sessions beats 256 single-env calls

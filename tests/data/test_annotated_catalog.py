@@ -10,15 +10,12 @@ import pytest
 
 from amrs_gym.catalog import CatalogError
 from amrs_gym.data.annotated_catalog import (
-    DEAM_FILES,
-    EMOMUSIC_CURVES,
     energy_from_arousal,
     load_annotated_catalog,
-    read_deam,
-    read_emomusic,
     sam_to_unit,
     tempo_from_energy,
 )
+from amrs_gym.data.annotations import DEAM_FILES, EMOMUSIC_CURVES, read_deam, read_emomusic
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 DEAM = SHARED_DATA / "deam"
@@ -136,6 +133,7 @@ def test_embedding_is_seeded_and_sized() -> None:
     # An orthonormal projection keeps the geometry: pairwise distances match across seeds
     # whenever the projection is no smaller than the feature count (20 features here).
     d = load_annotated_catalog(EMOMUSIC, embedding_dim=40, seed=9)
+
     def gram(embeddings: np.ndarray) -> np.ndarray:
         head = embeddings[:50] / np.linalg.norm(embeddings, axis=1).mean()
         return head @ head.T
@@ -148,25 +146,36 @@ def test_embedding_is_seeded_and_sized() -> None:
 
 def _write_deam(folder: Path, drop: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    base = pd.DataFrame({
-        "song_id": [2, 3, 1001, 1002],
-        "valence_mean": [3.0, 7.0, 6.0, 2.0],
-        "valence_std": [1.0, 1.1, 1.2, 1.3],
-        "arousal_mean": [8.0, 4.0, 9.5, 3.0],
-        "arousal_std": [2.0, 2.1, 2.2, 2.3],
-    })
+    base = pd.DataFrame(
+        {
+            "song_id": [2, 3, 1001, 1002],
+            "valence_mean": [3.0, 7.0, 6.0, 2.0],
+            "valence_std": [1.0, 1.1, 1.2, 1.3],
+            "arousal_mean": [8.0, 4.0, 9.5, 3.0],
+            "arousal_std": [2.0, 2.1, 2.2, 2.3],
+        }
+    )
     if drop:
         base = base.drop(columns=[drop])
     base.columns = [base.columns[0], *(f" {c}" for c in base.columns[1:])]  # DEAM's spaces
     base.to_csv(folder / DEAM_FILES[0], index=False)
-    late = pd.DataFrame({
-        "song_id": [2001, 2002], "valence_mean": [4.0, 6.0], "valence_std": [1.0, 1.0],
-        " valence_ max_mean": [6.0, 8.0], " valence_max_std": [1.0, 1.0],
-        " valence_min_mean": [2.0, 4.0], " valence_min_std": [1.0, 1.0],
-        "arousal_mean": [7.0, 3.0], "arousal_std": [1.5, 1.5],
-        " arousal_max_mean": [9.0, 5.0], " arousal_max_std": [1.0, 1.0],
-        " arousal_min_mean": [5.0, 1.0], " arousal_min_std": [1.0, 1.0],
-    })
+    late = pd.DataFrame(
+        {
+            "song_id": [2001, 2002],
+            "valence_mean": [4.0, 6.0],
+            "valence_std": [1.0, 1.0],
+            " valence_ max_mean": [6.0, 8.0],
+            " valence_max_std": [1.0, 1.0],
+            " valence_min_mean": [2.0, 4.0],
+            " valence_min_std": [1.0, 1.0],
+            "arousal_mean": [7.0, 3.0],
+            "arousal_std": [1.5, 1.5],
+            " arousal_max_mean": [9.0, 5.0],
+            " arousal_max_std": [1.0, 1.0],
+            " arousal_min_mean": [5.0, 1.0],
+            " arousal_min_std": [1.0, 1.0],
+        }
+    )
     late.to_csv(folder / DEAM_FILES[1], index=False)
     return folder
 
@@ -203,10 +212,15 @@ def test_missing_folder_file_and_column_are_named(tmp_path: Path) -> None:
 def _write_emomusic(folder: Path, skip_curve: str | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     ids = [2, 3, 5]
-    pd.DataFrame({
-        "song_id": ids, "mean_arousal": [2.0, 5.0, 8.0], "std_arousal": [1.0, 1.0, 1.0],
-        "mean_valence": [3.0, 7.0, 5.0], "std_valence": [1.0, 1.0, 1.0],
-    }).to_csv(folder / "static_annotations.csv", index=False)
+    pd.DataFrame(
+        {
+            "song_id": ids,
+            "mean_arousal": [2.0, 5.0, 8.0],
+            "std_arousal": [1.0, 1.0, 1.0],
+            "mean_valence": [3.0, 7.0, 5.0],
+            "std_valence": [1.0, 1.0, 1.0],
+        }
+    ).to_csv(folder / "static_annotations.csv", index=False)
     info = (
         '"song_id","file_name","Artist","Song title","Genre","Mediaeval 2013 set"\n'
         '2,"\t2.mp3","Band A\t","\tSong One\t","\tRock\t","development"\n'

@@ -9,7 +9,9 @@ def test_clinical_listeners_skip_less(small_dataset) -> None:
 
 
 def test_clinical_reports_are_sparser(small_dataset) -> None:
-    reported = small_dataset.logs["valence_report"].notna().groupby(small_dataset.logs["cohort"]).mean()
+    reported = (
+        small_dataset.logs["valence_report"].notna().groupby(small_dataset.logs["cohort"]).mean()
+    )
     assert reported["clinical"] < reported["consumer"]
 
 

@@ -47,14 +47,32 @@ def test_counts_and_dtypes(full: MssdLogs) -> None:
     assert (logs["listener_id"] == logs["session_id"]).all()
     sizes = logs.groupby("session_id").size()
     assert sizes.eq(logs.groupby("session_id")["session_length"].first()).all()
-    for name in ("session_id", "listener_id", "position", "session_length", "track_id",
-                 "context_switch", "hour_of_day", "hist_user_behavior_n_seekfwd"):
+    for name in (
+        "session_id",
+        "listener_id",
+        "position",
+        "session_length",
+        "track_id",
+        "context_switch",
+        "hour_of_day",
+        "hist_user_behavior_n_seekfwd",
+    ):
         assert logs[name].dtype == np.int64, name
-    for name in ("skipped", "skip_1", "skip_2", "skip_3", "not_skipped", "premium",
-                 "hist_user_behavior_is_shuffle"):
+    for name in (
+        "skipped",
+        "skip_1",
+        "skip_2",
+        "skip_3",
+        "not_skipped",
+        "premium",
+        "hist_user_behavior_is_shuffle",
+    ):
         assert logs[name].dtype == bool, name
-    for name in ("context_type", "hist_user_behavior_reason_start",
-                 "hist_user_behavior_reason_end"):
+    for name in (
+        "context_type",
+        "hist_user_behavior_reason_start",
+        "hist_user_behavior_reason_end",
+    ):
         assert isinstance(logs[name].dtype, pd.CategoricalDtype), name
     assert pd.api.types.is_datetime64_any_dtype(logs["date"])
     for name in ("rating", "valence_report", "arousal_report"):
@@ -73,8 +91,15 @@ def test_matches_the_file(full: MssdLogs) -> None:
     first_seen = pd.unique(raw["track_id_clean"])
     np.testing.assert_array_equal(full.track_keys, first_seen)  # codes by first appearance
     np.testing.assert_array_equal(logs["skipped"], raw["skip_2"])
-    for name in ("skip_1", "skip_2", "skip_3", "not_skipped", "long_pause_before_play",
-                 "hour_of_day", "premium"):
+    for name in (
+        "skip_1",
+        "skip_2",
+        "skip_3",
+        "not_skipped",
+        "long_pause_before_play",
+        "hour_of_day",
+        "premium",
+    ):
         np.testing.assert_array_equal(logs[name], raw[name])
     np.testing.assert_array_equal(logs["context_type"].astype(str), raw["context_type"])
 
@@ -179,18 +204,31 @@ def _made_up_rows() -> pd.DataFrame:
     sessions = [("s_b", ["t_x", "t_y", "t_x"]), ("s_a", ["t_z", "t_y"])]
     for session, tracks in sessions:
         for position, track in enumerate(tracks, start=1):
-            rows.append({
-                "session_id": session, "session_position": position,
-                "session_length": len(tracks), "track_id_clean": track,
-                "skip_1": position == 2, "skip_2": position == 2, "skip_3": position >= 2,
-                "not_skipped": position == 1, "context_switch": 0,
-                "no_pause_before_play": 1, "short_pause_before_play": 0,
-                "long_pause_before_play": 0, "hist_user_behavior_n_seekfwd": 0,
-                "hist_user_behavior_n_seekback": 0, "hist_user_behavior_is_shuffle": False,
-                "hour_of_day": 9 + position, "date": "2018-07-15", "premium": True,
-                "context_type": "radio", "hist_user_behavior_reason_start": "trackdone",
-                "hist_user_behavior_reason_end": "fwdbtn",
-            })
+            rows.append(
+                {
+                    "session_id": session,
+                    "session_position": position,
+                    "session_length": len(tracks),
+                    "track_id_clean": track,
+                    "skip_1": position == 2,
+                    "skip_2": position == 2,
+                    "skip_3": position >= 2,
+                    "not_skipped": position == 1,
+                    "context_switch": 0,
+                    "no_pause_before_play": 1,
+                    "short_pause_before_play": 0,
+                    "long_pause_before_play": 0,
+                    "hist_user_behavior_n_seekfwd": 0,
+                    "hist_user_behavior_n_seekback": 0,
+                    "hist_user_behavior_is_shuffle": False,
+                    "hour_of_day": 9 + position,
+                    "date": "2018-07-15",
+                    "premium": True,
+                    "context_type": "radio",
+                    "hist_user_behavior_reason_start": "trackdone",
+                    "hist_user_behavior_reason_end": "fwdbtn",
+                }
+            )
     return pd.DataFrame(rows, columns=list(RAW_COLUMNS))
 
 

@@ -25,10 +25,18 @@ def _problems(logs: pd.DataFrame, n_tracks: int) -> list[str]:
     ("mutate", "column", "words"),
     [
         (lambda d: d.drop(columns=["engagement"]), "engagement", "missing column"),
-        (lambda d: d.assign(engagement=d["engagement"].astype(str)), "engagement", "expected number"),
+        (
+            lambda d: d.assign(engagement=d["engagement"].astype(str)),
+            "engagement",
+            "expected number",
+        ),
         (lambda d: d.assign(skipped=d["skipped"].astype(int)), "skipped", "expected bool"),
         (lambda d: d.assign(engagement=d["engagement"] + 2), "engagement", "out of range"),
-        (lambda d: d.assign(valence_report=d["valence_report"] * 5 + 3), "valence_report", "out of range"),
+        (
+            lambda d: d.assign(valence_report=d["valence_report"] * 5 + 3),
+            "valence_report",
+            "out of range",
+        ),
         (lambda d: d.assign(rating=d["rating"].fillna(0.5)), "rating", "1 (like), 0 (dislike)"),
         (lambda d: d.assign(mode="party"), "mode", "unknown values"),
         (lambda d: d.assign(track_id=d["track_id"] + 100_000), "track_id", "unknown track ids"),
@@ -55,12 +63,16 @@ def test_round_trip_through_files(tiny, tmp_path) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "amrs_gym.data", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "amrs_gym.data", *args], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_generate_then_validate(tmp_path) -> None:
     out = tmp_path / "logs.parquet"
-    made = _cli("generate", "--out", str(out), "--listeners", "20", "--sessions", "40", "--seed", "2")
+    made = _cli(
+        "generate", "--out", str(out), "--listeners", "20", "--sessions", "40", "--seed", "2"
+    )
     assert made.returncode == 0, made.stderr
     checked = _cli("validate", str(out))
     assert checked.returncode == 0

@@ -20,7 +20,9 @@ def _rollout(env: gym.Env, seed: int, actions: list[int]) -> list[tuple]:
     out = [(obs.copy(),)]
     for action in actions:
         obs, reward, terminated, truncated, info = env.step(action)
-        out.append((obs.copy(), reward, terminated, truncated, info["track_id"], info["engagement"]))
+        out.append(
+            (obs.copy(), reward, terminated, truncated, info["track_id"], info["engagement"])
+        )
     return out
 
 
@@ -124,9 +126,11 @@ def test_reference_env_scores_the_truth() -> None:
     distance_before = np.hypot(*(np.array(before) - target))
     distance_after = np.hypot(info["valence"] - target[0], info["arousal"] - target[1])
     expected = (
-        info["expected_engagement"] + 0.5 * info["like_probability"]
-        + 10 * (distance_before - distance_after) - 0.5 * distance_after
-    )  # fmt: skip
+        info["expected_engagement"]
+        + 0.5 * info["like_probability"]
+        + 10 * (distance_before - distance_after)
+        - 0.5 * distance_after
+    )
     assert reward == pytest.approx(expected)
     with pytest.raises(ValueError, match="mode"):
         amrs_gym.make_reference_env("party")

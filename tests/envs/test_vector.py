@@ -27,7 +27,9 @@ def test_vector_env_equals_single_envs_under_the_same_seeds() -> None:
     for t in range(steps):
         obs, rewards, terminated, truncated, info = envs.step(actions[t])
         for i, env in enumerate(singles):
-            if done[i]:  # next-step autoreset: the vector env reset this sub-env and ignored its action
+            if done[
+                i
+            ]:  # next-step autoreset: the vector env reset this sub-env and ignored its action
                 expected, _ = env.reset()
                 assert rewards[i] == 0.0 and not truncated[i]
                 done[i] = False

@@ -1,4 +1,5 @@
 import json
+
 import numpy as np
 import pytest
 import torch
@@ -16,7 +17,9 @@ def catalog():
 
 @pytest.fixture
 def saved(tmp_path, catalog):
-    model = WorldModel(WorldModelConfig(d_model=16, n_heads=2, ff_dim=32), torch.as_tensor(catalog.embeddings))
+    model = WorldModel(
+        WorldModelConfig(d_model=16, n_heads=2, ff_dim=32), torch.as_tensor(catalog.embeddings)
+    )
     path = save_checkpoint(tmp_path / "m.npz", model, catalog.fingerprint(), {"note": "test"})
     return path, model
 
@@ -51,14 +54,20 @@ def _rewrite(path, tmp_path, name: str, **changes) -> object:
 
 def test_refuses_another_code_version(saved, catalog, tmp_path) -> None:
     path, _ = saved
-    future = _rewrite(path, tmp_path, "future.npz", format_version=checkpoint_module.FORMAT_VERSION + 1)
+    future = _rewrite(
+        path, tmp_path, "future.npz", format_version=checkpoint_module.FORMAT_VERSION + 1
+    )
     with pytest.raises(CheckpointError, match="format version"):
         load_checkpoint(future, catalog)
     config = json.loads(str(np.load(path)["meta"]))["config"]
     with pytest.raises(CheckpointError, match="does not match"):
-        load_checkpoint(_rewrite(path, tmp_path, "shape.npz", config={**config, "d_model": 32}), catalog)
+        load_checkpoint(
+            _rewrite(path, tmp_path, "shape.npz", config={**config, "d_model": 32}), catalog
+        )
     with pytest.raises(CheckpointError, match="wings"):
-        load_checkpoint(_rewrite(path, tmp_path, "unknown.npz", config={**config, "wings": 2}), catalog)
+        load_checkpoint(
+            _rewrite(path, tmp_path, "unknown.npz", config={**config, "wings": 2}), catalog
+        )
 
 
 class _Exploit:

@@ -21,7 +21,9 @@ def _model(catalog, **kwargs) -> WorldModel:
 
 
 def test_batch_has_previous_session_context(batch) -> None:
-    assert (batch.segment == 0).any(), "listeners with several sessions get their previous session as context"
+    assert (batch.segment == 0).any(), (
+        "listeners with several sessions get their previous session as context"
+    )
     assert not (batch.scored & (batch.segment == 0)).any(), "previous-session rows are never scored"
 
 
@@ -40,10 +42,15 @@ def test_incremental_prediction_equals_full_recomputation(small_dataset, batch, 
             scored = batch.segment[:, t] == 1  # previous-session rows are context, never predicted
             for name in ("skip_logit", "like_logit", "valence_mean", "arousal_log_std"):
                 torch.testing.assert_close(
-                    getattr(step, name)[scored, 0], getattr(full, name)[scored, t], atol=1e-5, rtol=1e-4
+                    getattr(step, name)[scored, 0],
+                    getattr(full, name)[scored, t],
+                    atol=1e-5,
+                    rtol=1e-4,
                 )
             previous = torch.where(batch.segment[:, t] == 0, batch.position[:, t], -1)
-            model.observe(state, batch.track[:, t], batch.feedback[:, t], previous_position=previous)
+            model.observe(
+                state, batch.track[:, t], batch.feedback[:, t], previous_position=previous
+            )
 
 
 def test_incremental_matches_full_for_one_listener(small_dataset) -> None:
@@ -58,10 +65,16 @@ def test_incremental_matches_full_for_one_listener(small_dataset) -> None:
         for t in range(int(batch.valid.sum())):
             step = model.predict(state, batch.track[:, t : t + 1])
             if bool(batch.segment[0, t] == 1):
-                torch.testing.assert_close(step.skip_logit[:, 0], full.skip_logit[:, t], atol=1e-5, rtol=1e-4)
-                torch.testing.assert_close(step.valence_mean[:, 0], full.valence_mean[:, t], atol=1e-5, rtol=1e-4)
+                torch.testing.assert_close(
+                    step.skip_logit[:, 0], full.skip_logit[:, t], atol=1e-5, rtol=1e-4
+                )
+                torch.testing.assert_close(
+                    step.valence_mean[:, 0], full.valence_mean[:, t], atol=1e-5, rtol=1e-4
+                )
             previous = torch.where(batch.segment[:, t] == 0, batch.position[:, t], -1)
-            model.observe(state, batch.track[:, t], batch.feedback[:, t], previous_position=previous)
+            model.observe(
+                state, batch.track[:, t], batch.feedback[:, t], previous_position=previous
+            )
 
 
 def test_missing_labels_contribute_nothing(small_dataset, batch) -> None:
@@ -72,8 +85,12 @@ def test_missing_labels_contribute_nothing(small_dataset, batch) -> None:
     # change the predictions where no rating/report exists: the like/valence losses must not move
     no_rating = torch.isnan(batch.rating)
     no_report = torch.isnan(batch.valence)
-    prediction.like_logit = torch.where(no_rating, prediction.like_logit + 5.0, prediction.like_logit)
-    prediction.valence_mean = torch.where(no_report, -prediction.valence_mean, prediction.valence_mean)
+    prediction.like_logit = torch.where(
+        no_rating, prediction.like_logit + 5.0, prediction.like_logit
+    )
+    prediction.valence_mean = torch.where(
+        no_report, -prediction.valence_mean, prediction.valence_mean
+    )
     changed = masked_losses(prediction, batch)
     torch.testing.assert_close(losses["like"], changed["like"])
     torch.testing.assert_close(losses["valence"], changed["valence"])

@@ -36,16 +36,25 @@ def test_numpy_rollout_matches_the_torch_rollout(small_dataset, use_affect: bool
     picks = start_sessions_for(small_dataset.logs, "calm", "mixed")[:12]
     reports = np.stack([s.start_report for s in picks])
     starts = start_batch(picks, mode_index("calm"), history_length=20, cold=False, reports=reports)
-    assert len(set(starts.history_length.tolist())) > 1  # rows of different history lengths in one batch
+    assert (
+        len(set(starts.history_length.tolist())) > 1
+    )  # rows of different history lengths in one batch
     fast_state, slow_state = fast.start(starts), slow.start(starts)
     rng = np.random.default_rng(0)
     for _ in range(8):
         np.testing.assert_allclose(fast.context(fast_state), slow.context(slow_state), atol=2e-5)
         candidates = rng.integers(0, fast.n_tracks, (len(picks), 5))
-        quick, reference = fast.predict(fast_state, candidates), slow.predict(slow_state, candidates)
+        quick, reference = (
+            fast.predict(fast_state, candidates),
+            slow.predict(slow_state, candidates),
+        )
         for name in ("skip_probability", "like_probability", "valence_mean", "arousal_std"):
-            np.testing.assert_allclose(getattr(quick, name), getattr(reference, name), atol=2e-5, err_msg=name)
-        np.testing.assert_allclose(quick.expected_engagement(), reference.expected_engagement(), atol=2e-5)
+            np.testing.assert_allclose(
+                getattr(quick, name), getattr(reference, name), atol=2e-5, err_msg=name
+            )
+        np.testing.assert_allclose(
+            quick.expected_engagement(), reference.expected_engagement(), atol=2e-5
+        )
         played, feedback = candidates[:, 0], random_feedback(rng, len(picks))
         fast.observe(fast_state, played, feedback)
         slow.observe(slow_state, played, feedback)
@@ -61,12 +70,16 @@ def test_numpy_rollout_refuses_models_it_cannot_mirror(small_dataset) -> None:
 
 def test_training_candidate_features_equal_the_rollouts(small_dataset) -> None:
     logs = small_dataset.logs
-    batch = sessions_to_tensors(logs[logs["listener_id"].isin(logs["listener_id"].unique()[:8])], previous_tracks=0)
+    batch = sessions_to_tensors(
+        logs[logs["listener_id"].isin(logs["listener_id"].unique()[:8])], previous_tracks=0
+    )
     model = WorldModel(WorldModelConfig(), torch.as_tensor(small_dataset.catalog.embeddings))
     full = model._candidate_features_full(batch.track, batch.segment).numpy()  # (n, seq_len, 3)
     unit = model.track_unit.numpy()
     tracks = batch.track.numpy()
     for t in range(1, int(batch.valid.all(0).sum())):
         history = np.where(np.arange(tracks.shape[1]) < t, tracks, -1)
-        step = candidate_features(history, np.full(len(tracks), t), tracks[:, t : t + 1], unit)[:, 0]
+        step = candidate_features(history, np.full(len(tracks), t), tracks[:, t : t + 1], unit)[
+            :, 0
+        ]
         np.testing.assert_allclose(step, full[:, t], atol=1e-5, err_msg=f"row {t}")

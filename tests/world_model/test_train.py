@@ -18,7 +18,13 @@ def _train(tmp_path, *launcher: str) -> tuple:
 
 @pytest.mark.slow
 def test_two_process_ddp_run_trains_and_writes_a_loadable_checkpoint(tmp_path) -> None:
-    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29517"]
+    torchrun = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node=2",
+        "--master_port=29517",
+    ]
     model, card = _train(tmp_path, *torchrun)
     assert card["world_size"] == 2
     assert card["train_sessions"] > 0 and card["best_epoch"] >= 0

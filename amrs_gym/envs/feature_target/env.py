@@ -36,7 +36,6 @@ MAX_BOARD_CELLS = 2**24
 """Largest `levels**dims` accepted with `obs="board"` (64 MiB of float32 per observation)."""
 
 
-
 class FeatureTargetEnv(gym.Env[np.ndarray, np.int64]):
     """Find a listener's hidden favourite combination of feature levels.
 
@@ -160,9 +159,9 @@ class FeatureTargetEnv(gym.Env[np.ndarray, np.int64]):
     | `percentiles` | `"top"`, `"wider"`, sequence | `"wider"`    | rating band edges in %      |
     | `max_steps`   | `int`                        | `21`         | steps per episode, >= 1     |
 
-    `"top"` and `"wider"` are the thesis's TopTarget and WiderTopTarget users. A
-    custom `percentiles` is a sequence of 6 strictly increasing numbers from 0
-    to 100. 2-4 features are typical. With `obs="board"`, `levels**dims` must not exceed `MAX_BOARD_CELLS` (2**24).
+    `"top"` and `"wider"` are the thesis's TopTarget and WiderTopTarget users. A custom
+    `percentiles` is a sequence of 6 strictly increasing numbers from 0 to 100. 2-4 features are
+    typical. With `obs="board"`, `levels**dims` must not exceed `MAX_BOARD_CELLS` (2**24).
 
     ## Version History
 

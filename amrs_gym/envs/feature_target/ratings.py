@@ -1,5 +1,8 @@
-"""How the thesis's simulated users rate: the exact distribution of grid distances to a hidden
-target, and the percentile thresholds that turn a distance into a rating 0..4."""
+"""How the thesis's simulated users rate.
+
+The exact distribution of grid distances to a hidden target, and the percentile thresholds that turn
+a distance into a rating 0..4.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,12 @@
 """The DDPG poster seed's data-driven environment: `SkipSessionEnv` and its logged memory."""
 
-from amrs_gym.envs.skip_session.env import EPISODE_LENGTH, INFO_KEYS, START_MODES, SkipSessionEnv, kept_reward
+from amrs_gym.envs.skip_session.env import (
+    EPISODE_LENGTH,
+    INFO_KEYS,
+    START_MODES,
+    SkipSessionEnv,
+    kept_reward,
+)
 from amrs_gym.envs.skip_session.memory import (
     DEFAULT_ACTION_WEIGHT,
     FEATURE_NAMES,

@@ -20,7 +20,6 @@ from amrs_gym.envs.skip_session.memory import (
     DEFAULT_ACTION_WEIGHT,
     FEATURE_NAMES,
     HISTORY_LENGTH,
-    SLOT_FIELDS,
     SLOT_SIZE,
     LoggedPairs,
     StartHistories,
@@ -352,9 +351,13 @@ class SkipSessionEnv(gym.Env[np.ndarray, np.ndarray]):
         self._done = False
         self._start_session = session
         self._last = {
-            "track_id": -1, "skip_probability": float("nan"), "skipped": False,
-            "engagement": float("nan"), "neighbours": float("nan"), "start_session": session,
-        }  # fmt: skip
+            "track_id": -1,
+            "skip_probability": float("nan"),
+            "skipped": False,
+            "engagement": float("nan"),
+            "neighbours": float("nan"),
+            "start_session": session,
+        }
         return self._get_obs(), self._get_info()
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -399,8 +402,12 @@ class SkipSessionEnv(gym.Env[np.ndarray, np.ndarray]):
         self._steps += 1
         self._done = self._steps >= self.max_steps
         self._last = {
-            "track_id": track_id, "skip_probability": skip_probability, "skipped": skipped,
-            "engagement": engagement, "neighbours": float(distances[0]), "start_session": self._start_session,
-        }  # fmt: skip
+            "track_id": track_id,
+            "skip_probability": skip_probability,
+            "skipped": skipped,
+            "engagement": engagement,
+            "neighbours": float(distances[0]),
+            "start_session": self._start_session,
+        }
         reward = float(self.reward_fn(skipped, engagement))
         return self._get_obs(), reward, False, self._done, self._get_info()

@@ -1,5 +1,8 @@
-"""The SkipSession env's memory: logged (state, track) pairs with the listener's response, found
-by exact nearest-neighbour search, and the logged session starts episodes begin from."""
+"""The SkipSession env's memory.
+
+Logged (state, track) pairs with the listener's response, found by exact nearest-neighbour search,
+and the logged session starts episodes begin from.
+"""
 
 from __future__ import annotations
 
@@ -34,9 +37,13 @@ def _session_order(logs: pd.DataFrame) -> pd.DataFrame:
 
 
 def history_states(
-    track_ids: np.ndarray, skipped: np.ndarray, engagement: np.ndarray, rank: np.ndarray,
-    features: np.ndarray, history_length: int,
-) -> np.ndarray:  # fmt: skip
+    track_ids: np.ndarray,
+    skipped: np.ndarray,
+    engagement: np.ndarray,
+    rank: np.ndarray,
+    features: np.ndarray,
+    history_length: int,
+) -> np.ndarray:
     """The state before every logged row: the previous `history_length` rows of its session.
 
     Args:

@@ -12,7 +12,7 @@ needs_mssd = pytest.mark.skipif(not MSSD_FILE.is_file(), reason=f"{MSSD_FILE} no
 
 
 @pytest.fixture(scope="module")
-def data():  # noqa: ANN201  (a Data of benchmarks.mssd_skip.data)
+def data():
     """The first 700 sessions of the dev file, split by session as the benchmark does."""
     if not MSSD_FILE.is_file():
         pytest.skip(f"{MSSD_FILE} not present")

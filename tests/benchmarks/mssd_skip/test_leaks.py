@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 import torch
 
 from amrs_gym.data.mssd import BEHAVIOUR_COLUMNS, SESSION_CONTEXT_COLUMNS
@@ -13,7 +12,12 @@ from benchmarks.mssd_skip import MODELS
 from benchmarks.mssd_skip.data import Data, second_half_mask
 from benchmarks.mssd_skip.features import TrackStatistics, feedback_columns
 from benchmarks.mssd_skip.gbt import GbtSettings, fit_gbt, predict_gbt, predict_last_known
-from benchmarks.mssd_skip.world_model import WorldModelSettings, _model_config, predict_world_model, world_model_tensors
+from benchmarks.mssd_skip.world_model import (
+    WorldModelSettings,
+    _model_config,
+    predict_world_model,
+    world_model_tensors,
+)
 from tests.benchmarks.mssd_skip.conftest import needs_mssd
 
 
@@ -38,7 +42,10 @@ def _random_world_model(data: Data) -> WorldModel:
     n_extra = len(feedback_columns(data.train.head()).columns)
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        return WorldModel(_model_config(WorldModelSettings(), n_extra), torch.zeros(1, len(TrackStatistics.columns)))
+        return WorldModel(
+            _model_config(WorldModelSettings(), n_extra),
+            torch.zeros(1, len(TrackStatistics.columns)),
+        )
 
 
 def _predictions(data: Data, evaluation: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -54,7 +61,9 @@ def _predictions(data: Data, evaluation: pd.DataFrame) -> dict[str, pd.DataFrame
 def test_second_half_behaviour_never_reaches_a_model(data: Data) -> None:
     evaluation = data.eval
     scrambled = _scramble(evaluation, second_half_mask(evaluation))
-    assert (scrambled["skipped"] != evaluation["skipped"]).sum() == second_half_mask(evaluation).sum()
+    assert (scrambled["skipped"] != evaluation["skipped"]).sum() == second_half_mask(
+        evaluation
+    ).sum()
     before, after = _predictions(data, evaluation), _predictions(data, scrambled)
     for name in MODELS:
         assert len(before[name]) == second_half_mask(evaluation).sum(), name
@@ -81,7 +90,9 @@ def test_training_sessions_hide_their_second_half(data: Data) -> None:
         index = torch.arange(tensors.track.shape[1])
         np.testing.assert_array_equal(shown.numpy(), (index[None] < (length // 2)[:, None]).numpy())
         assert (tensors.feedback[~shown] == 0).all()  # nothing else of a hidden row leaks either
-    assert (val.scored == (val.valid & ~(val.feedback[..., 0] > 0))).all()  # validation scores the hidden half
+    assert (
+        val.scored == (val.valid & ~(val.feedback[..., 0] > 0))
+    ).all()  # validation scores the hidden half
 
 
 @needs_mssd
@@ -92,4 +103,6 @@ def test_track_statistics_of_a_training_row_ignore_its_own_session(data: Data) -
     for name in ("skip_1", "skip_2", "skip_3", "not_skipped"):
         flipped.loc[own, name] = ~flipped.loc[own, name].to_numpy()
     rows = data.train[own]
-    np.testing.assert_array_equal(stats.rows(data.train, rows, data.folds), stats.rows(flipped, rows, data.folds))
+    np.testing.assert_array_equal(
+        stats.rows(data.train, rows, data.folds), stats.rows(flipped, rows, data.folds)
+    )

@@ -7,14 +7,13 @@ from typing import Any
 
 import gymnasium
 import numpy as np
+import pandas as pd
 import pytest
 
+from amrs_gym.catalog import Catalog
 from amrs_gym.envs.feature_target import FeatureTargetEnv
 from amrs_gym.envs.skip_session import SkipSessionEnv
 from benchmarks.seeds.baselines import CoordinateSearchPolicy, nonskip_baseline_score, random_score
-import pandas as pd
-
-from amrs_gym.catalog import Catalog
 from tests.skip_logs import start_after
 
 

@@ -14,7 +14,10 @@ import pytest
 def test_quick_seeds_run_writes_the_contract(tmp_path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks.seeds", "--quick", "--out", str(tmp_path)],
-        capture_output=True, text=True, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads((tmp_path / "seeds.json").read_text())
@@ -36,7 +39,9 @@ def test_quick_seeds_run_writes_the_contract(tmp_path) -> None:
     # the skip rate is the poster score seen from the other side
     assert musicbox["ddpg_skip_rate"] == pytest.approx(1 - poster["ddpg_score"] / 15)
     assert set(report["bar"]) == {
-        "thesis_2d_grid_a2c_at_least_150", "poster_ddpg_above_nonskip_baseline", "poster_ddpg_above_random",
+        "thesis_2d_grid_a2c_at_least_150",
+        "poster_ddpg_above_nonskip_baseline",
+        "poster_ddpg_above_random",
     }
     assert "git_commit" in report and "versions" in report
     for name in ("seeds.md", "seeds.png"):

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from amrs_gym.envs.feature_target import FeatureTargetEnv
-from benchmarks.seeds.thesis import all_targets, ceiling_returns, evaluate_all_targets, rule_based_returns
+from benchmarks.seeds.thesis import (
+    all_targets,
+    ceiling_returns,
+    evaluate_all_targets,
+    rule_based_returns,
+)
 
 
 def test_all_targets_enumerates_every_cell_once() -> None:

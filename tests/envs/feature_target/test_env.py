@@ -14,8 +14,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-from amrs_gym.envs.feature_target import env as feature_target_env
 from amrs_gym.envs.feature_target import FeatureTargetEnv
+from amrs_gym.envs.feature_target import env as feature_target_env
 
 ENV_ID = "AMRS-FeatureTarget-v0"
 

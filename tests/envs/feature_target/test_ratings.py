@@ -10,7 +10,11 @@ import numpy as np
 import pytest
 
 from amrs_gym.envs.feature_target import FeatureTargetEnv, ratings
-from amrs_gym.envs.feature_target.ratings import distance_counts, rating_for_distance, rating_thresholds
+from amrs_gym.envs.feature_target.ratings import (
+    distance_counts,
+    rating_for_distance,
+    rating_thresholds,
+)
 
 
 def brute_force_distances(dims: int, levels: int) -> np.ndarray:

@@ -17,7 +17,6 @@ from gymnasium.utils.env_checker import check_env as gymnasium_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from amrs_gym.catalog import Catalog
-from amrs_gym.envs.skip_session import env as skip_session_env
 from amrs_gym.envs.skip_session import INFO_KEYS, SLOT_SIZE, SkipSessionEnv, default_logged_pairs
 from tests.skip_logs import N_TRACKS, make_logs, start_after
 

@@ -1,0 +1,77 @@
+"""The numpy operations of the fast rollout path: layer norm, exact GELU, softmax, sigmoid, and a
+single-threaded BLAS context for batched steps (at these sizes dispatch, not arithmetic, is the cost)."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+
+import numpy as np
+from threadpoolctl import ThreadpoolController
+
+EPS = 1e-5  # LayerNorm epsilon (torch default)
+_THREADPOOLS = ThreadpoolController()
+
+
+def single_threaded_blas(batch: int) -> AbstractContextManager[object]:
+    """A fresh context that runs BLAS on one thread for batches big enough to wake its workers.
+
+    At these sizes the workers only add contention (a 256x64 @ 64x128 product: 7.8 ms on 2 threads
+    of a busy machine, 84 us on one). Small batches skip the switch, which itself costs about 70 us.
+    The limit applies when the context is created: use each one in a single `with`.
+    """
+    return _THREADPOOLS.limit(limits=1, user_api="blas") if batch >= 16 else nullcontext()
+
+
+# ufunc reductions are called directly: ndarray.mean/.max/.sum add Python-level wrappers that
+# cost more than the arithmetic at these sizes.
+_sum, _max = np.add.reduce, np.maximum.reduce
+
+
+def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    inverse = np.float32(1.0 / x.shape[-1])
+    centred = x - _sum(x, -1, keepdims=True) * inverse
+    return (
+        centred / np.sqrt(_sum(centred * centred, -1, keepdims=True) * inverse + EPS) * weight
+        + bias
+    )
+
+
+_ERF_P = np.float32(0.3275911)
+_ERF_A = [
+    np.float32(a) for a in (1.061405429, -1.453152027, 1.421413741, -0.284496736, 0.254829592)
+]
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """Erf by Abramowitz & Stegun 7.1.26 (max error 1.5e-7).
+
+    ~8x faster than scipy's on these arrays.
+    """
+    z = np.abs(x)
+    t = z * _ERF_P
+    t += 1.0
+    np.reciprocal(t, out=t)
+    poly = t * _ERF_A[0]
+    for a in _ERF_A[1:]:
+        poly += a
+        poly *= t
+    np.multiply(z, z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)
+    poly *= z  # in place throughout: on the greedy agent's (sessions x catalog) batches this halves the time
+    np.subtract(1.0, poly, out=poly)
+    return np.copysign(poly, x, out=poly)
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """Exact (erf) GELU, as torch's default."""
+    return 0.5 * x * (1.0 + _erf(x * np.float32(0.7071067811865476)))
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - _max(x, -1, keepdims=True))
+    return e / _sum(e, -1, keepdims=True)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))

@@ -1,0 +1,58 @@
+"""Every registered agent follows SB3's `predict` protocol: stable-baselines3's own `evaluate_policy`
+drives each on `AMRS-Calm-v0`, session-aware ones after the documented one-line binding."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+
+import agents
+from agents.protocol import Agent, ProbabilisticAgent
+
+BUILT_IN = sorted(agents.AGENTS)
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_evaluate_policy_drives_every_registered_agent(name, zoo, calm_data) -> None:
+    agent = zoo[name]
+    assert isinstance(agent, Agent)
+    env = Monitor(gym.make("AMRS-Calm-v0", episode_length=5, max_episode_steps=5))
+    agents.bind(agent, env)  # the one line (a no-op for agents that read only the observation)
+    rewards, lengths = evaluate_policy(
+        agent, env, n_eval_episodes=2, deterministic=False, return_episode_rewards=True
+    )
+    assert lengths == [5, 5] and np.isfinite(rewards).all()
+
+
+def test_binding_is_needed_exactly_by_the_session_aware_agents(zoo) -> None:
+    assert sorted(name for name, agent in zoo.items() if agents.needs_view(agent)) == [
+        "greedy",
+        "logged",
+    ]
+    with pytest.raises(ValueError, match="not a listening env"):
+        agents.bind(zoo["greedy"], gym.make("CartPole-v1"))
+
+
+def test_probabilistic_agents_state_their_distribution(zoo, calm_data) -> None:
+    steps = calm_data.replay
+    for name, agent in zoo.items():
+        if not isinstance(agent, ProbabilisticAgent) or agents.needs_view(agent):
+            continue
+        probabilities = agent.action_probabilities(
+            steps.observations[:8], steps.played_before(20)[:8]
+        )
+        assert probabilities.shape == (8, calm_data.n_tracks), name
+        assert np.allclose(probabilities.sum(axis=1), 1.0), name
+
+
+def test_agents_read_their_sizes_from_the_data_and_keep_them_in_their_file(
+    zoo, calm_data, tmp_path
+) -> None:
+    for name, agent in zoo.items():
+        assert (agent.n_tracks, agent.obs_dim) == (calm_data.n_tracks, calm_data.obs_dim), name
+        agent.save(tmp_path / f"{name}.npz")
+        loaded = type(agent).load(tmp_path / f"{name}.npz")
+        assert (loaded.n_tracks, loaded.obs_dim) == (calm_data.n_tracks, calm_data.obs_dim), name
