@@ -29,7 +29,8 @@ from amrs_gym.compat import quiet_legacy_gym
 
 quiet_legacy_gym()  # before any agent module imports SB3 or d3rlpy
 
-#: name -> "module:Class" of every built-in agent (imported on first use: SB3 and d3rlpy are slow to import).
+#: name -> "module:Class" of every built-in agent (imported on first use: SB3 and d3rlpy are slow
+#: to import).
 AGENTS: dict[str, str | type] = {
     "random": "agents.random_agent:RandomAgent",
     "logged": "agents.logged:LoggedAgent",
@@ -53,7 +54,10 @@ def register(name: str, agent: str | type) -> None:
 
 
 def available() -> list[str]:
-    """Names of every registered agent, including those declared by installed packages' entry points."""
+    """Names of every registered agent.
+
+    Including those declared by installed packages' entry points.
+    """
     _load_entry_points()
     return sorted(AGENTS)
 

@@ -32,7 +32,10 @@ from amrs_gym.simulator import SessionView
 
 
 def as_batch(observation: np.ndarray, obs_dim: int) -> np.ndarray:
-    """A (n, obs_dim) float32 batch from one observation or a batch; a clear error for anything else."""
+    """A (n, obs_dim) float32 batch from one observation or a batch.
+
+    A clear error for anything else.
+    """
     obs = np.asarray(observation, dtype=np.float32)
     if obs.ndim == 1:
         obs = obs[None]
@@ -103,12 +106,18 @@ class BaseAgent:
         self.rng = np.random.default_rng(seed)
 
     def bind(self, view: SessionView | None) -> Self:
-        """Read `view` when acting (session-aware agents; `agents.bind(agent, env)` is the one-liner)."""
+        """Read `view` when acting.
+
+        For session-aware agents; `agents.bind(agent, env)` is the one-liner.
+        """
         self.view = view
         return self
 
     def fit(self, data: TrainingData) -> Self:
-        """Take the sizes of `data` (fixed policies learn nothing else); learning agents extend this."""
+        """Take the sizes of `data` (fixed policies learn nothing else).
+
+        Learning agents extend this.
+        """
         self._adopt(data)
         return self
 
@@ -132,7 +141,8 @@ class BaseAgent:
         """The bound view, checked against a batch of n observations."""
         if self.view is None:
             raise RuntimeError(
-                f"the {self.name} agent reads the env's sessions: bind it first, agents.bind(agent, env)"
+                f"the {self.name} agent reads the env's sessions: "
+                "bind it first, agents.bind(agent, env)"
             )
         if self.view.n != n:
             raise ValueError(f"got {n} observations for {self.view.n} bound sessions")
@@ -154,7 +164,10 @@ class BaseAgent:
         return actions, remember(played, actions)
 
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
-        """Track ids (n,) for observations (n, obs_dim), given each episode's played tracks (n, t)."""
+        """Track ids (n,) for observations (n, obs_dim).
+
+        Given each episode's played tracks (n, t).
+        """
         raise NotImplementedError
 
     def _arrays(self) -> dict[str, np.ndarray]:
@@ -196,17 +209,28 @@ class BaseAgent:
 
 
 class DistributionAgent(BaseAgent):
-    """An agent that acts by drawing from its `action_probabilities` (the most likely track if `deterministic`)."""
+    """An agent that acts by drawing from its `action_probabilities`.
+
+    It plays the most likely track if `deterministic`.
+    """
 
     def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
-        """The distribution over the catalog for each observation, given the played tracks `state`.  # (n, n_tracks)"""
+        """The distribution over the catalog for each observation.
+
+        Given the played tracks `state`.
+
+        # (n, n_tracks)
+        """
         raise NotImplementedError
 
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
         return self._choose(self.action_probabilities(observation, played), deterministic)
 
     def _choose(self, probabilities: np.ndarray, deterministic: bool) -> np.ndarray:
-        """The most likely track of each row if `deterministic`, else one drawn with the agent's generator."""
+        """The most likely track of each row if `deterministic`.
+
+        Else one drawn with the agent's generator.
+        """
         if deterministic:
             return probabilities.argmax(axis=1)
         return sample_categorical(probabilities, self.rng.random(len(probabilities)))

@@ -52,7 +52,10 @@ class BCAgent(PolicyAgent):
     config_type: ClassVar[type] = BCConfig
 
     def fit(self, data: TrainingData) -> Self:
-        """Fit to the replayed logs of `data.mode`; keeps the weights of the best validation epoch."""
+        """Fit to the replayed logs of `data.mode`.
+
+        Keeps the weights of the best validation epoch.
+        """
         config: BCConfig = self.config
         self._adopt(data)
         torch.set_num_threads(1)

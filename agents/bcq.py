@@ -23,13 +23,17 @@ from agents.adapters.d3rlpy import D3rlpyAgent, OfflineRLConfig
 
 @dataclass(frozen=True)
 class BCQConfig(OfflineRLConfig):
-    """Discrete BCQ hyper-parameters; the shared ones (seed, steps, network) are `OfflineRLConfig`'s."""
+    """Discrete BCQ hyper-parameters.
+
+    The shared ones (seed, steps, network) are `OfflineRLConfig`'s.
+    """
 
     n_steps: int = 2000
-    """Gradient steps of a full fit (about 45 s for one mode on one shared CPU core: BCQ also trains its
-    imitation head)."""
+    """Gradient steps of a full fit (about 45 s for one mode on one shared CPU core: BCQ also trains
+    its imitation head)."""
     action_flexibility: float = 0.3
-    """Tracks whose imitation probability is below this share of the most likely one are never chosen."""
+    """Tracks whose imitation probability is below this share of the most likely one are never
+    chosen."""
     beta: float = 0.5
     """Weight of the imitation head's logit regulariser."""
 
@@ -46,7 +50,10 @@ class BCQAgent(D3rlpyAgent):
         return {"action_flexibility": self.config.action_flexibility, "beta": self.config.beta}
 
     def _action_scores(self, x: torch.Tensor) -> torch.Tensor:
-        """Q-values shifted to be positive, zeroed outside the imitation head's plausible tracks (d3rlpy's rule)."""
+        """Q-values shifted to be positive, zeroed outside the imitation head's plausible tracks.
+
+        d3rlpy's rule.
+        """
         impl = self._algorithm().impl
         log_probs = F.log_softmax(impl.modules.imitator(x).logits, dim=1)
         plausible = log_probs - log_probs.max(dim=1, keepdim=True).values > math.log(

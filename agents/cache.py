@@ -29,7 +29,11 @@ def cache_path(cache: Path, name: str, data: TrainingData) -> Path:
 def train_or_load(
     names: list[str], data: TrainingData, cache: Path | None, progress: bool = True
 ) -> tuple[dict[str, Any], dict[str, float]]:
-    """Every agent in `names` for `data.mode`, fitted (or read from `cache`); returns agents and fit seconds."""
+    """Every agent in `names` for `data.mode`, fitted (or read from `cache`).
+
+    Returns:
+        The agents and their fit seconds.
+    """
     torch.set_num_threads(1)
     order = sorted(
         names, key=lambda n: hasattr(agents.agent_class(n), "reference_agent")
@@ -67,7 +71,10 @@ def _train_or_load(
 
 
 def _cached(path: Path, fresh: Any, data: TrainingData) -> Any:
-    """The agent stored at `path` if it was trained as `fresh` would be on `data` (read once), else None."""
+    """The agent stored at `path` if it was trained as `fresh` would be on `data`, else None.
+
+    The file is read once.
+    """
     if not path.exists():
         return None
     try:

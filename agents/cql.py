@@ -19,7 +19,10 @@ from agents.adapters.d3rlpy import D3rlpyAgent, OfflineRLConfig
 
 @dataclass(frozen=True)
 class CQLConfig(OfflineRLConfig):
-    """Discrete CQL hyper-parameters; the shared ones (seed, steps, network) are `OfflineRLConfig`'s."""
+    """Discrete CQL hyper-parameters.
+
+    The shared ones (seed, steps, network) are `OfflineRLConfig`'s.
+    """
 
     alpha: float = 1.0
     """Weight of the conservative penalty (logsumexp of Q minus Q of the logged track)."""

@@ -111,7 +111,10 @@ class TrainingData:
         return self.session_config.create(n)
 
     def env_kwargs(self) -> dict[str, Any]:
-        """Arguments for `gym.make(AMRS-<Mode>-v0)` so online agents train on training listeners' histories."""
+        """Arguments for `gym.make(AMRS-<Mode>-v0)`, for online agents.
+
+        With them, online agents train on training listeners' histories.
+        """
         return {
             "utility": self.utility,
             "world_model": self.world_model,

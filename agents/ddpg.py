@@ -48,8 +48,8 @@ class DDPGConfig:
     seed: int = 0
     """Seeds the network initialisation, the envs and the exploration noise."""
     k: int = 10
-    """Candidate tracks per action (`ContinuousTrackAction`'s `k`): the least recently played of the `k`
-    nearest is played."""
+    """Candidate tracks per action (`ContinuousTrackAction`'s `k`): the least recently played of the
+    `k` nearest is played."""
     n_envs: int = 2
     """World-model envs stepped together."""
     total_timesteps: int = 13_000
@@ -135,7 +135,9 @@ class DDPGAgent(SB3Agent):
         )
 
     def tracks_for(self, points: np.ndarray, played: np.ndarray) -> np.ndarray:
-        """`ContinuousTrackAction`'s choice for each continuous action, given each episode's plays so far.
+        """`ContinuousTrackAction`'s choice for each continuous action.
+
+        Given each episode's plays so far.
 
         Args:
             points: Continuous actions (n, 5).
@@ -151,7 +153,8 @@ class DDPGAgent(SB3Agent):
         )  # (n, k)
         if candidates.shape[1] == 1:
             return candidates[:, 0].astype(np.int64)
-        # the step each candidate was last played at (-1 = never); the least recent wins, ties to the nearer
+        # the step each candidate was last played at (-1 = never); the least recent wins, ties to
+        # the nearer
         steps = np.arange(played.shape[1])
         last = np.where(played[:, None, :] == candidates[:, :, None], steps, -1).max(
             axis=2, initial=-1
@@ -159,7 +162,10 @@ class DDPGAgent(SB3Agent):
         return candidates[np.arange(len(candidates)), last.argmin(axis=1)].astype(np.int64)
 
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
-        """The actor's point for each observation, then the wrapper's rule given the played tracks."""
+        """The actor's point for each observation.
+
+        Then the wrapper's rule given the played tracks.
+        """
         return self.tracks_for(self.policy_actions(observation), played)
 
     # ----- weights-only files: the policy plus which catalog its actions index -----
@@ -177,6 +183,7 @@ class DDPGAgent(SB3Agent):
         saved = str(arrays.get("catalog_fingerprint", ""))
         if saved != catalog.fingerprint():
             raise AgentFileError(
-                f"the ddpg agent was trained on catalog {saved!r}, the default is {catalog.fingerprint()!r}"
+                f"the ddpg agent was trained on catalog {saved!r}, "
+                f"the default is {catalog.fingerprint()!r}"
             )
         self._use_catalog(catalog)

@@ -1,6 +1,7 @@
-"""`dpo`: behaviour cloning, then Direct Preference Optimization against world-model rollouts (AMRS).
+"""`dpo`: behaviour cloning, then Direct Preference Optimization on world-model rollouts (AMRS).
 
-1. Fit the reference policy the config names (`reference`, BC by default) on the logs; freeze a copy.
+1. Fit the reference policy the config names (`reference`, BC by default) on the logs; freeze a
+   copy.
 2. Each round, start world-model sessions from training listeners' logged histories and play
    them with the current policy (so later rounds see the states the fine-tuned policy visits).
    At a random subset of steps, sample `candidates` distinct tracks from the reference policy,
@@ -45,11 +46,11 @@ MODE_WEIGHTS: dict[str, tuple[float, float]] = {
     "calm": (0.25, 1.5),
     "sleep": (0.25, 2.0),
 }
-"""Per mode, the (KL weight, novelty weight) chosen by `python -m benchmarks.dpo_sweep` (validation on
-training listeners in the world model; see the module docstring). Grid: KL {0.25, 0.5} x novelty
-{1, 1.5, 2}. Chosen, with validation utility gain over BC and the share of BC's coverage / ILD
-kept: energize +0.133 (84% / 91%), focus +0.156 (84% / 96%), calm +0.148 (82% / 94%), sleep
-+0.097 (84% / 95%)."""
+"""Per mode, the (KL weight, novelty weight) chosen by `python -m benchmarks.dpo_sweep`
+(validation on training listeners in the world model; see the module docstring). Grid: KL
+{0.25, 0.5} x novelty {1, 1.5, 2}. Chosen, with validation utility gain over BC and the share of
+BC's coverage / ILD kept: energize +0.133 (84% / 91%), focus +0.156 (84% / 96%), calm +0.148
+(82% / 94%), sleep +0.097 (84% / 95%)."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,9 @@ class DPOConfig:
     branch_probability: float = 0.25
     """Chance that a step of a session becomes a branching state."""
     novelty_weight: float | None = None
-    """Bonus per unit of a candidate's mean cosine distance to the tracks already played in the session,
-    added to its rollout return (0 = the mode's utility alone; None: the mode's validated value)."""
+    """Bonus per unit of a candidate's mean cosine distance to the tracks already played in the
+    session, added to its rollout return (0 = the mode's utility alone; None: the mode's validated
+    value)."""
     margin: float = 0.05
     """Smallest return difference for a (preferred, dispreferred) pair."""
     sessions_per_round: int = 256
@@ -121,6 +123,8 @@ def dpo_loss(
         reference_logits: the frozen reference's logits there.  # (batch, n_tracks)
         chosen: the preferred track of each pair.  # (batch,)
         rejected: the dispreferred track.  # (batch,)
+        beta: the DPO temperature on each pair's log-ratio margin.
+        kl_weight: the weight of KL(reference || policy) over the whole catalog.
     """
     log_probs = F.log_softmax(logits, dim=-1)
     reference = F.log_softmax(reference_logits, dim=-1)
@@ -224,14 +228,17 @@ class DPOAgent(PolicyAgent):
         rng: np.random.Generator,
         round_index: int = 0,
     ) -> PreferencePairs:
-        """One round of on-policy sessions in the world model, branching at random steps into scored candidates."""
+        """One round of on-policy sessions in the world model.
+
+        It branches at random steps into scored candidates.
+        """
         config: DPOConfig = self.config
         n = config.sessions_per_round if not data.quick else max(8, config.sessions_per_round // 8)
         sessions = data.sessions(n)
         rngs = [np.random.default_rng([config.seed, round_index, i]) for i in range(n)]
         sessions.reset(np.arange(n), rngs, cold=False)
         found: list[PreferencePairs] = []
-        for t in range(data.episode_length):
+        for _ in range(data.episode_length):
             observations = sessions.observations()
             branching = np.flatnonzero(rng.random(n) < config.branch_probability)
             if len(branching):
@@ -307,7 +314,12 @@ class DPOAgent(PolicyAgent):
     def _novelty(
         sessions: ListeningSessions, rows: np.ndarray, candidates: np.ndarray
     ) -> np.ndarray:
-        """Mean cosine distance of each candidate to the session's played tracks (0 before the first).  # (rows, k)"""
+        """Mean cosine distance of each candidate to the session's played tracks.
+
+        0 before the first.
+
+        # (rows, k)
+        """
         unit = sessions.catalog.unit_embeddings
         played = sessions.played[rows]  # (rows, T), -1 beyond t
         known = played >= 0
@@ -322,7 +334,10 @@ class DPOAgent(PolicyAgent):
     def _sample(
         policy: TrackPolicy, observations: np.ndarray, played: np.ndarray, uniforms: np.ndarray
     ) -> np.ndarray:
-        """One track per row from `policy` (given each session's played tracks), drawn with `uniforms` (n,)."""
+        """One track per row from `policy`, given each session's played tracks.
+
+        Drawn with `uniforms` (n,).
+        """
         return sample_categorical(policy.probabilities(observations, played), uniforms)
 
     def _update(

@@ -44,17 +44,16 @@ def rollout(
     world: ReferenceWorld | None = None,
     logged_distribution: np.ndarray | None = None,
 ) -> Evaluation:
-    """Play `n_episodes` episodes of `sessions` (a `SessionConfig`, or a mode for the defaults), all
-    at once as one batch, and score them.
+    """Play `n_episodes` episodes of `sessions` all at once as one batch, and score them.
 
-    In the world model, affect is the model's predicted valence/arousal; in the reference
-    world it is the listener's true latent affect. Engagement and like rate are the
-    expectations the utility used (the evaluator's own). Stochastic agents sample
-    (`deterministic=False`), reseeded with `seed` if they have a `seed` method. Episodes start
-    from the config's starting sessions (by default the shipped held-out listeners'; training
-    listeners' logs validate a setting without touching the test listeners). Episode i draws
-    from `default_rng([*seed, i])`, so a tuple seed gives each caller's batch its own streams
-    (the stress tests: one per scenario). `world` replaces the shipped reference world
+    `sessions` is a `SessionConfig`, or a mode for the defaults. In the world model, affect is the
+    model's predicted valence/arousal; in the reference world it is the listener's true latent
+    affect. Engagement and like rate are the expectations the utility used (the evaluator's own).
+    Stochastic agents sample (`deterministic=False`), reseeded with `seed` if they have a `seed`
+    method. Episodes start from the config's starting sessions (by default the shipped held-out
+    listeners'; training listeners' logs validate a setting without touching the test listeners).
+    Episode i draws from `default_rng([*seed, i])`, so a tuple seed gives each caller's batch its
+    own streams (the stress tests: one per scenario). `world` replaces the shipped reference world
     (evaluator "reference" only), e.g. one with a dynamic switched off.
     """
     config = SessionConfig(sessions) if isinstance(sessions, str) else sessions
@@ -94,9 +93,11 @@ def rollout(
 
 
 def off_policy(agent: Agent, steps: LoggedSteps, clip: float = 100.0) -> dict[str, float]:
-    """IPS and SNIPS of the agent's per-step utility on logged steps (held-out listeners' logs, replayed),
-    for agents that expose `action_probabilities` from the observation and their state (the
-    session's played tracks, rebuilt from the logs); NaN for others and for session-aware agents.
+    """IPS and SNIPS of the agent's per-step utility on logged steps.
+
+    The steps are held-out listeners' logs, replayed. For agents that expose
+    `action_probabilities` from the observation and their state (the session's played tracks,
+    rebuilt from the logs); NaN for others and for session-aware agents.
     """
     probabilities = getattr(agent, "action_probabilities", None)
     if probabilities is None or needs_view(agent):

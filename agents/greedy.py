@@ -36,7 +36,8 @@ class GreedyConfig:
     """Whose expected one-step utility is maximised: "world_model" (the agent), or "reference", the
     reference world's own from the listener's latent state (only in the reference world)."""
     chunk: int = 32
-    """Sessions scored at once (each scores the whole catalog: memory grows with chunk x catalog)."""
+    """Sessions scored at once (each scores the whole catalog: memory grows with chunk x
+    catalog)."""
 
     def __post_init__(self) -> None:
         if self.scorer not in SCORERS:

@@ -16,7 +16,7 @@ import numpy as np
 from agents.base import DistributionAgent
 from amrs_gym import defaults
 from amrs_gym.modes import mode_index
-from amrs_gym.simulator.observation import LAST_SKIPPED_INDEX
+from amrs_gym.simulator import LAST_SKIPPED_INDEX
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,10 @@ class TrackPolicy(nn.Module):
     def forward(
         self, observation: torch.Tensor, played: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Logits (batch, n_tracks); `played` (batch, T) holds the session's tracks in order, -1 padded."""
+        """Logits (batch, n_tracks).
+
+        `played` (batch, T) holds the session's tracks in order, -1 padded.
+        """
         if self.memory_dim:
             if played is None:
                 raise ValueError(

@@ -13,7 +13,10 @@ from agents.data import TrainingData
 
 @dataclass(frozen=True)
 class PopularConfig:
-    """Ranking by mean logged engagement, shrunk towards the mode's mean for rarely played tracks."""
+    """Ranking by mean logged engagement.
+
+    Shrunk towards the mode's mean for rarely played tracks.
+    """
 
     seed: int = 0
     prior_plays: float = 20.0

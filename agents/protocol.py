@@ -90,8 +90,9 @@ def needs_view(agent: object) -> bool:
 
 
 def bind(agent: A, target: Any) -> A:
-    """Bind a session-aware agent to the sessions of `target` (an env, a vector env or a
-    `SessionView`); any other agent is returned unchanged.
+    """Bind a session-aware agent to the sessions of `target`.
+
+    `target` is an env, a vector env or a `SessionView`; any other agent is returned unchanged.
     """
     if needs_view(agent):
         view = target if isinstance(target, SessionView) else _view_of(target)

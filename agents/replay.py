@@ -1,12 +1,12 @@
-"""Logged sessions replayed through the world model, so offline agents see observations exactly as the env builds them.
+"""Logged sessions replayed through the world model, for offline agents.
 
-Each logged session of a mode starts from its listener's previous logged session (the env's
-history start); its logged tracks and feedback are then fed to the world model one step at a
-time (sessions whose outcomes are `LoggedOutcomes`). Rewards are the mode's utility on the logged
-outcomes: logged engagement, the rating where one was given, else the world model's like
-probability, and the reported valence/arousal where reported, else the world model's estimate
-(about 1 step in 5 has a report: filling the rest with 0 would read as "neutral affect" and
-reward tracks for being unreported).
+Offline agents thus see observations exactly as the env builds them. Each logged session of a mode
+starts from its listener's previous logged session (the env's history start); its logged tracks and
+feedback are then fed to the world model one step at a time (sessions whose outcomes are
+`LoggedOutcomes`). Rewards are the mode's utility on the logged outcomes: logged engagement, the
+rating where one was given, else the world model's like probability, and the reported
+valence/arousal where reported, else the world model's estimate (about 1 step in 5 has a report:
+filling the rest with 0 would read as "neutral affect" and reward tracks for being unreported).
 """
 
 from __future__ import annotations
@@ -50,8 +50,10 @@ class LoggedSteps:
 
 
 def replay_logs(config: SessionConfig, batch: int = 512, progress: bool = True) -> LoggedSteps:
-    """Replay every logged session of `config`'s starting sessions (each of its mode that has an
-    earlier session of its listener), its first `episode_length` steps.
+    """Replay the first `episode_length` steps of every logged session of `config`'s starts.
+
+    The starting sessions are each session of its mode that has an earlier session of its
+    listener.
     """
     logs = config.start_frame()
     starts = config.setup.starts

@@ -33,7 +33,10 @@ def save_weights(
     arrays: dict[str, np.ndarray],
     **sizes: int | None,
 ) -> None:
-    """Write arrays plus a JSON header (agent kind, mode, config, sizes) to one `.npz`, atomically."""
+    """Write arrays plus a JSON header to one `.npz`, atomically.
+
+    The header holds the agent kind, mode, config and sizes.
+    """
     header = {
         "format": WEIGHTS_FORMAT,
         "kind": kind,
@@ -52,7 +55,10 @@ def save_weights(
 
 
 def load_weights(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read a file written by `save_weights` without unpickling anything; refuse another agent's file."""
+    """Read a file written by `save_weights` without unpickling anything.
+
+    Another agent's file is refused.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no agent file at {path}")
@@ -74,7 +80,8 @@ def load_weights(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str,
         )
     if header.get("format") != WEIGHTS_FORMAT:
         raise AgentFileError(
-            f"{path} has agent file format {header.get('format')}, this code reads {WEIGHTS_FORMAT}: retrain it"
+            f"{path} has agent file format {header.get('format')}, "
+            f"this code reads {WEIGHTS_FORMAT}: retrain it"
         )
     if header.get("kind") != kind:
         raise AgentFileError(f"{path} holds a {header.get('kind')!r} agent, not {kind!r}")

@@ -6,7 +6,7 @@ entry points are strings, resolved by `gymnasium.make`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gymnasium.envs.registration import register, registry
 
@@ -52,10 +52,11 @@ if "AMRS-SkipSession-v0" not in registry:
     )
 
 
-def make_reference_env(mode: str, **kwargs: object) -> gym.Env[np.ndarray, np.int64]:
-    """The reference world (the truth behind the default logs) as an env with the world-model env's spaces.
+def make_reference_env(mode: str, **kwargs: Any) -> gym.Env[np.ndarray, np.int64]:
+    """The reference world (the truth behind the default logs) as an env.
 
-    For evaluating a policy against the truth, not for training one: see `ReferenceListeningEnv`.
+    It has the world-model env's spaces. For evaluating a policy against the truth, not for
+    training one: see `ReferenceListeningEnv`.
     """
     import gymnasium as gym
 

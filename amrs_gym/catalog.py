@@ -74,7 +74,8 @@ class Catalog:
     def unit_embeddings(self) -> np.ndarray:
         """Embeddings scaled to unit length, for cosine similarities."""
         norms = np.linalg.norm(self.embeddings, axis=1, keepdims=True)
-        return (self.embeddings / np.maximum(norms, 1e-8)).astype(np.float32)
+        unit: np.ndarray = (self.embeddings / np.maximum(norms, 1e-8)).astype(np.float32)
+        return unit
 
     def features(self) -> np.ndarray:
         """Interpretable features scaled to about [-1, 1].

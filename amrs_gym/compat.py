@@ -13,7 +13,10 @@ import sys
 
 
 def quiet_legacy_gym() -> None:
-    """Import `gym` (if installed) with its import-time notice silenced; later imports are silent."""
+    """Import `gym` (if installed) with its import-time notice silenced.
+
+    Later imports are then silent.
+    """
     if "gym" in sys.modules or importlib.util.find_spec("gym") is None:
         return
     with contextlib.redirect_stderr(io.StringIO()):

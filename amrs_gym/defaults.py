@@ -22,7 +22,8 @@ CHECKPOINT_PATH = ASSETS / "world_model.npz"
 MODEL_CARD_PATH = ASSETS / "MODEL_CARD.md"
 START_SESSIONS_PATH = ASSETS / "start_sessions.parquet"
 
-#: the listener split every default artefact uses: train/val listeners train models, test listeners start episodes.
+#: the listener split every default artefact uses: train/val listeners train models, test
+#: listeners start episodes.
 SPLIT_SEED = 0
 
 
@@ -45,7 +46,10 @@ def default_split() -> Split:
 
 @lru_cache(maxsize=1)
 def default_catalog() -> Catalog:
-    """The shipped default catalog (identical to `DatasetConfig().catalog` generated with seed 0)."""
+    """The shipped default catalog.
+
+    It is identical to `DatasetConfig().catalog` generated with seed 0.
+    """
     if CATALOG_PATH.exists():
         return Catalog.load(CATALOG_PATH)
     return default_dataset_config().build_world()[0].catalog
@@ -71,7 +75,10 @@ def _world_and_policy() -> tuple[ReferenceWorld, ProductionPolicy]:
 
 
 def reference_world() -> ReferenceWorld:
-    """The reference world that generated the default logs (same catalog, population and dynamics)."""
+    """The reference world that generated the default logs.
+
+    Same catalog, population and dynamics.
+    """
     return _world_and_policy()[0]
 
 

@@ -43,7 +43,8 @@ def recommendation_distribution(tracks: np.ndarray, n_tracks: int) -> np.ndarray
     # (n_tracks,)
     """
     counts = np.bincount(np.asarray(tracks).ravel(), minlength=n_tracks).astype(np.float64)
-    return counts / max(counts.sum(), 1.0)
+    shares: np.ndarray = counts / max(counts.sum(), 1.0)
+    return shares
 
 
 def entropy(distribution: np.ndarray) -> float:
@@ -53,7 +54,10 @@ def entropy(distribution: np.ndarray) -> float:
 
 
 def gini(distribution: np.ndarray) -> float:
-    """Gini index of the recommendation counts over the whole catalog (0 equal, -> 1 all on one track)."""
+    """Gini index of the recommendation counts over the whole catalog.
+
+    0 when equal, -> 1 when all go to one track.
+    """
     x = np.sort(distribution)
     n = len(x)
     if x.sum() == 0:
@@ -93,10 +97,11 @@ def matched_diversity(
     policy_sessions: Sequence[Sequence[int] | np.ndarray],
     logged_sessions: Sequence[Sequence[int] | np.ndarray],
 ) -> tuple[float, float]:
-    """Distinct shares of two policies over the same sessions, each session cut to the shorter of the two.
+    """Distinct shares of two policies over the same sessions.
 
-    The share of distinct tracks falls as recommendations pile up, so the two are compared over
-    equal counts: session i keeps its first min(len(policy_i), len(logged_i)) tracks on both sides.
+    Each session is cut to the shorter of the two. The share of distinct tracks falls as
+    recommendations pile up, so the two are compared over equal counts: session i keeps its first
+    min(len(policy_i), len(logged_i)) tracks on both sides.
 
     Returns:
         (policy diversity, logged diversity).
@@ -152,7 +157,11 @@ def diversity_metrics(
 def affect_metrics(
     episodes: Episodes, utility: Utility, zone_radius: float = 0.25
 ) -> dict[str, float]:
-    """Change of valence/arousal over the episode, distance to the target at the end, time in the target zone."""
+    """Affect metrics of episodes.
+
+    Change of valence/arousal over the episode, distance to the target at the end, time in the
+    target zone.
+    """
     target = np.array([utility.target_valence, utility.target_arousal])
     end_distance = np.hypot(
         episodes.valence[:, -1] - target[0], episodes.arousal[:, -1] - target[1]
@@ -205,7 +214,8 @@ def off_policy_estimates(
         target_probability: the evaluated policy's probability of each logged action.
         logged_propensity: the logging policy's probability of that action.
         logged_utility: the utility observed for that logged step.
-        clip: upper bound on importance weights (variance control; reported weights above it are clipped).
+        clip: upper bound on importance weights (variance control; reported weights above it are
+            clipped).
     """
     weights = np.minimum(target_probability / np.maximum(logged_propensity, 1e-12), clip)
     total = weights.sum()

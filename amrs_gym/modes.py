@@ -33,7 +33,7 @@ def check_mode(mode: object) -> Mode:
     """`mode` if it names a mode, or one clear error listing the valid ones."""
     if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-    return mode  # type: ignore[return-value]  # narrowed by the membership test
+    return mode
 
 
 def mode_index(mode: str) -> int:

@@ -188,4 +188,5 @@ class ScaledObservation(gym.ObservationWrapper[np.ndarray, Any, np.ndarray]):
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         """The observation in [-1, 1]."""
-        return (2.0 * (observation - self._low) / self._span - 1.0).astype(np.float32)
+        scaled: np.ndarray = (2.0 * (observation - self._low) / self._span - 1.0).astype(np.float32)
+        return scaled

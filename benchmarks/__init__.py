@@ -1,4 +1,7 @@
-"""Runnable benchmarks, each `python -m benchmarks.<name> --out DIR` (see each module's docstring)."""
+"""Runnable benchmarks, each `python -m benchmarks.<name> --out DIR`.
+
+See each module's docstring.
+"""
 
 from amrs_gym.compat import quiet_legacy_gym
 

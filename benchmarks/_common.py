@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ast
 import inspect
+import itertools
 import platform
 import subprocess
 import sys
@@ -112,7 +113,10 @@ def write_outputs(out_dir: Path, name: str, data: dict[str, Any], markdown: str)
 
 
 def paired_bootstrap(difference: np.ndarray, seed: int, resamples: int = 2000) -> dict[str, float]:
-    """Mean of paired differences and its 95% percentile bootstrap interval (the pairs resampled)."""
+    """Mean of paired differences and its 95% percentile bootstrap interval.
+
+    The pairs are resampled.
+    """
     rng = np.random.default_rng(seed)
     means = difference[rng.integers(0, len(difference), size=(resamples, len(difference)))].mean(
         axis=1
@@ -132,7 +136,10 @@ T = TypeVar("T")
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each dataclass field of `cls` and its bases (the attribute docstrings)."""
+    """The docstring under each dataclass field of `cls` and its bases.
+
+    These are the attribute docstrings, whitespace collapsed.
+    """
     docs: dict[str, str] = {}
     for klass in reversed(cls.__mro__):
         if not is_dataclass(klass):
@@ -142,7 +149,7 @@ def field_docs(cls: type) -> dict[str, str]:
         except (OSError, TypeError):
             continue
         body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-        for node, following in zip(body, body[1:], strict=False):
+        for node, following in itertools.pairwise(body):
             if (
                 isinstance(node, ast.AnnAssign)
                 and isinstance(node.target, ast.Name)
@@ -191,7 +198,9 @@ def _add_option(
 
 
 def _add_options(parser: argparse.ArgumentParser, args_type: type, prefix: str = "") -> None:
-    """One option per field; a field that is itself a dataclass gets one option per field of its own
+    """One option per field.
+
+    A field that is itself a dataclass gets one option per field of its own
     (`--world-model-d-model`).
     """
     docs, hints = field_docs(args_type), get_type_hints(args_type)

@@ -8,8 +8,10 @@ held-out listeners and the reference world are never consulted). The chosen weig
 with the highest validation utility among those that keep 80% of BC's coverage and 90% of its
 intra-list diversity; that is how `agents.dpo.MODE_WEIGHTS` was picked.
 
-    python -m benchmarks.dpo_sweep --out results/dpo_sweep            # 6 settings x 4 modes: about 11 minutes
-    python -m benchmarks.dpo_sweep --quick --modes calm --out DIR     # a minute
+    # 6 settings x 4 modes: about 11 minutes
+    python -m benchmarks.dpo_sweep --out results/dpo_sweep
+    # a minute
+    python -m benchmarks.dpo_sweep --quick --modes calm --out DIR
 
 Writes dpo_sweep.json, dpo_sweep.md and dpo_sweep.png (utility vs ILD, one line per mode).
 """
@@ -112,13 +114,17 @@ def main(args: Args) -> dict[str, Any]:
     ]
     markdown = "\n".join(
         [
-            "Validation (world model, training listeners' histories) of BC and of DPO per KL weight:",
+            (
+                "Validation (world model, training listeners' histories) "
+                "of BC and of DPO per KL weight:"
+            ),
             "",
             markdown_table(
                 ["mode", "policy", "utility", "ci95", "coverage", "ILD", "final distance"], rows
             ),
             "",
-            "Chosen setting per mode (best utility keeping 80% of BC's coverage and 90% of its ILD): "
+            "Chosen setting per mode "
+            "(best utility keeping 80% of BC's coverage and 90% of its ILD): "
             + ", ".join(f"{d['mode']} {d['chosen']}" for d in done),
             "",
             f"Command: `{report['command']}`",

@@ -6,8 +6,10 @@ It is compared with a history-free model (same inputs, no session history), a GR
 similar size, and the oracle (the reference world's own expected outcomes given its
 latent state: the ceiling no observer can pass), plus the paper's ablations.
 
-    python -m benchmarks.fidelity --out results/fidelity            # 7 trainings: over an hour on 2 cores
-    python -m benchmarks.fidelity --quick --out results/fidelity    # about 2 minutes
+    # 7 trainings: over an hour on 2 cores
+    python -m benchmarks.fidelity --out results/fidelity
+    # about 2 minutes
+    python -m benchmarks.fidelity --quick --out results/fidelity
 
 Writes fidelity.json, fidelity.md, calibration.png and affect.png into --out.
 """
@@ -73,7 +75,10 @@ class Args:
 def _train_and_predict(
     job: tuple[str, Split, Catalog, WorldModelConfig, TrainConfig],
 ) -> tuple[str, RowPredictions, float]:
-    """Train one model on the split's train/val listeners and predict its test rows (a worker process)."""
+    """Train one model on the split's train/val listeners and predict its test rows.
+
+    Runs in a worker process.
+    """
     name, split, catalog, config, train_config = job
     torch.set_num_threads(1)
     started = time.perf_counter()
@@ -85,7 +90,10 @@ def _train_and_predict(
 
 
 def oracle_rows(test: pd.DataFrame, scored: np.ndarray) -> RowPredictions:
-    """The reference world's expected outcomes for the scored test rows (latent columns of `test`)."""
+    """The reference world's expected outcomes for the scored test rows.
+
+    Read from the latent columns of `test`.
+    """
     rows = test[scored]
     return RowPredictions(
         skip_probability=rows["skip_probability"].to_numpy(),

@@ -19,8 +19,10 @@ Every policy plays the leaderboard's held-out starts with the leaderboard's seed
 (or trained into) the same agent cache. Coverage is also reported for the first n episodes, to
 show whether a policy keeps finding new tracks as more listeners arrive (a collapsed one does not).
 
-    python -m benchmarks.greedy_spread --out results/greedy_spread          # 1000 episodes; about 10 min
-    python -m benchmarks.greedy_spread --quick --out /tmp/greedy_spread     # 100 episodes, quick BC
+    # 1000 episodes; about 10 min
+    python -m benchmarks.greedy_spread --out results/greedy_spread
+    # 100 episodes, quick BC
+    python -m benchmarks.greedy_spread --quick --out /tmp/greedy_spread
 
 Writes greedy_spread.json ({MODE: {WORLD: {POLICY: metrics}}}), greedy_spread.md and
 greedy_spread.png (coverage against episodes) into --out.
@@ -55,7 +57,8 @@ WORLDS: dict[str, dict[str, float]] = {
 }
 """World variants: WorldConfig fields set to switch a part of the listeners' response off."""
 POLICIES = ("bc", "greedy", "greedy_truth")
-"""BC (the bar's comparator), greedy on the world model, greedy on the reference world's expected utility."""
+"""BC (the bar's comparator), greedy on the world model, greedy on the reference world's expected
+utility."""
 METRICS = (
     "utility_mean",
     "utility_ci95",
@@ -141,7 +144,8 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         out[world_name] = {}
         for name, agent in policies.items():
             if name == "greedy" and world_name != "shipped":
-                continue  # the world model does not change with the world; its greedy is scored once
+                # the world model does not change with the world; its greedy is scored once
+                continue
             started = time.perf_counter()
             result = rollout(agent, sessions, "reference", episodes, args.seed, world=world)
             entry = spread_metrics(result.episodes.tracks, result.metrics, base.catalog.n_tracks)
@@ -200,8 +204,10 @@ def _markdown(report: dict[str, Any]) -> str:
         "distinct first picks",
     ]
     caption = (
-        f"Reference world, {report['episodes']} episodes per row (the leaderboard's starts and seeds). "
-        "`greedy`: argmax of the world model's one-step utility; `greedy_truth`: argmax of the reference "
+        f"Reference world, {report['episodes']} episodes per row "
+        "(the leaderboard's starts and seeds). "
+        "`greedy`: argmax of the world model's one-step utility; "
+        "`greedy_truth`: argmax of the reference "
         "world's own expected one-step utility from the latent state."
     )
     return "\n".join(

@@ -9,8 +9,10 @@ and in the reference world. Off-policy estimates (IPS, SNIPS) on the held-out li
 third opinion for agents whose action probabilities depend on the observation alone (and, for BC and
 DPO, the tracks their session has played, which the logs show).
 
-    python -m benchmarks.leaderboard --out results/leaderboard           # 1000 episodes; about 13 min
-    python -m benchmarks.leaderboard --quick --out results/leaderboard   # 200 episodes, quick training
+    # 1000 episodes; about 13 min
+    python -m benchmarks.leaderboard --out results/leaderboard
+    # 200 episodes, quick training
+    python -m benchmarks.leaderboard --quick --out results/leaderboard
 
 Writes leaderboard.csv (one row per agent, mode, evaluator), leaderboard.json (per mode: the
 Spearman rank correlation of the two evaluators' utilities, each agent's exploitation gap, the
@@ -71,7 +73,8 @@ class Args(ZooArgs):
     out_dir: str = "results/leaderboard"
     """Where the tables and plots go."""
     cache_dir: str = "results/agents"
-    """Trained agents are read from (and written to) here, shared with the stress tests and the zoo."""
+    """Trained agents are read from (and written to) here, shared with the stress tests and the
+    zoo."""
     episodes: int | None = None
     """Episodes per agent, mode and evaluator (default 1000, 200 with --quick)."""
 
@@ -79,12 +82,16 @@ class Args(ZooArgs):
         super().__post_init__()
         if self.episodes is not None and (isinstance(self.episodes, bool) or self.episodes < 2):
             raise ValueError(
-                f"episodes must be at least 2 (a confidence interval needs two), got {self.episodes!r}"
+                "episodes must be at least 2 (a confidence interval needs two), "
+                f"got {self.episodes!r}"
             )
 
 
 def run_one(args: Args, mode: str) -> dict[str, Any]:
-    """Train (or load) every agent for `mode` and score each in both evaluators; no files but the agent cache."""
+    """Train (or load) every agent for `mode` and score each in both evaluators.
+
+    No files are written but the agent cache.
+    """
     torch.set_num_threads(1)
     episodes = args.episodes or (200 if args.quick else 1000)
     data = TrainingData.default(mode, quick=args.quick, seed=args.seed)
@@ -139,7 +146,10 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
 
 
 def paired_difference(a: list[float], b: list[float]) -> dict[str, float]:
-    """Mean and 95% interval of per-episode differences a - b (same starting histories and seeds)."""
+    """Mean and 95% interval of per-episode differences a - b.
+
+    The pairs share their starting histories and seeds.
+    """
     difference = np.asarray(a) - np.asarray(b)
     spread = difference.std(ddof=1) if len(difference) > 1 else 0.0
     return {
@@ -209,7 +219,8 @@ def main(args: Args) -> dict[str, Any]:
 
 def _markdown(table: pd.DataFrame, report: dict[str, Any]) -> str:
     parts = [
-        f"Mean per-step utility (± 95% CI over {report['episodes']} episodes) in the reference world "
+        f"Mean per-step utility (± 95% CI over {report['episodes']} episodes) "
+        "in the reference world "
         "(the truth) and in the world model, with diversity in the reference world.",
         "",
     ]

@@ -99,7 +99,8 @@ def main(args: Args) -> dict[str, Any]:
         f"import gymnasium as gym, amrs_gym; gym.make({args.env_id!r})"
     )
     report["checkpoint_load_seconds"] = cold_start_seconds(
-        "from amrs_gym import defaults; from amrs_gym.world_model.checkpoint import read_checkpoint;"
+        "from amrs_gym import defaults; "
+        "from amrs_gym.world_model.checkpoint import read_checkpoint;"
         "read_checkpoint(defaults.CHECKPOINT_PATH, defaults.default_catalog())"
     )
     report["bar"] = {
@@ -113,7 +114,8 @@ def main(args: Args) -> dict[str, Any]:
     markdown = (
         markdown_table(["env", "steps / s"], rows)
         + f"\n\nnum_envs = {args.num_envs}; `gym.make({args.env_id!r})` in a fresh interpreter:"
-        + f" {report['make_seconds']:.2f} s; checkpoint read: {report['checkpoint_load_seconds']:.2f} s."
+        + f" {report['make_seconds']:.2f} s;"
+        f" checkpoint read: {report['checkpoint_load_seconds']:.2f} s."
         + f"\n\nCommand: `{report['command']}`"
     )
     out = Path(args.out_dir)

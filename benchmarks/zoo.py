@@ -1,6 +1,7 @@
 """Zoo: every registered agent trained for every mode (or loaded from a cache of agent files).
 
-    Python -m benchmarks.zoo --out results/agents            # the full zoo, 4 modes: about 6 min on 2 cores
+    # the full zoo, 4 modes: about 6 min on 2 cores
+    python -m benchmarks.zoo --out results/agents
     python -m benchmarks.zoo --quick --modes calm --agents bc dpo
 
 Writes `<agent>-<mode>.npz` per agent (weights only; `agents.cache` says when a file is
@@ -53,7 +54,8 @@ class ZooArgs:
         unknown = sorted(set(self.agents) - set(agents.available()))
         if unknown or not self.agents:
             raise ValueError(
-                f"unknown agent(s) {', '.join(unknown)}; registered: {', '.join(agents.available())}"
+                f"unknown agent(s) {', '.join(unknown)}; "
+                f"registered: {', '.join(agents.available())}"
             )
 
 
@@ -68,7 +70,10 @@ class Args(ZooArgs):
 def map_modes(
     function: Callable[[Any, str], T], args: Any, modes: list[str], workers: int
 ) -> list[T]:
-    """`function(args, mode)` for every mode, in order, `workers` modes at a time in separate processes."""
+    """`function(args, mode)` for every mode, in order.
+
+    `workers` modes run at a time, in separate processes.
+    """
     with ProcessPoolExecutor(max_workers=workers) as pool:
         return list(
             tqdm(pool.map(function, [args] * len(modes), modes), total=len(modes), desc="modes")

@@ -1,5 +1,8 @@
-"""Shared fixtures: a small generated dataset for fast tests, and a deliberately simple `ListenerModel`
-so that simulator and env logic can be tested with exact numbers, without a checkpoint."""
+"""Shared fixtures.
+
+A small generated dataset for fast tests, and a deliberately simple `ListenerModel` so that
+simulator and env logic can be tested with exact numbers, without a checkpoint.
+"""
 
 from __future__ import annotations
 

@@ -27,11 +27,11 @@ def _block_after(marker: str) -> str:
 @pytest.mark.slow
 def test_the_readme_agent_plugs_into_the_leaderboard(tmp_path, monkeypatch) -> None:
     code = _block_after("readme-agent-example")
-    assert len(code.strip().splitlines()) <= 30, "the README promises a new agent in under 30 lines"
+    lines = [line for line in code.splitlines() if line.strip()]
+    assert len(lines) <= 30, "the README promises a new agent in under 30 lines of code"
     monkeypatch.chdir(tmp_path)
-    module = types.ModuleType(
-        "readme_example"
-    )  # dataclasses need the defining module in sys.modules
+    # dataclasses need the defining module in sys.modules
+    module = types.ModuleType("readme_example")
     monkeypatch.setitem(sys.modules, module.__name__, module)
     try:
         exec(compile(code, "README.md", "exec"), module.__dict__)

@@ -132,7 +132,10 @@ class D3rlpyAgent(BaseAgent):
         return self._fitted(self.algo, "Q-network")
 
     def fit(self, data: TrainingData) -> Self:
-        """Fit to the replayed logs of `data.mode` for `n_steps` gradient steps (`quick_steps` if `data.quick`)."""
+        """Fit to the replayed logs of `data.mode` for `n_steps` gradient steps.
+
+        `quick_steps` if `data.quick`.
+        """
         self._adopt(data)
         torch.set_num_threads(1)
         steps = data.replay
@@ -159,7 +162,10 @@ class D3rlpyAgent(BaseAgent):
         return ((obs - self.obs_mean) / self.obs_std).astype(np.float32)
 
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
-        """The greedy track (n,) among those the episode has not played (see the class docstring)."""
+        """The greedy track (n,) among those the episode has not played.
+
+        See the class docstring.
+        """
         with torch.no_grad():
             scores = (
                 self._action_scores(torch.from_numpy(self._standardized(observation)))

@@ -46,14 +46,19 @@ class SpacesOnlyEnv(gym.Env[np.ndarray, Any]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict]:
+        """Refuse: the env has no sessions."""
         raise RuntimeError("SpacesOnlyEnv only describes spaces; it cannot be reset")
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        """Refuse: the env has no sessions."""
         raise RuntimeError("SpacesOnlyEnv only describes spaces; it cannot be stepped")
 
 
 def observation_box(obs_dim: int) -> spaces.Box:
-    """The env's observation space for `obs_dim` values (its bounds do not enter SB3's MLP policies)."""
+    """The env's observation space for `obs_dim` values.
+
+    Its bounds do not enter SB3's MLP policies.
+    """
     return spaces.Box(-10.0, 10.0, shape=(obs_dim,), dtype=np.float32)
 
 
@@ -103,14 +108,20 @@ class SB3Agent(BaseAgent):
         return self._fitted(self.model, "model")
 
     def training_env(self, data: TrainingData) -> DummyVecEnv:
-        """`n_envs` world-model envs of `data.mode` whose episodes start from the training listeners' histories."""
+        """`n_envs` world-model envs of `data.mode`.
+
+        Their episodes start from the training listeners' histories.
+        """
         env_id, kwargs = MODE_ENV_IDS[data.mode], data.env_kwargs()
         return DummyVecEnv(
             [lambda: self._wrap(gym.make(env_id, **kwargs)) for _ in range(self.config.n_envs)]
         )
 
     def fit(self, data: TrainingData) -> Self:
-        """Train online in the world model for `total_timesteps` env steps (`quick_timesteps` if `data.quick`)."""
+        """Train online in the world model for `total_timesteps` env steps.
+
+        `quick_timesteps` if `data.quick`.
+        """
         self._adopt(data)
         torch.set_num_threads(1)
         env = self.training_env(data)

@@ -1,0 +1,1 @@
+"""Logged listening sessions: generation, schema, reading, splits and real-data loaders."""

@@ -1,6 +1,6 @@
 """Command line for logged sessions.
 
-Python -m amrs_gym.data generate --out logs.parquet [--listeners N --sessions N --seed S]
+python -m amrs_gym.data generate --out logs.parquet [--listeners N --sessions N --seed S]
 python -m amrs_gym.data validate logs.parquet [--catalog catalog.parquet]
 """
 

@@ -89,7 +89,8 @@ def project_features(features: np.ndarray, embedding_dim: int, seed: int) -> np.
     mean_norm = float(np.linalg.norm(embeddings, axis=1).mean())
     if mean_norm > 1e-12:
         embeddings /= mean_norm
-    return embeddings.astype(np.float32)
+    result: np.ndarray = embeddings.astype(np.float32)
+    return result
 
 
 def _catalog(

@@ -1,5 +1,7 @@
-"""Readers of real music-emotion annotations (DEAM and emoMusic): one row per song, with its
-valence/arousal means on the 1-9 Self-Assessment Manikin scale and its annotation features.
+"""Readers of real music-emotion annotations (DEAM and emoMusic).
+
+One row per song, with its valence/arousal means on the 1-9 Self-Assessment Manikin scale and its
+annotation features.
 
 Data is never bundled: every reader takes the path of the dataset's folder and refuses a file it
 cannot use with one message naming the file.
@@ -62,6 +64,7 @@ _SAMPLE_COLUMN = re.compile(r"^sample_(\d+)ms$")
 
 
 def require_folder(path: str | Path) -> Path:
+    """`path` as a Path if it is a folder, else a CatalogError naming it."""
     folder = Path(path)
     if not folder.is_dir():
         raise CatalogError(f"dataset folder not found: {folder}")
@@ -81,7 +84,7 @@ def _read_csv(file: Path, required: tuple[str, ...], **kwargs: object) -> pd.Dat
     if not file.is_file():
         raise CatalogError(f"dataset file not found: {file}")
     try:
-        frame = pd.read_csv(file, **kwargs)  # type: ignore[arg-type]
+        frame = pd.read_csv(file, **kwargs)
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise CatalogError(f"cannot read {file}: {exc}") from None
     frame.columns = [_normalise_header(c) for c in frame.columns]

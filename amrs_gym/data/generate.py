@@ -46,7 +46,8 @@ class DatasetConfig:
     max_length: int = 30
     """Most tracks in a session."""
     seed: int = 0
-    """Master seed: catalog uses seed, population seed+1, production policy seed+2, sessions seed+3."""
+    """Master seed: catalog uses seed, population seed+1, production policy seed+2, sessions
+    seed+3."""
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
     """Synthetic catalog parameters (its own seed is replaced by `seed`)."""
     population: PopulationConfig = field(default_factory=PopulationConfig)
@@ -126,9 +127,11 @@ def _simulate(
     rng.shuffle(listener)
     cohort = world.population.cohort[listener]
     mode = np.empty(n_sessions, dtype=np.int64)
-    for index, name in enumerate(COHORTS):
+    for index, cohort_name in enumerate(COHORTS):
         members = cohort == index
-        mode[members] = rng.choice(len(MODES), size=int(members.sum()), p=MODE_PROBABILITIES[name])
+        mode[members] = rng.choice(
+            len(MODES), size=int(members.sum()), p=MODE_PROBABILITIES[cohort_name]
+        )
     length = rng.integers(config.min_length, config.max_length + 1, n_sessions)
 
     state = world.start(listener, mode, rng, max_len=config.max_length)

@@ -231,10 +231,10 @@ def _read_raw(path: Path, max_sessions: int | None) -> pd.DataFrame:
     }
     try:
         if max_sessions is None:
-            frame = pd.read_csv(path, **options)  # type: ignore[call-overload]
+            frame = pd.read_csv(path, **options)
         else:
             chunks, seen = [], pd.Index([])
-            reader = pd.read_csv(path, chunksize=50_000, **options)  # type: ignore[call-overload]
+            reader = pd.read_csv(path, chunksize=50_000, **options)
             for chunk in reader:
                 chunk.columns = [str(c).strip() for c in chunk.columns]
                 seen = seen.append(pd.Index(chunk["session_id"].unique())).unique()

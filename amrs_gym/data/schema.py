@@ -60,39 +60,7 @@ def find_problems(logs: pd.DataFrame, n_tracks: int | None = None) -> list[str]:
     for column, (kind, _) in LOG_COLUMNS.items():
         if column not in logs.columns:
             continue
-        values = logs[column]
-        if kind == "str":
-            allowed = MODES if column == "mode" else COHORTS
-            bad = sorted(set(values.dropna().astype(str)) - set(allowed))
-            if bad or values.isna().any():
-                problems.append(
-                    f"{column}: unknown values {bad[:5] or ['<missing>']}; allowed: {', '.join(allowed)}"
-                )
-            continue
-        if kind == "bool":
-            if not pd.api.types.is_bool_dtype(values):
-                problems.append(f"{column}: expected bool, got {values.dtype}")
-            continue
-        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-            problems.append(
-                f"{column}: expected {'integer' if kind == 'int' else 'number'}, got {values.dtype}"
-            )
-            continue
-        numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
-        missing = np.isnan(numbers)
-        if kind != "nullable" and missing.any():
-            problems.append(f"{column}: {int(missing.sum())} missing values (not allowed)")
-        present = numbers[~missing]
-        if kind == "int" and np.any(present != np.round(present)):
-            problems.append(f"{column}: expected integers, found fractions")
-        if column == "rating" and np.any((present != 0) & (present != 1)):
-            problems.append("rating: values must be 1 (like), 0 (dislike) or missing")
-            continue
-        low, high = _RANGES.get(column, (-np.inf, np.inf))
-        if present.size and (present.min() < low or present.max() > high):
-            problems.append(
-                f"{column}: values out of range [{low:g}, {high:g}] (found {present.min():g} .. {present.max():g})"
-            )
+        problems += _column_problems(column, kind, logs[column])
     if (
         n_tracks is not None
         and "track_id" in logs.columns
@@ -102,15 +70,60 @@ def find_problems(logs: pd.DataFrame, n_tracks: int | None = None) -> list[str]:
         unknown = (ids < 0) | (ids >= n_tracks) | np.isnan(ids)
         if unknown.any():
             problems.append(
-                f"track_id: {int(unknown.sum())} unknown track ids (catalog has {n_tracks} tracks, ids 0..{n_tracks - 1})"
+                f"track_id: {int(unknown.sum())} unknown track ids "
+                f"(catalog has {n_tracks} tracks, ids 0..{n_tracks - 1})"
             )
     if not problems and logs.duplicated(["session_id", "position"]).any():
         problems.append("position: duplicated (session_id, position) pairs")
     return problems
 
 
+def _column_problems(column: str, kind: str, values: pd.Series) -> list[str]:
+    """The problems of one present column of `LOG_COLUMNS`, whose values are `values`."""
+    problems: list[str] = []
+    if kind == "str":
+        allowed = MODES if column == "mode" else COHORTS
+        bad = sorted(set(values.dropna().astype(str)) - set(allowed))
+        if bad or values.isna().any():
+            problems.append(
+                f"{column}: unknown values {bad[:5] or ['<missing>']}; "
+                f"allowed: {', '.join(allowed)}"
+            )
+        return problems
+    if kind == "bool":
+        if not pd.api.types.is_bool_dtype(values):
+            problems.append(f"{column}: expected bool, got {values.dtype}")
+        return problems
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        problems.append(
+            f"{column}: expected {'integer' if kind == 'int' else 'number'}, got {values.dtype}"
+        )
+        return problems
+    numbers = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    missing = np.isnan(numbers)
+    if kind != "nullable" and missing.any():
+        problems.append(f"{column}: {int(missing.sum())} missing values (not allowed)")
+    present = numbers[~missing]
+    if kind == "int" and np.any(present != np.round(present)):
+        problems.append(f"{column}: expected integers, found fractions")
+    if column == "rating" and np.any((present != 0) & (present != 1)):
+        problems.append("rating: values must be 1 (like), 0 (dislike) or missing")
+        return problems
+    low, high = _RANGES.get(column, (-np.inf, np.inf))
+    if present.size and (present.min() < low or present.max() > high):
+        problems.append(
+            f"{column}: values out of range [{low:g}, {high:g}] "
+            f"(found {present.min():g} .. {present.max():g})"
+        )
+    return problems
+
+
 def validate_logs(logs: pd.DataFrame, n_tracks: int | None = None) -> pd.DataFrame:
-    """Return `logs` with canonical dtypes, sorted by session and position; raise LogSchemaError if invalid."""
+    """Return `logs` with canonical dtypes, sorted by session and position.
+
+    Raises:
+        LogSchemaError: if `logs` breaks the schema (every problem listed).
+    """
     problems = find_problems(logs, n_tracks)
     if problems:
         raise LogSchemaError(problems)

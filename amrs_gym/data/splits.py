@@ -27,7 +27,8 @@ class Split:
         """Boolean mask over `test` rows that a metric should score."""
         if self.test_tracks is None:
             return np.ones(len(self.test), dtype=bool)
-        return self.test["track_id"].isin(self.test_tracks).to_numpy()
+        scored: np.ndarray = self.test["track_id"].isin(self.test_tracks).to_numpy()
+        return scored
 
 
 def _fractions_ok(test_fraction: float, val_fraction: float) -> None:

@@ -1,0 +1,1 @@
+"""The Gymnasium environments: one env class per module (or package per env family)."""

@@ -89,9 +89,12 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
     | history_length | int | 20 | logged tracks kept as context |
     | episode_length | int | 20 | steps per episode |
     | utility | Utility or None | None | reward; None means `default_utility(mode)` |
-    | world_model | ListenerModel, path or None | None | a `ListenerModel` or a checkpoint file; None means the shipped one |
-    | start_sessions | DataFrame, path or None | None | logs whose sessions start episodes; None means the shipped held-out listeners' (train agents on training listeners' logs) |
+    | world_model | ListenerModel, path or None | None | a model or checkpoint file; None: shipped |
+    | start_sessions | DataFrame, path or None | None | start logs; None: the held-out listeners' |
     | catalog | Catalog, path or None | None | the catalog; None means the shipped one |
+
+    `start_sessions` are logs whose sessions start episodes; None means the shipped held-out
+    listeners' (train agents on training listeners' logs).
 
     ## Version History
     - v0: first release.

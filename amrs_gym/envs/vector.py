@@ -27,8 +27,9 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
     def __init__(
         self, num_envs: int, mode: str, max_episode_steps: int | None = None, **session: Any
     ):
-        """`num_envs` sessions of `SessionConfig(mode, **session)`; `max_episode_steps` (from the
-        registration) sets the episode length.
+        """`num_envs` sessions of `SessionConfig(mode, **session)`.
+
+        `max_episode_steps` (from the registration) sets the episode length.
         """
         if num_envs < 1:
             raise ValueError("num_envs must be >= 1")

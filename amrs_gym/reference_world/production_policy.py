@@ -23,11 +23,13 @@ class ProductionPolicyConfig:
     mode_fit_weight: float = 1.5
     """Score lost per unit of distance between the track's affect and the mode's target."""
     taste_weight: float = 1.0
-    """Score per unit of cosine similarity to the policy's (noisy) estimate of the listener's taste."""
+    """Score per unit of cosine similarity to the policy's (noisy) estimate of the listener's
+    taste."""
     taste_noise: float = 1.0
     """Noise of that estimate: production knows its listeners only roughly."""
     continuity_weight: float = 0.8
-    """Score per unit of similarity to the previous track if it was not skipped (negated if it was)."""
+    """Score per unit of similarity to the previous track if it was not skipped (negated if it
+    was)."""
     repeat_penalty: float = 1.0
     """Score lost by a track already played in the session."""
     seed: int = 1

@@ -19,7 +19,8 @@ _TARGETS = np.array([[DEFAULT_TARGETS[m].valence, DEFAULT_TARGETS[m].arousal] fo
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    result: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return result
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,13 @@ class WorldConfig:
     popularity_weight: float = 1.0
     """Enjoyment logit per unit of popularity (centred at 0.3)."""
     mode_fit_weight: float = 1.2
-    """Enjoyment logit lost per unit of distance between the track's affect and the mode's target."""
+    """Enjoyment logit lost per unit of distance between the track's affect and the mode's
+    target."""
     repeat_penalty: float = 1.5
     """Enjoyment logit lost per earlier play of the same track in the session (times fatigue)."""
     sameness_penalty: float = 2.0
-    """Enjoyment logit lost per unit of mean cosine similarity to the last 3 tracks above 0.6 (times fatigue)."""
+    """Enjoyment logit lost per unit of mean cosine similarity to the last 3 tracks above 0.6
+    (times fatigue)."""
     enjoyment_noise: float = 0.6
     """Std of the per-play noise on the enjoyment logit."""
     skipped_listen_fraction: float = 0.45
@@ -181,7 +184,7 @@ class ReferenceWorld:
         repeats = (played == track[:, None]).sum(axis=1)
         recent = self._recent_similarity(state, track)
         fatigue = pop.fatigue[state.listener]
-        return (
+        logit: np.ndarray = (
             pop.engagement_bias[state.listener]
             + cfg.taste_weight * taste
             + cfg.popularity_weight * (self.catalog.popularity[track] - 0.3)
@@ -189,6 +192,7 @@ class ReferenceWorld:
             - fatigue
             * (cfg.repeat_penalty * repeats + cfg.sameness_penalty * np.maximum(recent - 0.6, 0))
         )
+        return logit
 
     def _recent_similarity(self, state: SessionState, track: np.ndarray) -> np.ndarray:
         """Mean cosine similarity of `track` to the last 3 tracks played (0 at session start)."""
@@ -292,8 +296,9 @@ class ReferenceWorld:
     def _moved_affect(
         self, state: SessionState, track: np.ndarray, engagement: np.ndarray, enjoyment: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Valence and arousal after `track` at this engagement and tanh-enjoyment, before the
-        affect noise and the clipping to [-1, 1].
+        """Valence and arousal after `track` at this engagement and tanh-enjoyment.
+
+        Before the affect noise and the clipping to [-1, 1].
         """
         cfg, pop, listener = self.config, self.population, state.listener
         weight = (0.25 + 0.75 * engagement) * pop.sensitivity[listener] * cfg.affect_pull

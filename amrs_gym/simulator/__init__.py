@@ -4,7 +4,9 @@
     >>> sessions = SessionConfig("calm", episode_length=5).create(4)
     >>> import numpy as np
     >>> sessions.reset(np.arange(4), [np.random.default_rng(i) for i in range(4)], cold=False)
-    >>> rewards, info = sessions.step(np.array([1, 2, 3, 4]), [np.random.default_rng(i) for i in range(4)])
+    >>> rewards, info = sessions.step(
+    ...     np.array([1, 2, 3, 4]), [np.random.default_rng(i) for i in range(4)]
+    ... )
     >>> rewards.shape, sessions.observations().shape
     ((4,), (4, 79))
 
@@ -13,7 +15,12 @@ predict (the `ListenerModel`) -> draw (an `OutcomeSource`) -> utility -> observe
 """
 
 from amrs_gym.simulator.config import SessionConfig, SessionSetup, check_choice, check_length
-from amrs_gym.simulator.observation import OBS_FIELDS, observation_size, observation_space
+from amrs_gym.simulator.observation import (
+    LAST_SKIPPED_INDEX,
+    OBS_FIELDS,
+    observation_size,
+    observation_space,
+)
 from amrs_gym.simulator.outcomes import (
     LoggedOutcomes,
     OutcomeSource,
@@ -27,6 +34,7 @@ from amrs_gym.simulator.view import SessionView
 
 __all__ = [
     "INFO_KEYS",
+    "LAST_SKIPPED_INDEX",
     "OBS_FIELDS",
     "ListeningSessions",
     "LoggedOutcomes",

@@ -141,7 +141,8 @@ class SessionConfig:
         model = self._model(catalog)
         if model.n_tracks != catalog.n_tracks:
             raise ValueError(
-                f"the world model expects {model.n_tracks} tracks, the catalog has {catalog.n_tracks}"
+                f"the world model expects {model.n_tracks} tracks, "
+                f"the catalog has {catalog.n_tracks}"
             )
         total = self.history_length + self.episode_length
         if total > model.max_tracks:
@@ -180,7 +181,8 @@ class SessionConfig:
             return _shared_model(str(Path(self.world_model).resolve()), catalog)
         if not isinstance(self.world_model, ListenerModel):
             raise ValueError(
-                f"world_model must be a ListenerModel, a checkpoint path or None, got {self.world_model!r}"
+                "world_model must be a ListenerModel, a checkpoint path or None, "
+                f"got {self.world_model!r}"
             )
         return self.world_model
 

@@ -141,7 +141,7 @@ class WorldModelOutcomes:
         n = len(tracks)
         uniforms = np.full((n, 5), 0.5)
         for i in np.flatnonzero(live):
-            uniforms[i] = rngs[i].random(5)
+            uniforms[i] = rngs[int(i)].random(5)
         p_skip, expected, p_like, mean = _predicted(prediction)
         std = np.stack([prediction.valence_std[:, 0], prediction.arousal_std[:, 0]], 1)
         skipped = uniforms[:, 0] < p_skip
@@ -191,8 +191,9 @@ class ReferenceOutcomes:
     def reset(
         self, rows: np.ndarray, picks: list[StartSession], cold: bool, rng: np.random.Generator
     ) -> np.ndarray | None:
-        """Place each picked listener in the world at the start of the picked session (or a fresh
-        one, whose first report then comes from the truth).
+        """Place each picked listener in the world at the start of the picked session.
+
+        Or at a fresh one when `cold`, whose first report then comes from the truth.
         """
         listener = np.array([s.listener for s in picks])
         mode = np.full(len(picks), self.mode)
@@ -260,8 +261,10 @@ class ReferenceOutcomes:
         )
 
     def expected_outcome(self, rows: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, ...]:
-        """The truth's expected engagement, like probability, affect before (rows, 1) each and
-        affect after for candidates (rows, k): what no observer can know.
+        """The truth's expected outcomes of candidates (rows, k): what no observer can know.
+
+        Expected engagement, like probability, affect before (rows, 1) each and affect after for
+        the candidates (rows, k).
         """
         truth = self._state()
         k = candidates.shape[1]

@@ -77,7 +77,8 @@ class ListeningSessions:
     ) -> None:
         """Start new episodes in `rows` (each with its own generator) from logged histories or cold.
 
-        `start_indices` picks the starting sessions (indices into `self.starts`) instead of drawing them.
+        `start_indices` picks the starting sessions (indices into `self.starts`) instead of
+        drawing them.
         """
         rows = np.asarray(rows, dtype=np.int64)
         full = len(rows) == self.n
@@ -228,8 +229,11 @@ class ListeningSessions:
     def predicted_utility(
         self, candidates: np.ndarray, rows: np.ndarray | None = None
     ) -> np.ndarray:
-        """The world model's expected one-step utility of each candidate track as the next one, for
-        sessions `rows` (default all).  # candidates (rows, k) -> (rows, k)
+        """The world model's expected one-step utility of each candidate track as the next one.
+
+        For sessions `rows` (default all).
+
+        # candidates (rows, k) -> (rows, k)
         """
         state = self._state()
         rows = np.arange(self.n) if rows is None else np.asarray(rows)
@@ -250,8 +254,11 @@ class ListeningSessions:
     def reference_utility(
         self, candidates: np.ndarray, rows: np.ndarray | None = None
     ) -> np.ndarray:
-        """The reference world's own expected one-step utility of each candidate, from the listener's
-        latent state: what no observer can know. Reference-world sessions only.  # (rows, k)
+        """The reference world's own expected one-step utility of each candidate.
+
+        From the listener's latent state: what no observer can know. Reference-world sessions only.
+
+        # (rows, k)
         """
         if not isinstance(self.outcomes, ReferenceOutcomes):
             raise RuntimeError(
@@ -274,8 +281,10 @@ class ListeningSessions:
         valence_after: np.ndarray,
         arousal_after: np.ndarray,
     ) -> np.ndarray:
-        """The mode's utility of candidates (rows, k) from expected outcomes (rows, k; affect before
-        (rows, 1)), counting each candidate's earlier plays in the episode.
+        """The mode's utility of candidates (rows, k) from expected outcomes.
+
+        The outcomes are (rows, k), the affect before (rows, 1); each candidate's earlier plays in
+        the episode count.
         """
         repeats = (self.played[rows, None, :] == candidates[:, :, None]).sum(-1)
         return self.utility(
@@ -291,8 +300,10 @@ class ListeningSessions:
         )
 
     def fork(self, rows: np.ndarray) -> ListeningSessions:
-        """Independent copies of sessions `rows` (repeats allowed), to roll out alternatives from the
-        same point; world-model sessions only (the reference world's latent state is not forked).
+        """Independent copies of sessions `rows` (repeats allowed).
+
+        They roll out alternatives from the same point. World-model sessions only (the reference
+        world's latent state is not forked).
         """
         rows = np.asarray(rows, dtype=np.int64)
         copy = ListeningSessions(self.config, len(rows), self.outcomes.fork(rows))

@@ -51,14 +51,18 @@ def read_start_frame(source: pd.DataFrame | str | Path) -> pd.DataFrame:
 
 
 def start_sessions_for(frame: pd.DataFrame, mode: str, cohort: str) -> list[StartSession]:
-    """Logged sessions of `mode` (and `cohort`, unless `mixed`) that follow another session of their listener."""
+    """Logged sessions of `mode` (and `cohort`, unless `mixed`) that follow another session.
+
+    The other session is an earlier one of the same listener.
+    """
     frame = frame.sort_values(["session_id", "position"], kind="stable")
     session = frame["session_id"].to_numpy()
     starts = np.flatnonzero(np.r_[True, session[1:] != session[:-1]])
     ends = np.r_[starts[1:], len(session)]
     listener = frame["listener_id"].to_numpy()[starts]
     first = frame.iloc[starts]
-    # sessions are in time order within a listener: the one before is the previous start of the same listener
+    # sessions are in time order within a listener: the one before is the previous start of the
+    # same listener
     previous = np.full(len(starts), -1)
     order = np.lexsort((session[starts], listener))
     same = listener[order][1:] == listener[order][:-1]

@@ -88,7 +88,10 @@ class SessionView:
     def true_one_step_utility(
         self, candidates: np.ndarray, rows: np.ndarray | None = None
     ) -> np.ndarray:
-        """The reference world's own expected utility of each candidate, from the latent state (a
-        ceiling no deployable agent has; reference-world sessions only).  # (rows, k)
+        """The reference world's own expected utility of each candidate, from the latent state.
+
+        A ceiling no deployable agent has; reference-world sessions only.
+
+        # (rows, k)
         """
         return self._sessions.reference_utility(candidates, rows)

@@ -9,6 +9,8 @@ the two to each other.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 
@@ -27,11 +29,12 @@ def candidate_features(
     """
     width = max(int(played.max()), 1)
     history = played_tracks[:, :width]
-    known = np.arange(width)[None, :] < played[:, None]  # (n, width)
+    known: np.ndarray = np.arange(width)[None, :] < played[:, None]  # (n, width)
     similarity = track_unit[candidates] @ track_unit[np.maximum(history, 0)].transpose(0, 2, 1)
     repeats = ((candidates[:, :, None] == history[:, None, :]) & known[:, None]).sum(-1)
     max_sim = (
-        np.where(known[:, None], similarity, -1.0).max(-1).clip(min=0) * known.any(-1)[:, None]
+        np.where(known[:, None], similarity, -1.0).max(-1).clip(min=0)
+        * cast(np.ndarray, known.any(-1))[:, None]
     )
     recent = known & (np.arange(width)[None, :] >= played[:, None] - 3)
     recent_sim = (similarity * recent[:, None]).sum(-1) / np.maximum(recent.sum(-1), 1)[:, None]

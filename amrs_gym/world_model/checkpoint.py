@@ -113,12 +113,13 @@ def read_checkpoint(path: str | Path, catalog: Catalog | None = None) -> Checkpo
     if catalog is not None:
         if features.shape != (catalog.n_tracks, catalog.embedding_dim):
             raise CheckpointError(
-                f"{path} was trained for a catalog of {features.shape[0]} tracks x {features.shape[1]} "
-                f"features, not {catalog.n_tracks} x {catalog.embedding_dim}"
+                f"{path} was trained for a catalog of {features.shape[0]} tracks x "
+                f"{features.shape[1]} features, not {catalog.n_tracks} x {catalog.embedding_dim}"
             )
         if meta.get("catalog_fingerprint") != catalog.fingerprint():
             raise CheckpointError(
-                f"{path} was trained for another catalog (fingerprint {meta.get('catalog_fingerprint')}, "
+                f"{path} was trained for another catalog "
+                f"(fingerprint {meta.get('catalog_fingerprint')}, "
                 f"this catalog's is {catalog.fingerprint()})"
             )
     return Checkpoint(

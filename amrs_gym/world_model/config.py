@@ -29,7 +29,8 @@ class WorldModelConfig:
     max_len: int = 80
     """Most tracks in a context (earlier sessions' tracks plus the current session's)."""
     position_cap: int = 32
-    """Positions past this share one embedding, so contexts longer than training sessions stay in range."""
+    """Positions past this share one embedding, so contexts longer than training sessions stay in
+    range."""
     n_modes: int = 4
     """Number of mode categories."""
     n_cohorts: int = 2

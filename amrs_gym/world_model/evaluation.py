@@ -70,7 +70,10 @@ def predict_rows(model: WorldModel, data: SessionTensors, batch_size: int = 256)
 def expected_calibration_error(
     probability: np.ndarray, outcome: np.ndarray, bins: int = 10
 ) -> float:
-    """Mean |predicted - observed| frequency over equal-width probability bins, weighted by bin size."""
+    """Mean |predicted - observed| frequency over equal-width probability bins.
+
+    Bins are weighted by their size.
+    """
     index = np.minimum((probability * bins).astype(int), bins - 1)
     error = 0.0
     for b in range(bins):

@@ -82,8 +82,10 @@ def sessions_to_tensors(
 
     Args:
         logs: rows in the log schema; `valence_start`/`arousal_start` may be absent (zeros).
-        mode_column, mode_values: the column giving the session's mode and its categories.
-        cohort_column, cohort_values: likewise for the cohort.
+        mode_column: the column giving the session's mode.
+        mode_values: the categories of `mode_column`.
+        cohort_column: the column giving the session's cohort.
+        cohort_values: the categories of `cohort_column`.
         extra_feedback: further numeric per-row columns appended to the feedback vector.
         hidden_feedback: per-row bool, True where a row's feedback must not be shown as input.
         scored: per-row bool, rows that count in losses and metrics (default all).
@@ -101,7 +103,8 @@ def sessions_to_tensors(
     session = logs["session_id"].to_numpy()
     starts = np.flatnonzero(np.r_[True, session[1:] != session[:-1]])
     lengths = np.diff(np.r_[starts, len(session)])
-    # the listener's earlier sessions (in session_id order) supply up to `previous_tracks` context rows
+    # the listener's earlier sessions (in session_id order) supply up to `previous_tracks`
+    # context rows
     listener = (
         logs["listener_id"].to_numpy()[starts]
         if "listener_id" in logs.columns
@@ -113,7 +116,8 @@ def sessions_to_tensors(
     previous[by_listener[1:][same]] = by_listener[:-1][same]
     source, step, row, segment = [], [], [], []
     for b in range(len(starts)):
-        parts, budget, p = [], previous_tracks, previous[b]
+        parts: list[tuple[np.ndarray, int]] = []
+        budget, p = previous_tracks, previous[b]
         while budget > 0 and p >= 0:  # walk back through earlier sessions, newest first
             take = min(budget, lengths[p])
             parts.insert(0, (np.arange(starts[p] + lengths[p] - take, starts[p] + lengths[p]), 0))
@@ -137,12 +141,13 @@ def sessions_to_tensors(
     is_current = segments == 1
 
     def pad(values: np.ndarray, fill: float, dtype: torch.dtype) -> torch.Tensor:
-        out = np.full((batch, seq_len) + values.shape[1:], fill, dtype=np.float64)
+        out = np.full((batch, seq_len, *values.shape[1:]), fill, dtype=np.float64)
         out[batch_row, step_index] = values
         return torch.as_tensor(out, dtype=dtype)
 
     def column(name: str) -> np.ndarray:
-        return logs[name].to_numpy(dtype=np.float64, na_value=np.nan)[source_rows]
+        values: np.ndarray = logs[name].to_numpy(dtype=np.float64, na_value=np.nan)[source_rows]
+        return values
 
     rating = column("rating")
     valence, arousal = column("valence_report"), column("arousal_report")

@@ -48,4 +48,5 @@ def feedback_vector(
         ],
         axis=-1,
     ).astype(np.float64)
-    return out * present[..., None]
+    masked: np.ndarray = out * present[..., None]
+    return masked

@@ -15,6 +15,7 @@ costs one token, not the whole history).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -80,7 +81,8 @@ class _Block(nn.Module):
     def _finish(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
         batch, _, length, _ = attended.shape
         x = x + self.dropout(self.out(attended.transpose(1, 2).reshape(batch, length, -1)))
-        return x + self.dropout(self.ff(self.norm2(x)))
+        result: torch.Tensor = x + self.dropout(self.ff(self.norm2(x)))
+        return result
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Whole sequences; `mask` (length, length) is True where attention is allowed."""
@@ -149,6 +151,10 @@ class ModelState:
 class WorldModel(nn.Module):
     """Joint predictor of engagement, skip, like and post-track valence/arousal."""
 
+    # buffers registered in __init__ (declared for the type checker)
+    track_features: torch.Tensor  # (n_tracks, n_features)
+    track_unit: torch.Tensor  # (n_tracks, n_features), rows of unit length
+
     def __init__(self, config: WorldModelConfig, track_features: torch.Tensor | np.ndarray):
         super().__init__()
         self.config = config
@@ -201,20 +207,26 @@ class WorldModel(nn.Module):
 
     def position(self, index: torch.Tensor) -> torch.Tensor:
         """Embedding of sequence positions, capped at `position_cap`."""
-        return self.position_table(index.clamp_max(self.config.position_cap))
+        embedding: torch.Tensor = self.position_table(index.clamp_max(self.config.position_cap))
+        return embedding
 
     def _session(
         self, mode: torch.Tensor, cohort: torch.Tensor, start: torch.Tensor
     ) -> torch.Tensor:
         if not self.config.use_affect:
             start = torch.zeros_like(start)
-        return self.mode_embedding(mode) + self.cohort_embedding(cohort) + self.start_report(start)
+        session: torch.Tensor = (
+            self.mode_embedding(mode) + self.cohort_embedding(cohort) + self.start_report(start)
+        )
+        return session
 
     def _context_tokens(self, track: torch.Tensor, feedback: torch.Tensor) -> torch.Tensor:
         if not self.config.use_affect:
             feedback = feedback.clone()
             feedback[..., 6:9] = 0.0  # valence_report, arousal_report, reported
-        return self.context_track(self.track_features[track]) + self.context_feedback(feedback)
+        track_part: torch.Tensor = self.context_track(self.track_features[track])
+        tokens: torch.Tensor = track_part + self.context_feedback(feedback)
+        return tokens
 
     def _heads(
         self, query: torch.Tensor, attended: torch.Tensor, last: torch.Tensor, context: torch.Tensor
@@ -286,16 +298,20 @@ class WorldModel(nn.Module):
         return self._heads(query, attended, last, context=last)
 
     def _encode(self, tokens: torch.Tensor, causal: torch.Tensor) -> torch.Tensor:
+        hidden: torch.Tensor
         if self.config.encoder == "transformer":
             x = tokens
             for block in self.blocks:
                 x = block(x, causal)
-            return self.norm(x)
+            hidden = self.norm(x)
+            return hidden
         if not self.config.use_history:
             out, _ = self.gru(tokens[:, :1])
-            return self.norm(out.expand(-1, tokens.shape[1], -1))
+            hidden = self.norm(out.expand(-1, tokens.shape[1], -1))
+            return hidden
         out, _ = self.gru(tokens)
-        return self.norm(out)
+        hidden = self.norm(out)
+        return hidden
 
     def _candidate_features_full(self, track: torch.Tensor, segment: torch.Tensor) -> torch.Tensor:
         """`candidate_features` of every row's own track at once.
@@ -374,7 +390,8 @@ class WorldModel(nn.Module):
         x = (token + state.session)[:, None]  # (batch, 1, d)
         if self.config.encoder == "transformer":
             for block, cache in zip(self.blocks, state.caches, strict=True):
-                x = block.step(x, cache, position)
+                # self.blocks holds only _Block modules
+                x = cast(_Block, block).step(x, cache, position)
         else:
             assert state.gru_hidden is not None
             x, state.gru_hidden = self.gru(x, state.gru_hidden)

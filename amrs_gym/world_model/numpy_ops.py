@@ -1,5 +1,8 @@
-"""The numpy operations of the fast rollout path: layer norm, exact GELU, softmax, sigmoid, and a
-single-threaded BLAS context for batched steps (at these sizes dispatch, not arithmetic, is the cost)."""
+"""The numpy operations of the fast rollout path.
+
+Layer norm, exact GELU, softmax, sigmoid, and a single-threaded BLAS context for batched steps (at
+these sizes dispatch, not arithmetic, is the cost).
+"""
 
 from __future__ import annotations
 
@@ -28,12 +31,14 @@ _sum, _max = np.add.reduce, np.maximum.reduce
 
 
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Layer norm over the last axis, as torch's `LayerNorm` with epsilon `EPS`."""
     inverse = np.float32(1.0 / x.shape[-1])
     centred = x - _sum(x, -1, keepdims=True) * inverse
-    return (
+    normed: np.ndarray = (
         centred / np.sqrt(_sum(centred * centred, -1, keepdims=True) * inverse + EPS) * weight
         + bias
     )
+    return normed
 
 
 _ERF_P = np.float32(0.3275911)
@@ -58,9 +63,11 @@ def _erf(x: np.ndarray) -> np.ndarray:
     np.multiply(z, z, out=z)
     np.negative(z, out=z)
     np.exp(z, out=z)
-    poly *= z  # in place throughout: on the greedy agent's (sessions x catalog) batches this halves the time
+    # in place throughout: on the greedy agent's (sessions x catalog) batches this halves the time
+    poly *= z
     np.subtract(1.0, poly, out=poly)
-    return np.copysign(poly, x, out=poly)
+    result: np.ndarray = np.copysign(poly, x, out=poly)
+    return result
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
@@ -69,9 +76,13 @@ def gelu(x: np.ndarray) -> np.ndarray:
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
+    """Softmax over the last axis."""
     e = np.exp(x - _max(x, -1, keepdims=True))
-    return e / _sum(e, -1, keepdims=True)
+    result: np.ndarray = e / _sum(e, -1, keepdims=True)
+    return result
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    """Logistic sigmoid, elementwise."""
+    result: np.ndarray = 1.0 / (1.0 + np.exp(-x))
+    return result

@@ -149,11 +149,13 @@ class NumpyRollout:
         return int(self.config.max_len)
 
     def _position(self, index: np.ndarray) -> np.ndarray:
-        return self.positions[np.minimum(index, self.config.position_cap)]
+        embedding: np.ndarray = self.positions[np.minimum(index, self.config.position_cap)]
+        return embedding
 
     def start(self, starts: StartBatch) -> RolloutState:
-        """Encode each session's start token, then its logged history (rows of different
-        lengths in one batch: a row past its history sits the step out).
+        """Encode each session's start token, then its logged history.
+
+        Rows of different lengths go in one batch: a row past its history sits the step out.
         """
         n = len(starts)
         with single_threaded_blas(n):
@@ -285,7 +287,10 @@ class NumpyRollout:
         state.assign(np.asarray(rows, dtype=np.int64), other)
 
     def _push(self, state: RolloutState, token: np.ndarray, active: np.ndarray) -> None:
-        """Run one token per row through the blocks; inactive rows write only to the scratch slot."""
+        """Run one token per row through the blocks.
+
+        Inactive rows write only to the scratch slot.
+        """
         n, d = token.shape
         heads, head_dim = self.heads, self.head_dim
         rows = np.arange(n)

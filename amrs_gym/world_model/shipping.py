@@ -35,7 +35,8 @@ def write_model_card(card: dict[str, Any], fidelity: dict[str, Any] | None = Non
         "",
         "## Data",
         f"- {card['data']}",
-        f"- {card['train_sessions']:,} training sessions, {card['val_sessions']:,} validation sessions;"
+        f"- {card['train_sessions']:,} training sessions, "
+        f"{card['val_sessions']:,} validation sessions;"
         " test listeners are never seen in training (they start the envs' episodes).",
         "",
         "## Training",

@@ -1,9 +1,12 @@
 """Train the world model on logged sessions.
 
-    Python -m amrs_gym.world_model.train                       # default logs -> results/world_model.npz
+    # default logs -> results/world_model.npz
+    python -m amrs_gym.world_model.train
     python -m amrs_gym.world_model.train --logs logs.parquet --out model.npz
-    python -m amrs_gym.world_model.train --ship                # rewrite the packaged checkpoint and assets
-    torchrun --nproc_per_node=2 -m amrs_gym.world_model.train  # distributed data parallel (gloo, CPU)
+    # rewrite the packaged checkpoint and assets
+    python -m amrs_gym.world_model.train --ship
+    # distributed data parallel (gloo, CPU)
+    torchrun --nproc_per_node=2 -m amrs_gym.world_model.train
 
 Test listeners never reach training: the listener split holds them out, and only
 train/validation listeners' sessions are fitted (validation drives early stopping).
@@ -28,8 +31,9 @@ from amrs_gym.data.logs_io import read_logs
 from amrs_gym.data.schema import LogSchemaError
 from amrs_gym.data.splits import Split, split_by_listener
 from amrs_gym.world_model.checkpoint import save_checkpoint
+from amrs_gym.world_model.config import WorldModelConfig
 from amrs_gym.world_model.features import SessionTensors, sessions_to_tensors
-from amrs_gym.world_model.model import WorldModel, WorldModelConfig
+from amrs_gym.world_model.model import WorldModel
 from amrs_gym.world_model.training import TrainConfig, fit
 
 
@@ -51,8 +55,10 @@ def fit_world_model(
     train_config: TrainConfig,
     progress: bool = True,
 ) -> tuple[WorldModel, dict[str, Any]]:
-    """Build a world model and fit it with early stopping; initialisation and dropout are seeded
-    with `train_config.seed` and the global torch generator is restored after.
+    """Build a world model and fit it with early stopping.
+
+    Initialisation and dropout are seeded with `train_config.seed` and the global torch generator
+    is restored after.
     """
     with torch.random.fork_rng():
         torch.manual_seed(train_config.seed)
@@ -68,7 +74,10 @@ def train_world_model(
     train_config: TrainConfig | None = None,
     progress: bool = True,
 ) -> TrainedModel:
-    """Fit a world model on `split.train` with early stopping on `split.val` (seeded, reproducible)."""
+    """Fit a world model on `split.train` with early stopping on `split.val`.
+
+    Seeded, so reproducible.
+    """
     config = config or WorldModelConfig()
     train_config = train_config or TrainConfig()
     train, val = sessions_to_tensors(split.train), sessions_to_tensors(split.val)
@@ -143,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
 
         write_assets(dataset, split, card)
     print(
-        f"wrote {out} (best epoch {card['best_epoch']}, val loss {card['best_val_loss']:.4f}, {seconds:.0f}s)"
+        f"wrote {out} (best epoch {card['best_epoch']}, "
+        f"val loss {card['best_val_loss']:.4f}, {seconds:.0f}s)"
     )
     print(json.dumps({k: card[k] for k in ("train_sessions", "val_sessions", "train_seconds")}))
     return 0

@@ -32,7 +32,8 @@ class TrainConfig:
     weight_decay: float = 1e-4
     """AdamW weight decay."""
     patience: int = 8
-    """Stop after this many epochs without a better validation loss (long enough for the decay to pay)."""
+    """Stop after this many epochs without a better validation loss (long enough for the decay to
+    pay)."""
     seed: int = 0
     """Seed of initialisation and batch order."""
 
@@ -106,7 +107,8 @@ def _length_bucketed_batches(
     for start in range(0, len(shard), chunk):
         part = shard[start : start + chunk]
         part = part[torch.argsort(lengths[part], stable=True)]
-        batches += list(part.split(batch_size))
+        # torch's Tensor.split is unannotated
+        batches += list(part.split(batch_size))  # type: ignore[no-untyped-call]
     return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
 
 
@@ -171,7 +173,7 @@ def fit(
             batch = train.index(rows)
             loss = total_loss(masked_losses(ddp(batch), batch))
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch's Tensor.backward is unannotated
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             scheduler.step()

@@ -65,7 +65,10 @@ def predict_unit(
 
 
 def score(data: Data, predicted: pd.DataFrame) -> dict[str, Any]:
-    """Metrics, accuracy by second-half step and per-session AA of predictions for the eval sessions."""
+    """Metrics, accuracy by second-half step and per-session AA of predictions.
+
+    All for the eval sessions.
+    """
     skipped = truth(data.eval, predicted)
     second = predicted.merge(
         data.eval[["session_id", "position", "session_length"]], on=["session_id", "position"]
@@ -97,7 +100,10 @@ def _combine(data: Data, parts: list[tuple[pd.DataFrame, dict[str, Any]]]) -> di
 
 
 def run_one(data: Data, args: Args, model_name: str, seed: int) -> dict[str, Any]:
-    """Train (when it learns) and score one model for one seed, members in turn (no side effects)."""
+    """Train (when it learns) and score one model for one seed, members in turn.
+
+    No side effects.
+    """
     return _combine(
         data,
         [predict_unit(data, args, model_name, seed, m) for m in range(_members(args, model_name))],
@@ -230,14 +236,19 @@ def _markdown(report: dict[str, Any]) -> str:
             markdown_table(["difference", "mean", "95% bootstrap interval"], lead),
             "",
             (
-                f"MAA on each member's held-out training sessions (its early-stopping sessions, mean over members "
-                f"and seeds): world_model {validation['world_model']:.3f}, gbt {validation['gbt']:.3f}."
+                "MAA on each member's held-out training sessions "
+                "(its early-stopping sessions, mean over members "
+                f"and seeds): world_model {validation['world_model']:.3f}, "
+                f"gbt {validation['gbt']:.3f}."
             ),
             "",
             (
-                f"Protocol: {protocol['description']}; {protocol['train_sessions']} training sessions (each learned "
-                f"model holds out {protocol['validation_sessions_per_member']} of them for early stopping), "
-                f"{protocol['eval_sessions']} scored sessions, {protocol['eval_rows_scored']} scored rows. "
+                f"Protocol: {protocol['description']}; "
+                f"{protocol['train_sessions']} training sessions (each learned "
+                f"model holds out {protocol['validation_sessions_per_member']} "
+                "of them for early stopping), "
+                f"{protocol['eval_sessions']} scored sessions, "
+                f"{protocol['eval_rows_scored']} scored rows. "
                 f"world_model averages {report['world_model_settings']['members']} and gbt "
                 f"{report['gbt_settings']['members']} cross-fitted members per seed."
             ),

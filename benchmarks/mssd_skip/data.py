@@ -64,8 +64,9 @@ def load_data(
     test_fraction: float,
     val_fraction: float,
 ) -> Data:
-    """Load the files, split by session when they are the same file (`eval_file` empty or equal), align
-    track ids.
+    """Load the files and align their track ids.
+
+    They are split by session when they are the same file (`eval_file` empty or equal).
     """
     eval_path = eval_file or train_file
     limit = QUICK_SESSIONS if quick else None
@@ -77,8 +78,8 @@ def load_data(
         train_keys = eval_keys = train_logs.track_keys
         protocol: dict[str, Any] = {
             "name": "session_split",
-            "description": f"one file split by session: {test_fraction:.0%} of its sessions held out "
-            f"(seed {seed}) and scored, never trained on",
+            "description": f"one file split by session: {test_fraction:.0%} of its sessions "
+            f"held out (seed {seed}) and scored, never trained on",
             "test_fraction": test_fraction,
         }
     else:

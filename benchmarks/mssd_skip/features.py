@@ -68,7 +68,8 @@ class TrackStatistics:
 
         Args:
             train: The training sessions (every column).
-            frame: Rows to describe (only `track_id`, and `session_id` when `folds` is given, are read).
+            frame: Rows to describe (only `track_id`, and `session_id` when `folds` is given, are
+                read).
             folds: Fold of each training session id when `frame` holds training sessions
                 (out-of-fold statistics), else None (statistics of all of `train`).
         """
@@ -141,6 +142,7 @@ def pair_ids(frame: pd.DataFrame) -> np.ndarray:
 
 
 def track_table(pairs: np.ndarray, features: np.ndarray) -> torch.Tensor:
+    """The feature table of the token ids `pairs`, row `pairs[i]` holding `features[i]`."""
     table = np.zeros((int(pairs.max()) + 1, features.shape[1]), dtype=np.float32)
     table[pairs] = features
     return torch.as_tensor(table)  # (n_pairs, len(TrackStatistics.columns))

@@ -39,7 +39,8 @@ class GbtSettings:
     n_iter_no_change: int = 30
     """Iterations without a better held-out-session loss before stopping."""
     members: int = 3
-    """Cross-fitted members per seed (held-out sessions as the world model's), probabilities averaged."""
+    """Cross-fitted members per seed (held-out sessions as the world model's), probabilities
+    averaged."""
 
 
 def predict_last_known(evaluation: pd.DataFrame) -> pd.DataFrame:

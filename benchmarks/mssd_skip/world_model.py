@@ -48,7 +48,8 @@ class WorldModelSettings:
     """Dropout during training."""
     scored: str = "all"
     """Training rows in the loss: "all" (first-half rows predicted from full earlier feedback,
-    second-half rows from the first half only) or "second_half" (only rows whose feedback is hidden)."""
+    second-half rows from the first half only) or "second_half" (only rows whose feedback is
+    hidden)."""
     cut_copies: int = 0
     """Extra copies of each training session whose known prefix is cut at a random point (they
     add their hidden rows to the loss); the WSDM cut (first half known) is always kept."""
@@ -100,7 +101,7 @@ def _model_config(settings: WorldModelSettings, n_extra: int) -> WorldModelConfi
 def world_model_tensors(
     data: Data, settings: WorldModelSettings, val_sessions: np.ndarray, seed: int
 ) -> tuple[SessionTensors, SessionTensors, torch.Tensor, int]:
-    """(train, validation) tensors, the training track table and the number of extra feedback columns.
+    """(train, validation) tensors, the training track table and the extra feedback column count.
 
     Every training session hides the feedback of its second half, as the WSDM Cup does; rows
     get out-of-fold track statistics. Validation sessions score their second half only.

@@ -47,7 +47,8 @@ PUBLISHED: dict[str, Any] = {
         "logged_skip_rate": 0.54,
     },
 }
-"""The seeds' own numbers (only what they report; the thesis's board/3-D/4-D figures are not given here)."""
+"""The seeds' own numbers (only what they report; the thesis's board/3-D/4-D figures are not given
+here)."""
 
 
 @dataclass

@@ -90,7 +90,8 @@ def _markdown(report: dict[str, Any]) -> str:
         "",
         (
             "Average and std over every target of the grid (one deterministic episode each); "
-            "with several seeds, the means over seeds. `ceiling` knows the target and walks straight to it."
+            "with several seeds, the means over seeds. "
+            "`ceiling` knows the target and walks straight to it."
         ),
         "",
         markdown_table(
@@ -119,7 +120,8 @@ def _markdown(report: dict[str, Any]) -> str:
             ],
         ),
         "",
-        f"{poster['budgets']['eval_episodes']} evaluation sessions; DDPG: {poster['budgets']['ddpg_seeds']} seed(s) "
+        f"{poster['budgets']['eval_episodes']} evaluation sessions; "
+        f"DDPG: {poster['budgets']['ddpg_seeds']} seed(s) "
         f"of {poster['budgets']['ddpg_timesteps']} steps, per seed "
         + ", ".join(f"{r['ddpg_score']:.2f}" for r in poster["per_seed"])
         + ".",

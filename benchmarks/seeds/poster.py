@@ -39,13 +39,16 @@ gradient step per env step)."""
 EVAL_SEED_OFFSET = 10_000
 """Evaluation episode i of the poster part starts with `reset(seed=seed + EVAL_SEED_OFFSET + i)`."""
 QUICK_DATA: dict[str, int] = {"n_listeners": 300, "n_sessions": 1500}
-"""Size of the logs behind the SkipSession env under --quick (the default logs take a while to build)."""
+"""Size of the logs behind the SkipSession env under --quick (the default logs take a while to
+build)."""
 
 
 def logged_continuations(
     logs: pd.DataFrame, session_ids: Sequence[int], skip_first: int, length: int
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Tracks and skips of logged sessions after their first `skip_first` tracks, at most `length` of them.
+    """Tracks and skips of logged sessions after their first `skip_first` tracks.
+
+    At most `length` of them per session.
 
     Returns:
         (tracks, skipped), one array per entry of `session_ids` (repeats allowed).
@@ -70,12 +73,16 @@ class SessionData:
     pairs: LoggedPairs
     starts: StartHistories
     start_logs: pd.DataFrame
-    """The logs `starts` was built from (their continuations are the logged policy's recommendations)."""
+    """The logs `starts` was built from (their continuations are the logged policy's
+    recommendations)."""
     source: str
 
 
 def session_data(args: Args) -> SessionData:
-    """The default env's memory and starts, or (--quick) those of small logs generated with `args.seed`."""
+    """The default env's memory and starts.
+
+    Or (--quick) those of small logs generated with `args.seed`.
+    """
     if not args.quick:
         from amrs_gym import defaults
         from amrs_gym.envs.skip_session import default_logged_pairs, default_start_histories
@@ -178,7 +185,10 @@ def _deterministic(model: DDPG) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def poster_and_musicbox(args: Args) -> tuple[dict[str, Any], dict[str, Any], dict[int, np.ndarray]]:
-    """DDPG over `ddpg_seeds` seeds against the non-skip benchmark and random; MusicBox's two figures."""
+    """DDPG over `ddpg_seeds` seeds against the non-skip benchmark and random.
+
+    Also MusicBox's two figures.
+    """
     data = session_data(args)
     env = skip_env(data)
     base: SkipSessionEnv = env.unwrapped  # type: ignore[assignment]
@@ -216,13 +226,17 @@ def poster_and_musicbox(args: Args) -> tuple[dict[str, Any], dict[str, Any], dic
     nonskip = nonskip_baseline_score(env, episodes=args.eval_episodes, seed=eval_seed)
     random = random_score(env, episodes=args.eval_episodes, seed=eval_seed)
     baseline_seconds = time.perf_counter() - started
-    mean = lambda key: float(np.mean([r[key] for r in per_seed]))
+
+    def mean(key: str) -> float:
+        return float(np.mean([r[key] for r in per_seed]))
+
     budgets = {
         "ddpg_timesteps": args.ddpg_timesteps,
         "ddpg_seeds": args.ddpg_seeds,
         "ddpg_settings": DDPG_SETTINGS,
         "eval_episodes": args.eval_episodes,
-        "eval_seeds": f"episode i starts with reset(seed={eval_seed} + i) for DDPG, the non-skip benchmark and random",
+        "eval_seeds": f"episode i starts with reset(seed={eval_seed} + i) "
+        "for DDPG, the non-skip benchmark and random",
         "data": data.source,
         "baseline_seconds": baseline_seconds,
     }
@@ -260,8 +274,10 @@ def poster_and_musicbox(args: Args) -> tuple[dict[str, Any], dict[str, Any], dic
             for r in per_seed
         ],
         "how": (
-            "diversity = distinct tracks / recommendations over the evaluation sessions; the logged policy's "
-            "recommendations are the logged tracks after the 5-track starting history of the same sessions, "
+            "diversity = distinct tracks / recommendations over the evaluation sessions; "
+            "the logged policy's "
+            "recommendations are the logged tracks after the 5-track starting history "
+            "of the same sessions, "
             "and both sides count the same number of recommendations per session"
         ),
         "published": PUBLISHED["musicbox"],

@@ -1,8 +1,9 @@
-"""The thesis's reproduction: SB3 A2C on `AMRS-FeatureTarget-v0`, scored on every target of the grid.
+"""The thesis's reproduction: SB3 A2C on `AMRS-FeatureTarget-v0`, scored on every grid target.
 
 Beside it, the rule-based searcher and the ceiling. A2C does not run with SB3's defaults:
 `A2C_SETTINGS` scales the observation to [-1, 1], the training reward by 0.1 and uses learning rate
-2e-3 (why, with the measurements: benchmarks/NOTES.md); the episode reward reported is the env's own.
+2e-3 (why, with the measurements: benchmarks/NOTES.md); the episode reward reported is the env's
+own.
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ A2C_SETTINGS: dict[str, Any] = {
     "reward_scale": 0.1,  # bullseye 10 -> 1 while training; evaluation reports the env's own reward
     "scale_observation": True,  # Box bounds -> [-1, 1]
 }
-"""A2C hyper-parameters; SB3 defaults for the rest (RMSprop, gae_lambda 1, max_grad_norm 0.5, 64x64 nets)."""
+"""A2C hyper-parameters; SB3 defaults for the rest (RMSprop, gae_lambda 1, max_grad_norm 0.5,
+64x64 nets)."""
 
 
 def all_targets(dims: int, levels: int = LEVELS) -> list[tuple[int, ...]]:
@@ -55,11 +57,12 @@ def all_targets(dims: int, levels: int = LEVELS) -> list[tuple[int, ...]]:
 
 
 def ceiling_returns(env: FeatureTargetEnv) -> np.ndarray:
-    """Best possible bullseye return per target (in `all_targets` order), for an agent that knows it.
+    """Best possible bullseye return per target (in `all_targets` order).
 
-    Rating 4 holds within distance q_1 (`env.thresholds[0]`) of the target, so from the start at
-    distance d the agent needs k = max(0, d - q_1) moves. Every step is paid for the cell it ends
-    on, so the first k - 1 steps pay 0 and the k-th and all later ones pay 10.
+    For an agent that knows the target. Rating 4 holds within distance q_1 (`env.thresholds[0]`) of
+    the target, so from the start at distance d the agent needs k = max(0, d - q_1) moves. Every
+    step is paid for the cell it ends on, so the first k - 1 steps pay 0 and the k-th and all later
+    ones pay 10.
     """
     start = np.array(env.start)
     out = []
@@ -70,7 +73,10 @@ def ceiling_returns(env: FeatureTargetEnv) -> np.ndarray:
 
 
 def feature_target_env(dims: int, obs: str, reward_scale: float = 1.0) -> gym.Env[np.ndarray, Any]:
-    """`AMRS-FeatureTarget-v0` as the thesis ran it, its observation scaled to [-1, 1] when A2C_SETTINGS says so."""
+    """`AMRS-FeatureTarget-v0` as the thesis ran it.
+
+    Its observation is scaled to [-1, 1] when A2C_SETTINGS says so.
+    """
     env: gym.Env[np.ndarray, Any] = gym.make(
         "AMRS-FeatureTarget-v0",
         dims=dims,
@@ -129,14 +135,17 @@ def evaluate_all_targets(
 
 def rule_based_returns(dims: int, seed: int) -> np.ndarray:
     """`CoordinateSearchPolicy` on every target (raw GridObs, as the policy expects)."""
-    make = lambda: gym.make(
-        "AMRS-FeatureTarget-v0",
-        dims=dims,
-        levels=LEVELS,
-        obs="grid",
-        reward="bullseye",
-        percentiles=PERCENTILES,
-    )
+
+    def make() -> gym.Env[np.ndarray, Any]:
+        return gym.make(
+            "AMRS-FeatureTarget-v0",
+            dims=dims,
+            levels=LEVELS,
+            obs="grid",
+            reward="bullseye",
+            percentiles=PERCENTILES,
+        )
+
     policies = [CoordinateSearchPolicy(dims, LEVELS) for _ in all_targets(dims)]
     return evaluate_all_targets(
         make,
@@ -196,7 +205,8 @@ def thesis(args: Args) -> dict[str, Any]:
     for config, per_seed in runs.items():
         dims, _ = THESIS_CONFIGS[config]
         report[config] = {
-            # the mean over seeds of the average over targets, and of the std over targets (the thesis's std)
+            # the mean over seeds of the average over targets, and of the std over targets (the
+            # thesis's std)
             "avg_reward": float(np.mean([r["avg_reward"] for r in per_seed])),
             "std": float(np.mean([r["std"] for r in per_seed])),
             "avg_reward_std_across_seeds": float(np.std([r["avg_reward"] for r in per_seed])),

@@ -1,4 +1,7 @@
-"""cql and bcq (d3rlpy): the logged dataset, quick fit, act, evaluate, weights-only round trip, every mode."""
+"""cql and bcq (d3rlpy), every mode.
+
+The logged dataset, quick fit, act, evaluate, weights-only round trip.
+"""
 
 from __future__ import annotations
 
@@ -20,8 +23,10 @@ N_TRACKS = 1200
 
 @pytest.fixture(scope="module")
 def fitted(calm_data, tmp_path_factory):
-    """Both agents trained on the quick setting (100 gradient steps), from a scratch working directory
-    so that anything d3rlpy writes would be noticed."""
+    """Both agents trained on the quick setting (100 gradient steps).
+
+    From a scratch working directory, so that anything d3rlpy writes would be noticed.
+    """
     workdir = tmp_path_factory.mktemp("d3rlpy_cwd")
     before = os.getcwd()
     os.chdir(workdir)

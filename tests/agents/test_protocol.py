@@ -1,5 +1,8 @@
-"""Every registered agent follows SB3's `predict` protocol: stable-baselines3's own `evaluate_policy`
-drives each on `AMRS-Calm-v0`, session-aware ones after the documented one-line binding."""
+"""Every registered agent follows SB3's `predict` protocol.
+
+stable-baselines3's own `evaluate_policy` drives each on `AMRS-Calm-v0`, session-aware ones after
+the documented one-line binding.
+"""
 
 from __future__ import annotations
 

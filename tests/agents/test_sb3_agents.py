@@ -1,4 +1,7 @@
-"""a2c and ddpg (stable-baselines3): quick fit in the world model, act, evaluate, weights-only round trip."""
+"""a2c and ddpg (stable-baselines3).
+
+Quick fit in the world model, act, evaluate, weights-only round trip.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Tests of benchmarks/_common.py: the command line derived from an Args dataclass, and the bootstrap."""
+"""Tests of benchmarks/_common.py.
+
+The command line derived from an Args dataclass, and the bootstrap.
+"""
 
 from __future__ import annotations
 

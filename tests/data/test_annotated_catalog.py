@@ -205,7 +205,7 @@ def test_missing_folder_file_and_column_are_named(tmp_path: Path) -> None:
         load_annotated_catalog(folder, kind="deam")
     with pytest.raises(CatalogError, match="arousal_std"):
         load_annotated_catalog(_write_deam(tmp_path / "no_column", drop="arousal_std"))
-    with pytest.raises(CatalogError, match="static_annotations.csv"):
+    with pytest.raises(CatalogError, match=r"static_annotations.csv"):
         load_annotated_catalog(folder, kind="emomusic")
 
 

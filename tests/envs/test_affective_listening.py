@@ -118,7 +118,8 @@ def test_reference_env_scores_the_truth() -> None:
     truth = env.unwrapped.sessions.outcomes.truth
     before = (float(truth.valence[0]), float(truth.arousal[0]))
     _, reward, _, _, info = env.step(42)
-    # the evaluator's affect and expectations are the latent truth's, not the world model's prediction
+    # the evaluator's affect and expectations are the latent truth's, not the world model's
+    # prediction
     assert (info["valence"], info["arousal"]) == (float(truth.valence[0]), float(truth.arousal[0]))
     assert info["valence"] != info["valence_predicted"]
     utility = env.unwrapped.utility

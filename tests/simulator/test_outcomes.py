@@ -1,4 +1,7 @@
-"""Tests of amrs_gym/simulator/outcomes.py: logged outcomes and the reference world as the evaluator."""
+"""Tests of amrs_gym/simulator/outcomes.py.
+
+Logged outcomes and the reference world as the evaluator.
+"""
 
 from __future__ import annotations
 

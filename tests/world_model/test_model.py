@@ -33,7 +33,7 @@ def test_incremental_prediction_equals_full_recomputation(small_dataset, batch, 
     with torch.no_grad():
         full = model(batch)
         state = model.start(batch.mode, batch.cohort, batch.start)
-        n, seq_len = batch.track.shape
+        _, seq_len = batch.track.shape
         for t in range(seq_len):
             live = batch.valid[:, t]
             if not live.all():

@@ -1,5 +1,8 @@
-"""The world model's rollout paths behind the `ListenerModel` protocol: the numpy fast path equals the
-torch module's own incremental path; training's candidate features equal the rollouts'."""
+"""The world model's rollout paths behind the `ListenerModel` protocol.
+
+The numpy fast path equals the torch module's own incremental path; training's candidate features
+equal the rollouts'.
+"""
 
 import numpy as np
 import pytest

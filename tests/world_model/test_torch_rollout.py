@@ -1,4 +1,7 @@
-"""A GRU world model (which the numpy fast path cannot mirror) drives the envs through the protocol."""
+"""A GRU world model drives the envs through the protocol.
+
+The numpy fast path cannot mirror a GRU.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +34,7 @@ def test_a_gru_checkpoint_drives_the_env_and_the_vector_env(tmp_path) -> None:
     obs, _ = env.reset(seed=3)
     total, done = 0.0, False
     while not done:
-        obs, reward, terminated, truncated, info = env.step(
+        obs, reward, terminated, truncated, _ = env.step(
             int(np.argmin(np.abs(obs[7] - catalog.valence)))
         )
         total += reward

@@ -118,8 +118,9 @@ class FeatureTargetEnv(gym.Env[np.ndarray, np.int64]):
     With `r` the rating after the step:
 
     - `reward="bullseye"`: `10 if r == 4 else 0`. Over 21 steps, an agent that
-      first reaches rating 4 after `k` moves and then stays scores `10 * (22 - k)` (the step that reaches it pays too).
-      The thesis's A2C averaged 188 of 210 with GridObs on the 2-D, 5-level grid.
+      first reaches rating 4 after `k` moves and then stays scores `10 * (22 - k)`
+      (the step that reaches it pays too). The thesis's A2C averaged 188 of 210 with
+      GridObs on the 2-D, 5-level grid.
     - `reward="rating"`: `r ** 2`, from 0 to 16.
 
     ## Starting State

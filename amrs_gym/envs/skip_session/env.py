@@ -41,6 +41,62 @@ def kept_reward(skipped: bool, engagement: float) -> float:
     return 0.0 if skipped else 1.0
 
 
+def _check_settings(
+    history_length: int, max_steps: int, action_weight: float, start: StartMode
+) -> None:
+    """Raise ValueError for a scalar argument of `SkipSessionEnv` out of range."""
+    if not isinstance(history_length, int) or history_length < 1:
+        raise ValueError(f"history_length must be an integer >= 1, got {history_length!r}")
+    if not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
+    if not np.isfinite(action_weight) or action_weight <= 0:
+        raise ValueError(f"action_weight must be a finite number > 0, got {action_weight!r}")
+    if start not in START_MODES:
+        raise ValueError(f"unknown start {start!r}; expected one of {', '.join(START_MODES)}")
+
+
+def _logged_pairs(
+    logs: pd.DataFrame | LoggedPairs | None, catalog: Catalog | None, history_length: int
+) -> LoggedPairs:
+    """The memory of `SkipSessionEnv`: `logs` itself, the default one, or built from `logs`."""
+    if isinstance(logs, LoggedPairs):
+        if catalog is not None and catalog is not logs.catalog:
+            raise ValueError("catalog differs from the catalog the LoggedPairs were built with")
+        pairs = logs
+    elif logs is None:
+        if catalog is not None:
+            raise ValueError("catalog without logs: pass the logs that use this catalog")
+        pairs = default_logged_pairs(history_length)
+    else:
+        if catalog is None:
+            catalog = defaults.default_catalog()
+        pairs = LoggedPairs.from_logs(logs, catalog, history_length)
+    if pairs.history_length != history_length:
+        raise ValueError(
+            f"the LoggedPairs have history_length {pairs.history_length}, not {history_length}"
+        )
+    return pairs
+
+
+def _start_histories(
+    start_logs: pd.DataFrame | StartHistories | None,
+    logs: pd.DataFrame | LoggedPairs | None,
+    history_length: int,
+) -> StartHistories:
+    """The start histories of `SkipSessionEnv`, from `start_logs`, else as `logs` implies."""
+    if isinstance(start_logs, StartHistories):
+        starts = start_logs
+    elif start_logs is not None:
+        starts = StartHistories.from_logs(start_logs, history_length)
+    elif logs is None:
+        starts = default_start_histories(history_length)
+    elif isinstance(logs, pd.DataFrame):
+        starts = StartHistories.from_logs(logs, history_length)
+    else:
+        raise ValueError("pass start_logs with prebuilt LoggedPairs")
+    return starts
+
+
 class SkipSessionEnv(gym.Env[np.ndarray, np.ndarray]):
     """A listening session answered by the nearest logged (state, track) pairs.
 
@@ -193,42 +249,9 @@ class SkipSessionEnv(gym.Env[np.ndarray, np.ndarray]):
         Raises:
             ValueError: If an argument is out of range or inconsistent with the others.
         """
-        if not isinstance(history_length, int) or history_length < 1:
-            raise ValueError(f"history_length must be an integer >= 1, got {history_length!r}")
-        if not isinstance(max_steps, int) or max_steps < 1:
-            raise ValueError(f"max_steps must be an integer >= 1, got {max_steps!r}")
-        if not np.isfinite(action_weight) or action_weight <= 0:
-            raise ValueError(f"action_weight must be a finite number > 0, got {action_weight!r}")
-        if start not in START_MODES:
-            raise ValueError(f"unknown start {start!r}; expected one of {', '.join(START_MODES)}")
-
-        if isinstance(logs, LoggedPairs):
-            if catalog is not None and catalog is not logs.catalog:
-                raise ValueError("catalog differs from the catalog the LoggedPairs were built with")
-            pairs = logs
-        elif logs is None:
-            if catalog is not None:
-                raise ValueError("catalog without logs: pass the logs that use this catalog")
-            pairs = default_logged_pairs(history_length)
-        else:
-            if catalog is None:
-                catalog = defaults.default_catalog()
-            pairs = LoggedPairs.from_logs(logs, catalog, history_length)
-        if pairs.history_length != history_length:
-            raise ValueError(
-                f"the LoggedPairs have history_length {pairs.history_length}, not {history_length}"
-            )
-
-        if isinstance(start_logs, StartHistories):
-            starts = start_logs
-        elif start_logs is not None:
-            starts = StartHistories.from_logs(start_logs, history_length)
-        elif logs is None:
-            starts = default_start_histories(history_length)
-        elif isinstance(logs, pd.DataFrame):
-            starts = StartHistories.from_logs(logs, history_length)
-        else:
-            raise ValueError("pass start_logs with prebuilt LoggedPairs")
+        _check_settings(history_length, max_steps, action_weight, start)
+        pairs = _logged_pairs(logs, catalog, history_length)
+        starts = _start_histories(start_logs, logs, history_length)
         if starts.history_length != history_length:
             raise ValueError(
                 f"the StartHistories have history_length {starts.history_length}, "

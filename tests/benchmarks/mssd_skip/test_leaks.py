@@ -1,4 +1,7 @@
-"""No leak of the hidden second half into any model of benchmarks/mssd_skip, and checks that can fail."""
+"""No leak of the hidden second half into any model of benchmarks/mssd_skip.
+
+And checks that can fail.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The MSSD skip benchmark end to end (`python -m benchmarks.mssd_skip --quick`), and its arguments."""
+"""The MSSD skip benchmark end to end, and its arguments.
+
+`python -m benchmarks.mssd_skip --quick`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Fixtures of the SkipSession baseline tests: tiny random logs, and the registered env on the default logs."""
+"""Fixtures of the SkipSession baseline tests.
+
+Tiny random logs, and the registered env on the default logs.
+"""
 
 from __future__ import annotations
 

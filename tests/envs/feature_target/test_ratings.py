@@ -1,4 +1,7 @@
-"""Tests of amrs_gym/envs/feature_target/ratings.py: the exact distance distribution and thresholds."""
+"""Tests of amrs_gym/envs/feature_target/ratings.py.
+
+The exact distance distribution and thresholds.
+"""
 
 from __future__ import annotations
 

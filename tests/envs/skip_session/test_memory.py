@@ -1,4 +1,7 @@
-"""Tests of amrs_gym/envs/skip_session/memory.py: the logged pairs and their exact nearest neighbours."""
+"""Tests of amrs_gym/envs/skip_session/memory.py.
+
+The logged pairs and their exact nearest neighbours.
+"""
 
 from __future__ import annotations
 
