@@ -17,10 +17,12 @@ _EXPORTS = {
     "read_checkpoint": "checkpoint",
     "save_checkpoint": "checkpoint",
     "WorldModelConfig": "config",
-    "ModelState": "model",
+    "ModelState": "torch_rollout",
     "Prediction": "model",
     "WorldModel": "model",
     "NumpyRollout": "rollout",
+    "TorchRollout": "torch_rollout",
+    "ListenerModel": "protocol",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -7,22 +7,20 @@ feedback. To predict the next track, a query built from the candidate track's
 content (plus how often / how closely it repeats this session) cross-attends to
 every earlier token and reads the summary at the newest one.
 
-The same module serves training (whole sessions, causal masks) and rollouts
-(`start` / `observe` / `predict` on a batch, with key/value caches so a step
-costs one token, not the whole history).
+This module is the training path (whole sessions, causal masks); `torch_rollout` runs the
+same weights one token at a time with key/value caches (a step costs one token, not the
+whole history), and `rollout` mirrors that path in numpy.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from amrs_gym.world_model.candidates import candidate_features
 from amrs_gym.world_model.config import N_CANDIDATE_FEATURES, WorldModelConfig
 from amrs_gym.world_model.features import SessionTensors
 
@@ -59,8 +57,8 @@ class Prediction:
         return (1 - p) * means[..., 0] + p * means[..., 1]
 
 
-class _Block(nn.Module):
-    """Pre-norm transformer block with causal self-attention and a key/value cache path."""
+class Block(nn.Module):
+    """Pre-norm transformer block with causal self-attention."""
 
     def __init__(self, config: WorldModelConfig):
         super().__init__()
@@ -72,13 +70,15 @@ class _Block(nn.Module):
         self.ff = nn.Sequential(nn.Linear(d, config.ff_dim), nn.GELU(), nn.Linear(config.ff_dim, d))
         self.dropout = nn.Dropout(config.dropout)
 
-    def _split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def split_heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values of a sequence, each (batch, heads, length, head_dim)."""
         batch, length, d = x.shape
         qkv = self.qkv(self.norm1(x)).view(batch, length, 3, self.heads, d // self.heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (batch, heads, length, head_dim)
         return q, k, v
 
-    def _finish(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
+    def finish(self, x: torch.Tensor, attended: torch.Tensor) -> torch.Tensor:
+        """The residual output projection and feed-forward sublayer after attention."""
         batch, _, length, _ = attended.shape
         x = x + self.dropout(self.out(attended.transpose(1, 2).reshape(batch, length, -1)))
         result: torch.Tensor = x + self.dropout(self.ff(self.norm2(x)))
@@ -86,66 +86,9 @@ class _Block(nn.Module):
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Whole sequences; `mask` (length, length) is True where attention is allowed."""
-        q, k, v = self._split(x)
+        q, k, v = self.split_heads(x)
         p = self.dropout.p if self.training else 0.0
-        return self._finish(x, F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p))
-
-    def step(
-        self, x: torch.Tensor, cache: tuple[torch.Tensor, torch.Tensor], position: torch.Tensor
-    ) -> torch.Tensor:
-        """One new token per row (batch, 1, d) written at `position` (batch,) in the cache."""
-        q, k, v = self._split(x)
-        keys, values = cache
-        rows = torch.arange(x.shape[0])
-        keys[rows, :, position] = k[:, :, 0]
-        values[rows, :, position] = v[:, :, 0]
-        allowed = torch.arange(keys.shape[2]) <= position[:, None]  # (batch, max_len + 1)
-        return self._finish(
-            x, F.scaled_dot_product_attention(q, keys, values, attn_mask=allowed[:, None, None])
-        )
-
-
-@dataclass
-class ModelState:
-    """Cached rollout state of a batch of sessions (see `WorldModel.start`)."""
-
-    session: torch.Tensor  # (batch, d_model) mode + cohort + starting-report embedding
-    length: torch.Tensor  # (batch,) tokens in the context, start token included
-    played: torch.Tensor  # (batch,) tracks of the current session in the context
-    tracks: torch.Tensor  # (batch, max_len) the current session's track ids, -1 beyond `played`
-    caches: list[tuple[torch.Tensor, torch.Tensor]]  # transformer: per layer (keys, values)
-    gru_hidden: torch.Tensor | None  # gru: (layers, batch, d_model)
-    memory_keys: torch.Tensor  # (batch, heads, max_len + 1, head_dim) for the candidate query
-    memory_values: torch.Tensor
-    last_hidden: torch.Tensor  # (batch, d_model) encoder output at the newest token
-
-    def select(self, rows: torch.Tensor) -> ModelState:
-        """The state of a subset of rows (a copy)."""
-        return ModelState(
-            session=self.session[rows],
-            length=self.length[rows],
-            played=self.played[rows],
-            tracks=self.tracks[rows],
-            caches=[(k[rows], v[rows]) for k, v in self.caches],
-            gru_hidden=None if self.gru_hidden is None else self.gru_hidden[:, rows],
-            memory_keys=self.memory_keys[rows],
-            memory_values=self.memory_values[rows],
-            last_hidden=self.last_hidden[rows],
-        )
-
-    def assign(self, rows: torch.Tensor, other: ModelState) -> None:
-        """Overwrite `rows` with `other` (used when a vector env resets some sessions)."""
-        self.session[rows] = other.session
-        self.length[rows] = other.length
-        self.played[rows] = other.played
-        self.tracks[rows] = other.tracks
-        for (k, v), (k2, v2) in zip(self.caches, other.caches, strict=True):
-            k[rows], v[rows] = k2, v2
-        if self.gru_hidden is not None and other.gru_hidden is not None:
-            self.gru_hidden[:, rows] = other.gru_hidden
-        self.memory_keys[rows] = other.memory_keys
-        self.memory_values[rows] = other.memory_values
-        self.last_hidden[rows] = other.last_hidden
+        return self.finish(x, F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p))
 
 
 class WorldModel(nn.Module):
@@ -182,7 +125,7 @@ class WorldModel(nn.Module):
         self.position_table = nn.Embedding(config.position_cap + 1, d)
         self.segment = nn.Embedding(2, d)
         if config.encoder == "transformer":
-            self.blocks = nn.ModuleList(_Block(config) for _ in range(config.n_layers))
+            self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layers))
         else:
             self.gru = nn.GRU(d, d, num_layers=config.n_layers, batch_first=True)
         self.norm = nn.LayerNorm(d)
@@ -210,9 +153,10 @@ class WorldModel(nn.Module):
         embedding: torch.Tensor = self.position_table(index.clamp_max(self.config.position_cap))
         return embedding
 
-    def _session(
+    def session_embedding(
         self, mode: torch.Tensor, cohort: torch.Tensor, start: torch.Tensor
     ) -> torch.Tensor:
+        """The start token's embedding of mode, cohort and starting report, (batch, d)."""
         if not self.config.use_affect:
             start = torch.zeros_like(start)
         session: torch.Tensor = (
@@ -220,7 +164,8 @@ class WorldModel(nn.Module):
         )
         return session
 
-    def _context_tokens(self, track: torch.Tensor, feedback: torch.Tensor) -> torch.Tensor:
+    def context_tokens(self, track: torch.Tensor, feedback: torch.Tensor) -> torch.Tensor:
+        """Context tokens, (..., d): track content plus observed feedback."""
         if not self.config.use_affect:
             feedback = feedback.clone()
             feedback[..., 6:9] = 0.0  # valence_report, arousal_report, reported
@@ -228,9 +173,10 @@ class WorldModel(nn.Module):
         tokens: torch.Tensor = track_part + self.context_feedback(feedback)
         return tokens
 
-    def _heads(
+    def output_heads(
         self, query: torch.Tensor, attended: torch.Tensor, last: torch.Tensor, context: torch.Tensor
     ) -> Prediction:
+        """The prediction heads over [query, attended memory, newest hidden state]."""
         out = self.head(torch.cat([query, attended, last], dim=-1))
         bins = self.config.engagement_bins
         shape = out.shape[:-1]
@@ -245,7 +191,8 @@ class WorldModel(nn.Module):
             context=context,
         )
 
-    def _split_memory(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def split_memory(self, hidden: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of the memory the candidate queries attend to."""
         batch, length, d = hidden.shape
         heads = self.config.n_heads
         kv = self.memory(hidden).view(batch, length, 2, heads, d // heads)
@@ -253,7 +200,7 @@ class WorldModel(nn.Module):
             1, 2
         )  # (batch, heads, length, head_dim)
 
-    def _attend(
+    def attend(
         self, query: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, allowed: torch.Tensor
     ) -> torch.Tensor:
         """Candidate queries (batch, k, d) over memory; allowed (batch or 1, k, length)."""
@@ -271,11 +218,11 @@ class WorldModel(nn.Module):
         n, seq_len = batch.track.shape
         if seq_len > cfg.max_len:
             raise ValueError(f"sequences of {seq_len} tracks exceed max_len={cfg.max_len}")
-        session = self._session(batch.mode, batch.cohort, batch.start)  # (n, d)
+        session = self.session_embedding(batch.mode, batch.cohort, batch.start)  # (n, d)
         place = self.position(batch.position + 1) + self.segment(batch.segment)  # (n, seq_len, d)
         start = self.start_token + self.position(torch.zeros(1, dtype=torch.long))
         tokens = torch.cat(
-            [start.expand(n, 1, -1), self._context_tokens(batch.track, batch.feedback) + place], 1
+            [start.expand(n, 1, -1), self.context_tokens(batch.track, batch.feedback) + place], 1
         )
         tokens = tokens + session[:, None]  # (n, seq_len + 1, d)
         index = torch.arange(seq_len + 1)
@@ -283,7 +230,7 @@ class WorldModel(nn.Module):
         if not cfg.use_history:
             causal = (index[None, :] == 0).expand(seq_len + 1, -1)
         hidden = self._encode(tokens, causal)  # (n, seq_len + 1, d)
-        keys, values = self._split_memory(hidden)
+        keys, values = self.split_memory(hidden)
         candidate = self._candidate_features_full(batch.track, batch.segment)
         query = (
             self.query_track(self.track_features[batch.track])
@@ -293,9 +240,9 @@ class WorldModel(nn.Module):
             + session[:, None]
         )  # (n, seq_len, d)
         allowed = causal[:-1][None]  # query t sees memory 0..t
-        attended = self._attend(query, keys, values, allowed)
+        attended = self.attend(query, keys, values, allowed)
         last = hidden[:, :-1] if cfg.use_history else hidden[:, :1].expand(-1, seq_len, -1)
-        return self._heads(query, attended, last, context=last)
+        return self.output_heads(query, attended, last, context=last)
 
     def _encode(self, tokens: torch.Tensor, causal: torch.Tensor) -> torch.Tensor:
         hidden: torch.Tensor
@@ -330,101 +277,3 @@ class WorldModel(nn.Module):
         max_sim = similarity.masked_fill(~earlier, -1.0).amax(-1).clamp_min(0) * earlier.any(-1)
         recent_sim = (similarity * recent).sum(-1) / recent.sum(-1).clamp_min(1)
         return torch.stack([repeats, max_sim, recent_sim], dim=-1)
-
-    # ----- rollouts: one token at a time ---------------------------------------------------
-
-    def start(self, mode: torch.Tensor, cohort: torch.Tensor, start: torch.Tensor) -> ModelState:
-        """Begin a batch of sessions: encode the start token."""
-        cfg = self.config
-        n, d = mode.shape[0], cfg.d_model
-        heads, head_dim, slots = cfg.n_heads, cfg.d_model // cfg.n_heads, cfg.max_len + 1
-        session = self._session(mode, cohort, start)
-        state = ModelState(
-            session=session,
-            length=torch.zeros(n, dtype=torch.long),
-            played=torch.zeros(n, dtype=torch.long),
-            tracks=torch.full((n, cfg.max_len), -1, dtype=torch.long),
-            caches=[
-                (torch.zeros(n, heads, slots, head_dim), torch.zeros(n, heads, slots, head_dim))
-                for _ in range(cfg.n_layers if cfg.encoder == "transformer" else 0)
-            ],
-            gru_hidden=torch.zeros(cfg.n_layers, n, d) if cfg.encoder == "gru" else None,
-            memory_keys=torch.zeros(n, heads, slots, head_dim),
-            memory_values=torch.zeros(n, heads, slots, head_dim),
-            last_hidden=torch.zeros(n, d),
-        )
-        self._push(
-            state,
-            (self.start_token + self.position(torch.zeros(1, dtype=torch.long))).expand(n, -1),
-        )
-        return state
-
-    def observe(
-        self,
-        state: ModelState,
-        track: torch.Tensor,
-        feedback: torch.Tensor,
-        previous_position: torch.Tensor | None = None,
-    ) -> None:
-        """Append one track (batch,) with its feedback (batch, feedback_dim) to the context.
-
-        By default the track was just played in the current session. Rows where
-        `previous_position` (batch,) is >= 0 instead hold a track of the listener's previous
-        session at that position (history given before the current session's first track).
-        """
-        if int(state.length.max()) > self.config.max_len:
-            raise ValueError(f"context is full (max_len={self.config.max_len} tracks)")
-        rows = torch.arange(track.shape[0])
-        previous = torch.full_like(track, -1) if previous_position is None else previous_position
-        current = previous < 0
-        state.tracks[rows[current], state.played[current]] = track[current]
-        position = torch.where(current, state.played, previous) + 1
-        place = self.position(position) + self.segment(current.long())
-        state.played = state.played + current.long()
-        if not self.config.use_history:
-            return
-        self._push(state, self._context_tokens(track, feedback) + place)
-
-    def _push(self, state: ModelState, token: torch.Tensor) -> None:
-        position = state.length
-        x = (token + state.session)[:, None]  # (batch, 1, d)
-        if self.config.encoder == "transformer":
-            for block, cache in zip(self.blocks, state.caches, strict=True):
-                # self.blocks holds only _Block modules
-                x = cast(_Block, block).step(x, cache, position)
-        else:
-            assert state.gru_hidden is not None
-            x, state.gru_hidden = self.gru(x, state.gru_hidden)
-        hidden = self.norm(x)  # (batch, 1, d)
-        keys, values = self._split_memory(hidden)
-        rows = torch.arange(hidden.shape[0])
-        state.memory_keys[rows, :, position] = keys[:, :, 0]
-        state.memory_values[rows, :, position] = values[:, :, 0]
-        state.last_hidden = hidden[:, 0]
-        state.length = position + 1
-
-    def predict(self, state: ModelState, candidates: torch.Tensor) -> Prediction:
-        """Predict the response to each candidate (batch, k) as the next track of each session."""
-        n, k = candidates.shape
-        if self.config.use_history:
-            features = candidate_features(
-                state.tracks.numpy(),
-                state.played.numpy(),
-                candidates.numpy(),
-                self.track_unit.numpy(),
-            )
-            candidate = torch.from_numpy(features)
-        else:
-            candidate = torch.zeros(n, k, N_CANDIDATE_FEATURES)
-        query = (
-            self.query_track(self.track_features[candidates])
-            + self.query_candidate(candidate)
-            + (self.position(state.played + 1) + self.segment.weight[1] + state.session)[:, None]
-        )  # (n, k, d)
-        slots = state.memory_keys.shape[2]
-        limit = state.length
-        allowed = (torch.arange(slots) < limit[:, None])[:, None].expand(n, k, slots)
-        attended = self._attend(query, state.memory_keys, state.memory_values, allowed)
-        return self._heads(
-            query, attended, state.last_hidden[:, None].expand(n, k, -1), state.last_hidden
-        )

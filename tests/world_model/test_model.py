@@ -27,56 +27,6 @@ def test_batch_has_previous_session_context(batch) -> None:
     assert not (batch.scored & (batch.segment == 0)).any(), "previous-session rows are never scored"
 
 
-@pytest.mark.parametrize("encoder", ["transformer", "gru"])
-def test_incremental_prediction_equals_full_recomputation(small_dataset, batch, encoder) -> None:
-    model = _model(small_dataset.catalog, encoder=encoder)
-    with torch.no_grad():
-        full = model(batch)
-        state = model.start(batch.mode, batch.cohort, batch.start)
-        _, seq_len = batch.track.shape
-        for t in range(seq_len):
-            live = batch.valid[:, t]
-            if not live.all():
-                break
-            step = model.predict(state, batch.track[:, t : t + 1])
-            scored = batch.segment[:, t] == 1  # previous-session rows are context, never predicted
-            for name in ("skip_logit", "like_logit", "valence_mean", "arousal_log_std"):
-                torch.testing.assert_close(
-                    getattr(step, name)[scored, 0],
-                    getattr(full, name)[scored, t],
-                    atol=1e-5,
-                    rtol=1e-4,
-                )
-            previous = torch.where(batch.segment[:, t] == 0, batch.position[:, t], -1)
-            model.observe(
-                state, batch.track[:, t], batch.feedback[:, t], previous_position=previous
-            )
-
-
-def test_incremental_matches_full_for_one_listener(small_dataset) -> None:
-    logs = small_dataset.logs
-    listener = logs.groupby("listener_id")["session_id"].nunique().idxmax()
-    batch = sessions_to_tensors(logs[logs["listener_id"] == listener]).index(slice(1, 2))
-    assert (batch.segment == 0).any()
-    model = _model(small_dataset.catalog)
-    with torch.no_grad():
-        full = model(batch)
-        state = model.start(batch.mode, batch.cohort, batch.start)
-        for t in range(int(batch.valid.sum())):
-            step = model.predict(state, batch.track[:, t : t + 1])
-            if bool(batch.segment[0, t] == 1):
-                torch.testing.assert_close(
-                    step.skip_logit[:, 0], full.skip_logit[:, t], atol=1e-5, rtol=1e-4
-                )
-                torch.testing.assert_close(
-                    step.valence_mean[:, 0], full.valence_mean[:, t], atol=1e-5, rtol=1e-4
-                )
-            previous = torch.where(batch.segment[:, t] == 0, batch.position[:, t], -1)
-            model.observe(
-                state, batch.track[:, t], batch.feedback[:, t], previous_position=previous
-            )
-
-
 def test_missing_labels_contribute_nothing(small_dataset, batch) -> None:
     model = _model(small_dataset.catalog)
     with torch.no_grad():

@@ -9,14 +9,21 @@ import warnings
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 from gymnasium.utils.env_checker import check_env
 
 import amrs_gym  # noqa: F401  (registers the ids)
 from amrs_gym import defaults
 from amrs_gym.world_model.checkpoint import load_listener_model, save_checkpoint
+from amrs_gym.world_model.features import sessions_to_tensors
 from amrs_gym.world_model.model import WorldModel, WorldModelConfig
-from amrs_gym.world_model.torch_rollout import TorchRollout
+from amrs_gym.world_model.torch_rollout import (
+    TorchRollout,
+    observe_token,
+    predict_next,
+    start_state,
+)
 
 
 def test_a_gru_checkpoint_drives_the_env_and_the_vector_env(tmp_path) -> None:
@@ -46,3 +53,62 @@ def test_a_gru_checkpoint_drives_the_env_and_the_vector_env(tmp_path) -> None:
     batch, _ = envs.reset(seed=0)
     batch, rewards, *_ = envs.step(np.array([1, 2, 3]))
     assert batch.shape == (3, 31) and np.isfinite(rewards).all()
+
+
+@pytest.fixture(scope="module")
+def batch(small_dataset):
+    logs = small_dataset.logs
+    chosen = logs["listener_id"].isin(logs["listener_id"].unique()[:12])
+    return sessions_to_tensors(logs[chosen])
+
+
+def _model(catalog, **kwargs) -> WorldModel:
+    torch.manual_seed(0)
+    model = WorldModel(WorldModelConfig(**kwargs), torch.as_tensor(catalog.embeddings))
+    return model.eval()
+
+
+@pytest.mark.parametrize("encoder", ["transformer", "gru"])
+def test_incremental_prediction_equals_full_recomputation(small_dataset, batch, encoder) -> None:
+    model = _model(small_dataset.catalog, encoder=encoder)
+    with torch.no_grad():
+        full = model(batch)
+        state = start_state(model, batch.mode, batch.cohort, batch.start)
+        _, seq_len = batch.track.shape
+        for t in range(seq_len):
+            live = batch.valid[:, t]
+            if not live.all():
+                break
+            step = predict_next(model, state, batch.track[:, t : t + 1])
+            scored = batch.segment[:, t] == 1  # previous-session rows are context, never predicted
+            for name in ("skip_logit", "like_logit", "valence_mean", "arousal_log_std"):
+                torch.testing.assert_close(
+                    getattr(step, name)[scored, 0],
+                    getattr(full, name)[scored, t],
+                    atol=1e-5,
+                    rtol=1e-4,
+                )
+            previous = torch.where(batch.segment[:, t] == 0, batch.position[:, t], -1)
+            observe_token(model, state, batch.track[:, t], batch.feedback[:, t], previous)
+
+
+def test_incremental_matches_full_for_one_listener(small_dataset) -> None:
+    logs = small_dataset.logs
+    listener = logs.groupby("listener_id")["session_id"].nunique().idxmax()
+    batch = sessions_to_tensors(logs[logs["listener_id"] == listener]).index(slice(1, 2))
+    assert (batch.segment == 0).any()
+    model = _model(small_dataset.catalog)
+    with torch.no_grad():
+        full = model(batch)
+        state = start_state(model, batch.mode, batch.cohort, batch.start)
+        for t in range(int(batch.valid.sum())):
+            step = predict_next(model, state, batch.track[:, t : t + 1])
+            if bool(batch.segment[0, t] == 1):
+                torch.testing.assert_close(
+                    step.skip_logit[:, 0], full.skip_logit[:, t], atol=1e-5, rtol=1e-4
+                )
+                torch.testing.assert_close(
+                    step.valence_mean[:, 0], full.valence_mean[:, t], atol=1e-5, rtol=1e-4
+                )
+            previous = torch.where(batch.segment[:, t] == 0, batch.position[:, t], -1)
+            observe_token(model, state, batch.track[:, t], batch.feedback[:, t], previous)

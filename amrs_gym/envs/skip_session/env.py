@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 from gymnasium import spaces
 
-from amrs_gym import defaults
 from amrs_gym.catalog import Catalog
 from amrs_gym.envs.skip_session.memory import (
     DEFAULT_ACTION_WEIGHT,
@@ -23,8 +22,8 @@ from amrs_gym.envs.skip_session.memory import (
     SLOT_SIZE,
     LoggedPairs,
     StartHistories,
-    default_logged_pairs,
-    default_start_histories,
+    memory_for,
+    starts_for,
 )
 
 StartMode = Literal["logged", "empty"]
@@ -53,48 +52,6 @@ def _check_settings(
         raise ValueError(f"action_weight must be a finite number > 0, got {action_weight!r}")
     if start not in START_MODES:
         raise ValueError(f"unknown start {start!r}; expected one of {', '.join(START_MODES)}")
-
-
-def _logged_pairs(
-    logs: pd.DataFrame | LoggedPairs | None, catalog: Catalog | None, history_length: int
-) -> LoggedPairs:
-    """The memory of `SkipSessionEnv`: `logs` itself, the default one, or built from `logs`."""
-    if isinstance(logs, LoggedPairs):
-        if catalog is not None and catalog is not logs.catalog:
-            raise ValueError("catalog differs from the catalog the LoggedPairs were built with")
-        pairs = logs
-    elif logs is None:
-        if catalog is not None:
-            raise ValueError("catalog without logs: pass the logs that use this catalog")
-        pairs = default_logged_pairs(history_length)
-    else:
-        if catalog is None:
-            catalog = defaults.default_catalog()
-        pairs = LoggedPairs.from_logs(logs, catalog, history_length)
-    if pairs.history_length != history_length:
-        raise ValueError(
-            f"the LoggedPairs have history_length {pairs.history_length}, not {history_length}"
-        )
-    return pairs
-
-
-def _start_histories(
-    start_logs: pd.DataFrame | StartHistories | None,
-    logs: pd.DataFrame | LoggedPairs | None,
-    history_length: int,
-) -> StartHistories:
-    """The start histories of `SkipSessionEnv`, from `start_logs`, else as `logs` implies."""
-    if isinstance(start_logs, StartHistories):
-        starts = start_logs
-    elif start_logs is not None:
-        starts = StartHistories.from_logs(start_logs, history_length)
-    elif logs is None:
-        starts = default_start_histories(history_length)
-    elif isinstance(logs, pd.DataFrame):
-        starts = StartHistories.from_logs(logs, history_length)
-    else:
-        raise ValueError("pass start_logs with prebuilt LoggedPairs")
-    return starts
 
 
 class SkipSessionEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -250,8 +207,8 @@ class SkipSessionEnv(gym.Env[np.ndarray, np.ndarray]):
             ValueError: If an argument is out of range or inconsistent with the others.
         """
         _check_settings(history_length, max_steps, action_weight, start)
-        pairs = _logged_pairs(logs, catalog, history_length)
-        starts = _start_histories(start_logs, logs, history_length)
+        pairs = memory_for(logs, catalog, history_length)
+        starts = starts_for(start_logs, logs, history_length)
         if starts.history_length != history_length:
             raise ValueError(
                 f"the StartHistories have history_length {starts.history_length}, "

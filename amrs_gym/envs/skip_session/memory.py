@@ -302,3 +302,45 @@ def _default_logged_pairs(history_length: int) -> LoggedPairs:
 @lru_cache(maxsize=2)
 def _default_start_histories(history_length: int) -> StartHistories:
     return StartHistories.from_logs(defaults.default_split().test, history_length)
+
+
+def memory_for(
+    logs: pd.DataFrame | LoggedPairs | None, catalog: Catalog | None, history_length: int
+) -> LoggedPairs:
+    """The memory of a `SkipSessionEnv`: `logs` itself, the default one, or built from `logs`."""
+    if isinstance(logs, LoggedPairs):
+        if catalog is not None and catalog is not logs.catalog:
+            raise ValueError("catalog differs from the catalog the LoggedPairs were built with")
+        pairs = logs
+    elif logs is None:
+        if catalog is not None:
+            raise ValueError("catalog without logs: pass the logs that use this catalog")
+        pairs = default_logged_pairs(history_length)
+    else:
+        if catalog is None:
+            catalog = defaults.default_catalog()
+        pairs = LoggedPairs.from_logs(logs, catalog, history_length)
+    if pairs.history_length != history_length:
+        raise ValueError(
+            f"the LoggedPairs have history_length {pairs.history_length}, not {history_length}"
+        )
+    return pairs
+
+
+def starts_for(
+    start_logs: pd.DataFrame | StartHistories | None,
+    logs: pd.DataFrame | LoggedPairs | None,
+    history_length: int,
+) -> StartHistories:
+    """The start histories of a `SkipSessionEnv`: from `start_logs`, else as `logs` implies."""
+    if isinstance(start_logs, StartHistories):
+        starts = start_logs
+    elif start_logs is not None:
+        starts = StartHistories.from_logs(start_logs, history_length)
+    elif logs is None:
+        starts = default_start_histories(history_length)
+    elif isinstance(logs, pd.DataFrame):
+        starts = StartHistories.from_logs(logs, history_length)
+    else:
+        raise ValueError("pass start_logs with prebuilt LoggedPairs")
+    return starts
