@@ -26,9 +26,10 @@ class PopularConfig:
 
 
 class PopularAgent(BaseAgent):
-    """Deterministic.
+    """The most engaging tracks of the mode's logs.
 
-    The t-th most engaging track at step t. Stochastic: a random one of the top `pool`.
+    Deterministic: the t-th most engaging track at step t. Stochastic: a random one of the top
+    `pool`.
     """
 
     name: ClassVar[str] = "popular"

@@ -1,7 +1,7 @@
 """Quiet the unmaintained `gym` package.
 
-D3rlpy installs it, SB3 and d3rlpy import it when it is there, and it prints a notice on stderr at
-import. `agents` and `benchmarks` call this first.
+d3rlpy installs it, SB3 and d3rlpy import it when it is there, and it prints a notice on stderr
+at import. `agents` and `benchmarks` call this first.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""DPO sweep.
+"""DPO sweep: how much utility does DPO buy per unit of diversity given up?
 
-How much utility does DPO buy per unit of diversity given up, as its KL and novelty weights vary?
+As its KL and novelty weights vary, on training listeners in the world model.
 
 For each mode, BC is fitted once; DPO is fine-tuned from it with each setting; every policy
 is then scored in the world model from the TRAINING listeners' histories (validation: the

@@ -1,6 +1,4 @@
-"""Fidelity.
-
-How well does the world model predict listeners it never saw, and tracks it never saw?
+"""Fidelity: how well does the world model predict listeners, and tracks, it never saw?
 
 It is compared with a history-free model (same inputs, no session history), a GRU of
 similar size, and the oracle (the reference world's own expected outcomes given its

@@ -1,6 +1,6 @@
-"""Greedy's spread.
+"""Greedy's spread: does one-step optimisation collapse onto a few tracks?
 
-Does one-step optimisation collapse onto a few tracks, in the world model and in the truth?
+In the world model, and in the truth.
 
 The leaderboard's greedy (argmax over the catalog of the world model's one-step utility) was
 expected to collapse onto a few tracks (bar: its catalog coverage at most 30% of BC's). This

@@ -1,7 +1,7 @@
-"""Leaderboard.
+"""Leaderboard: which recommender moves listeners to each mode's target without collapsing?
 
-Which recommender moves listeners towards each mode's target, without collapsing, judged both by the
-world model (what a user of the method sees) and by the reference world (the truth)?
+Judged both by the world model (what a user of the method sees) and by the reference world (the
+truth).
 
 Every registered agent is trained (or loaded from the cache, `results/agents/`) for each mode, then
 plays the same held-out listeners' starting histories, with the same seeds, in the world-model env
@@ -65,9 +65,9 @@ PAIRED_AGENTS = ("bc", "dpo")
 
 @dataclass
 class Args(ZooArgs):
-    """Settings of the leaderboard (`quick`.
+    """Settings of the leaderboard.
 
-    Quick training and 200 episodes; the same seed for every agent).
+    `quick` means quick training and 200 episodes; every agent gets the same seed.
     """
 
     out_dir: str = "results/leaderboard"

@@ -1,6 +1,6 @@
-"""Stress tests.
+"""Stress tests: would a policy be blocked before a listener hears it, and rightly?
 
-Would a policy be blocked before any real listener hears it, and is the world model's verdict right?
+Is the world model's verdict the reference world's?
 
 Counterfactual starting histories are built from held-out listeners' logs and perturbed:
 

@@ -1,6 +1,4 @@
-"""MSSD skip.
-
-Trained on real Spotify sessions, does the world model predict skips of unseen sessions?
+"""MSSD skip: trained on real Spotify sessions, does the world model predict unseen skips?
 
 The world model (the simulator's causal transformer, unchanged) is trained on real session
 logs of the Spotify Music Streaming Sessions Dataset and scored on the WSDM Cup 2019 task:

@@ -121,9 +121,9 @@ def play_episodes(
     seed: int,
     description: str,
 ) -> dict[str, Any]:
-    """Episodes i = 0..
+    """Play `episodes` episodes, episode i from `reset(seed=seed + i)`.
 
-    With `reset(seed=seed + i)`; per episode the tracks, skips, score and start session.
+    Returns, per episode, the tracks, skips, score and the logged session it started from.
     """
     base: SkipSessionEnv = env.unwrapped  # type: ignore[assignment]
     tracks, skipped, scores, sessions = [], [], [], []
