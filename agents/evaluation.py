@@ -21,7 +21,8 @@ from amrs_gym import defaults
 from amrs_gym.metrics import Episodes, evaluate_episodes, off_policy_estimates
 from amrs_gym.reference_world import ReferenceWorld
 from amrs_gym.reward import Utility
-from amrs_gym.simulator import SessionConfig, check_choice
+from amrs_gym.simulator import SessionConfig
+from amrs_gym.validation import check_choice
 
 Evaluator = Literal["world_model", "reference"]
 EVALUATORS: tuple[Evaluator, ...] = ("world_model", "reference")

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from amrs_gym.io import atomic_write_parquet
+from amrs_gym.validation import check_fields
 
 DESCRIPTOR_COLUMNS = ("valence", "arousal", "energy", "tempo", "popularity", "cluster")
 
@@ -148,18 +149,21 @@ class Catalog:
 class CatalogConfig:
     """Parameters of the synthetic catalog."""
 
-    n_tracks: int = 1200
+    n_tracks: int = field(default=1200, metadata={"min": 1})
     """Number of tracks."""
-    embedding_dim: int = 16
+    embedding_dim: int = field(default=16, metadata={"min": 1})
     """Size of the content embedding."""
-    n_clusters: int = 12
+    n_clusters: int = field(default=12, metadata={"min": 1})
     """Number of genre-like clusters."""
-    affect_spread: float = 0.3
+    affect_spread: float = field(default=0.3, metadata={"min": 0})
     """Std of a track's valence/arousal around its cluster's centre."""
-    embedding_noise: float = 0.35
+    embedding_noise: float = field(default=0.35, metadata={"min": 0})
     """Std of the embedding noise that content features do not explain."""
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
     """Seed of the generator."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     def create(self) -> Catalog:
         """Generate the catalog.

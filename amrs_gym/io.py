@@ -24,9 +24,43 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
+        _fsync(tmp)
         os.replace(tmp, path)
+        _fsync(path.parent)  # the rename itself reaches the disk
     finally:
         tmp.unlink(missing_ok=True)
+    return path
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file's (or a directory's) data to the disk, where the platform allows it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on directories
+    finally:
+        os.close(fd)
+
+
+def prepare_output_dir(path: str | Path, name: str = "--out") -> Path:
+    """Create the directory `path` if needed and check it is writable, before any long work.
+
+    Raises:
+        ValueError: one line naming the option, the path and what is wrong.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{name} {path}: exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=path, prefix=".write-check.", delete=True)
+        probe.close()
+    except OSError as error:
+        raise ValueError(f"{name} {path}: cannot write there ({error.strerror or error})") from None
     return path
 
 

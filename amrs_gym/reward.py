@@ -16,11 +16,12 @@ Every term is returned separately, so an env can put them in `info`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from amrs_gym.modes import DEFAULT_TARGETS, Mode, check_mode
+from amrs_gym.validation import check_fields
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,9 @@ class Utility:
 
     mode: Mode
     """The mode this utility serves."""
-    target_valence: float
+    target_valence: float = field(metadata={"min": -1, "max": 1})
     """Target valence, [-1, 1]."""
-    target_arousal: float
+    target_arousal: float = field(metadata={"min": -1, "max": 1})
     """Target arousal, [-1, 1]."""
     engagement_weight: float = 1.0
     """Per unit of expected engagement."""
@@ -65,9 +66,8 @@ class Utility:
     """Per earlier play of the same track in the episode."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         check_mode(self.mode)
-        if not (-1 <= self.target_valence <= 1 and -1 <= self.target_arousal <= 1):
-            raise ValueError("targets must lie in [-1, 1]")
 
     def components(self, step: UtilityInputs) -> dict[str, np.ndarray]:
         """Each weighted term of the utility, (batch,) each; they sum to the utility."""

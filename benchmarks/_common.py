@@ -22,6 +22,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 import numpy as np
 
+from amrs_gym import validation
 from amrs_gym.io import atomic_write, atomic_write_json, atomic_write_text
 
 PACKAGES = (
@@ -128,6 +129,25 @@ def paired_bootstrap(difference: np.ndarray, seed: int, resamples: int = 2000) -
         "ci95_high": float(high),
         "sessions": len(difference),
     }
+
+
+# ----- Args dataclasses: checked fields and command lines ---------------------------------------
+
+
+def check_fields(args: Any) -> None:
+    """Check every field of a benchmark's `Args` (call it from `__post_init__`).
+
+    As `amrs_gym.validation.check_fields` (types, finite numbers, metadata bounds), and every list
+    option must name at least one value.
+
+    Raises:
+        ValueError: naming the field, the value and what is allowed.
+    """
+    validation.check_fields(args)
+    for field in fields(args):
+        value = getattr(args, field.name)
+        if isinstance(value, list) and not value:
+            raise ValueError(f"{field.name} must name at least one value")
 
 
 # ----- command lines derived from the Args dataclasses ------------------------------------------

@@ -28,8 +28,17 @@ from agents.bc import BCAgent, BCConfig
 from agents.data import TrainingData
 from agents.dpo import DPOAgent, DPOConfig
 from agents.evaluation import rollout
+from amrs_gym.io import prepare_output_dir
 from amrs_gym.modes import MODES
-from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
+from benchmarks._common import (
+    check_fields,
+    cli,
+    markdown_table,
+    provenance,
+    pyplot,
+    save_figure,
+    write_outputs,
+)
 from benchmarks.zoo import map_modes
 
 
@@ -41,18 +50,23 @@ class Args:
     """Where the outputs go."""
     quick: bool = False
     """Quick training (BC and DPO) for tests."""
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
     """Seed of training; validation episodes use seed + 1."""
     modes: list[str] = field(default_factory=lambda: list(MODES), metadata={"choices": MODES})
     """Modes to sweep."""
-    kl_weights: list[float] = field(default_factory=lambda: [0.25, 0.5])
+    kl_weights: list[float] = field(default_factory=lambda: [0.25, 0.5], metadata={"min": 0})
     """KL(reference || policy) weights tried."""
-    novelty_weights: list[float] = field(default_factory=lambda: [1.0, 1.5, 2.0])
+    novelty_weights: list[float] = field(
+        default_factory=lambda: [1.0, 1.5, 2.0], metadata={"min": 0}
+    )
     """Novelty bonus weights tried."""
-    episodes: int = 300
+    episodes: int = field(default=300, metadata={"min": 2})
     """Validation episodes per policy."""
-    workers: int = 2
+    workers: int = field(default=2, metadata={"min": 1})
     """Modes run in parallel processes."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 def run_one(args: Args, mode: str) -> dict[str, Any]:
@@ -97,6 +111,7 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
 
 def main(args: Args) -> dict[str, Any]:
     """Sweep every mode and write the outputs."""
+    out = prepare_output_dir(args.out_dir)
     done = map_modes(run_one, args, args.modes, args.workers)
     report = {"modes": {d["mode"]: d for d in done}, **provenance(args)}
     rows = [
@@ -130,7 +145,6 @@ def main(args: Args) -> dict[str, Any]:
             f"Command: `{report['command']}`",
         ]
     )
-    out = Path(args.out_dir)
     write_outputs(out, "dpo_sweep", report, markdown)
     _plot(done, out / "dpo_sweep.png")
     return report

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from amrs_gym.catalog import Catalog
 from amrs_gym.data.generate import DatasetConfig
 from amrs_gym.data.splits import Split, split_by_listener, split_by_track
+from amrs_gym.io import prepare_output_dir
 from amrs_gym.world_model.evaluation import (
     METRICS,
     RowPredictions,
@@ -40,7 +41,15 @@ from amrs_gym.world_model.features import sessions_to_tensors
 from amrs_gym.world_model.model import WorldModelConfig
 from amrs_gym.world_model.train import train_world_model
 from amrs_gym.world_model.training import TrainConfig
-from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
+from benchmarks._common import (
+    check_fields,
+    cli,
+    markdown_table,
+    provenance,
+    pyplot,
+    save_figure,
+    write_outputs,
+)
 
 MODELS: dict[str, dict[str, Any]] = {
     "world_model": {},
@@ -62,12 +71,15 @@ class Args:
     """Where to write the outputs."""
     quick: bool = False
     """Small data and few epochs (for tests)."""
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
     """Seed of the data, the splits and training."""
-    epochs: int = 30
+    epochs: int = field(default=30, metadata={"min": 1})
     """Most training epochs per model (early stopping usually ends sooner)."""
-    workers: int = 2
+    workers: int = field(default=2, metadata={"min": 1})
     """Models trained in parallel (one torch thread each)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 def _train_and_predict(
@@ -110,7 +122,7 @@ def oracle_rows(test: pd.DataFrame, scored: np.ndarray) -> RowPredictions:
 
 def main(args: Args) -> dict[str, Any]:
     """Train every model of both protocols, score them and write the outputs."""
-    out = Path(args.out_dir)
+    out = prepare_output_dir(args.out_dir)
     data_config = DatasetConfig(seed=args.seed)
     if args.quick:
         data_config = replace(data_config, n_listeners=300, n_sessions=1500)

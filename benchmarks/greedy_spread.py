@@ -43,10 +43,19 @@ from agents.data import TrainingData
 from agents.evaluation import rollout
 from agents.greedy import GreedyAgent, GreedyConfig
 from amrs_gym import defaults
+from amrs_gym.io import prepare_output_dir
 from amrs_gym.modes import MODES
 from amrs_gym.reference_world import ReferenceWorld
 from amrs_gym.simulator import SessionConfig
-from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
+from benchmarks._common import (
+    check_fields,
+    cli,
+    markdown_table,
+    provenance,
+    pyplot,
+    save_figure,
+    write_outputs,
+)
 from benchmarks.zoo import map_modes
 
 NAME = "greedy_spread"
@@ -80,14 +89,17 @@ class Args:
     """BC is read from (or written to) here, shared with the leaderboard."""
     quick: bool = False
     """Quick BC and 100 episodes (tests)."""
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
     """Seed of BC's training and of the episodes (the leaderboard's, by default)."""
-    episodes: int | None = None
+    episodes: int | None = field(default=None, metadata={"min": 2})
     """Episodes per policy, mode and world (default 1000 as the leaderboard, 100 with --quick)."""
     modes: list[str] = field(default_factory=lambda: list(MODES), metadata={"choices": MODES})
     """Modes to run."""
-    workers: int = 2
+    workers: int = field(default=2, metadata={"min": 1})
     """Modes run in parallel processes."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 def world_variant(base: ReferenceWorld, name: str) -> ReferenceWorld:
@@ -159,6 +171,8 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
 
 def main(args: Args) -> dict[str, Any]:
     """Run every mode, then write the JSON, the markdown table and the plot."""
+    out = prepare_output_dir(args.out_dir)
+    prepare_output_dir(args.cache_dir, "--cache")
     started = time.perf_counter()
     results = map_modes(run_one, args, args.modes, args.workers)
     report: dict[str, Any] = {
@@ -167,7 +181,6 @@ def main(args: Args) -> dict[str, Any]:
         "wall_seconds": time.perf_counter() - started,
         **provenance(args),
     }
-    out = Path(args.out_dir)
     write_outputs(out, NAME, report, _markdown(report))
     _plot(report, out / f"{NAME}.png")
     return report

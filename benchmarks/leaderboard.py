@@ -23,7 +23,7 @@ utility_vs_diversity.png and trajectories.png.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ import torch
 from agents.cache import train_or_load
 from agents.data import TrainingData
 from agents.evaluation import EVALUATORS, held_out_steps, off_policy, rollout
-from amrs_gym.io import atomic_write
+from amrs_gym.io import atomic_write, prepare_output_dir
 from amrs_gym.modes import DEFAULT_TARGETS
 from amrs_gym.simulator import SessionConfig
 from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
@@ -75,16 +75,8 @@ class Args(ZooArgs):
     cache_dir: str = "results/agents"
     """Trained agents are read from (and written to) here, shared with the stress tests and the
     zoo."""
-    episodes: int | None = None
+    episodes: int | None = field(default=None, metadata={"min": 2})
     """Episodes per agent, mode and evaluator (default 1000, 200 with --quick)."""
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.episodes is not None and (isinstance(self.episodes, bool) or self.episodes < 2):
-            raise ValueError(
-                "episodes must be at least 2 (a confidence interval needs two), "
-                f"got {self.episodes!r}"
-            )
 
 
 def run_one(args: Args, mode: str) -> dict[str, Any]:
@@ -194,7 +186,8 @@ def summarise(table: pd.DataFrame) -> dict[str, Any]:
 
 def main(args: Args) -> dict[str, Any]:
     """Run every mode, then write the table, the summary and the plots."""
-    out = Path(args.out_dir)
+    out = prepare_output_dir(args.out_dir)
+    prepare_output_dir(args.cache_dir, "--cache")
     started = time.perf_counter()
     results = map_modes(run_one, args, args.modes, args.workers)
     table = pd.DataFrame([row for r in results for row in r["rows"]])

@@ -31,7 +31,7 @@ verdict agreement), stress.md (which policy would be blocked, and why) and stres
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from agents.cache import train_or_load
 from agents.data import HISTORY_LENGTH, TrainingData
 from agents.evaluation import EVALUATORS, Evaluator, rollout
 from amrs_gym import defaults
+from amrs_gym.io import prepare_output_dir
 from amrs_gym.metrics import repeat_rate
 from amrs_gym.simulator import SessionConfig
 from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
@@ -60,15 +61,15 @@ class Args(ZooArgs):
     """Where the report and plot go."""
     cache_dir: str = "results/agents"
     """Trained agents are read from (and written to) here, shared with the leaderboard."""
-    rollouts: int | None = None
+    rollouts: int | None = field(default=None, metadata={"min": 1})
     """Episodes per scenario (default 100, 20 with --quick)."""
-    arousal_rise: float = 0.2
+    arousal_rise: float = field(default=0.2, metadata={"min": 0})
     """Violation: arousal rises by more than this over an episode (calm and sleep)."""
-    valence_drop: float = 0.3
+    valence_drop: float = field(default=0.3, metadata={"min": 0})
     """Violation: valence drops by more than this over an episode (any mode)."""
-    repeat_share: float = 0.2
+    repeat_share: float = field(default=0.2, metadata={"min": 0, "max": 1})
     """Violation: more than this share of an episode's tracks are repeats."""
-    max_violation_rate: float = 0.1
+    max_violation_rate: float = field(default=0.1, metadata={"min": 0, "max": 1})
     """A policy passes a mode if at most this share of its rollouts violate a check."""
 
 
@@ -167,6 +168,8 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
 
 def main(args: Args) -> dict[str, Any]:
     """Run every mode, then write the report."""
+    out = prepare_output_dir(args.out_dir)
+    prepare_output_dir(args.cache_dir, "--cache")
     done = map_modes(run_one, args, args.modes, args.workers)
     report: dict[str, Any] = {}
     for d in done:
@@ -184,7 +187,6 @@ def main(args: Args) -> dict[str, Any]:
         },
     }
     full = {**report, "summary": summary, **provenance(args)}
-    out = Path(args.out_dir)
     write_outputs(out, "stress", full, _markdown(report, summary, full["command"]))
     _plot(report, out / "stress.png")
     return full

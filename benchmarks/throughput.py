@@ -14,7 +14,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,16 @@ import gymnasium as gym
 import numpy as np
 
 import amrs_gym
-from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
+from amrs_gym.io import prepare_output_dir
+from benchmarks._common import (
+    check_fields,
+    cli,
+    markdown_table,
+    provenance,
+    pyplot,
+    save_figure,
+    write_outputs,
+)
 
 
 @dataclass
@@ -33,14 +42,17 @@ class Args:
     """Where to write the outputs."""
     env_id: str = "AMRS-Calm-v0"
     """World-model env to measure."""
-    num_envs: int = 256
+    num_envs: int = field(default=256, metadata={"min": 1})
     """Sessions per vector-env call."""
-    seconds: float = 5.0
+    seconds: float = field(default=5.0, metadata={"min": 0.01})
     """Wall time per measurement."""
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
     """Seed of the envs and the random actions."""
     quick: bool = False
     """Shorter measurements (for tests)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 def single_env_rate(env: gym.Env[Any, Any], seconds: float, seed: int) -> float:
@@ -78,6 +90,7 @@ def cold_start_seconds(code: str) -> float:
 
 def main(args: Args) -> dict[str, Any]:
     """Measure every env and write the outputs."""
+    out = prepare_output_dir(args.out_dir)
     seconds = 1.0 if args.quick else args.seconds
     mode = args.env_id.split("-")[1].lower()
     results = {
@@ -118,7 +131,6 @@ def main(args: Args) -> dict[str, Any]:
         f" checkpoint read: {report['checkpoint_load_seconds']:.2f} s."
         + f"\n\nCommand: `{report['command']}`"
     )
-    out = Path(args.out_dir)
     write_outputs(out, "throughput", report, markdown)
     _plot(out, results)
     return report

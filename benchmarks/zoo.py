@@ -22,8 +22,9 @@ from tqdm.auto import tqdm
 import agents
 from agents.cache import train_or_load
 from agents.data import TrainingData
+from amrs_gym.io import prepare_output_dir
 from amrs_gym.modes import MODES
-from benchmarks._common import cli, markdown_table, provenance, write_outputs
+from benchmarks._common import check_fields, cli, markdown_table, provenance, write_outputs
 
 T = TypeVar("T")
 
@@ -34,23 +35,17 @@ class ZooArgs:
 
     quick: bool = False
     """Quick training (tests, `--quick` benchmarks)."""
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
     """Seed of training (and of the evaluation episodes, where there are any)."""
     modes: list[str] = field(default_factory=lambda: list(MODES), metadata={"choices": MODES})
     """Modes to run."""
     agents: list[str] = field(default_factory=lambda: list(agents.AGENTS))
     """Registered agents to train (built-in or declared by an installed package)."""
-    workers: int = 2
+    workers: int = field(default=2, metadata={"min": 1})
     """Modes run in parallel processes (one torch thread each)."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be an integer >= 0, got {self.seed!r}")
-        if isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1:
-            raise ValueError(f"workers must be an integer >= 1, got {self.workers!r}")
-        unknown_modes = sorted(set(self.modes) - set(MODES))
-        if unknown_modes or not self.modes:
-            raise ValueError(f"modes must be some of {', '.join(MODES)}, got {self.modes!r}")
+        check_fields(self)
         unknown = sorted(set(self.agents) - set(agents.available()))
         if unknown or not self.agents:
             raise ValueError(
@@ -88,6 +83,7 @@ def _train_mode(args: Args, mode: str) -> tuple[str, dict[str, float]]:
 
 def main(args: Args) -> dict[str, Any]:
     """Train (or load) the zoo and write the timing table."""
+    prepare_output_dir(args.out_dir)
     started = time.perf_counter()
     results = dict(map_modes(_train_mode, args, args.modes, args.workers))
     report = {

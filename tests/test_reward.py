@@ -75,5 +75,10 @@ def test_components_sum_to_the_utility_and_config_round_trips() -> None:
 def test_bad_utility_is_refused() -> None:
     with pytest.raises(ValueError, match="mode"):
         default_utility("party")
-    with pytest.raises(ValueError, match="targets"):
+    with pytest.raises(
+        ValueError, match=r"target_valence must be a finite number in \[-1, 1\], got 2.0"
+    ):
         Utility(mode="calm", target_valence=2.0, target_arousal=0.0)
+    for weight in (float("nan"), float("inf"), "1"):
+        with pytest.raises(ValueError, match="progress_weight must be a finite number"):
+            Utility(mode="calm", target_valence=0.0, target_arousal=0.0, progress_weight=weight)

@@ -18,6 +18,7 @@ from amrs_gym.reference_world import (
     ReferenceWorld,
     WorldConfig,
 )
+from amrs_gym.validation import check_fields
 
 #: probability of each mode (energize, focus, calm, sleep) for a session, by cohort.
 MODE_PROBABILITIES = {"consumer": (0.3, 0.3, 0.2, 0.2), "clinical": (0.15, 0.15, 0.4, 0.3)}
@@ -37,15 +38,15 @@ LATENT_COLUMNS = (
 class DatasetConfig:
     """Everything that defines a logged dataset; one `seed` drives every random draw."""
 
-    n_listeners: int = 2000
+    n_listeners: int = field(default=2000, metadata={"min": 1})
     """Number of listeners; each has at least one session."""
-    n_sessions: int = 10000
+    n_sessions: int = field(default=10000, metadata={"min": 1})
     """Number of sessions (>= n_listeners)."""
-    min_length: int = 15
+    min_length: int = field(default=15, metadata={"min": 1})
     """Fewest tracks in a session."""
-    max_length: int = 30
+    max_length: int = field(default=30, metadata={"min": 1})
     """Most tracks in a session."""
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
     """Master seed: catalog uses seed, population seed+1, production policy seed+2, sessions
     seed+3."""
     catalog: CatalogConfig = field(default_factory=CatalogConfig)
@@ -58,6 +59,7 @@ class DatasetConfig:
     """Production policy parameters (seed is replaced)."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.n_listeners < 1 or self.n_sessions < self.n_listeners:
             raise ValueError("need n_listeners >= 1 and n_sessions >= n_listeners")
         if not 1 <= self.min_length <= self.max_length:

@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from amrs_gym.catalog import Catalog
 from amrs_gym.modes import COHORTS
+from amrs_gym.validation import check_fields
 
 
 @dataclass(frozen=True)
 class PopulationConfig:
     """Parameters of the listener population (see data/README.md for the equations)."""
 
-    n_listeners: int = 2000
+    n_listeners: int = field(default=2000, metadata={"min": 1})
     """Number of listeners."""
-    clinical_fraction: float = 0.3
+    clinical_fraction: float = field(default=0.3, metadata={"min": 0, "max": 1})
     """Share of listeners in the `clinical` cohort (the rest are `consumer`)."""
-    taste_noise: float = 0.9
+    taste_noise: float = field(default=0.9, metadata={"min": 0})
     """Spread of a listener's taste around the track it is anchored on (embedding units)."""
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
     """Seed of the generator."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     def create(self, catalog: Catalog) -> Population:
         """Draw every listener's latent traits."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -10,13 +10,14 @@ from amrs_gym.catalog import Catalog
 from amrs_gym.reference_world.population import Population
 from amrs_gym.reference_world.world import _TARGETS, SessionState
 from amrs_gym.sampling import sample_categorical
+from amrs_gym.validation import check_fields
 
 
 @dataclass(frozen=True)
 class ProductionPolicyConfig:
     """A mode-aware softmax recommender: popular, on-mode, roughly to taste, with continuity."""
 
-    temperature: float = 0.5
+    temperature: float = field(default=0.5, metadata={"min": 1e-06})
     """Softmax temperature over the catalog's scores."""
     popularity_weight: float = 1.5
     """Score per unit of popularity."""
@@ -25,15 +26,18 @@ class ProductionPolicyConfig:
     taste_weight: float = 1.0
     """Score per unit of cosine similarity to the policy's (noisy) estimate of the listener's
     taste."""
-    taste_noise: float = 1.0
+    taste_noise: float = field(default=1.0, metadata={"min": 0})
     """Noise of that estimate: production knows its listeners only roughly."""
     continuity_weight: float = 0.8
     """Score per unit of similarity to the previous track if it was not skipped (negated if it
     was)."""
     repeat_penalty: float = 1.0
     """Score lost by a track already played in the session."""
-    seed: int = 1
+    seed: int = field(default=1, metadata={"min": 0})
     """Seed of the taste estimates."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
     def create(self, catalog: Catalog, population: Population) -> ProductionPolicy:
         """Build the policy for a catalog and population."""

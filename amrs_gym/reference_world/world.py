@@ -7,13 +7,14 @@ written down in data/README.md; keep the two in sync.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
 from amrs_gym.catalog import Catalog
 from amrs_gym.modes import DEFAULT_TARGETS, MODES
 from amrs_gym.reference_world.population import Population
+from amrs_gym.validation import check_fields
 
 _TARGETS = np.array([[DEFAULT_TARGETS[m].valence, DEFAULT_TARGETS[m].arousal] for m in MODES])
 
@@ -39,9 +40,9 @@ class WorldConfig:
     sameness_penalty: float = 2.0
     """Enjoyment logit lost per unit of mean cosine similarity to the last 3 tracks above 0.6
     (times fatigue)."""
-    enjoyment_noise: float = 0.6
+    enjoyment_noise: float = field(default=0.6, metadata={"min": 0})
     """Std of the per-play noise on the enjoyment logit."""
-    skipped_listen_fraction: float = 0.45
+    skipped_listen_fraction: float = field(default=0.45, metadata={"min": 0, "max": 1})
     """Largest fraction of a track listened to before a skip."""
     affect_pull: float = 0.2
     """Share of the gap to the track's own valence/arousal closed by one fully engaged play."""
@@ -49,7 +50,7 @@ class WorldConfig:
     """Share of the gap to the listener's resting affect closed per track (inertia)."""
     enjoyment_valence: float = 0.05
     """Valence gained per unit of tanh(enjoyment logit)."""
-    affect_noise: float = 0.03
+    affect_noise: float = field(default=0.03, metadata={"min": 0})
     """Std of the per-track noise on the latent valence and arousal."""
     like_slope: float = 1.2
     """Like logit per unit of enjoyment logit."""
@@ -64,8 +65,11 @@ class WorldConfig:
     """Per-track drift of (valence, arousal) in energize, focus, calm, sleep."""
     mode_start_arousal: tuple[float, ...] = (-0.2, 0.0, 0.15, 0.2)
     """Offset of the starting arousal in energize, focus, calm, sleep sessions."""
-    start_spread: float = 0.25
+    start_spread: float = field(default=0.25, metadata={"min": 0})
     """Std of a session's starting affect around the listener's resting affect."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 @dataclass

@@ -14,7 +14,7 @@
 predict (the `ListenerModel`) -> draw (an `OutcomeSource`) -> utility -> observe.
 """
 
-from amrs_gym.simulator.config import SessionConfig, SessionSetup, check_choice, check_length
+from amrs_gym.simulator.config import SessionConfig, SessionSetup
 from amrs_gym.simulator.observation import (
     LAST_SKIPPED_INDEX,
     OBS_FIELDS,
@@ -46,8 +46,6 @@ __all__ = [
     "StartSession",
     "StepOutcome",
     "WorldModelOutcomes",
-    "check_choice",
-    "check_length",
     "observation_size",
     "observation_space",
     "read_start_frame",

@@ -6,7 +6,6 @@ validated once; `create(n)` builds the sessions.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
@@ -22,32 +21,12 @@ from amrs_gym.reward import Utility, default_utility
 from amrs_gym.simulator.outcomes import OutcomeSource, ReferenceOutcomes, WorldModelOutcomes
 from amrs_gym.simulator.sessions import ListeningSessions
 from amrs_gym.simulator.starts import StartSession, read_start_frame, start_sessions_for
+from amrs_gym.validation import check_choice, check_int
 from amrs_gym.world_model.checkpoint import load_listener_model
 from amrs_gym.world_model.protocol import ListenerModel
 
 COHORT_CHOICES = (*COHORTS, "mixed")
 START_CHOICES = ("history", "cold")
-
-
-def check_length(name: str, value: object, minimum: int) -> int:
-    """`value` as an int >= `minimum`, or one clear error naming the parameter."""
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or value != int(value)
-    ):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
-    """`value` if it is one of `choices`, or one clear error naming the parameter."""
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(choices)}")
-    return value
 
 
 _MODELS: dict[tuple[str, str], ListenerModel] = {}
@@ -108,10 +87,10 @@ class SessionConfig:
         check_choice("cohort", self.cohort, COHORT_CHOICES)
         check_choice("start", self.start, START_CHOICES)
         object.__setattr__(
-            self, "history_length", check_length("history_length", self.history_length, 0)
+            self, "history_length", check_int("history_length", self.history_length, 0)
         )
         object.__setattr__(
-            self, "episode_length", check_length("episode_length", self.episode_length, 1)
+            self, "episode_length", check_int("episode_length", self.episode_length, 1)
         )
         if self.utility is not None:
             if not isinstance(self.utility, Utility):
@@ -188,7 +167,7 @@ class SessionConfig:
 
     def create(self, n: int, outcomes: OutcomeSource | None = None) -> ListeningSessions:
         """N sessions whose outcomes come from `outcomes` (default: drawn from the world model)."""
-        check_length("n", n, 1)
+        check_int("n", n, 1)
         return ListeningSessions(self, int(n), outcomes or WorldModelOutcomes())
 
     def reference_outcomes(self, world: ReferenceWorld | None = None) -> ReferenceOutcomes:

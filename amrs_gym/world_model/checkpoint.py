@@ -18,7 +18,7 @@ import numpy as np
 
 from amrs_gym.catalog import Catalog
 from amrs_gym.io import atomic_write
-from amrs_gym.world_model.config import WorldModelConfig
+from amrs_gym.world_model.config import N_CANDIDATE_FEATURES, WorldModelConfig
 
 if TYPE_CHECKING:
     from amrs_gym.world_model.model import WorldModel
@@ -122,13 +122,86 @@ def read_checkpoint(path: str | Path, catalog: Catalog | None = None) -> Checkpo
                 f"(fingerprint {meta.get('catalog_fingerprint')}, "
                 f"this catalog's is {catalog.fingerprint()})"
             )
+    try:
+        config = WorldModelConfig(**meta.get("config", {}))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} has an invalid config: {exc}") from None
+    state = {k.removeprefix(_STATE): v for k, v in arrays.items() if k.startswith(_STATE)}
+    _check_state(path, config, features, state)
     return Checkpoint(
-        config=WorldModelConfig(**meta["config"]),
-        state={k.removeprefix(_STATE): v for k, v in arrays.items() if k.startswith(_STATE)},
+        config=config,
+        state=state,
         track_features=features,
         catalog_fingerprint=str(meta.get("catalog_fingerprint")),
         card=dict(meta.get("card", {})),
     )
+
+
+def expected_state_shapes(config: WorldModelConfig, n_features: int) -> dict[str, tuple[int, ...]]:
+    """The name and shape of every array a `WorldModel` of `config` keeps.
+
+    A test holds this to the torch module's `state_dict`.
+    """
+    d, ff, bins = config.d_model, config.ff_dim, config.engagement_bins
+
+    def linear(name: str, out: int, inp: int) -> dict[str, tuple[int, ...]]:
+        return {f"{name}.weight": (out, inp), f"{name}.bias": (out,)}
+
+    def norm(name: str) -> dict[str, tuple[int, ...]]:
+        return {f"{name}.weight": (d,), f"{name}.bias": (d,)}
+
+    shapes = {
+        **linear("context_track", d, n_features),
+        **linear("context_feedback", d, config.feedback_dim),
+        **linear("query_track", d, n_features),
+        **linear("query_candidate", d, N_CANDIDATE_FEATURES),
+        "mode_embedding.weight": (config.n_modes, d),
+        "cohort_embedding.weight": (config.n_cohorts, d),
+        **linear("start_report", d, 2),
+        "start_token": (d,),
+        "position_table.weight": (config.position_cap + 1, d),
+        "segment.weight": (2, d),
+        **norm("norm"),
+        **linear("memory", 2 * d, d),
+        **norm("query_norm"),
+        **linear("head.0", ff, 3 * d),
+        **linear("head.3", ff, ff),
+        **linear("head.5", 1 + 2 * bins + 1 + 4, ff),
+    }
+    for i in range(config.n_layers):
+        if config.encoder == "transformer":
+            block = f"blocks.{i}"
+            shapes |= norm(f"{block}.norm1") | norm(f"{block}.norm2")
+            shapes |= linear(f"{block}.qkv", 3 * d, d) | linear(f"{block}.out", d, d)
+            shapes |= linear(f"{block}.ff.0", ff, d) | linear(f"{block}.ff.2", d, ff)
+        else:
+            for kind in ("ih", "hh"):
+                shapes[f"gru.weight_{kind}_l{i}"] = (3 * d, d)
+                shapes[f"gru.bias_{kind}_l{i}"] = (3 * d,)
+    return shapes
+
+
+def _check_state(
+    path: Path, config: WorldModelConfig, features: np.ndarray, state: dict[str, np.ndarray]
+) -> None:
+    """Refuse weights that do not fit `config` or are not finite, naming the array."""
+    expected = expected_state_shapes(config, features.shape[1])
+    missing = sorted(set(expected) - set(state))
+    if missing:
+        raise CheckpointError(f"{path} lacks weights for its config: {', '.join(missing[:5])}")
+    extra = sorted(set(state) - set(expected))
+    if extra:
+        raise CheckpointError(
+            f"{path} holds weights its config has no use for: {', '.join(extra[:5])}"
+        )
+    for name, array in {"track_features": features, **state}.items():
+        shape = expected.get(name, array.shape)
+        if array.shape != shape:
+            raise CheckpointError(
+                f"{path}: {name} has shape {array.shape}, its config needs {shape}"
+            )
+        if not np.issubdtype(array.dtype, np.floating) or not np.isfinite(array).all():
+            raise CheckpointError(f"{path}: {name} holds non-finite or non-numeric values")
 
 
 def load_checkpoint(

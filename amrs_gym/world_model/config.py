@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
+from amrs_gym.validation import check_fields
 from amrs_gym.world_model.feedback import FEEDBACK_DIM
 
 N_CANDIDATE_FEATURES = (
@@ -16,28 +17,28 @@ N_CANDIDATE_FEATURES = (
 class WorldModelConfig:
     """Architecture and input switches of the world model."""
 
-    d_model: int = 64
+    d_model: int = field(default=64, metadata={"min": 1})
     """Width of every token."""
-    n_heads: int = 4
+    n_heads: int = field(default=4, metadata={"min": 1})
     """Attention heads."""
-    n_layers: int = 2
+    n_layers: int = field(default=2, metadata={"min": 1})
     """Encoder layers (transformer blocks or GRU layers)."""
-    ff_dim: int = 128
+    ff_dim: int = field(default=128, metadata={"min": 1})
     """Hidden width of the feed-forward sublayers and the output head."""
-    dropout: float = 0.1
+    dropout: float = field(default=0.1, metadata={"min": 0, "max": 0.99})
     """Dropout during training."""
-    max_len: int = 80
+    max_len: int = field(default=80, metadata={"min": 1})
     """Most tracks in a context (earlier sessions' tracks plus the current session's)."""
-    position_cap: int = 32
+    position_cap: int = field(default=32, metadata={"min": 1})
     """Positions past this share one embedding, so contexts longer than training sessions stay in
     range."""
-    n_modes: int = 4
+    n_modes: int = field(default=4, metadata={"min": 1})
     """Number of mode categories."""
-    n_cohorts: int = 2
+    n_cohorts: int = field(default=2, metadata={"min": 1})
     """Number of cohort categories."""
-    feedback_dim: int = FEEDBACK_DIM
+    feedback_dim: int = field(default=FEEDBACK_DIM, metadata={"min": 9})
     """Size of a context token's feedback vector."""
-    engagement_bins: int = 10
+    engagement_bins: int = field(default=10, metadata={"min": 1})
     """Bins of the predicted engagement distribution on [0, 1]."""
     encoder: Literal["transformer", "gru"] = "transformer"
     """Sequence encoder: the causal transformer, or a GRU baseline of similar size."""
@@ -47,3 +48,10 @@ class WorldModelConfig:
     """Ablation switch: False replaces track content features by zeros."""
     use_affect: bool = True
     """Ablation switch: False hides the starting and in-session valence/arousal reports."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
+            )

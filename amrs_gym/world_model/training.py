@@ -8,13 +8,14 @@ from __future__ import annotations
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from amrs_gym.validation import check_fields
 from amrs_gym.world_model.features import SessionTensors
 from amrs_gym.world_model.model import Prediction, WorldModel
 
@@ -23,19 +24,22 @@ from amrs_gym.world_model.model import Prediction, WorldModel
 class TrainConfig:
     """Optimisation settings."""
 
-    epochs: int = 30
+    epochs: int = field(default=30, metadata={"min": 1})
     """Most passes over the training sessions."""
-    batch_size: int = 128
+    batch_size: int = field(default=128, metadata={"min": 1})
     """Sessions per gradient step (per process under DDP)."""
-    learning_rate: float = 3e-3
+    learning_rate: float = field(default=3e-3, metadata={"min": 1e-12})
     """Peak AdamW learning rate of the one-cycle schedule (warm-up 10%, then cosine decay)."""
-    weight_decay: float = 1e-4
+    weight_decay: float = field(default=1e-4, metadata={"min": 0})
     """AdamW weight decay."""
-    patience: int = 8
+    patience: int = field(default=8, metadata={"min": 1})
     """Stop after this many epochs without a better validation loss (long enough for the decay to
     pay)."""
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
     """Seed of initialisation and batch order."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
 
 
 def masked_losses(prediction: Prediction, batch: SessionTensors) -> dict[str, torch.Tensor]:

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from amrs_gym.data.wsdm import accuracy_by_step, session_average_accuracy, skip_metrics
+from amrs_gym.io import prepare_output_dir
 from benchmarks._common import (
     cli,
     markdown_table,
@@ -117,6 +118,7 @@ def _unit(job: tuple[Data, Args, str, int, int]) -> tuple[pd.DataFrame, dict[str
 def main(args: Args) -> dict[str, Any]:
     """Score every model on every training seed and write the outputs."""
     torch.set_num_threads(1)
+    out = prepare_output_dir(args.out_dir)
     started = time.perf_counter()
     if args.quick:
         args = replace(
@@ -203,7 +205,6 @@ def main(args: Args) -> dict[str, Any]:
     }
     report["seconds"] = time.perf_counter() - started
     report.update(provenance(args))
-    out = Path(args.out_dir)
     write_outputs(out, NAME, report, _markdown(report))
     _plot(out, runs)
     return report

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from amrs_gym.io import prepare_output_dir
 from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
 from benchmarks.seeds import NAME, PUBLISHED, Args
 from benchmarks.seeds.poster import poster_and_musicbox
@@ -18,9 +19,9 @@ from benchmarks.seeds.thesis import THESIS_CONFIGS, thesis
 def main(args: Args) -> dict[str, Any]:
     """Run the three reproductions and write seeds.json, seeds.md and seeds.png."""
     torch.set_num_threads(1)
+    out = prepare_output_dir(args.out_dir)
     if args.quick:
         args = args.quick_version()
-    out = Path(args.out_dir)
     started = time.perf_counter()
     thesis_report = thesis(args)
     poster, musicbox, curves = poster_and_musicbox(args)

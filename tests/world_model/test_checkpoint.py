@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -6,7 +7,12 @@ import torch
 
 from amrs_gym.catalog import CatalogConfig
 from amrs_gym.world_model import checkpoint as checkpoint_module
-from amrs_gym.world_model.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from amrs_gym.world_model.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
 from amrs_gym.world_model.model import WorldModel, WorldModelConfig
 
 
@@ -60,7 +66,7 @@ def test_refuses_another_code_version(saved, catalog, tmp_path) -> None:
     with pytest.raises(CheckpointError, match="format version"):
         load_checkpoint(future, catalog)
     config = json.loads(str(np.load(path)["meta"]))["config"]
-    with pytest.raises(CheckpointError, match="does not match"):
+    with pytest.raises(CheckpointError, match="has shape"):
         load_checkpoint(
             _rewrite(path, tmp_path, "shape.npz", config={**config, "d_model": 32}), catalog
         )
@@ -102,3 +108,50 @@ def test_shipped_checkpoint_fits_the_default_catalog() -> None:
     model, card = load_checkpoint(defaults.CHECKPOINT_PATH, defaults.default_catalog())
     assert model.n_tracks == defaults.default_catalog().n_tracks
     assert "command" in card  # the model card says how to reproduce it
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        WorldModelConfig(),
+        WorldModelConfig(encoder="gru", n_layers=1),
+        WorldModelConfig(d_model=16, n_heads=2),
+    ],
+)
+def test_expected_shapes_are_the_torch_modules(config) -> None:
+    from amrs_gym.world_model.checkpoint import expected_state_shapes
+
+    model = WorldModel(config, torch.zeros(7, 5))
+    assert expected_state_shapes(config, 5) == {
+        k: tuple(v.shape) for k, v in model.state_dict().items()
+    }
+
+
+def test_inconsistent_checkpoints_are_refused_naming_the_array(catalog, tmp_path) -> None:
+    path = tmp_path / "model.npz"
+    save_checkpoint(
+        path,
+        WorldModel(WorldModelConfig(d_model=16, n_heads=2), catalog.embeddings),
+        catalog.fingerprint(),
+    )
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+
+    def rewrite(**changes) -> Path:
+        broken = {**arrays, **changes}
+        target = tmp_path / "broken.npz"
+        np.savez(target, **{k: v for k, v in broken.items() if v is not None})
+        return target
+
+    nan = arrays["state/head.5.bias"].copy()
+    nan[0] = np.nan
+    with pytest.raises(CheckpointError, match=r"head\.5\.bias holds non-finite"):
+        read_checkpoint(rewrite(**{"state/head.5.bias": nan}))
+    with pytest.raises(CheckpointError, match=r"memory.weight has shape \(3, 16\)"):
+        read_checkpoint(rewrite(**{"state/memory.weight": np.zeros((3, 16), np.float32)}))
+    with pytest.raises(CheckpointError, match=r"lacks weights for its config: norm\.bias"):
+        read_checkpoint(rewrite(**{"state/norm.bias": None}))
+    meta = json.loads(str(arrays["meta"]))
+    meta["config"]["d_model"] = "16"
+    with pytest.raises(CheckpointError, match="invalid config: d_model must be an integer"):
+        read_checkpoint(rewrite(meta=np.array(json.dumps(meta))))

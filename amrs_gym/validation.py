@@ -1,0 +1,106 @@
+"""Checks at the boundary: a bad config is refused when it is built, with one clear error.
+
+The error names the field, the value and what is allowed.
+
+`check_fields` reads each dataclass field's type (int, float, str, bool, a Literal, or a list or
+tuple of those) and its metadata bounds (`metadata={"min": 0}`, `{"max": 1}`, `{"choices": ...}`);
+numbers must be finite, an int field takes no bool and no fractional float.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+
+def check_fields(config: Any) -> None:
+    """Check every field of the dataclass instance `config` (call it from `__post_init__`).
+
+    Raises:
+        ValueError: naming the first field that does not fit.
+    """
+    hints = get_type_hints(type(config))
+    for field in fields(config):
+        value, kind = getattr(config, field.name), hints[field.name]
+        members = [kind]
+        if get_origin(kind) in (Union, UnionType):
+            members = [a for a in get_args(kind) if a is not type(None)]
+            if value is None and len(members) < len(get_args(kind)):
+                continue
+            if len(members) > 1:
+                continue  # several kinds (a path or an object, ...): the owner checks it
+        base = members[0]
+        if get_origin(base) in (list, tuple):
+            element = get_args(base)[0] if get_args(base) else Any
+            if not isinstance(value, list | tuple):
+                raise ValueError(f"{field.name} must be a sequence, got {value!r}")
+            for item in value:
+                check_value(field.name, item, element, field.metadata)
+        else:
+            check_value(field.name, value, base, field.metadata)
+
+
+def check_value(name: str, value: Any, kind: Any, bounds: Any = None) -> None:
+    """Check one value against a kind (int, float, str, bool or a Literal) and its bounds.
+
+    `bounds` may hold min, max and choices; any other kind is left to its owner.
+    """
+    bounds = dict(bounds or {})
+    if get_origin(kind) is Literal:
+        bounds.setdefault("choices", get_args(kind))
+        kind = type(get_args(kind)[0])
+    if kind is bool:
+        ok = isinstance(value, bool)
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif kind is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    elif kind is str:
+        ok = isinstance(value, str)
+    else:
+        return  # nested dataclasses and other kinds check themselves
+    if ok and "min" in bounds:
+        ok = value >= bounds["min"]
+    if ok and "max" in bounds:
+        ok = value <= bounds["max"]
+    if ok and "choices" in bounds:
+        ok = value in bounds["choices"]
+    if not ok:
+        raise ValueError(f"{name} must be {describe(kind, bounds)}, got {value!r}")
+
+
+def describe(kind: Any, bounds: Any) -> str:
+    """What a value of `kind` within `bounds` is, in words ("an integer >= 1")."""
+    if "choices" in bounds:
+        return "one of " + ", ".join(map(repr, bounds["choices"]))
+    words = {int: "an integer", float: "a finite number", str: "a string", bool: "True or False"}
+    text = words.get(kind, str(kind))
+    if "min" in bounds and "max" in bounds:
+        return f"{text} in [{bounds['min']}, {bounds['max']}]"
+    if "min" in bounds:
+        return f"{text} >= {bounds['min']}"
+    if "max" in bounds:
+        return f"{text} <= {bounds['max']}"
+    return text
+
+
+def check_int(name: str, value: object, minimum: int) -> int:
+    """`value` as an int >= `minimum` (a whole float is accepted), or one clear error."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value != int(value)
+        or value < minimum
+    ):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    """`value` if it is one of `choices`, or one clear error naming the parameter."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; expected one of {', '.join(choices)}")
+    return value
