@@ -29,20 +29,28 @@ from amrs_gym.catalog import Catalog
 from amrs_gym.modes import check_mode
 from amrs_gym.sampling import sample_categorical
 from amrs_gym.simulator import SessionView
+from amrs_gym.validation import check_fields
 
 
-def as_batch(observation: np.ndarray, obs_dim: int) -> np.ndarray:
-    """A (n, obs_dim) float32 batch from one observation or a batch.
+def as_batch(observation: np.ndarray, obs_dim: int | None = None) -> np.ndarray:
+    """A (n, obs_dim) float32 batch of finite values from one observation or a batch.
 
-    A clear error for anything else.
+    Raises:
+        ValueError: for another shape (`obs_dim` None accepts any width) or non-finite values.
     """
-    obs = np.asarray(observation, dtype=np.float32)
+    try:
+        obs = np.asarray(observation, dtype=np.float32)
+    except (TypeError, ValueError):
+        raise ValueError(f"observations must be numbers, got {observation!r:.80}") from None
     if obs.ndim == 1:
         obs = obs[None]
-    if obs.ndim != 2 or obs.shape[1] != obs_dim:
+    if obs.ndim != 2 or (obs_dim is not None and obs.shape[1] != obs_dim):
         raise ValueError(
-            f"expected observations of shape (n, {obs_dim}), got {np.shape(observation)}"
+            f"expected observations of shape (n, {obs_dim or 'obs_dim'}), "
+            f"got {np.shape(observation)}"
         )
+    if not np.isfinite(obs).all():
+        raise ValueError("observations hold NaN or infinite values")
     return obs
 
 
@@ -96,6 +104,11 @@ class BaseAgent:
         """
         self.mode = check_mode(mode)
         self.config = config if config is not None else self.config_type()
+        if not isinstance(self.config, self.config_type):
+            raise ValueError(
+                f"the {self.name} agent takes a {self.config_type.__name__}, got {config!r}"
+            )
+        check_fields(self.config)
         self.rng = np.random.default_rng(self.config.seed)
         self.n_tracks: int | None = None
         self.obs_dim: int | None = None
@@ -110,6 +123,11 @@ class BaseAgent:
 
         For session-aware agents; `agents.bind(agent, env)` is the one-liner.
         """
+        if view is not None and self.n_tracks is not None and view.n_tracks != self.n_tracks:
+            raise ValueError(
+                f"the {self.name} agent was fitted for {self.n_tracks} tracks, "
+                f"these sessions have {view.n_tracks}"
+            )
         self.view = view
         return self
 
@@ -156,11 +174,9 @@ class BaseAgent:
         deterministic: bool = False,
     ) -> tuple[np.ndarray, Any]:
         """A track per observation; `state` is the tracks played so far (SB3's recurrent state)."""
-        n = len(np.atleast_2d(observation))
-        played = played_tracks(state, episode_start, n)
-        actions = np.asarray(self._act(observation, played, deterministic), dtype=np.int64).reshape(
-            -1
-        )
+        batch = as_batch(observation, self.obs_dim)
+        played = played_tracks(state, episode_start, len(batch))
+        actions = np.asarray(self._act(batch, played, deterministic), dtype=np.int64).reshape(-1)
         return actions, remember(played, actions)
 
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
@@ -204,6 +220,11 @@ class BaseAgent:
         """The agent a file's header and arrays (from `load_weights`) describe."""
         agent = cls(header["mode"], cls.config_type(**header["config"]))
         agent.n_tracks, agent.obs_dim = header.get("n_tracks"), header.get("obs_dim")
+        for name, array in arrays.items():
+            if np.issubdtype(array.dtype, np.number) and not np.isfinite(array).all():
+                raise AgentFileError(
+                    f"the {cls.name} agent's array {name} holds NaN or infinite values"
+                )
         agent._set_arrays(arrays)
         return agent
 

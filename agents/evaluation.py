@@ -65,6 +65,12 @@ def rollout(
         raise ValueError("a world can only be given to the reference evaluator")
     outcomes = config.reference_outcomes(world) if evaluator == "reference" else None
     simulated = config.create(n_episodes, outcomes)
+    fitted_for = getattr(agent, "n_tracks", None)
+    if fitted_for is not None and fitted_for != simulated.catalog.n_tracks:
+        raise ValueError(
+            f"the {agent.name} agent was fitted for {fitted_for} tracks, "
+            f"the sessions' catalog has {simulated.catalog.n_tracks}"
+        )
     utility, steps = simulated.utility, config.episode_length
     rngs = [np.random.default_rng([*np.atleast_1d(seed), i]) for i in range(n_episodes)]
     simulated.reset(np.arange(n_episodes), rngs, cold=config.start == "cold")

@@ -9,6 +9,7 @@ import numpy as np
 
 from agents.base import BaseAgent
 from agents.data import TrainingData
+from agents.weights import AgentFileError
 
 
 @dataclass(frozen=True)
@@ -70,4 +71,15 @@ class PopularAgent(BaseAgent):
         return {"ranking": self.ranking}
 
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
-        self.ranking = arrays["ranking"].astype(np.int64)
+        ranking = arrays["ranking"]
+        n_tracks = self.n_tracks or len(ranking)
+        if (
+            ranking.ndim != 1
+            or not np.issubdtype(ranking.dtype, np.integer)
+            or len(np.unique(ranking)) != len(ranking)
+            or (len(ranking) and (ranking.min() < 0 or ranking.max() >= n_tracks))
+        ):
+            raise AgentFileError(
+                f"the popular agent's ranking must list distinct track ids in [0, {n_tracks})"
+            )
+        self.ranking = ranking.astype(np.int64)

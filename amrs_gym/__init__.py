@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 
 __version__ = "0.1.0"
 
-EPISODE_LENGTH = 20
 MODE_ENV_IDS = {
     mode: f"AMRS-{mode.capitalize()}-v0" for mode in ("energize", "focus", "calm", "sleep")
 }
@@ -28,27 +27,23 @@ for _mode, _env_id in MODE_ENV_IDS.items():
             id=_env_id,
             entry_point="amrs_gym.envs.affective_listening:AffectiveListeningEnv",
             vector_entry_point="amrs_gym.envs.vector:AffectiveListeningVectorEnv",
-            max_episode_steps=EPISODE_LENGTH,
             kwargs={"mode": _mode},
         )
     if REFERENCE_ENV_IDS[_mode] not in registry:
         register(
             id=REFERENCE_ENV_IDS[_mode],
             entry_point="amrs_gym.envs.reference:ReferenceListeningEnv",
-            max_episode_steps=EPISODE_LENGTH,
             kwargs={"mode": _mode},
         )
 if "AMRS-FeatureTarget-v0" not in registry:
     register(
         id="AMRS-FeatureTarget-v0",
         entry_point="amrs_gym.envs.feature_target.env:FeatureTargetEnv",
-        max_episode_steps=21,
     )
 if "AMRS-SkipSession-v0" not in registry:
     register(
         id="AMRS-SkipSession-v0",
         entry_point="amrs_gym.envs.skip_session.env:SkipSessionEnv",
-        max_episode_steps=15,
     )
 
 

@@ -49,10 +49,21 @@ class StubListener:
         self.starts.append(starts)
         return StubState(starts.history_length.astype(np.int64), np.zeros(len(starts)))
 
-    def observe(self, state: StubState, tracks: np.ndarray, feedback: Feedback) -> None:
+    def observe(
+        self,
+        state: StubState,
+        tracks: np.ndarray,
+        feedback: Feedback,
+        active: np.ndarray | None = None,
+    ) -> None:
         self.observed.append((np.array(tracks), feedback))
-        state.played = state.played + 1
-        state.last_engagement = np.asarray(feedback.engagement, dtype=np.float64).copy()
+        live = (
+            np.ones(len(tracks), dtype=bool) if active is None else np.asarray(active, dtype=bool)
+        )
+        state.played = state.played + live
+        state.last_engagement = np.where(
+            live, np.asarray(feedback.engagement, dtype=np.float64), state.last_engagement
+        )
 
     def predict(self, state: StubState, candidates: np.ndarray) -> StepPrediction:
         odd = (candidates % 2).astype(np.float64)

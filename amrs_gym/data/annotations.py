@@ -108,6 +108,17 @@ def _numeric(
     return out
 
 
+def _on_sam_scale(frame: pd.DataFrame, columns: tuple[str, ...], file: Path) -> None:
+    """Refuse valence/arousal means outside the 1-9 SAM scale (they would be clipped silently)."""
+    for column in columns:
+        values = frame[column].to_numpy(dtype=np.float64)
+        if values.size and (values.min() < 1.0 or values.max() > 9.0):
+            raise CatalogError(
+                f"{file}: column {column} must lie on the 1-9 SAM scale, "
+                f"found {values.min():g}..{values.max():g}"
+            )
+
+
 def _song_ids(frame: pd.DataFrame, file: Path) -> pd.DataFrame:
     ids = pd.to_numeric(frame["song_id"], errors="coerce")
     if ids.isna().any() or (ids != ids.round()).any():
@@ -151,6 +162,7 @@ def read_deam(path: str | Path, fix_swap: bool = True) -> pd.DataFrame:
         frame = _numeric(
             frame, DEAM_BASE_COLUMNS[1:] + present, file, finite=("valence_mean", "arousal_mean")
         )
+        _on_sam_scale(frame, ("valence_mean", "arousal_mean"), file)
         parts.append(frame[list(DEAM_BASE_COLUMNS) + list(present)])
     deam = pd.concat(parts, ignore_index=True)
     for column in DEAM_RANGE_COLUMNS:
@@ -236,6 +248,7 @@ def read_emomusic(path: str | Path) -> pd.DataFrame:
     static = _numeric(
         static, EMOMUSIC_STATIC_COLUMNS[1:], static_file, finite=("mean_valence", "mean_arousal")
     )
+    _on_sam_scale(static, ("mean_valence", "mean_arousal"), static_file)
     static = static.sort_values("song_id", kind="stable").reset_index(drop=True)
     ids = static["song_id"].to_numpy()
 

@@ -12,6 +12,7 @@ and `rating`, `valence_report`, `arousal_report` are all NaN.
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,16 +212,48 @@ def _to_bool(values: pd.Series, name: str) -> pd.Series:
 
 def _to_int(values: pd.Series, name: str) -> pd.Series:
     numbers = pd.to_numeric(values, errors="coerce")
-    if numbers.isna().any() or (numbers != np.round(numbers)).any():
+    finite = np.isfinite(numbers.to_numpy(dtype=np.float64, na_value=np.nan))
+    if not finite.all() or (numbers != np.round(numbers)).any():
         raise MssdFormatError(f"column {name} must hold integers")
+    if name in INT_RANGES:
+        low, high = INT_RANGES[name]
+        if numbers.min() < low or numbers.max() > high:
+            raise MssdFormatError(
+                f"column {name} must lie in {low}..{high}, found {numbers.min()}..{numbers.max()}"
+            )
     return numbers.astype(np.int64)
+
+
+INT_RANGES: dict[str, tuple[float, float]] = {
+    "hour_of_day": (0, 23),
+    "context_switch": (0, 1),
+    "no_pause_before_play": (0, 1),
+    "short_pause_before_play": (0, 1),
+    "long_pause_before_play": (0, 1),
+    "hist_user_behavior_n_seekfwd": (0, np.inf),
+    "hist_user_behavior_n_seekback": (0, np.inf),
+}
+"""Ranges of the integer columns whose meaning bounds them."""
+
+
+def _check_skip_flags(raw: pd.DataFrame) -> None:
+    """Refuse contradictory skip flags.
+
+    A track skipped very early (skip_1) but not early (skip_2), or marked both played in full
+    (not_skipped) and skipped.
+    """
+    early_only = raw["skip_1"] & ~raw["skip_2"]
+    both = raw["not_skipped"] & (raw["skip_1"] | raw["skip_2"] | raw["skip_3"])
+    for name, bad in (("skip_1 without skip_2", early_only), ("not_skipped with a skip", both)):
+        if bad.any():
+            raise MssdFormatError(f"{int(bad.sum())} rows with contradictory skip flags ({name})")
 
 
 def _read_raw(path: Path, max_sessions: int | None) -> pd.DataFrame:
     try:
         header = pd.read_csv(path, nrows=0).columns
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise MssdFormatError(f"cannot read {path}: {exc}") from None
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
+        raise MssdFormatError(f"cannot read {path} (truncated or not a CSV file?): {exc}") from None
     missing = [c for c in RAW_COLUMNS if c not in {str(h).strip() for h in header}]
     if missing:
         raise MssdFormatError(f"{path} is missing column(s): {', '.join(missing)}")
@@ -243,9 +276,11 @@ def _read_raw(path: Path, max_sessions: int | None) -> pd.DataFrame:
                     break
                 chunks.append(chunk)
             frame = pd.concat(chunks, ignore_index=True)
-    except (OSError, ValueError, pd.errors.ParserError) as exc:
-        raise MssdFormatError(f"cannot read {path}: {exc}") from None
+    except (OSError, ValueError, EOFError, zlib.error, pd.errors.ParserError) as exc:
+        raise MssdFormatError(f"cannot read {path} (truncated or not a CSV file?): {exc}") from None
     frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise MssdFormatError(f"{path} has a header but no rows")
     empty = [c for c in RAW_COLUMNS if frame[c].isna().any()]
     if empty:
         raise MssdFormatError(f"{path} has missing values in column(s): {', '.join(empty)}")
@@ -282,6 +317,7 @@ def load_mssd(path: str | Path, max_sessions: int | None = None) -> MssdLogs:
 
     for name in BOOL_COLUMNS:
         raw[name] = _to_bool(raw[name], name)
+    _check_skip_flags(raw)
     for name in INT_COLUMNS:
         raw[name] = _to_int(raw[name], name)
     dates = pd.to_datetime(raw["date"], format="%Y-%m-%d", errors="coerce")

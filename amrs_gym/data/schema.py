@@ -73,8 +73,38 @@ def find_problems(logs: pd.DataFrame, n_tracks: int | None = None) -> list[str]:
                 f"track_id: {int(unknown.sum())} unknown track ids "
                 f"(catalog has {n_tracks} tracks, ids 0..{n_tracks - 1})"
             )
-    if not problems and logs.duplicated(["session_id", "position"]).any():
+    if not problems:
+        problems += _session_problems(logs)
+    return problems
+
+
+SESSION_CONSTANTS = ("listener_id", "mode", "cohort", "valence_start", "arousal_start")
+"""Columns that describe a whole session: one value per session."""
+
+
+def _session_problems(logs: pd.DataFrame) -> list[str]:
+    """Problems of whole sessions (the columns are valid): rows, positions, per-session columns."""
+    if logs.empty:
+        return ["file: no rows (a log needs at least one session)"]
+    problems = []
+    if logs.duplicated(["session_id", "position"]).any():
         problems.append("position: duplicated (session_id, position) pairs")
+    sessions = logs.groupby("session_id", sort=False)
+    position = sessions["position"]
+    gaps = (position.min() != 0) | (position.max() != position.count() - 1)
+    if gaps.any():
+        first = gaps[gaps].index[0]
+        problems.append(
+            f"position: {int(gaps.sum())} sessions whose positions are not 0..n-1 "
+            f"(e.g. session_id {first})"
+        )
+    for column in SESSION_CONSTANTS:
+        varying = sessions[column].nunique(dropna=False) > 1
+        if varying.any():
+            problems.append(
+                f"{column}: changes within {int(varying.sum())} sessions (one value per session; "
+                f"e.g. session_id {varying[varying].index[0]})"
+            )
     return problems
 
 

@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from amrs_gym.envs.checks import reset_options
 from amrs_gym.simulator import (
     OutcomeSource,
     SessionConfig,
@@ -15,6 +16,8 @@ from amrs_gym.simulator import (
     WorldModelOutcomes,
     observation_space,
 )
+from amrs_gym.simulator.config import START_CHOICES
+from amrs_gym.validation import check_choice
 
 
 class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
@@ -61,7 +64,8 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
 
     ## Episode End
     - Termination: never (a session has no terminal state).
-    - Truncation: after `episode_length` steps (`max_episode_steps` of the registered ids).
+    - Truncation: after `episode_length` steps. The env truncates itself (the ids register no
+      `max_episode_steps`), so `gym.make` and `gym.make_vec` honour `episode_length` alike.
 
     ## Info
     Every key means the same in every listening env; "the evaluator" is what produces the
@@ -160,14 +164,11 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Start an episode; `options={"start".
-
-        "cold"}` overrides the start kind for this episode.
-        """
+        """Start an episode; `options={"start": "cold"}` overrides the start for this episode."""
         super().reset(seed=seed)
-        start = (options or {}).get("start", self.start)
-        if start not in ("history", "cold"):
-            raise ValueError(f"unknown start {start!r}; expected 'history' or 'cold'")
+        start = check_choice(
+            "start", reset_options(options, ("start",)).get("start", self.start), START_CHOICES
+        )
         self.sessions.reset(np.arange(1), [self.np_random], cold=start == "cold")
         self._steps = 0
         return self._get_obs(), self._get_info()

@@ -9,7 +9,10 @@ from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from amrs_gym.envs.checks import reset_options, vector_length
 from amrs_gym.simulator import SessionConfig, SessionView, observation_space
+from amrs_gym.simulator.config import START_CHOICES
+from amrs_gym.validation import check_choice, check_int
 
 
 class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray]):
@@ -29,12 +32,11 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
     ):
         """`num_envs` sessions of `SessionConfig(mode, **session)`.
 
-        `max_episode_steps` (from the registration) sets the episode length.
+        `max_episode_steps` (what `make_vec` passes on) is the episode length, and must agree
+        with `episode_length` when both are given.
         """
-        if num_envs < 1:
-            raise ValueError("num_envs must be >= 1")
-        if max_episode_steps:
-            session["episode_length"] = max_episode_steps
+        num_envs = check_int("num_envs", num_envs, 1)
+        vector_length(session, max_episode_steps)
         self.config = SessionConfig.from_options(mode, **session)
         self.num_envs, self.mode, self.start = num_envs, self.config.mode, self.config.start
         self.episode_length = self.config.episode_length
@@ -68,10 +70,8 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
             raise ValueError(f"need {self.num_envs} seeds, got {len(seeds)}")
         if seed is not None or not self._rngs:
             self._rngs = [np.random.default_rng(s) for s in seeds]
-        start = (options or {}).get("start", self.start)
-        if start not in ("history", "cold"):
-            raise ValueError(f"unknown start {start!r}; expected 'history' or 'cold'")
-        self._cold = start == "cold"
+        start = reset_options(options, ("start",)).get("start", self.start)
+        self._cold = check_choice("start", start, START_CHOICES) == "cold"
         self.sessions.reset(np.arange(self.num_envs), self._rngs, cold=self._cold)
         self._needs_reset[:] = False
         return self.sessions.observations(), {}

@@ -155,7 +155,7 @@ class ListeningSessions:
         repeats = (self.played == actions[:, None]).sum(axis=1)
         components = self.utility.components(outcome.utility_inputs(repeats))
         rewards = self.utility.total(components)
-        self.model.observe(state, actions, outcome)
+        self.model.observe(state, actions, outcome, active=None if live.all() else live)
         self.played[np.arange(self.n), np.minimum(self.t, self.episode_length - 1)] = actions
         self.t += 1
         valence, arousal = prediction.valence_mean[:, 0], prediction.arousal_mean[:, 0]

@@ -100,8 +100,17 @@ class ListenerModel(Protocol):
         """Begin sessions: encode the start (mode, cohort, report) and each logged history."""
         ...
 
-    def observe(self, state: ModelState, tracks: np.ndarray, feedback: Feedback) -> None:
-        """Append the track (n,) each session just played, with what the listener showed."""
+    def observe(
+        self,
+        state: ModelState,
+        tracks: np.ndarray,
+        feedback: Feedback,
+        active: np.ndarray | None = None,
+    ) -> None:
+        """Append the track (n,) each session just played, with what the listener showed.
+
+        Rows where `active` (n,) is False are left as they are (sessions about to be reset).
+        """
         ...
 
     def predict(self, state: ModelState, candidates: np.ndarray) -> StepPrediction:

@@ -220,8 +220,14 @@ class NumpyRollout:
         )
         return state
 
-    def observe(self, state: RolloutState, tracks: np.ndarray, feedback: Feedback) -> None:
-        """Append the track each session just played, with the listener's feedback."""
+    def observe(
+        self,
+        state: RolloutState,
+        tracks: np.ndarray,
+        feedback: Feedback,
+        active: np.ndarray | None = None,
+    ) -> None:
+        """Append the track each `active` session just played, with the listener's feedback."""
         vector = feedback_vector(
             feedback.engagement,
             feedback.skipped,
@@ -230,7 +236,7 @@ class NumpyRollout:
             feedback.arousal_report,
         ).astype(np.float32)
         with single_threaded_blas(len(tracks)):
-            self._observe(state, np.asarray(tracks), vector)
+            self._observe(state, np.asarray(tracks), vector, active=active)
 
     def _observe(
         self,

@@ -232,10 +232,22 @@ class TorchRollout:
         return state
 
     @torch.no_grad()
-    def observe(self, state: ModelState, tracks: np.ndarray, feedback: Feedback) -> None:
-        """Append the track each session just played, with the listener's feedback."""
-        played = torch.tensor(tracks, dtype=torch.long)
-        observe_token(self.model, state, played, _feedback_tensor(feedback))
+    def observe(
+        self,
+        state: ModelState,
+        tracks: np.ndarray,
+        feedback: Feedback,
+        active: np.ndarray | None = None,
+    ) -> None:
+        """Append the track each `active` session just played, with the listener's feedback."""
+        played, vectors = torch.tensor(tracks, dtype=torch.long), _feedback_tensor(feedback)
+        if active is None or np.all(active):
+            observe_token(self.model, state, played, vectors)
+            return
+        rows = torch.from_numpy(np.flatnonzero(active))
+        part = state.select(rows)
+        observe_token(self.model, part, played[rows], vectors[rows])
+        state.assign(rows, part)
 
     @torch.no_grad()
     def predict(self, state: ModelState, candidates: np.ndarray) -> StepPrediction:

@@ -151,7 +151,7 @@ def _write_deam(folder: Path, drop: str | None = None) -> Path:
             "song_id": [2, 3, 1001, 1002],
             "valence_mean": [3.0, 7.0, 6.0, 2.0],
             "valence_std": [1.0, 1.1, 1.2, 1.3],
-            "arousal_mean": [8.0, 4.0, 9.5, 3.0],
+            "arousal_mean": [8.0, 4.0, 9.0, 3.0],
             "arousal_std": [2.0, 2.1, 2.2, 2.3],
         }
     )
@@ -256,4 +256,16 @@ def test_made_up_emomusic(tmp_path: Path) -> None:
 def test_made_up_emomusic_missing_curve_file(tmp_path: Path) -> None:
     folder = _write_emomusic(tmp_path / "emo", skip_curve="arousal_cont_std")
     with pytest.raises(CatalogError, match="arousal_cont_std"):
+        load_annotated_catalog(folder)
+
+
+def test_means_off_the_sam_scale_are_refused_not_clipped(tmp_path: Path) -> None:
+    folder = _write_deam(tmp_path / "deam")
+    file = folder / DEAM_FILES[0]
+    frame = pd.read_csv(file)
+    frame[" arousal_mean"] = frame[" arousal_mean"].replace(9.0, 19.0)
+    frame.to_csv(file, index=False)
+    with pytest.raises(
+        CatalogError, match=r"arousal_mean must lie on the 1-9 SAM scale, found 3\.\.19"
+    ):
         load_annotated_catalog(folder)

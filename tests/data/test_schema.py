@@ -97,3 +97,24 @@ def test_cli_validate_unreadable_file(tmp_path) -> None:
     result = _cli("validate", str(path), "--catalog", str(tmp_path / "missing.parquet"))
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stdout.startswith("catalog:")
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda logs: logs.iloc[0:0], "no rows"),
+        (lambda logs: logs.assign(position=logs["position"] + 1), "positions are not 0..n-1"),
+        (lambda logs: logs.assign(listener_id=np.arange(len(logs))), "listener_id: changes within"),
+        (
+            lambda logs: logs.assign(mode=np.where(logs["position"] == 1, "focus", "calm")),
+            "mode: changes within",
+        ),
+        (
+            lambda logs: logs.assign(valence_start=logs["position"] * 0.01),
+            "valence_start: changes within",
+        ),
+    ],
+)
+def test_sessions_that_break_the_schema_are_named(tiny, change, match) -> None:
+    problems = find_problems(change(tiny.logs))
+    assert any(match in problem for problem in problems), problems

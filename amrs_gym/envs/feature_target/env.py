@@ -15,9 +15,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from amrs_gym.envs.checks import reset_options
 from amrs_gym.envs.feature_target.ratings import (
     MAX_RATING,
     PercentilePreset,
+    check_grid,
     is_int,
     percentile_edges,
     rating_for_distance,
@@ -205,10 +207,7 @@ class FeatureTargetEnv(gym.Env[np.ndarray, np.int64]):
         Raises:
             ValueError: If an argument is out of range or of the wrong type.
         """
-        if not is_int(dims) or dims < 1:
-            raise ValueError(f"dims must be an integer >= 1, got {dims!r}")
-        if not is_int(levels) or levels < 2:
-            raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
+        check_grid(dims, levels)
         if obs not in OBS_MODES:
             raise ValueError(f"unknown obs {obs!r}; expected one of {', '.join(OBS_MODES)}")
         if reward not in REWARD_MODES:
@@ -328,7 +327,8 @@ class FeatureTargetEnv(gym.Env[np.ndarray, np.int64]):
             ValueError: If `options["target"]` is not a cell of the grid.
         """
         super().reset(seed=seed)
-        if options is not None and options.get("target") is not None:
+        options = reset_options(options, ("target",))
+        if options.get("target") is not None:
             self._target = self._parse_target(options["target"])
         else:
             self._target = self.np_random.integers(0, self.levels, size=self.dims, dtype=np.int64)

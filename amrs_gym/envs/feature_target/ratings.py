@@ -29,6 +29,20 @@ def is_int(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
+MAX_DIMS = 64
+"""Most features of a grid: the exact rating thresholds take over a second beyond 64 x 100."""
+MAX_LEVELS = 100
+"""Most levels per feature."""
+
+
+def check_grid(dims: object, levels: object) -> None:
+    """Refuse a grid the exact distance distribution cannot be computed for in reasonable time."""
+    if not is_int(dims) or not 1 <= dims <= MAX_DIMS:  # type: ignore[operator]
+        raise ValueError(f"dims must be an integer in 1..{MAX_DIMS}, got {dims!r}")
+    if not is_int(levels) or not 2 <= levels <= MAX_LEVELS:  # type: ignore[operator]
+        raise ValueError(f"levels must be an integer in 2..{MAX_LEVELS}, got {levels!r}")
+
+
 def distance_counts(dims: int, levels: int) -> list[int]:
     """Exact distribution of Manhattan distances on the grid {0..levels-1}^dims.
 
@@ -50,10 +64,7 @@ def distance_counts(dims: int, levels: int) -> list[int]:
         >>> distance_counts(1, 3)
         [3, 4, 2]
     """
-    if not is_int(dims) or dims < 1:
-        raise ValueError(f"dims must be an integer >= 1, got {dims!r}")
-    if not is_int(levels) or levels < 2:
-        raise ValueError(f"levels must be an integer >= 2, got {levels!r}")
+    check_grid(dims, levels)
     one_dim = np.array([levels] + [2 * (levels - k) for k in range(1, levels)], dtype=object)
     counts = np.array([1], dtype=object)
     for _ in range(int(dims)):

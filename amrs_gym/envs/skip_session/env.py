@@ -15,6 +15,7 @@ import pandas as pd
 from gymnasium import spaces
 
 from amrs_gym.catalog import Catalog
+from amrs_gym.envs.checks import reset_options
 from amrs_gym.envs.skip_session.memory import (
     DEFAULT_ACTION_WEIGHT,
     FEATURE_NAMES,
@@ -308,7 +309,7 @@ class SkipSessionEnv(gym.Env[np.ndarray, np.ndarray]):
             ValueError: If `options["start"]` is unknown.
         """
         super().reset(seed=seed)
-        start = self.start if options is None else options.get("start", self.start)
+        start = reset_options(options, ("start",)).get("start", self.start)
         if start not in START_MODES:
             raise ValueError(
                 f"unknown options['start'] {start!r}; expected one of {', '.join(START_MODES)}"
