@@ -10,8 +10,9 @@ episode has played in SB3's recurrent `state` (left-aligned, -1 padded, cleared 
 
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, get_type_hints
 
 import numpy as np
 import torch
@@ -29,7 +30,7 @@ from amrs_gym.catalog import Catalog
 from amrs_gym.modes import check_mode
 from amrs_gym.sampling import sample_categorical
 from amrs_gym.simulator import SessionView
-from amrs_gym.validation import check_fields
+from amrs_gym.validation import check_fields, check_value
 
 
 def as_batch(observation: np.ndarray, obs_dim: int | None = None) -> np.ndarray:
@@ -52,6 +53,46 @@ def as_batch(observation: np.ndarray, obs_dim: int | None = None) -> np.ndarray:
     if not np.isfinite(obs).all():
         raise ValueError("observations hold NaN or infinite values")
     return obs
+
+
+FRACTIONS = frozenset(
+    {
+        "gamma",
+        "discount",
+        "gae_lambda",
+        "tau",
+        "validation_fraction",
+        "branch_probability",
+        "action_flexibility",
+    }
+)
+"""Agent config fields that are probabilities, shares or discounts: in [0, 1]."""
+
+
+def check_agent_config(config: Any) -> None:
+    """Check an agent's config: the field types, then the bounds every agent config shares.
+
+    Unless a field's metadata bounds it otherwise: `seed` and counts of steps before learning
+    (`*learning_starts`) are integers >= 0, every other integer >= 1; floats are finite and >= 0,
+    those in `FRACTIONS` <= 1, and a `learning_rate` > 0.
+
+    Raises:
+        ValueError: naming the field, the value and what is allowed.
+    """
+    check_fields(config)
+    hints = get_type_hints(type(config))
+    for field in fields(config):
+        value, kind = getattr(config, field.name), hints[field.name]
+        if field.metadata or value is None or kind not in (int, float):
+            continue
+        if kind is int:
+            low = 0 if field.name == "seed" or field.name.endswith("learning_starts") else 1
+            check_value(field.name, value, int, {"min": low})
+        else:
+            bounds: dict[str, float] = {"min": 1e-12 if field.name == "learning_rate" else 0.0}
+            if field.name in FRACTIONS:
+                bounds["max"] = 1.0
+            check_value(field.name, value, float, bounds)
 
 
 def played_tracks(state: Any, episode_start: np.ndarray | None, n: int) -> np.ndarray:
@@ -108,7 +149,7 @@ class BaseAgent:
             raise ValueError(
                 f"the {self.name} agent takes a {self.config_type.__name__}, got {config!r}"
             )
-        check_fields(self.config)
+        check_agent_config(self.config)
         self.rng = np.random.default_rng(self.config.seed)
         self.n_tracks: int | None = None
         self.obs_dim: int | None = None

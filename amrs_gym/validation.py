@@ -86,16 +86,18 @@ def describe(kind: Any, bounds: Any) -> str:
     return text
 
 
-def check_int(name: str, value: object, minimum: int) -> int:
-    """`value` as an int >= `minimum` (a whole float is accepted), or one clear error."""
+def check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> int:
+    """`value` as an int in [minimum, maximum] (a whole float is accepted), or one clear error."""
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)
         or not math.isfinite(value)
         or value != int(value)
         or value < minimum
+        or (maximum is not None and value > maximum)
     ):
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        allowed = f">= {minimum}" if maximum is None else f"in {minimum}..{maximum}"
+        raise ValueError(f"{name} must be an integer {allowed}, got {value!r}")
     return int(value)
 
 

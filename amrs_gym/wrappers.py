@@ -136,7 +136,8 @@ class ContinuousTrackAction(gym.ActionWrapper[Any, np.ndarray, Any]):
             ValueError: If the action is not a finite vector of shape (d,).
         """
         try:
-            point = np.asarray(action, dtype=np.float32)
+            with np.errstate(over="ignore"):  # too large for float32: inf, refused below
+                point = np.asarray(action, dtype=np.float32)
         except (TypeError, ValueError) as error:
             raise ValueError(f"invalid action {action!r} for {self.action_space}") from error
         if point.shape != (self.dim,) or not np.all(np.isfinite(point)):

@@ -9,7 +9,7 @@ and in the reference world. Off-policy estimates (IPS, SNIPS) on the held-out li
 third opinion for agents whose action probabilities depend on the observation alone (and, for BC and
 DPO, the tracks their session has played, which the logs show).
 
-    # 1000 episodes; about 13 min
+    # 1000 episodes; about 20 minutes on a shared 2-core machine, training included
     python -m benchmarks.leaderboard --out results/leaderboard
     # 200 episodes, quick training
     python -m benchmarks.leaderboard --quick --out results/leaderboard

@@ -21,7 +21,7 @@ A policy passes a mode if at most `max_violation_rate` of its rollouts violate. 
 rollouts (same scenarios, seeds and thresholds) are then played in the reference world, which
 says whether the world model's verdict was right.
 
-    # about 5 minutes (agents cached in results/agents)
+    # about 8 minutes (agents cached in results/agents)
     python -m benchmarks.stress --out results/stress
     python -m benchmarks.stress --quick --out results/stress
 

@@ -11,7 +11,7 @@ from gymnasium.vector.utils import batch_space
 
 from amrs_gym.envs.checks import reset_options, vector_length
 from amrs_gym.simulator import SessionConfig, SessionView, observation_space
-from amrs_gym.simulator.config import START_CHOICES
+from amrs_gym.simulator.config import MAX_SESSIONS, START_CHOICES
 from amrs_gym.validation import check_choice, check_int
 
 
@@ -35,7 +35,7 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
         `max_episode_steps` (what `make_vec` passes on) is the episode length, and must agree
         with `episode_length` when both are given.
         """
-        num_envs = check_int("num_envs", num_envs, 1)
+        num_envs = check_int("num_envs", num_envs, 1, MAX_SESSIONS)
         vector_length(session, max_episode_steps)
         self.config = SessionConfig.from_options(mode, **session)
         self.num_envs, self.mode, self.start = num_envs, self.config.mode, self.config.start

@@ -27,6 +27,8 @@ from amrs_gym.world_model.protocol import ListenerModel
 
 COHORT_CHOICES = (*COHORTS, "mixed")
 START_CHOICES = ("history", "cold")
+MAX_SESSIONS = 65_536
+"""Most sessions one batch holds (each keeps about 0.13 MB of world-model state)."""
 
 
 _MODELS: dict[tuple[str, str], ListenerModel] = {}
@@ -167,7 +169,7 @@ class SessionConfig:
 
     def create(self, n: int, outcomes: OutcomeSource | None = None) -> ListeningSessions:
         """N sessions whose outcomes come from `outcomes` (default: drawn from the world model)."""
-        check_int("n", n, 1)
+        check_int("n", n, 1, MAX_SESSIONS)
         return ListeningSessions(self, int(n), outcomes or WorldModelOutcomes())
 
     def reference_outcomes(self, world: ReferenceWorld | None = None) -> ReferenceOutcomes:

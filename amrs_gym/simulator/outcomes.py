@@ -111,23 +111,27 @@ def _predicted(prediction: StepPrediction) -> tuple[np.ndarray, ...]:
     )
 
 
-class WorldModelOutcomes:
+class _ModelAffect:
+    """A source with no latent state: the affect it knows is the world model's estimate."""
+
+    def reset(
+        self, rows: np.ndarray, picks: list[StartSession], cold: bool, rng: np.random.Generator
+    ) -> None:
+        """Nothing to place."""
+        return None
+
+    def affect(self, sessions: ListeningSessions) -> np.ndarray:
+        """The world model's estimate."""
+        return sessions.affect
+
+
+class WorldModelOutcomes(_ModelAffect):
     """Outcomes drawn from the world model's prediction: the simulator.
 
     Session i draws five uniforms from its own generator per step (skip, engagement bin, place in
     the bin, and two for the affect realisation), and only while `live`: N sessions behave like N
     single envs.
     """
-
-    def reset(
-        self, rows: np.ndarray, picks: list[StartSession], cold: bool, rng: np.random.Generator
-    ) -> None:
-        """Nothing to place: the world model is the listener."""
-        return None
-
-    def affect(self, sessions: ListeningSessions) -> np.ndarray:
-        """The world model's estimate."""
-        return sessions.affect
 
     def draw(
         self,
@@ -285,7 +289,7 @@ class ReferenceOutcomes:
         raise RuntimeError("only world-model sessions can be forked")
 
 
-class LoggedOutcomes:
+class LoggedOutcomes(_ModelAffect):
     """The logged outcomes of replayed sessions: step t of session i is `logged[i, t]`.
 
     Engagement is the logged one; the like term is the rating where one was given, else the
@@ -297,16 +301,6 @@ class LoggedOutcomes:
     def __init__(self, logged: Feedback):
         """Every field (n, T): the logged response of each session's t-th track."""
         self.logged = logged
-
-    def reset(
-        self, rows: np.ndarray, picks: list[StartSession], cold: bool, rng: np.random.Generator
-    ) -> None:
-        """Nothing to place: the logs are fixed."""
-        return None
-
-    def affect(self, sessions: ListeningSessions) -> np.ndarray:
-        """The world model's estimate (the logs have no affect between reports)."""
-        return sessions.affect
 
     def draw(
         self,

@@ -1,23 +1,8 @@
 import numpy as np
-import pytest
 import torch
 
-from amrs_gym.world_model.features import sessions_to_tensors
-from amrs_gym.world_model.model import WorldModel, WorldModelConfig
 from amrs_gym.world_model.training import masked_losses, total_loss
-
-
-@pytest.fixture(scope="module")
-def batch(small_dataset):
-    logs = small_dataset.logs
-    chosen = logs["listener_id"].isin(logs["listener_id"].unique()[:12])
-    return sessions_to_tensors(logs[chosen])
-
-
-def _model(catalog, **kwargs) -> WorldModel:
-    torch.manual_seed(0)
-    model = WorldModel(WorldModelConfig(**kwargs), torch.as_tensor(catalog.embeddings))
-    return model.eval()
+from tests.world_model.conftest import make_model
 
 
 def test_batch_has_previous_session_context(batch) -> None:
@@ -28,7 +13,7 @@ def test_batch_has_previous_session_context(batch) -> None:
 
 
 def test_missing_labels_contribute_nothing(small_dataset, batch) -> None:
-    model = _model(small_dataset.catalog)
+    model = make_model(small_dataset.catalog)
     with torch.no_grad():
         prediction = model(batch)
     losses = masked_losses(prediction, batch)
@@ -50,7 +35,7 @@ def test_missing_labels_contribute_nothing(small_dataset, batch) -> None:
 
 
 def test_all_missing_labels_give_zero_not_nan(small_dataset, batch) -> None:
-    model = _model(small_dataset.catalog)
+    model = make_model(small_dataset.catalog)
     empty = batch.index(slice(0, 4))
     empty.rating = torch.full_like(empty.rating, float("nan"))
     empty.valence = torch.full_like(empty.valence, float("nan"))
@@ -60,7 +45,7 @@ def test_all_missing_labels_give_zero_not_nan(small_dataset, batch) -> None:
 
 
 def test_history_free_ignores_history(small_dataset, batch) -> None:
-    model = _model(small_dataset.catalog, use_history=False)
+    model = make_model(small_dataset.catalog, use_history=False)
     shuffled = batch.index(slice(None))
     shuffled.feedback = torch.flip(batch.feedback, dims=[1])
     with torch.no_grad():

@@ -24,6 +24,7 @@ from amrs_gym.world_model.torch_rollout import (
     predict_next,
     start_state,
 )
+from tests.world_model.conftest import make_model
 
 
 def test_a_gru_checkpoint_drives_the_env_and_the_vector_env(tmp_path) -> None:
@@ -55,22 +56,9 @@ def test_a_gru_checkpoint_drives_the_env_and_the_vector_env(tmp_path) -> None:
     assert batch.shape == (3, 31) and np.isfinite(rewards).all()
 
 
-@pytest.fixture(scope="module")
-def batch(small_dataset):
-    logs = small_dataset.logs
-    chosen = logs["listener_id"].isin(logs["listener_id"].unique()[:12])
-    return sessions_to_tensors(logs[chosen])
-
-
-def _model(catalog, **kwargs) -> WorldModel:
-    torch.manual_seed(0)
-    model = WorldModel(WorldModelConfig(**kwargs), torch.as_tensor(catalog.embeddings))
-    return model.eval()
-
-
 @pytest.mark.parametrize("encoder", ["transformer", "gru"])
 def test_incremental_prediction_equals_full_recomputation(small_dataset, batch, encoder) -> None:
-    model = _model(small_dataset.catalog, encoder=encoder)
+    model = make_model(small_dataset.catalog, encoder=encoder)
     with torch.no_grad():
         full = model(batch)
         state = start_state(model, batch.mode, batch.cohort, batch.start)
@@ -97,7 +85,7 @@ def test_incremental_matches_full_for_one_listener(small_dataset) -> None:
     listener = logs.groupby("listener_id")["session_id"].nunique().idxmax()
     batch = sessions_to_tensors(logs[logs["listener_id"] == listener]).index(slice(1, 2))
     assert (batch.segment == 0).any()
-    model = _model(small_dataset.catalog)
+    model = make_model(small_dataset.catalog)
     with torch.no_grad():
         full = model(batch)
         state = start_state(model, batch.mode, batch.cohort, batch.start)

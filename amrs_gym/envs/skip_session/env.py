@@ -361,7 +361,8 @@ class SkipSessionEnv(gym.Env[np.ndarray, np.ndarray]):
                 f"the episode ended after max_steps={self.max_steps} tracks; call reset()"
             )
         try:
-            point = np.asarray(action, dtype=np.float32)
+            with np.errstate(over="ignore"):  # too large for float32: inf, refused below
+                point = np.asarray(action, dtype=np.float32)
         except (TypeError, ValueError) as error:
             raise ValueError(f"invalid action {action!r} for {self.action_space}") from error
         if point.shape != self.action_space.shape or not np.all(np.isfinite(point)):

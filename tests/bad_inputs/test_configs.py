@@ -1,0 +1,73 @@
+"""Configs refuse bad fields by name when they are built; good ones are accepted unchanged."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import agents
+from amrs_gym.data.generate import DatasetConfig
+from amrs_gym.reward import Utility
+from amrs_gym.simulator import SessionConfig
+from amrs_gym.world_model.config import WorldModelConfig
+from amrs_gym.world_model.training import TrainConfig
+from tests.bad_inputs.conftest import ANYTHING
+
+
+def refused_by_name_or_accepted(build, name: str, value: object) -> object | None:
+    """Build with one field set to `value`: either it works or a ValueError names the field."""
+    try:
+        return build(**{name: value})
+    except ValueError as error:
+        assert name in str(error), f"{name}={value!r}: {error}"
+        return None
+
+
+SESSION_FIELDS = ("cohort", "start", "history_length", "episode_length", "utility")
+
+
+@pytest.mark.parametrize("name", SESSION_FIELDS)
+@given(value=ANYTHING)
+def test_session_config_fields(name: str, value: object) -> None:
+    config = refused_by_name_or_accepted(lambda **kw: SessionConfig("calm", **kw), name, value)
+    if config is not None and name.endswith("_length"):
+        assert isinstance(config.__dict__[name], int) and config.__dict__[name] >= 0
+
+
+@pytest.mark.parametrize("name", [f.name for f in fields(Utility) if f.name != "mode"])
+@given(value=ANYTHING)
+def test_utility_weights_and_targets(name: str, value: object) -> None:
+    base = {"mode": "calm", "target_valence": 0.4, "target_arousal": -0.4}
+    utility = refused_by_name_or_accepted(lambda **kw: Utility(**{**base, **kw}), name, value)
+    if utility is not None:
+        assert all(
+            math.isfinite(getattr(utility, f.name)) for f in fields(utility) if f.name != "mode"
+        )
+
+
+@pytest.mark.parametrize(
+    ("config_type", "names"),
+    [
+        (WorldModelConfig, ("d_model", "n_heads", "dropout", "max_len", "encoder", "use_history")),
+        (TrainConfig, ("epochs", "batch_size", "learning_rate", "patience", "seed")),
+        (DatasetConfig, ("n_listeners", "n_sessions", "min_length", "seed")),
+    ],
+)
+@given(data=st.data())
+def test_library_configs(config_type, names, data) -> None:
+    name = data.draw(st.sampled_from(names))
+    refused_by_name_or_accepted(config_type, name, data.draw(ANYTHING))
+
+
+@pytest.mark.parametrize("agent", ["bc", "dpo", "greedy", "popular", "cql"])
+@given(data=st.data())
+def test_agent_configs(agent: str, data) -> None:
+    names = [f.name for f in fields(agents.agent_class(agent).config_type)]
+    name = data.draw(st.sampled_from(names))
+    refused_by_name_or_accepted(
+        lambda **kw: agents.make(agent, mode="calm", **kw), name, data.draw(ANYTHING)
+    )

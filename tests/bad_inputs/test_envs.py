@@ -1,0 +1,109 @@
+"""Every env refuses bad actions, reset options and constructor arguments by name, and under any
+valid play returns finite rewards and observations inside its space."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import amrs_gym  # noqa: F401  (registers the ids)
+from tests.bad_inputs.conftest import ANYTHING
+
+ENV_IDS = [
+    "AMRS-Calm-v0",
+    "AMRS-Sleep-Reference-v0",
+    "AMRS-FeatureTarget-v0",
+    "AMRS-SkipSession-v0",
+]
+
+
+@pytest.fixture(scope="module")
+def envs() -> dict[str, gym.Env]:
+    return {env_id: gym.make(env_id) for env_id in ENV_IDS}
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@given(options=ANYTHING)
+def test_reset_options_are_checked(envs, env_id: str, options: object) -> None:
+    env = envs[env_id]
+    try:
+        obs, _ = env.reset(seed=0, options=options)
+    except ValueError as error:
+        assert "option" in str(error) or "start" in str(error) or "target" in str(error), error
+        return
+    assert env.observation_space.contains(obs)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@given(action=st.one_of(ANYTHING, st.lists(st.floats(), min_size=5, max_size=5)))
+def test_any_action_is_played_or_refused(envs, env_id: str, action: object) -> None:
+    env = envs[env_id].unwrapped
+    env.reset(seed=1)
+    try:
+        obs, reward, *_ = env.step(action)
+    except ValueError as error:
+        assert "action" in str(error), error
+        return
+    assert np.isfinite(reward) and env.observation_space.contains(obs)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+@given(seed=st.integers(0, 2**31), steps=st.integers(1, 25))
+def test_valid_play_stays_finite_and_in_space(envs, env_id: str, seed: int, steps: int) -> None:
+    env = envs[env_id]
+    obs, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    for _ in range(steps):
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        assert np.isfinite(reward) and env.observation_space.contains(obs)
+        assert all(np.isfinite(v) for v in info.values() if isinstance(v, float))
+        if terminated or truncated:
+            obs, _ = env.reset()
+
+
+@given(num_envs=ANYTHING)
+def test_vector_env_sizes(num_envs: object) -> None:
+    try:
+        envs = gym.make_vec(
+            "AMRS-Calm-v0", num_envs=num_envs, vectorization_mode="vector_entry_point"
+        )
+    except ValueError as error:
+        assert "num_envs" in str(error), error
+        return
+    assert envs.num_envs == num_envs
+
+
+@given(actions=st.one_of(ANYTHING, st.lists(st.integers(-5, 1300), min_size=0, max_size=4)))
+def test_vector_env_actions(actions: object) -> None:
+    envs = gym.make_vec("AMRS-Calm-v0", num_envs=3, vectorization_mode="vector_entry_point")
+    envs.reset(seed=0)
+    try:
+        obs, rewards, *_ = envs.step(np.asarray(actions))
+    except ValueError as error:
+        assert "actions" in str(error), error
+        return
+    assert np.isfinite(rewards).all() and envs.observation_space.contains(obs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"episode_length": 40, "max_episode_steps": 30}, "differs from episode_length=40"),
+        ({"history_length": 1.5}, "history_length must be an integer"),
+        ({"checkpoint": "x"}, "unknown argument"),
+    ],
+)
+def test_vector_env_arguments(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        gym.make_vec("AMRS-Calm-v0", num_envs=2, vectorization_mode="vector_entry_point", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"dims": 10**6}, {"levels": 10**5}, {"dims": 0}, {"levels": 1.5}]
+)
+def test_feature_target_grids_are_bounded(kwargs: dict) -> None:
+    with pytest.raises(ValueError, match=r"(dims|levels) must be an integer in"):
+        gym.make("AMRS-FeatureTarget-v0", **kwargs)
