@@ -1,8 +1,9 @@
 """Train an agent, or load it from a cache of agent files when one was trained the same way.
 
-A cached file is reused only if its header matches the agent's config, the training setting
-(quick or full) and the data's catalog and observation sizes; a file that is missing, stale or
-unreadable is retrained and rewritten. Agents that fine-tune another (DPO names its reference
+Files are named `<agent>-<mode>[-quick]-<bundle fingerprint>.npz`: one cache serves several
+bundles. A cached file is reused only if its header matches the agent's config and the data's
+catalog and observation sizes; a file that is missing, stale or unreadable is retrained and
+rewritten. Agents that fine-tune another (DPO names its reference
 in its config) get that reference from the same cache.
 """
 
@@ -23,7 +24,7 @@ from agents.weights import AgentFileError, load_weights
 
 def cache_path(cache: Path, name: str, data: TrainingData) -> Path:
     """Where the cache keeps agent `name` trained on `data`."""
-    return cache / f"{name}-{data.mode}{'-quick' if data.quick else ''}.npz"
+    return cache / f"{name}-{data.mode}{'-quick' if data.quick else ''}-{data.source}.npz"
 
 
 def train_or_load(

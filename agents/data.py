@@ -13,12 +13,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agents.replay import LoggedSteps, replay_logs
 from amrs_gym import defaults
+from amrs_gym.bundle import Bundle
 from amrs_gym.catalog import Catalog
 from amrs_gym.modes import check_mode
 from amrs_gym.reward import Utility, default_utility
-from amrs_gym.simulator import ListeningSessions, SessionConfig, observation_size
+from amrs_gym.simulator import (
+    ListeningSessions,
+    LoggedSteps,
+    SessionConfig,
+    observation_size,
+    replay_logs,
+)
 from amrs_gym.world_model.protocol import ListenerModel
 
 EPISODE_LENGTH = 20
@@ -39,6 +45,8 @@ class TrainingData:
     utility: Utility
     world_model: ListenerModel | str | Path = defaults.CHECKPOINT_PATH
     """The world model agents may roll out in (a `ListenerModel` or a checkpoint file)."""
+    source: str = "default"
+    """What the data came from, for agent caches: a bundle's fingerprint."""
     quick: bool = False
     """Agents train briefly (tests, `--quick` benchmarks)."""
     seed: int = 0
@@ -49,9 +57,22 @@ class TrainingData:
     def default(
         cls, mode: str, quick: bool = False, seed: int = 0, utility: Utility | None = None
     ) -> TrainingData:
-        """The default logs' training listeners; `quick` keeps a fifth of them."""
+        """The shipped bundle's training listeners; `quick` keeps a fifth of them."""
+        return cls.from_bundle(defaults.default_bundle(), mode, quick, seed, utility)
+
+    @classmethod
+    def from_bundle(
+        cls,
+        bundle: Bundle | str | Path,
+        mode: str,
+        quick: bool = False,
+        seed: int = 0,
+        utility: Utility | None = None,
+    ) -> TrainingData:
+        """A bundle's training (train + validation) listeners; `quick` keeps a fifth of them."""
         check_mode(mode)
-        split = defaults.default_split()
+        bundle = Bundle.load(bundle)
+        split = bundle.split
         logs = pd.concat([split.train, split.val], ignore_index=True)
         if quick:
             listeners = np.sort(logs["listener_id"].unique())
@@ -62,8 +83,10 @@ class TrainingData:
         return cls(
             mode,
             logs,
-            defaults.default_catalog(),
+            bundle.catalog,
             utility or default_utility(mode),
+            world_model=bundle.checkpoint,
+            source=bundle.fingerprint,
             quick=quick,
             seed=seed,
         )

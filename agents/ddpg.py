@@ -33,8 +33,7 @@ from stable_baselines3.common.vec_env import DummyVecEnv
 from agents.adapters.sb3 import SB3Agent, SpacesOnlyEnv, net_arch, observation_box
 from agents.data import TrainingData
 from agents.weights import AgentFileError
-from amrs_gym import defaults
-from amrs_gym.catalog import Catalog
+from amrs_gym.catalog import DESCRIPTOR_COLUMNS, Catalog, CatalogError
 from amrs_gym.wrappers import ContinuousTrackAction
 
 FEATURE_DIM = 5
@@ -168,22 +167,32 @@ class DDPGAgent(SB3Agent):
         """
         return self.tracks_for(self.policy_actions(observation), played)
 
-    # ----- weights-only files: the policy plus which catalog its actions index -----
+    # ----- weights-only files: the policy plus the catalog its actions index -----
 
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = super()._arrays()
         if self.catalog is None:
             raise RuntimeError("the ddpg agent has no catalog yet: fit() or load() it first")
         arrays["catalog_fingerprint"] = np.array(self.catalog.fingerprint())
+        arrays["catalog_embeddings"] = self.catalog.embeddings
+        for name in DESCRIPTOR_COLUMNS:
+            arrays[f"catalog_{name}"] = getattr(self.catalog, name)
         return arrays
 
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         super()._set_arrays(arrays)
-        catalog = defaults.default_catalog()
+        try:
+            catalog = Catalog(
+                embeddings=arrays["catalog_embeddings"],
+                **{name: arrays[f"catalog_{name}"] for name in DESCRIPTOR_COLUMNS},
+                source="ddpg agent file",
+            )
+        except (KeyError, CatalogError) as error:
+            raise AgentFileError(f"the ddpg agent file has no usable catalog ({error})") from None
         saved = str(arrays.get("catalog_fingerprint", ""))
         if saved != catalog.fingerprint():
             raise AgentFileError(
-                f"the ddpg agent was trained on catalog {saved!r}, "
-                f"the default is {catalog.fingerprint()!r}"
+                f"the ddpg agent file's catalog has fingerprint {catalog.fingerprint()!r}, "
+                f"its header says {saved!r}"
             )
         self._use_catalog(catalog)

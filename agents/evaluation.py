@@ -16,12 +16,11 @@ import numpy as np
 
 from agents.data import EPISODE_LENGTH
 from agents.protocol import Agent, bound, needs_view
-from agents.replay import LoggedSteps, replay_logs
-from amrs_gym import defaults
+from amrs_gym.bundle import Bundle
 from amrs_gym.metrics import Episodes, evaluate_episodes, off_policy_estimates
 from amrs_gym.reference_world import ReferenceWorld
 from amrs_gym.reward import Utility
-from amrs_gym.simulator import SessionConfig
+from amrs_gym.simulator import LoggedSteps, SessionConfig, replay_logs
 from amrs_gym.validation import check_choice
 
 Evaluator = Literal["world_model", "reference"]
@@ -106,6 +105,11 @@ def off_policy(agent: Agent, steps: LoggedSteps, clip: float = 100.0) -> dict[st
     `action_probabilities` from the observation and their state (the session's played tracks,
     rebuilt from the logs); NaN for others and for session-aware agents.
     """
+    if not np.isfinite(steps.propensities).all():
+        raise ValueError(
+            "off-policy estimates need the logging policy's propensities: these logs have none "
+            "(column propensity)"
+        )
     probabilities = getattr(agent, "action_probabilities", None)
     if probabilities is None or needs_view(agent):
         return {"ips_utility": float("nan"), "snips_utility": float("nan")}
@@ -119,10 +123,12 @@ def off_policy(agent: Agent, steps: LoggedSteps, clip: float = 100.0) -> dict[st
     return {"ips_utility": estimate["ips_utility"], "snips_utility": estimate["snips_utility"]}
 
 
-def held_out_steps(mode: str, utility: Utility | None = None) -> LoggedSteps:
-    """The held-out (test) listeners' logged sessions of `mode`, replayed.
+def held_out_steps(
+    mode: str, utility: Utility | None = None, bundle: Bundle | None = None
+) -> LoggedSteps:
+    """The bundle's held-out (test) listeners' logged sessions of `mode`, replayed.
 
-    Data no agent trained on.
+    Data no agent trained on (the shipped bundle's unless `bundle` is given).
     """
-    config = SessionConfig(mode, utility=utility, start_sessions=defaults.default_split().test)
+    config = SessionConfig(mode, utility=utility, bundle=bundle)
     return replay_logs(config, progress=False)

@@ -138,11 +138,24 @@ class Catalog:
 
     @classmethod
     def load(cls, path: str | Path) -> Catalog:
-        """Read a catalog written by `save`."""
+        """Read a catalog written by `save` (parquet; CSV with the same columns is accepted).
+
+        Raises:
+            CatalogError: the file is missing or unreadable, or a column is missing or bad.
+        """
         path = Path(path)
-        if not path.exists():
+        if not path.is_file():
             raise CatalogError(f"catalog file not found: {path}")
-        return cls.from_frame(pd.read_parquet(path), source=str(path))
+        try:
+            frame = pd.read_csv(path) if path.suffix == ".csv" else pd.read_parquet(path)
+        except Exception as exc:  # pyarrow and the CSV reader raise many unrelated types
+            raise CatalogError(
+                f"{path} is not a readable catalog file ({type(exc).__name__}: {exc})"
+            ) from None
+        try:
+            return cls.from_frame(frame, source=str(path))
+        except CatalogError as exc:
+            raise CatalogError(f"{path}: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -15,21 +15,39 @@ import pandas as pd
 def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
     """Call `write(tmp)` on a temporary file beside `path`, then rename it into place."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file ordinary permissions
-        _fsync(tmp)
-        os.replace(tmp, path)
-        _fsync(path.parent)  # the rename itself reaches the disk
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write_many({path: write})
     return path
+
+
+def atomic_write_many(writers: dict[Path, Callable[[Path], object]]) -> None:
+    """Write several files so that they appear together.
+
+    Every `write(tmp)` runs first (a failure leaves no file changed), then each is renamed into
+    place.
+    """
+    staged: dict[Path, Path] = {}
+    try:
+        for path, write in writers.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            os.close(fd)
+            staged[path] = Path(tmp_name)
+            write(staged[path])
+            _publishable(staged[path])
+        for path, tmp in staged.items():
+            os.replace(tmp, path)
+            _fsync(path.parent)
+    finally:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+
+
+def _publishable(tmp: Path) -> None:
+    """Give a temporary file ordinary permissions (mkstemp creates 0600) and flush it."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    _fsync(tmp)
 
 
 def _fsync(path: Path) -> None:
@@ -77,3 +95,22 @@ def atomic_write_text(text: str, path: str | Path) -> Path:
 def atomic_write_json(data: Any, path: str | Path) -> Path:
     """Write JSON with sorted keys and indentation, atomically."""
     return atomic_write_text(json.dumps(data, indent=2, sort_keys=True, default=float) + "\n", path)
+
+
+def pyplot() -> Any:
+    """Matplotlib's pyplot on the file-only Agg backend (imported on first use.
+
+    It is slow to import).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(figure: Any, path: Path, dpi: int = 110) -> None:
+    """Write a figure as PNG, atomically, and free it."""
+    atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=dpi, format="png"))
+    pyplot().close(figure)

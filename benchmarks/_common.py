@@ -23,7 +23,9 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 import numpy as np
 
 from amrs_gym import validation
-from amrs_gym.io import atomic_write, atomic_write_json, atomic_write_text
+from amrs_gym.io import atomic_write_json, atomic_write_text
+from amrs_gym.io import pyplot as pyplot  # re-exported for the benchmarks' plots
+from amrs_gym.io import save_figure as save_figure
 
 PACKAGES = (
     "amrs-gym",
@@ -85,25 +87,6 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return "\n".join(lines)
-
-
-def pyplot() -> Any:
-    """Matplotlib's pyplot on the file-only Agg backend (imported on first use.
-
-    It is slow to import).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(figure: Any, path: Path, dpi: int = 110) -> None:
-    """Write a figure as PNG, atomically, and free it."""
-    atomic_write(path, lambda tmp: figure.savefig(tmp, dpi=dpi, format="png"))
-    pyplot().close(figure)
 
 
 def write_outputs(out_dir: Path, name: str, data: dict[str, Any], markdown: str) -> None:
@@ -256,7 +239,8 @@ def cli(args_type: type[T], argv: list[str] | None = None) -> T:
     program with a one-line usage error.
     """
     module = sys.modules[args_type.__module__]
-    name = args_type.__module__.removesuffix(".__main__")
+    spec = getattr(module, "__spec__", None)  # run with -m, the module is "__main__"
+    name = (spec.name if spec is not None else args_type.__module__).removesuffix(".__main__")
     parser = argparse.ArgumentParser(
         prog=f"python -m {name}",
         description=module.__doc__,

@@ -28,6 +28,7 @@ from agents.bc import BCAgent, BCConfig
 from agents.data import TrainingData
 from agents.dpo import DPOAgent, DPOConfig
 from agents.evaluation import rollout
+from amrs_gym import defaults
 from amrs_gym.io import prepare_output_dir
 from amrs_gym.modes import MODES
 from benchmarks._common import (
@@ -64,15 +65,20 @@ class Args:
     """Validation episodes per policy."""
     workers: int = field(default=2, metadata={"min": 1})
     """Modes run in parallel processes."""
+    bundle: str | None = None
+    """Simulator bundle directory (default: the shipped one)."""
 
     def __post_init__(self) -> None:
         check_fields(self)
+        defaults.bundle_or_shipped(self.bundle)  # a bad bundle is refused now, in one line
 
 
 def run_one(args: Args, mode: str) -> dict[str, Any]:
     """BC and each DPO variant of one mode, scored in the world model on training listeners."""
     torch.set_num_threads(1)
-    data = TrainingData.default(mode, quick=args.quick, seed=args.seed)
+    data = TrainingData.from_bundle(
+        defaults.bundle_or_shipped(args.bundle), mode, quick=args.quick, seed=args.seed
+    )
     bc = BCAgent(mode, BCConfig(seed=args.seed)).fit(data)
 
     def score(agent: Any) -> dict[str, float]:

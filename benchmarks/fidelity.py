@@ -32,9 +32,10 @@ from amrs_gym.io import prepare_output_dir
 from amrs_gym.world_model.evaluation import (
     METRICS,
     RowPredictions,
-    expected_calibration_error,
     fidelity_metrics,
     gap_closed,
+    oracle_rows,
+    plot_calibration,
     predict_rows,
 )
 from amrs_gym.world_model.features import sessions_to_tensors
@@ -97,27 +98,6 @@ def _train_and_predict(
     scored = split.scored_test_rows()
     rows = predict_rows(trained.model, sessions_to_tensors(split.test, scored=scored))
     return name, rows, seconds
-
-
-def oracle_rows(test: pd.DataFrame, scored: np.ndarray) -> RowPredictions:
-    """The reference world's expected outcomes for the scored test rows.
-
-    Read from the latent columns of `test`.
-    """
-    rows = test[scored]
-    return RowPredictions(
-        skip_probability=rows["skip_probability"].to_numpy(),
-        expected_engagement=rows["expected_engagement"].to_numpy(),
-        like_probability=rows["like_probability"].to_numpy(),
-        valence=rows["true_valence"].to_numpy(),
-        arousal=rows["true_arousal"].to_numpy(),
-        skipped=rows["skipped"].to_numpy(),
-        engagement=rows["engagement"].to_numpy(),
-        rating=rows["rating"].to_numpy(),
-        valence_report=rows["valence_report"].to_numpy(),
-        arousal_report=rows["arousal_report"].to_numpy(),
-        row=np.flatnonzero(scored),
-    )
 
 
 def main(args: Args) -> dict[str, Any]:
@@ -231,31 +211,12 @@ def _markdown(report: dict[str, Any]) -> str:
 
 
 def _plots(out: Path, results: dict[str, RowPredictions], splits: dict[str, Split]) -> None:
-    plt = pyplot()
-    figure, axis = plt.subplots(figsize=(5, 5))
-    bins = np.linspace(0, 1, 11)
-    for name in ("world_model", "history_free", "gru"):
-        rows = results[f"listener_cold/{name}"]
-        index = np.clip(np.digitize(rows.skip_probability, bins) - 1, 0, 9)
-        observed = [
-            rows.skipped[index == b].mean() if (index == b).any() else np.nan for b in range(10)
-        ]
-        predicted = [
-            rows.skip_probability[index == b].mean() if (index == b).any() else np.nan
-            for b in range(10)
-        ]
-        ece = expected_calibration_error(rows.skip_probability, rows.skipped.astype(float))
-        axis.plot(predicted, observed, marker="o", label=f"{name} (ECE {ece:.3f})")
-    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
-    axis.set(
-        xlabel="predicted skip probability",
-        ylabel="observed skip frequency",
-        title="Calibration, listener-cold",
+    plot_calibration(
+        {name: results[f"listener_cold/{name}"] for name in ("world_model", "history_free", "gru")},
+        out / "calibration.png",
+        "Calibration, listener-cold",
     )
-    axis.legend()
-    figure.tight_layout()
-    save_figure(figure, out / "calibration.png", dpi=120)
-
+    plt = pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(10, 5))
     rows = results["listener_cold/world_model"]
     for axis, name in zip(axes, ("valence", "arousal"), strict=True):

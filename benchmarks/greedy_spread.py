@@ -97,9 +97,16 @@ class Args:
     """Modes to run."""
     workers: int = field(default=2, metadata={"min": 1})
     """Modes run in parallel processes."""
+    bundle: str | None = None
+    """Simulator bundle directory with a reference world (default: the shipped one)."""
 
     def __post_init__(self) -> None:
         check_fields(self)
+        if not defaults.bundle_or_shipped(self.bundle).has_truth:
+            raise ValueError(
+                f"--bundle {self.bundle}: has no reference world, and greedy's spread is measured "
+                "against the truth's one-step optimum"
+            )
 
 
 def world_variant(base: ReferenceWorld, name: str) -> ReferenceWorld:
@@ -141,15 +148,16 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
     """Every policy in every world variant for `mode`."""
     torch.set_num_threads(1)
     episodes = args.episodes or (100 if args.quick else 1000)
-    data = TrainingData.default(mode, quick=args.quick, seed=args.seed)
+    bundle = defaults.bundle_or_shipped(args.bundle)
+    data = TrainingData.from_bundle(bundle, mode, quick=args.quick, seed=args.seed)
     trained, _ = train_or_load(["bc"], data, Path(args.cache_dir), progress=False)
     policies = {
         "bc": trained["bc"],
         "greedy": GreedyAgent(mode, GreedyConfig(seed=args.seed)),
         "greedy_truth": GreedyAgent(mode, GreedyConfig(seed=args.seed, scorer="reference")),
     }
-    base = defaults.reference_world()
-    sessions = SessionConfig(mode, utility=data.utility)
+    base = bundle.reference_world()
+    sessions = SessionConfig(mode, utility=data.utility, bundle=bundle)
     out: dict[str, Any] = {}
     for world_name in WORLDS:
         world = world_variant(base, world_name)

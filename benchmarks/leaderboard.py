@@ -32,8 +32,7 @@ import pandas as pd
 import torch
 
 from agents.cache import train_or_load
-from agents.data import TrainingData
-from agents.evaluation import EVALUATORS, held_out_steps, off_policy, rollout
+from agents.evaluation import held_out_steps, off_policy, rollout
 from amrs_gym.io import atomic_write, prepare_output_dir
 from amrs_gym.modes import DEFAULT_TARGETS
 from amrs_gym.simulator import SessionConfig
@@ -86,15 +85,18 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
     """
     torch.set_num_threads(1)
     episodes = args.episodes or (200 if args.quick else 1000)
-    data = TrainingData.default(mode, quick=args.quick, seed=args.seed)
-    trained, fit_seconds = train_or_load(args.agents, data, Path(args.cache_dir), progress=False)
+    data = args.training_data(mode)
+    trained, fit_seconds = train_or_load(
+        args.runnable_agents(), data, Path(args.cache_dir), progress=False
+    )
     logged_distribution = data.logged_distribution()
-    steps = held_out_steps(mode, data.utility)
-    sessions = SessionConfig(mode, utility=data.utility)
+    sessions = SessionConfig(mode, utility=data.utility, bundle=args.simulator())
+    steps = held_out_steps(mode, data.utility, args.simulator())
+    with_propensities = bool(np.isfinite(steps.propensities).all())
     rows, trajectories, per_episode = [], {}, {}
     for name, agent in trained.items():
-        estimates = off_policy(agent, steps)
-        for evaluator in EVALUATORS:
+        estimates = off_policy(agent, steps) if with_propensities else {}
+        for evaluator in args.evaluators():
             started = time.perf_counter()
             result = rollout(
                 agent,
@@ -125,7 +127,7 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         evaluator: paired_difference(
             per_episode[("dpo", evaluator)], per_episode[("bc", evaluator)]
         )
-        for evaluator in EVALUATORS
+        for evaluator in args.evaluators()
         if ("dpo", evaluator) in per_episode and ("bc", evaluator) in per_episode
     }
     return {
@@ -134,6 +136,7 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         "trajectories": trajectories,
         "episodes": episodes,
         "dpo_minus_bc": paired,
+        "off_policy": "" if with_propensities else "skipped: the logs carry no propensities",
     }
 
 
@@ -151,8 +154,13 @@ def paired_difference(a: list[float], b: list[float]) -> dict[str, float]:
 
 
 def summarise(table: pd.DataFrame) -> dict[str, Any]:
-    """Per mode: rank agreement of the two evaluators, exploitation gaps, and the DPO-vs-BC bars."""
+    """Per mode: rank agreement of the two evaluators, exploitation gaps, and the DPO-vs-BC bars.
+
+    Empty per mode when the table has no reference-world rows (a bundle without a truth).
+    """
     out: dict[str, Any] = {}
+    if "reference" not in set(table["evaluator"]):
+        return {str(mode): {} for mode in table["mode"].unique()}  # nothing to compare with
     for mode, part in table.groupby("mode", sort=False):
         utility = part.pivot(index="agent", columns="evaluator", values="utility_mean")
         rho = (
@@ -188,8 +196,10 @@ def main(args: Args) -> dict[str, Any]:
     """Run every mode, then write the table, the summary and the plots."""
     out = prepare_output_dir(args.out_dir)
     prepare_output_dir(args.cache_dir, "--cache")
+    skipped = args.announce_skipped()
     started = time.perf_counter()
     results = map_modes(run_one, args, args.modes, args.workers)
+    skipped += sorted({r["off_policy"] for r in results if r["off_policy"]})
     table = pd.DataFrame([row for r in results for row in r["rows"]])
     modes = summarise(table)
     for r in results:
@@ -197,6 +207,8 @@ def main(args: Args) -> dict[str, Any]:
             modes[r["mode"]]["dpo_minus_bc_paired"] = r["dpo_minus_bc"]
     report: dict[str, Any] = {
         "modes": modes,
+        "skipped": skipped,
+        "bundle": args.simulator().fingerprint,
         "episodes": results[0]["episodes"],
         "wall_seconds": time.perf_counter() - started,
         **provenance(args),
@@ -211,53 +223,57 @@ def main(args: Args) -> dict[str, Any]:
 
 
 def _markdown(table: pd.DataFrame, report: dict[str, Any]) -> str:
+    truth = "reference" in set(table["evaluator"])
+    primary = "reference" if truth else "world_model"
+    where = (
+        "in the reference world (the truth) and in the world model, with diversity in the "
+        "reference world"
+        if truth
+        else "in the world model (the bundle has no reference world), with diversity there"
+    )
     parts = [
-        f"Mean per-step utility (± 95% CI over {report['episodes']} episodes) "
-        "in the reference world "
-        "(the truth) and in the world model, with diversity in the reference world.",
+        f"Mean per-step utility (± 95% CI over {report['episodes']} episodes) {where}.",
+        *(f"- {line}" for line in report["skipped"]),
         "",
     ]
+    ope = "snips_utility" in table.columns
     for mode in table["mode"].unique():
         part = table[table["mode"] == mode]
-        ref = part[part["evaluator"] == "reference"].set_index("agent")
+        main = part[part["evaluator"] == primary].set_index("agent")
         wm = part[part["evaluator"] == "world_model"].set_index("agent")
         rows = [
             [
                 agent,
                 f"{r.utility_mean:.3f} ± {r.utility_ci95:.3f}",
-                f"{wm.loc[agent, 'utility_mean']:.3f}",
+                *([f"{wm.loc[agent, 'utility_mean']:.3f}"] if truth else []),
                 r.final_distance,
                 r.coverage,
                 r.ild,
                 r.top10_share,
                 r.kl_to_logged,
-                r.snips_utility,
+                *([r.snips_utility] if ope else []),
             ]
-            for agent, r in ref.sort_values("utility_mean", ascending=False).iterrows()
+            for agent, r in main.sort_values("utility_mean", ascending=False).iterrows()
         ]
         summary = report["modes"][mode]
-        parts += [
-            f"### {mode}",
-            "",
-            markdown_table(
-                [
-                    "agent",
-                    "utility (reference)",
-                    "utility (world model)",
-                    "final distance",
-                    "coverage",
-                    "ILD",
-                    "top-10 share",
-                    "KL to logged",
-                    "SNIPS",
-                ],
-                rows,
-            ),
-            "",
-            f"Spearman rank correlation, world model vs reference utility: "
-            f"{summary['spearman_world_model_vs_reference']:.2f}",
-            "",
+        header = [
+            "agent",
+            f"utility ({primary.replace('_', ' ')})",
+            *(["utility (world model)"] if truth else []),
+            "final distance",
+            "coverage",
+            "ILD",
+            "top-10 share",
+            "KL to logged",
+            *(["SNIPS"] if ope else []),
         ]
+        parts += [f"### {mode}", "", markdown_table(header, rows), ""]
+        if "spearman_world_model_vs_reference" in summary:
+            parts += [
+                f"Spearman rank correlation, world model vs reference utility: "
+                f"{summary['spearman_world_model_vs_reference']:.2f}",
+                "",
+            ]
         if "bars" in summary:
             parts += [
                 "Bars: "
@@ -283,10 +299,13 @@ def _plot_utility_vs_diversity(table: pd.DataFrame, path: Path) -> None:
 
     modes = list(table["mode"].unique())
     figure, axes = plt.subplots(1, len(modes), figsize=(4.5 * len(modes), 4.2), squeeze=False)
+    primary = "reference" if "reference" in set(table["evaluator"]) else "world_model"
     for axis, mode in zip(axes[0], modes, strict=True):
         part = table[table["mode"] == mode]
         for evaluator, marker in (("reference", "o"), ("world_model", "x")):
             rows = part[part["evaluator"] == evaluator]
+            if rows.empty:
+                continue
             axis.errorbar(
                 rows["coverage"],
                 rows["utility_mean"],
@@ -295,7 +314,7 @@ def _plot_utility_vs_diversity(table: pd.DataFrame, path: Path) -> None:
                 label=evaluator.replace("_", " "),
                 alpha=0.8,
             )
-            if evaluator == "reference":
+            if evaluator == primary:
                 for _, row in rows.iterrows():
                     axis.annotate(
                         row["agent"],
@@ -320,10 +339,12 @@ def _plot_trajectories(
     plt = pyplot()
 
     modes = list(trajectories)
+    seen = {evaluator for paths in trajectories.values() for _, evaluator in paths}
+    primary = "reference" if "reference" in seen else "world_model"
     figure, axes = plt.subplots(1, len(modes), figsize=(4.2 * len(modes), 4.2), squeeze=False)
     for axis, mode in zip(axes[0], modes, strict=True):
         for (agent, evaluator), path_points in trajectories[mode].items():
-            if evaluator != "reference":
+            if evaluator != primary:
                 continue
             points = np.asarray(path_points)
             axis.plot(points[:, 0], points[:, 1], marker=".", label=agent)
@@ -332,7 +353,7 @@ def _plot_trajectories(
             [target.valence], [target.arousal], marker="*", s=200, color="black", label="target"
         )
         axis.set(
-            title=f"{mode} (reference world)",
+            title=f"{mode} ({primary.replace('_', ' ')})",
             xlabel="valence",
             ylabel="arousal",
             xlim=(-1, 1),

@@ -70,14 +70,24 @@ class Args:
     quick: bool = False
     """20,000 vector and 2,000 single steps (for tests)."""
 
+    bundle: str | None = None
+    """Simulator bundle directory the envs run (default: the shipped one)."""
+
     def __post_init__(self) -> None:
         check_fields(self)
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """Arguments of the envs: the bundle, when one was given."""
+        return {} if self.bundle is None else {"bundle": self.bundle}
 
 
 def soak_vector(args: Args, steps: int) -> list[dict[str, float]]:
     """Step the vector env for `steps` sub-env steps; a sample every steps / samples."""
     envs = gym.make_vec(
-        args.env_id, num_envs=args.num_envs, vectorization_mode="vector_entry_point"
+        args.env_id,
+        num_envs=args.num_envs,
+        vectorization_mode="vector_entry_point",
+        **args.env_kwargs(),
     )
     envs.reset(seed=args.seed)
     rng = np.random.default_rng(args.seed)
@@ -93,7 +103,7 @@ def soak_vector(args: Args, steps: int) -> list[dict[str, float]]:
 
 def soak_single(args: Args, steps: int) -> list[dict[str, float]]:
     """Step one env for `steps` steps, resetting at each episode's end."""
-    env = gym.make(args.env_id)
+    env = gym.make(args.env_id, **args.env_kwargs())
     env.reset(seed=args.seed)
     env.action_space.seed(args.seed)
 

@@ -3,13 +3,15 @@
     # the full zoo, 4 modes: about 6 min on 2 cores
     python -m benchmarks.zoo --out results/agents
     python -m benchmarks.zoo --quick --modes calm --agents bc dpo
+    python -m benchmarks.zoo --bundle mine/bundle --out results/agents   # your own simulator
 
-Writes `<agent>-<mode>.npz` per agent (weights only; `agents.cache` says when a file is
-reused) and `zoo.json` / `zoo.md` with each agent's training time.
+Writes `<agent>-<mode>-<bundle fingerprint>.npz` per agent (weights only; `agents.cache` says
+when a file is reused) and `zoo.json` / `zoo.md` with each agent's training time.
 """
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -22,6 +24,9 @@ from tqdm.auto import tqdm
 import agents
 from agents.cache import train_or_load
 from agents.data import TrainingData
+from agents.evaluation import EVALUATORS, Evaluator
+from amrs_gym import defaults
+from amrs_gym.bundle import Bundle
 from amrs_gym.io import prepare_output_dir
 from amrs_gym.modes import MODES
 from benchmarks._common import check_fields, cli, markdown_table, provenance, write_outputs
@@ -43,6 +48,8 @@ class ZooArgs:
     """Registered agents to train (built-in or declared by an installed package)."""
     workers: int = field(default=2, metadata={"min": 1})
     """Modes run in parallel processes (one torch thread each)."""
+    bundle: str | None = None
+    """Simulator bundle directory (default: the shipped one)."""
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -52,6 +59,42 @@ class ZooArgs:
                 f"unknown agent(s) {', '.join(unknown)}; "
                 f"registered: {', '.join(agents.available())}"
             )
+        if self.bundle is not None:
+            Bundle.load(self.bundle)  # a bad bundle is refused now, in one line
+
+    def simulator(self) -> Bundle:
+        """The bundle every mode trains and plays in."""
+        return defaults.bundle_or_shipped(self.bundle)
+
+    def training_data(self, mode: str) -> TrainingData:
+        """The bundle's training listeners' data for `mode`."""
+        return TrainingData.from_bundle(self.simulator(), mode, quick=self.quick, seed=self.seed)
+
+    def runnable_agents(self) -> list[str]:
+        """`agents` less those that need a reference world the bundle does not have."""
+        if self.simulator().has_truth:
+            return list(self.agents)
+        return [n for n in self.agents if not getattr(agents.agent_class(n), "needs_truth", False)]
+
+    def evaluators(self) -> tuple[Evaluator, ...]:
+        """Both evaluators, or the world model alone when the bundle has no reference world."""
+        return EVALUATORS if self.simulator().has_truth else ("world_model",)
+
+    def announce_skipped(self) -> list[str]:
+        """One line per thing left out because the bundle has no reference world (printed)."""
+        bundle = self.simulator()
+        if bundle.has_truth:
+            return []
+        why = f"bundle {bundle.path.name} has no reference world (logs: {bundle.logs_source})"
+        lines = [f"skipped: the reference evaluator: {why}"]
+        lines += [
+            f"skipped: agent {name}: it replays the reference world's production policy; {why}"
+            for name in self.agents
+            if name not in self.runnable_agents()
+        ]
+        for line in lines:
+            print(line, file=sys.stderr)
+        return lines
 
 
 @dataclass
@@ -76,24 +119,25 @@ def map_modes(
 
 
 def _train_mode(args: Args, mode: str) -> tuple[str, dict[str, float]]:
-    data = TrainingData.default(mode, quick=args.quick, seed=args.seed)
-    _, seconds = train_or_load(args.agents, data, Path(args.out_dir), progress=False)
+    data = args.training_data(mode)
+    _, seconds = train_or_load(args.runnable_agents(), data, Path(args.out_dir), progress=False)
     return mode, seconds
 
 
 def main(args: Args) -> dict[str, Any]:
     """Train (or load) the zoo and write the timing table."""
     prepare_output_dir(args.out_dir)
+    skipped = args.announce_skipped()
     started = time.perf_counter()
     results = dict(map_modes(_train_mode, args, args.modes, args.workers))
     report = {
         "fit_seconds": results,
+        "skipped": skipped,
+        "bundle": args.simulator().fingerprint,
         "wall_seconds": time.perf_counter() - started,
         **provenance(args),
     }
-    rows = [
-        [name, *(results[m].get(name, float("nan")) for m in args.modes)] for name in args.agents
-    ]
+    rows = [[name, *(results[m][name] for m in args.modes)] for name in args.runnable_agents()]
     markdown = "\n".join(
         [
             "Fit seconds per agent and mode (0 = loaded from the cache):",

@@ -3,7 +3,8 @@
 The logged dataset, batched greedy acting, and weights-only files.
 
 The data. The training listeners' logged sessions of the mode, replayed through the world model
-(`TrainingData.replay`, `agents.replay.LoggedSteps`), so the observations are exactly the env's.
+(`TrainingData.replay`, `amrs_gym.simulator.replay.LoggedSteps`), so the observations are exactly
+the env's (`amrs_gym.offline_data.d3rlpy_dataset`).
 Each replayed session becomes one episode of a `d3rlpy.dataset.MDPDataset` over the whole
 catalog (`action_size` = n_tracks, also for tracks never logged): no step is terminal (a
 listening session has no terminal state) and a session's last replayed step is a timeout. d3rlpy
@@ -14,7 +15,7 @@ The rewards are the mode's utility on the LOGGED outcomes: the logged engagement
 the listener gave one (else the world model's like probability), and the reported valence/arousal
 where reported, else the world model's estimate. Only about 1 step in 5 carries an affect report:
 filling the others with 0 would read as "neutral affect" and reward tracks for going unreported,
-so they take the world model's estimate instead (see `agents.replay`).
+so they take the world model's estimate instead (see `amrs_gym.simulator.replay`).
 
 Observations are standardised with the training data's mean and standard deviation (kept in
 the agent's file), since the context vector spans about [-10, 10] while the rest lies in [0, 1].
@@ -39,16 +40,14 @@ import d3rlpy
 import numpy as np
 import torch
 from d3rlpy.base import LearnableConfig
-from d3rlpy.constants import ActionSpace
-from d3rlpy.dataset import MDPDataset
 from d3rlpy.logging import NoopAdapterFactory
 from d3rlpy.models import VectorEncoderFactory
 from d3rlpy.optimizers import AdamFactory
 
 from agents.base import BaseAgent, as_batch
 from agents.data import TrainingData
-from agents.replay import LoggedSteps
 from agents.weights import AgentFileError, load_module_arrays, module_arrays
+from amrs_gym.offline_data import d3rlpy_dataset
 
 
 @dataclass(frozen=True)
@@ -71,26 +70,6 @@ class OfflineRLConfig:
     """Width of the Q-network's hidden layers (the output layer has one unit per track)."""
     layers: int = 2
     """Number of hidden layers."""
-
-
-def logged_dataset(
-    steps: LoggedSteps, n_tracks: int, mean: np.ndarray, std: np.ndarray
-) -> MDPDataset:
-    """The replayed logged sessions as a d3rlpy dataset.
-
-    One episode per session, ended by a timeout, observations standardised with `mean`/`std`.
-    """
-    if not steps.timeouts[-1]:
-        raise ValueError("the logged steps must end with a session's last step")
-    return MDPDataset(
-        observations=((steps.observations - mean) / std).astype(np.float32),
-        actions=steps.actions.astype(np.int64),
-        rewards=steps.rewards.astype(np.float32),
-        terminals=np.zeros(len(steps), dtype=np.float32),
-        timeouts=steps.timeouts.astype(np.float32),
-        action_space=ActionSpace.DISCRETE,
-        action_size=n_tracks,
-    )
 
 
 class D3rlpyAgent(BaseAgent):
@@ -141,7 +120,7 @@ class D3rlpyAgent(BaseAgent):
         steps = data.replay
         self.obs_mean = steps.observations.mean(axis=0).astype(np.float32)
         self.obs_std = np.maximum(steps.observations.std(axis=0), 1e-2).astype(np.float32)
-        dataset = logged_dataset(steps, data.n_tracks, self.obs_mean, self.obs_std)
+        dataset = d3rlpy_dataset(steps, data.n_tracks, self.obs_mean, self.obs_std)
         d3rlpy.seed(self.config.seed)
         self.algo = self._algo_config().create(device="cpu")
         n_steps = self.config.quick_steps if data.quick else self.config.n_steps

@@ -23,6 +23,7 @@ import torch
 from gymnasium import spaces
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.logger import Logger
 from stable_baselines3.common.vec_env import DummyVecEnv
 from tqdm.auto import tqdm
 
@@ -127,6 +128,7 @@ class SB3Agent(BaseAgent):
         env = self.training_env(data)
         try:
             self.model = self._new_model(env)
+            self.model.set_logger(Logger(folder=None, output_formats=[]))  # no SB3-* temp folders
             steps = self.config.quick_timesteps if data.quick else self.config.total_timesteps
             self.model.learn(
                 total_timesteps=steps, callback=TqdmProgress(steps, f"{self.name} {data.mode}")

@@ -65,17 +65,27 @@ class DatasetConfig:
         if not 1 <= self.min_length <= self.max_length:
             raise ValueError("need 1 <= min_length <= max_length")
 
+    def resolved(self) -> DatasetConfig:
+        """This config with the seeds and listener count it imposes written into its parts.
+
+        What it really builds, as its JSON should record it.
+        """
+        return replace(
+            self,
+            catalog=replace(self.catalog, seed=self.seed),
+            population=replace(self.population, n_listeners=self.n_listeners, seed=self.seed + 1),
+            policy=replace(self.policy, seed=self.seed + 2),
+        )
+
     def build_world(
         self, catalog: Catalog | None = None
     ) -> tuple[ReferenceWorld, ProductionPolicy]:
         """The reference world and production policy this config describes."""
-        catalog = catalog or replace(self.catalog, seed=self.seed).create()
-        population = replace(
-            self.population, n_listeners=self.n_listeners, seed=self.seed + 1
-        ).create(catalog)
+        parts = self.resolved()
+        catalog = catalog or parts.catalog.create()
+        population = parts.population.create(catalog)
         world = ReferenceWorld(catalog, population, self.world)
-        policy = replace(self.policy, seed=self.seed + 2).create(catalog, population)
-        return world, policy
+        return world, parts.policy.create(catalog, population)
 
     def create(self, catalog: Catalog | None = None, progress: bool = False) -> LoggedDataset:
         """Generate the logs (pass `catalog` to use a real annotated catalog instead)."""

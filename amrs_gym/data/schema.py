@@ -18,7 +18,11 @@ LOG_COLUMNS: dict[str, tuple[str, str]] = {
     "cohort": ("str", "consumer or clinical"),
     "position": ("int", "0-based position of the track in its session"),
     "track_id": ("int", "catalog index of the recommended track"),
-    "propensity": ("float", "logging policy's probability of that track, in (0, 1]"),
+    "propensity": (
+        "nullable",
+        "logging policy's probability of that track, in (0, 1]; optional, missing when unknown "
+        "(off-policy estimates need it)",
+    ),
     "engagement": ("float", "fraction of the track listened to, in [0, 1]"),
     "skipped": ("bool", "whether the listener skipped the track"),
     "rating": ("nullable", "1 like, 0 dislike, missing when not given"),
@@ -42,6 +46,10 @@ _RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+OPTIONAL_COLUMNS = ("propensity",)
+"""Columns a log may leave out; `validate_logs` then fills them with NaN (unknown)."""
+
+
 class LogSchemaError(ValueError):
     """Logged sessions that do not fit the schema; `problems` holds one line per problem."""
 
@@ -55,7 +63,7 @@ def find_problems(logs: pd.DataFrame, n_tracks: int | None = None) -> list[str]:
     problems = [
         f"{c}: missing column ({meaning})"
         for c, (_, meaning) in LOG_COLUMNS.items()
-        if c not in logs.columns
+        if c not in logs.columns and c not in OPTIONAL_COLUMNS
     ]
     for column, (kind, _) in LOG_COLUMNS.items():
         if column not in logs.columns:
@@ -151,6 +159,8 @@ def _column_problems(column: str, kind: str, values: pd.Series) -> list[str]:
 def validate_logs(logs: pd.DataFrame, n_tracks: int | None = None) -> pd.DataFrame:
     """Return `logs` with canonical dtypes, sorted by session and position.
 
+    A missing optional column (`propensity`) is added as NaN: unknown, never guessed.
+
     Raises:
         LogSchemaError: if `logs` breaks the schema (every problem listed).
     """
@@ -158,6 +168,9 @@ def validate_logs(logs: pd.DataFrame, n_tracks: int | None = None) -> pd.DataFra
     if problems:
         raise LogSchemaError(problems)
     logs = logs.copy()
+    for column in OPTIONAL_COLUMNS:
+        if column not in logs.columns:
+            logs[column] = np.nan
     for column, (kind, _) in LOG_COLUMNS.items():
         if kind == "int":
             logs[column] = logs[column].astype(np.int64)

@@ -93,12 +93,15 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
     | history_length | int | 20 | logged tracks kept as context |
     | episode_length | int | 20 | steps per episode |
     | utility | Utility or None | None | reward; None means `default_utility(mode)` |
-    | world_model | ListenerModel, path or None | None | a model or checkpoint file; None: shipped |
-    | start_sessions | DataFrame, path or None | None | start logs; None: the held-out listeners' |
-    | catalog | Catalog, path or None | None | the catalog; None means the shipped one |
+    | bundle | Bundle, directory or None | None | simulator bundle; None: the shipped one |
+    | world_model | ListenerModel, path or None | None | a model or checkpoint; None: the bundle's |
+    | start_sessions | DataFrame, path or None | None | start logs; None: the bundle's test ones |
+    | catalog | Catalog, path or None | None | the catalog; None means the bundle's |
 
-    `start_sessions` are logs whose sessions start episodes; None means the shipped held-out
-    listeners' (train agents on training listeners' logs).
+    A bundle (`python -m amrs_gym.world_model.train --logs LOGS --out BUNDLE`) brings its own
+    catalog, so the action space is `Discrete(n_tracks)` of that catalog. `start_sessions` are
+    logs whose sessions start episodes; None means the bundle's held-out (test) listeners' (train
+    agents on training listeners' logs).
 
     ## Version History
     - v0: first release.
@@ -106,6 +109,8 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
       listening env (`valence`, `arousal` added; `skip_probability`, `expected_engagement`,
       `like_probability` are the evaluator's); any `ListenerModel` can drive the env
       (`world_model`, which replaces `checkpoint`).
+    - v0, with simulator bundles: same dynamics; `bundle` (a platform's catalog, world model and
+      listeners).
 
     Example:
         >>> import gymnasium as gym, amrs_gym

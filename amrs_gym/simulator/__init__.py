@@ -28,6 +28,7 @@ from amrs_gym.simulator.outcomes import (
     StepOutcome,
     WorldModelOutcomes,
 )
+from amrs_gym.simulator.replay import LoggedSteps, replay_logs
 from amrs_gym.simulator.sessions import INFO_KEYS, ListeningSessions
 from amrs_gym.simulator.starts import StartSession, read_start_frame, start_sessions_for
 from amrs_gym.simulator.view import SessionView
@@ -38,6 +39,7 @@ __all__ = [
     "OBS_FIELDS",
     "ListeningSessions",
     "LoggedOutcomes",
+    "LoggedSteps",
     "OutcomeSource",
     "ReferenceOutcomes",
     "SessionConfig",
@@ -49,5 +51,6 @@ __all__ = [
     "observation_size",
     "observation_space",
     "read_start_frame",
+    "replay_logs",
     "start_sessions_for",
 ]

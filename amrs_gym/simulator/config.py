@@ -1,7 +1,7 @@
 """`SessionConfig`.
 
-What to simulate (mode, cohort, starts, lengths, utility, world model, starting sessions, catalog),
-validated once; `create(n)` builds the sessions.
+What to simulate (mode, cohort, starts, lengths, utility, and the bundle or the world model,
+starting sessions and catalog), validated once; `create(n)` builds the sessions.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from amrs_gym import defaults
+from amrs_gym.bundle import Bundle
 from amrs_gym.catalog import Catalog
 from amrs_gym.modes import COHORTS, check_mode, mode_index
 from amrs_gym.reference_world import ReferenceWorld
@@ -76,13 +77,16 @@ class SessionConfig:
     """Steps per episode."""
     utility: Utility | None = None
     """The reward; None means `default_utility(mode)`."""
+    bundle: Bundle | str | Path | None = None
+    """A simulator bundle (or its directory): its world model, catalog, held-out listeners' start
+    sessions and reference world (if it has one); None means the shipped default bundle."""
     world_model: ListenerModel | str | Path | None = None
-    """A `ListenerModel`, or a checkpoint file; None means the shipped checkpoint."""
+    """A `ListenerModel`, or a checkpoint file; None means the bundle's."""
     start_sessions: pd.DataFrame | str | Path | None = None
     """Logs (a DataFrame or a parquet/CSV file) whose sessions episodes start from; None means the
-    shipped held-out listeners' (train agents on training listeners' logs)."""
+    bundle's held-out listeners' (train agents on training listeners' logs)."""
     catalog: Catalog | str | Path | None = None
-    """The catalog (or its parquet file); None means the shipped one."""
+    """The catalog (or its parquet file); None means the bundle's."""
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -94,6 +98,12 @@ class SessionConfig:
         object.__setattr__(
             self, "episode_length", check_int("episode_length", self.episode_length, 1)
         )
+        if self.bundle is not None:
+            if not isinstance(self.bundle, Bundle | str | Path):
+                raise ValueError(
+                    f"bundle must be a bundle directory, a Bundle or None, got {self.bundle!r}"
+                )
+            object.__setattr__(self, "bundle", Bundle.load(self.bundle))
         if self.utility is not None:
             if not isinstance(self.utility, Utility):
                 raise ValueError(
@@ -103,6 +113,11 @@ class SessionConfig:
                 raise ValueError(
                     f"utility is for mode {self.utility.mode!r}, the sessions are {self.mode!r}"
                 )
+
+    @property
+    def resolved_bundle(self) -> Bundle:
+        """The bundle the missing pieces come from (the shipped one unless `bundle` was given)."""
+        return defaults.bundle_or_shipped(self.bundle)
 
     @classmethod
     def from_options(cls, mode: str, **options: Any) -> SessionConfig:
@@ -143,21 +158,21 @@ class SessionConfig:
     def start_frame(self) -> pd.DataFrame:
         """The logs episodes start from."""
         return (
-            defaults.start_sessions()
+            self.resolved_bundle.start_sessions
             if self.start_sessions is None
             else read_start_frame(self.start_sessions)
         )
 
     def _catalog(self) -> Catalog:
         if self.catalog is None:
-            return defaults.default_catalog()
+            return self.resolved_bundle.catalog
         if isinstance(self.catalog, Catalog):
             return self.catalog
         return Catalog.load(self.catalog)
 
     def _model(self, catalog: Catalog) -> ListenerModel:
         if self.world_model is None:
-            return _shared_model(str(defaults.CHECKPOINT_PATH), catalog)
+            return _shared_model(str(self.resolved_bundle.checkpoint), catalog)
         if isinstance(self.world_model, str | Path):
             return _shared_model(str(Path(self.world_model).resolve()), catalog)
         if not isinstance(self.world_model, ListenerModel):
@@ -173,7 +188,13 @@ class SessionConfig:
         return ListeningSessions(self, int(n), outcomes or WorldModelOutcomes())
 
     def reference_outcomes(self, world: ReferenceWorld | None = None) -> ReferenceOutcomes:
-        """Outcomes from `world` (default: the reference world behind the shipped logs)."""
+        """Outcomes from `world` (default: the bundle's reference world).
+
+        Raises:
+            NoTruthError: no `world` and the bundle's logs did not come from a reference world.
+        """
         return ReferenceOutcomes(
-            world or defaults.reference_world(), mode_index(self.mode), self.episode_length
+            world or self.resolved_bundle.reference_world(),
+            mode_index(self.mode),
+            self.episode_length,
         )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
+    from amrs_gym.reference_world import ProductionPolicy
     from amrs_gym.simulator.sessions import ListeningSessions
 
 
@@ -75,6 +76,10 @@ class SessionView:
         # (n,)
         """
         return self._sessions.last[:, 1] > 0.5
+
+    def production_policy(self) -> ProductionPolicy:
+        """The policy that logged the sessions' bundle (`NoTruthError` if it has no truth)."""
+        return self._sessions.config.resolved_bundle.production_policy()
 
     def one_step_utility(
         self, candidates: np.ndarray, rows: np.ndarray | None = None

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.metrics import roc_auc_score
 
+from amrs_gym.io import pyplot, save_figure
 from amrs_gym.world_model.features import SessionTensors
 from amrs_gym.world_model.model import WorldModel
 
@@ -67,6 +70,27 @@ def predict_rows(model: WorldModel, data: SessionTensors, batch_size: int = 256)
     return RowPredictions(**{name: np.concatenate(chunks) for name, chunks in parts.items()})
 
 
+def oracle_rows(test: pd.DataFrame, scored: np.ndarray) -> RowPredictions:
+    """The reference world's expected outcomes for the scored test rows.
+
+    Read from the latent columns of `test`.
+    """
+    rows = test[scored]
+    return RowPredictions(
+        skip_probability=rows["skip_probability"].to_numpy(),
+        expected_engagement=rows["expected_engagement"].to_numpy(),
+        like_probability=rows["like_probability"].to_numpy(),
+        valence=rows["true_valence"].to_numpy(),
+        arousal=rows["true_arousal"].to_numpy(),
+        skipped=rows["skipped"].to_numpy(),
+        engagement=rows["engagement"].to_numpy(),
+        rating=rows["rating"].to_numpy(),
+        valence_report=rows["valence_report"].to_numpy(),
+        arousal_report=rows["arousal_report"].to_numpy(),
+        row=np.flatnonzero(scored),
+    )
+
+
 def expected_calibration_error(
     probability: np.ndarray, outcome: np.ndarray, bins: int = 10
 ) -> float:
@@ -115,3 +139,21 @@ def gap_closed(model: float, baseline: float, ceiling: float) -> float:
     """Share of the baseline-to-ceiling gap that `model` closes (1 = reaches the ceiling)."""
     gap = ceiling - baseline
     return float((model - baseline) / gap) if gap != 0 else float("nan")
+
+
+def plot_calibration(models: dict[str, RowPredictions], path: Path, title: str) -> None:
+    """Reliability diagram of predicted skip probability, one line per model, as a PNG."""
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(5, 5))
+    for name, rows in models.items():
+        index = np.minimum((rows.skip_probability * 10).astype(int), 9)
+        filled = [b for b in range(10) if (index == b).any()]
+        predicted = [rows.skip_probability[index == b].mean() for b in filled]
+        observed = [rows.skipped[index == b].mean() for b in filled]
+        ece = expected_calibration_error(rows.skip_probability, rows.skipped.astype(float))
+        axis.plot(predicted, observed, marker="o", label=f"{name} (ECE {ece:.3f})")
+    axis.plot([0, 1], [0, 1], color="grey", linestyle="--", label="perfect calibration")
+    axis.set(xlabel="predicted skip probability", ylabel="observed skip frequency", title=title)
+    axis.legend()
+    figure.tight_layout()
+    save_figure(figure, path, dpi=120)

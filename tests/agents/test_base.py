@@ -7,7 +7,7 @@ import pytest
 
 import agents
 from agents.base import played_tracks, remember
-from agents.replay import LoggedSteps
+from amrs_gym.simulator import LoggedSteps
 
 
 def test_remember_writes_after_each_rows_last_track() -> None:
@@ -27,6 +27,7 @@ def test_played_tracks_clears_rows_at_episode_start_and_checks_the_state() -> No
 def test_played_before_rebuilds_each_logged_steps_past_tracks() -> None:
     steps = LoggedSteps(
         observations=np.zeros((5, 2), np.float32),
+        next_observations=np.zeros((5, 2), np.float32),
         actions=np.array([4, 5, 6, 7, 8]),
         propensities=np.ones(5),
         rewards=np.zeros(5),

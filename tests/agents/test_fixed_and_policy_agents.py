@@ -8,9 +8,8 @@ import pytest
 import agents
 from agents.evaluation import off_policy, rollout
 from agents.greedy import GreedyAgent, GreedyConfig
-from agents.replay import LoggedSteps
 from amrs_gym import defaults
-from amrs_gym.simulator import SessionConfig
+from amrs_gym.simulator import LoggedSteps, SessionConfig
 
 SIMPLE = ["random", "logged", "popular", "greedy", "bc"]
 
@@ -94,6 +93,7 @@ def test_off_policy_estimates_of_the_logging_policy_match_its_logged_value() -> 
 
     steps = LoggedSteps(
         observations=np.zeros((4, 79), np.float32),
+        next_observations=np.zeros((4, 79), np.float32),
         actions=np.zeros(4, np.int64),
         propensities=np.array([0.5, 0.25, 0.5, 0.25]),
         rewards=np.array([1.0, 2.0, 3.0, 4.0]),

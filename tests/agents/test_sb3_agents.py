@@ -102,3 +102,16 @@ def test_ddpg_acts_as_the_wrapper_it_trained_through(fitted, calm_data) -> None:
         played.append(info["track_id"])
     assert truncated
     assert len(set(played)) > 1  # with k > 1 a constant proposal still walks through several tracks
+
+
+def test_ddpg_files_carry_their_catalog_and_refuse_a_tampered_one(fitted, tmp_path) -> None:
+    agent = fitted["ddpg"]
+    agent.save(tmp_path / "ddpg.npz")
+    loaded = type(agent).load(tmp_path / "ddpg.npz")
+    assert loaded.catalog.fingerprint() == agent.catalog.fingerprint()
+    with np.load(tmp_path / "ddpg.npz", allow_pickle=False) as archive:
+        arrays = dict(archive)
+    arrays["array/catalog_embeddings"] = arrays["array/catalog_embeddings"][::-1].copy()
+    np.savez(tmp_path / "tampered.npz", **arrays)
+    with pytest.raises(ValueError, match="its header says"):
+        type(agent).load(tmp_path / "tampered.npz")

@@ -98,7 +98,7 @@ def test_quick_leaderboard_writes_the_contract(tmp_path) -> None:
     assert set(calm["exploitation_gap"]) == {"random", "logged", "bc", "dpo", "greedy"}
     for name in ("leaderboard.md", "utility_vs_diversity.png", "trajectories.png"):
         assert (tmp_path / name).stat().st_size > 0
-    assert (tmp_path / "agents" / "dpo-calm-quick.npz").exists()
+    assert list((tmp_path / "agents").glob("dpo-calm-quick-*.npz"))
     assert set(calm["dpo_minus_bc_paired"]) == {"world_model", "reference"}
 
 

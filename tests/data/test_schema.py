@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -5,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from amrs_gym import defaults
 from amrs_gym.data.generate import DatasetConfig
 from amrs_gym.data.logs_io import read_logs, write_dataset
 from amrs_gym.data.schema import LogSchemaError, find_problems, validate_logs
@@ -118,3 +120,41 @@ def test_cli_validate_unreadable_file(tmp_path) -> None:
 def test_sessions_that_break_the_schema_are_named(tiny, change, match) -> None:
     problems = find_problems(change(tiny.logs))
     assert any(match in problem for problem in problems), problems
+
+
+def test_cli_generate_keeps_the_shipped_catalog_and_records_what_it_used(tmp_path) -> None:
+    out = tmp_path / "logs.parquet"
+    made = _cli(
+        "generate", "--out", str(out), "--listeners", "20", "--sessions", "40", "--seed", "7"
+    )
+    assert made.returncode == 0, made.stderr
+    record = json.loads((tmp_path / "logs.config.json").read_text())
+    assert record["catalog"]["fingerprint"] == defaults.default_catalog().fingerprint()
+    assert "catalog" not in record["dataset"]  # not generated from the config's catalog part
+    assert record["dataset"]["seed"] == 7 and record["dataset"]["population"]["n_listeners"] == 20
+    assert record["dataset"]["population"]["seed"] == 8
+
+
+def test_cli_generate_checks_out_first_and_writes_all_files_or_none(tmp_path) -> None:
+    (tmp_path / "dir.parquet").mkdir()
+    refused = _cli("generate", "--out", str(tmp_path / "dir.parquet"), "--listeners", "5")
+    assert refused.returncode == 2 and "is a directory" in refused.stderr
+    assert "Traceback" not in refused.stderr and "generating" not in refused.stderr
+    assert _cli("generate", "--out", str(tmp_path / "logs.csv")).returncode == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.parquet"]
+
+
+def test_cli_validate_names_the_catalog_option_and_reads_csv(tiny, tmp_path) -> None:
+    path = write_dataset(tiny, tmp_path / "logs.parquet")
+    renamed = tmp_path / "renamed.csv"
+    pd.read_parquet(path).to_csv(renamed, index=False)
+    missing = _cli("validate", str(renamed))
+    assert missing.returncode == 1 and "--catalog" in missing.stdout
+    found = _cli("validate", str(renamed), "--catalog", str(tmp_path / "logs.catalog.parquet"))
+    assert found.returncode == 0 and found.stdout.startswith("valid:")
+
+
+def test_cli_catalog_refuses_a_folder_without_annotations_in_one_line(tmp_path) -> None:
+    result = _cli("catalog", "--deam", str(tmp_path), "--out", str(tmp_path / "c.parquet"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr

@@ -4,20 +4,21 @@ import sys
 import pytest
 import torch
 
-from amrs_gym import defaults
+from amrs_gym.bundle import Bundle
 from amrs_gym.world_model.checkpoint import load_checkpoint
 
 
 def _train(tmp_path, *launcher: str) -> tuple:
-    out = tmp_path / "model.npz"
+    out = tmp_path / "bundle"
     command = [*launcher, "-m", "amrs_gym.world_model.train", "--quick", "--out", str(out)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    return load_checkpoint(out, defaults.default_catalog())
+    bundle = Bundle.load(out)
+    return load_checkpoint(bundle.checkpoint, bundle.catalog)
 
 
 @pytest.mark.slow
-def test_two_process_ddp_run_trains_and_writes_a_loadable_checkpoint(tmp_path) -> None:
+def test_two_process_ddp_run_trains_and_writes_a_loadable_bundle(tmp_path) -> None:
     torchrun = [
         sys.executable,
         "-m",

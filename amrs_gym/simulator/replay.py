@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from amrs_gym.simulator import LoggedOutcomes, SessionConfig
+from amrs_gym.simulator.config import SessionConfig
+from amrs_gym.simulator.outcomes import LoggedOutcomes
 from amrs_gym.world_model.protocol import Feedback
 
 
@@ -25,6 +26,7 @@ class LoggedSteps:
     """Transitions of replayed logged sessions, in session order (N steps)."""
 
     observations: np.ndarray  # (N, obs_dim) float32, before the step
+    next_observations: np.ndarray  # (N, obs_dim) float32, after the step
     actions: np.ndarray  # (N,) logged track ids
     propensities: np.ndarray  # (N,) the logging policy's probability of that track
     rewards: np.ndarray  # (N,) the mode's utility on the logged outcome
@@ -96,10 +98,11 @@ def replay_logs(config: SessionConfig, batch: int = 512, progress: bool = True) 
             parts.append(
                 {
                     "observations": observations[live],
+                    "next_observations": sessions.observations()[live],
                     "actions": actions[live],
                     "propensities": table["propensity"][live, t],
                     "rewards": rewards[live],
-                    "timeouts": (t == length - 1)[live],
+                    "timeouts": (length - 1 == t)[live],
                     "session_id": np.array([ids[i] for i in chunk])[live],
                     "step": np.full(int(live.sum()), t),
                 }

@@ -1,0 +1,319 @@
+"""Build a bundle from logs and a catalog.
+
+Validate the logs, split listeners (test listeners are never trained on), train the world model
+and its history-free twin (in two processes), score both on the test listeners (the fidelity
+card), then write every piece into a fresh directory and move it into place in one rename.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from amrs_gym.bundle import bundle as layout
+from amrs_gym.bundle.bundle import Bundle, file_sha256, frame_fingerprint, pieces_fingerprint
+from amrs_gym.bundle.fidelity import card_markdown, fidelity_card
+from amrs_gym.bundle.model_card import model_card
+from amrs_gym.catalog import Catalog
+from amrs_gym.data.generate import DatasetConfig
+from amrs_gym.data.logs_io import world_record
+from amrs_gym.data.schema import LOG_COLUMNS, validate_logs
+from amrs_gym.data.splits import Split, split_by_listener
+from amrs_gym.io import atomic_write_json, atomic_write_parquet, atomic_write_text
+from amrs_gym.world_model.checkpoint import save_checkpoint
+from amrs_gym.world_model.config import WorldModelConfig
+from amrs_gym.world_model.features import sessions_to_tensors
+from amrs_gym.world_model.model import WorldModel
+from amrs_gym.world_model.train import fit_world_model
+from amrs_gym.world_model.training import TrainConfig
+
+LATENT_COLUMNS = (
+    "true_valence",
+    "true_arousal",
+    "true_valence_before",
+    "true_arousal_before",
+    "expected_engagement",
+    "skip_probability",
+    "like_probability",
+)
+"""Hidden-truth columns (`LoggedDataset.latent`) a frame may carry beside the log columns."""
+
+
+@dataclass(frozen=True)
+class BundleSource:
+    """The logs a bundle is built from, and what is known about where they came from."""
+
+    logs: pd.DataFrame
+    """Logged sessions (the schema of data/README.md); may carry the latent columns too."""
+    catalog: Catalog
+    description: str
+    """Where the logs came from, in words (recorded in the manifest and model card)."""
+    world: DatasetConfig | None = None
+    """The reference world's config when the logs came from one (the truth can be rebuilt)."""
+    regenerate_logs: bool = False
+    """Store world.json only and regenerate the logs from it (the shipped default: small)."""
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """How to split and train."""
+
+    model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    training: TrainConfig = field(default_factory=TrainConfig)
+    split_seed: int = 0
+    """Seed of the listener split (the shipped bundle uses 0)."""
+    workers: int = 2
+    """Processes: 2 trains the world model and its twin at once (one torch thread each)."""
+
+
+def check_bundle_dir(path: str | Path) -> Path:
+    """Check, before any work, that a bundle can be written at `path`.
+
+    Raises:
+        ValueError: one line naming the path and what is wrong.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"--out {path}: exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not (path / layout.MANIFEST).is_file():
+        raise ValueError(
+            f"--out {path}: a non-empty directory that is not a bundle (refusing to replace it)"
+        )
+    parent = path.resolve().parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryDirectory(dir=parent, prefix=f".{path.name}.check.").cleanup()
+    except OSError as error:
+        raise ValueError(f"--out {path}: cannot write there ({error.strerror or error})") from None
+    return path
+
+
+def _fit(
+    job: tuple[WorldModelConfig, np.ndarray, Any, Any, TrainConfig, bool],
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Train one model (in a worker process or this one); its weights as arrays and history."""
+    config, features, train, val, train_config, progress = job
+    torch.set_num_threads(1)
+    model, history = fit_world_model(config, features, train, val, train_config, progress)
+    return {k: v.detach().numpy() for k, v in model.state_dict().items()}, history
+
+
+def train_pair(
+    split: Split, catalog: Catalog, settings: BuildSettings, progress: bool = True
+) -> dict[str, tuple[WorldModel, dict[str, Any]]]:
+    """The world model and its history-free twin, fitted on `split.train` (early stopping on val).
+
+    With `settings.workers >= 2` the twin trains in a second process while this one shows the
+    world model's progress. Under torchrun they train one after the other, data parallel.
+    """
+    train, val = sessions_to_tensors(split.train), sessions_to_tensors(split.val)
+    configs = {
+        "world_model": settings.model,
+        "history_free": replace(settings.model, use_history=False),
+    }
+    features = catalog.embeddings
+    jobs = {
+        name: (config, features, train, val, settings.training, progress and name == "world_model")
+        for name, config in configs.items()
+    }
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if settings.workers >= 2 and not distributed:
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            twin = pool.submit(_fit, jobs["history_free"])
+            results = {"world_model": _fit(jobs["world_model"]), "history_free": twin.result()}
+    else:
+        results = {name: _fit(job) for name, job in jobs.items()}
+    models = {}
+    for name, (state, history) in results.items():
+        model = WorldModel(configs[name], features)
+        model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
+        models[name] = (model.eval(), history)
+    return models
+
+
+def build_bundle(
+    out: str | Path,
+    source: BundleSource,
+    settings: BuildSettings | None = None,
+    command: str = "",
+    progress: bool = True,
+) -> Bundle | None:
+    """Train and write a bundle at `out` from `source`; returns it loaded (and checked).
+
+    Under torchrun every process trains and process 0 writes; the others return None.
+
+    Raises:
+        LogSchemaError: the logs break the schema (one line per problem).
+        ValueError: `out` cannot take a bundle.
+    """
+    settings = settings or BuildSettings()
+    out = check_bundle_dir(out)
+    frame = sorted_logs(source)
+    split = split_by_listener(frame, seed=settings.split_seed)
+    started = time.perf_counter()
+    models = train_pair(split, source.catalog, settings, progress)
+    seconds = time.perf_counter() - started
+    if int(os.environ.get("RANK", "0")) != 0:
+        return None
+    cards = {
+        name: {
+            "data": source.description,
+            "train_sessions": int(split.train["session_id"].nunique()),
+            "val_sessions": int(split.val["session_id"].nunique()),
+            "config": asdict(model.config),
+            "train_config": asdict(settings.training),
+            "best_epoch": history["best_epoch"],
+            "best_val_loss": history["best_val_loss"],
+            "train_seconds": seconds,
+            "world_size": history["world_size"],
+            "command": command,
+        }
+        for name, (model, history) in models.items()
+    }
+    trained = {name: model for name, (model, _) in models.items()}
+    contents = BundleContents(source, frame, split, trained, cards, settings.split_seed)
+    return write_bundle(out, contents, command)
+
+
+def sorted_logs(source: BundleSource) -> pd.DataFrame:
+    """The source's logs validated (canonical dtypes), sorted by session and position.
+
+    The latent columns ride along when the logs came from a reference world.
+    """
+    frame = source.logs
+    log_columns = [c for c in LOG_COLUMNS if c in frame.columns]
+    latent = [c for c in LATENT_COLUMNS if c in frame.columns] if source.world else []
+    logs = validate_logs(frame[log_columns], source.catalog.n_tracks)  # sorted as `frame` below
+    frame = frame.sort_values(["session_id", "position"], kind="stable").reset_index(drop=True)
+    return pd.concat([logs, frame[latent]], axis=1)
+
+
+@dataclass(frozen=True, eq=False)
+class BundleContents:
+    """Everything a bundle is written from."""
+
+    source: BundleSource
+    frame: pd.DataFrame
+    """The sorted logs (`sorted_logs`), latent columns beside them where there is a truth."""
+    split: Split
+    """The listener split of `frame`."""
+    models: dict[str, WorldModel]
+    """The trained "world_model" and "history_free"."""
+    cards: dict[str, dict[str, Any]]
+    """Their checkpoint cards."""
+    split_seed: int
+
+
+def write_bundle(out: Path, contents: BundleContents, command: str) -> Bundle:
+    """Write every piece into a fresh directory, then move it to `out` (the manifest last)."""
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; a bundle is an ordinary directory
+    try:
+        logs_entry = _write_pieces(staging, contents)
+        write_manifest(staging, contents.source, logs_entry, command)
+        _swap_into_place(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Bundle.load(out)
+
+
+def _write_pieces(staging: Path, contents: BundleContents) -> dict[str, Any]:
+    """Every piece but the manifest; returns the manifest's entry for the logs."""
+    source, frame, split, models, cards = (
+        contents.source,
+        contents.frame,
+        contents.split,
+        contents.models,
+        contents.cards,
+    )
+    log_columns = [c for c in LOG_COLUMNS if c in frame.columns]
+    catalog = source.catalog
+    catalog.save(staging / layout.CATALOG)
+    for name, file in (("world_model", layout.WORLD_MODEL), ("history_free", layout.HISTORY_FREE)):
+        save_checkpoint(staging / file, models[name], catalog.fingerprint(), cards[name])
+    test = split.test
+    card = fidelity_card(
+        models["world_model"], models["history_free"], test, plot=staging / "calibration.png"
+    )
+    atomic_write_json(card, staging / layout.FIDELITY)
+    atomic_write_text(
+        "# Fidelity report card\n\n" + card_markdown(card) + "\n", staging / "FIDELITY.md"
+    )
+    atomic_write_text(model_card(cards["world_model"], card), staging / layout.MODEL_CARD)
+    start = test[log_columns].copy()
+    if source.world is not None:
+        start[list(layout.LATENT_START_COLUMNS)] = test[
+            ["true_valence_before", "true_arousal_before"]
+        ].to_numpy()
+        atomic_write_json(world_record(source.world, catalog), staging / layout.WORLD)
+    atomic_write_parquet(start, staging / layout.START_SESSIONS)
+    listeners = {"train": split.train, "val": split.val, "test": test}
+    split_data = {
+        part: sorted(int(i) for i in logs["listener_id"].unique())
+        for part, logs in listeners.items()
+    }
+    atomic_write_json({"seed": contents.split_seed, **split_data}, staging / layout.SPLIT)
+    tested = frame["listener_id"].isin(test["listener_id"].unique())
+    training_logs = frame.loc[~tested, log_columns].reset_index(drop=True)
+    entry: dict[str, Any] = {"fingerprint": frame_fingerprint(training_logs)}
+    if source.regenerate_logs and source.world is not None:
+        entry["regenerate"] = layout.WORLD
+    else:
+        atomic_write_parquet(training_logs, staging / layout.LOGS)
+        entry["file"] = layout.LOGS
+    return entry
+
+
+def write_manifest(
+    path: Path, source: BundleSource, logs_entry: dict[str, Any], command: str
+) -> None:
+    """bundle.json: the fingerprint of every piece already written in `path`."""
+    catalog = source.catalog
+    pieces: dict[str, Any] = {
+        "catalog": {
+            "fingerprint": catalog.fingerprint(),
+            "n_tracks": catalog.n_tracks,
+            "embedding_dim": catalog.embedding_dim,
+        },
+        "world_model": {"sha256": file_sha256(path / layout.WORLD_MODEL)},
+        "split": {"sha256": file_sha256(path / layout.SPLIT)},
+        "start_sessions": {
+            "fingerprint": frame_fingerprint(pd.read_parquet(path / layout.START_SESSIONS))
+        },
+        "logs": logs_entry,
+    }
+    if (path / layout.HISTORY_FREE).is_file():
+        pieces["history_free"] = {"sha256": file_sha256(path / layout.HISTORY_FREE)}
+    manifest = {
+        "format": layout.FORMAT,
+        "version": layout.VERSION,
+        "fingerprint": pieces_fingerprint(pieces),
+        "truth": layout.WORLD if source.world is not None else None,
+        "logs_source": source.description,
+        "command": command,
+        **pieces,
+    }
+    atomic_write_json(manifest, path / layout.MANIFEST)
+
+
+def _swap_into_place(staging: Path, out: Path) -> None:
+    """Replace `out` by `staging` with renames (an old bundle is removed only after the swap)."""
+    if not out.exists():
+        os.replace(staging, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.resolve().parent))
+    os.replace(out, old / "bundle")
+    os.replace(staging, out)
+    shutil.rmtree(old, ignore_errors=True)

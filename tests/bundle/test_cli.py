@@ -1,0 +1,51 @@
+"""The train command refuses bad input in one line, before any work."""
+
+from __future__ import annotations
+
+import pytest
+
+from amrs_gym.bundle import Bundle
+from amrs_gym.world_model.checkpoint import read_checkpoint
+
+from .conftest import train
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--epochs", "0"], "epochs must be an integer >= 1, got 0"),
+        (["--workers", "3"], "--workers must be 1 or 2, got 3"),
+        (["--logs", "missing.parquet"], "file: not found: missing.parquet"),
+        (["--logs", "notes.txt"], "pass the catalog with --catalog"),
+        (["--logs", "logs.parquet", "--catalog", "nowhere.parquet"], "catalog file not found"),
+    ],
+)
+def test_bad_arguments_are_one_line_and_a_nonzero_exit(args, message, logs_dir) -> None:
+    (logs_dir / "notes.txt").write_text("not logs")
+    result = train(*args, "--out", "never", cwd=logs_dir)
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr
+    assert not (logs_dir / "never").exists()
+
+
+def test_out_is_checked_before_the_work(logs_dir) -> None:
+    (logs_dir / "busy").mkdir(exist_ok=True)
+    (logs_dir / "busy" / "thesis.tex").write_text("keep me")
+    result = train("--logs", "logs.parquet", "--out", "busy", cwd=logs_dir)
+    assert result.returncode == 2
+    assert "not a bundle (refusing to replace it)" in result.stderr
+    assert "world model" not in result.stderr  # refused before training started
+    assert (logs_dir / "busy" / "thesis.tex").read_text() == "keep me"
+
+
+def test_quick_keeps_an_explicit_epoch_count_and_a_bundle_is_replaced_whole(logs_dir) -> None:
+    args = ["--logs", "logs.parquet", "--out", "again", "--quick"]
+    first = train(*args, "--epochs", "3", cwd=logs_dir)
+    assert first.returncode == 0, first.stderr[-2000:]
+    epochs = read_checkpoint(Bundle.load(logs_dir / "again").checkpoint).card["train_config"]
+    assert epochs["epochs"] == 3
+    second = train(*args, cwd=logs_dir)
+    assert second.returncode == 0, second.stderr[-2000:]
+    replaced = read_checkpoint(Bundle.load(logs_dir / "again").checkpoint).card["train_config"]
+    assert replaced["epochs"] == 2
+    assert not [p for p in logs_dir.iterdir() if p.name.startswith(".again")]  # no leftovers
