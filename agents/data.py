@@ -15,6 +15,7 @@ import pandas as pd
 
 from amrs_gym import defaults
 from amrs_gym.bundle import Bundle
+from amrs_gym.bundle.bundle import frame_fingerprint
 from amrs_gym.catalog import Catalog
 from amrs_gym.modes import check_mode
 from amrs_gym.reward import Utility, default_utility
@@ -45,8 +46,8 @@ class TrainingData:
     utility: Utility
     world_model: ListenerModel | str | Path = defaults.CHECKPOINT_PATH
     """The world model agents may roll out in (a `ListenerModel` or a checkpoint file)."""
-    source: str = "default"
-    """What the data came from, for agent caches: a bundle's fingerprint."""
+    bundle: Bundle | None = None
+    """The bundle the data came from (None: the shipped one supplies what is not given)."""
     quick: bool = False
     """Agents train briefly (tests, `--quick` benchmarks)."""
     seed: int = 0
@@ -86,16 +87,22 @@ class TrainingData:
             bundle.catalog,
             utility or default_utility(mode),
             world_model=bundle.checkpoint,
-            source=bundle.fingerprint,
+            bundle=bundle,
             quick=quick,
             seed=seed,
         )
+
+    @cached_property
+    def source(self) -> str:
+        """What agent caches key this data by: the bundle's fingerprint, else the logs'."""
+        return self.bundle.fingerprint if self.bundle else f"logs-{frame_fingerprint(self.logs)}"
 
     @cached_property
     def session_config(self) -> SessionConfig:
         """World-model sessions that start from the training listeners' logged histories."""
         return SessionConfig(
             self.mode,
+            bundle=self.bundle,
             history_length=self.history_length,
             episode_length=self.episode_length,
             utility=self.utility,
@@ -140,6 +147,7 @@ class TrainingData:
         """
         return {
             "utility": self.utility,
+            "bundle": self.bundle,
             "world_model": self.world_model,
             "start_sessions": self.logs,
             "catalog": self.catalog,

@@ -70,7 +70,14 @@ def load_weights(path: str | Path, kind: str) -> tuple[dict[str, Any], dict[str,
                 for k in archive.files
                 if k.startswith("array/")
             }
-    except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
+    except (
+        ValueError,
+        KeyError,
+        OSError,
+        EOFError,
+        NotImplementedError,
+        zipfile.BadZipFile,
+    ) as error:
         raise AgentFileError(
             f"{path} is not an amrs-gym agent file ({type(error).__name__}: {error})"
         ) from None

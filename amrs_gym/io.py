@@ -20,10 +20,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], object]) -> Path:
 
 
 def atomic_write_many(writers: dict[Path, Callable[[Path], object]]) -> None:
-    """Write several files so that they appear together.
+    """Write several files as one: every `write(tmp)` runs first, then the renames.
 
-    Every `write(tmp)` runs first (a failure leaves no file changed), then each is renamed into
-    place.
+    A failure while writing changes no file; the renames follow one another at once.
     """
     staged: dict[Path, Path] = {}
     try:
@@ -42,11 +41,19 @@ def atomic_write_many(writers: dict[Path, Callable[[Path], object]]) -> None:
             tmp.unlink(missing_ok=True)
 
 
-def _publishable(tmp: Path) -> None:
-    """Give a temporary file ordinary permissions (mkstemp creates 0600) and flush it."""
+def ordinary_permissions(path: Path, directory: bool = False) -> None:
+    """The permissions a new file (or directory) gets under the umask.
+
+    Temporaries are created private (0600, 0700).
+    """
     umask = os.umask(0)
     os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
+    os.chmod(path, (0o777 if directory else 0o666) & ~umask)
+
+
+def _publishable(tmp: Path) -> None:
+    """Give a temporary file ordinary permissions and flush it."""
+    ordinary_permissions(tmp)
     _fsync(tmp)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -87,14 +88,13 @@ def export_logged_dataset(
     """
     if format not in ("minari", "d3rlpy"):
         raise ValueError(f"format must be minari or d3rlpy, got {format!r}")
-    out_dir = prepare_output_dir(out)
-    bundle = Bundle.load(bundle)
+    config = training_sessions(bundle, mode)
     if format == "minari":
         _require_minari()
-    config = training_sessions(bundle, mode)
+    out_dir = prepare_output_dir(out)
     steps = replay_logs(config)
     if format == "d3rlpy":
-        dataset = d3rlpy_dataset(steps, bundle.catalog.n_tracks)
+        dataset = d3rlpy_dataset(steps, config.resolved_bundle.catalog.n_tracks)
         path = out_dir / f"{mode}.h5"
 
         def dump(tmp: Path) -> None:
@@ -151,10 +151,10 @@ def _write_minari(steps: LoggedSteps, config: SessionConfig, out_dir: Path) -> P
         },
     )
     dataset_id = f"amrs-{mode}-logged-v0"
+    staging = Path(tempfile.mkdtemp(prefix=".minari.", dir=out_dir))
     previous = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(out_dir.resolve())
+    os.environ["MINARI_DATASETS_PATH"] = str(staging)
     try:
-        shutil.rmtree(out_dir / dataset_id, ignore_errors=True)  # an earlier export's
         buffers = [
             EpisodeBuffer(
                 id=index,
@@ -177,7 +177,10 @@ def _write_minari(steps: LoggedSteps, config: SessionConfig, out_dir: Path) -> P
                 description=f"logged {mode} sessions of bundle {bundle.fingerprint}, replayed",
                 data_format="arrow",
             )
+        shutil.rmtree(out_dir / dataset_id, ignore_errors=True)  # an earlier export's
+        os.replace(staging / dataset_id, out_dir / dataset_id)
     finally:
+        shutil.rmtree(staging, ignore_errors=True)
         if previous is None:
             os.environ.pop("MINARI_DATASETS_PATH", None)
         else:

@@ -92,10 +92,10 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
     logged_distribution = data.logged_distribution()
     sessions = SessionConfig(mode, utility=data.utility, bundle=args.simulator())
     steps = held_out_steps(mode, data.utility, args.simulator())
-    with_propensities = bool(np.isfinite(steps.propensities).all())
+    unknown = int((~np.isfinite(steps.propensities)).sum())
     rows, trajectories, per_episode = [], {}, {}
     for name, agent in trained.items():
-        estimates = off_policy(agent, steps) if with_propensities else {}
+        estimates = off_policy(agent, steps) if not unknown else {}
         for evaluator in args.evaluators():
             started = time.perf_counter()
             result = rollout(
@@ -136,7 +136,10 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         "trajectories": trajectories,
         "episodes": episodes,
         "dpo_minus_bc": paired,
-        "off_policy": "" if with_propensities else "skipped: the logs carry no propensities",
+        "off_policy": f"skipped: off-policy estimates ({mode}): {unknown:,} of {len(steps):,} "
+        "held-out logged steps have no propensity"
+        if unknown
+        else "",
     }
 
 

@@ -61,6 +61,11 @@ class ZooArgs:
             )
         if self.bundle is not None:
             Bundle.load(self.bundle)  # a bad bundle is refused now, in one line
+        if not self.runnable_agents():
+            raise ValueError(
+                f"every agent asked for ({', '.join(self.agents)}) needs a reference world, "
+                f"and bundle {self.bundle} has none"
+            )
 
     def simulator(self) -> Bundle:
         """The bundle every mode trains and plays in."""
@@ -88,7 +93,7 @@ class ZooArgs:
         why = f"bundle {bundle.path.name} has no reference world (logs: {bundle.logs_source})"
         lines = [f"skipped: the reference evaluator: {why}"]
         lines += [
-            f"skipped: agent {name}: it replays the reference world's production policy; {why}"
+            f"skipped: agent {name}: it needs a reference world; {why}"
             for name in self.agents
             if name not in self.runnable_agents()
         ]

@@ -25,28 +25,22 @@ from amrs_gym.bundle.bundle import Bundle, file_sha256, frame_fingerprint, piece
 from amrs_gym.bundle.fidelity import card_markdown, fidelity_card
 from amrs_gym.bundle.model_card import model_card
 from amrs_gym.catalog import Catalog
-from amrs_gym.data.generate import DatasetConfig
+from amrs_gym.data.generate import LATENT_COLUMNS, DatasetConfig
 from amrs_gym.data.logs_io import world_record
 from amrs_gym.data.schema import LOG_COLUMNS, validate_logs
 from amrs_gym.data.splits import Split, split_by_listener
-from amrs_gym.io import atomic_write_json, atomic_write_parquet, atomic_write_text
+from amrs_gym.io import (
+    atomic_write_json,
+    atomic_write_parquet,
+    atomic_write_text,
+    ordinary_permissions,
+)
 from amrs_gym.world_model.checkpoint import save_checkpoint
 from amrs_gym.world_model.config import WorldModelConfig
 from amrs_gym.world_model.features import sessions_to_tensors
 from amrs_gym.world_model.model import WorldModel
 from amrs_gym.world_model.train import fit_world_model
 from amrs_gym.world_model.training import TrainConfig
-
-LATENT_COLUMNS = (
-    "true_valence",
-    "true_arousal",
-    "true_valence_before",
-    "true_arousal_before",
-    "expected_engagement",
-    "skip_probability",
-    "like_probability",
-)
-"""Hidden-truth columns (`LoggedDataset.latent`) a frame may carry beside the log columns."""
 
 
 @dataclass(frozen=True)
@@ -89,12 +83,13 @@ def check_bundle_dir(path: str | Path) -> Path:
         raise ValueError(
             f"--out {path}: a non-empty directory that is not a bundle (refusing to replace it)"
         )
-    parent = path.resolve().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryDirectory(dir=parent, prefix=f".{path.name}.check.").cleanup()
-    except OSError as error:
-        raise ValueError(f"--out {path}: cannot write there ({error.strerror or error})") from None
+    existing = path.resolve().parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"--out {path}: cannot write there ({existing} is not a writable directory)"
+        )
     return path
 
 
@@ -160,6 +155,12 @@ def build_bundle(
     out = check_bundle_dir(out)
     frame = sorted_logs(source)
     split = split_by_listener(frame, seed=settings.split_seed)
+    empty = [part for part in ("train", "val", "test") if getattr(split, part).empty]
+    if empty:
+        raise ValueError(
+            f"--logs: {frame['listener_id'].nunique()} listener(s) leave no {' or '.join(empty)} "
+            "listeners in the 75/10/15 listener split (at least 10 listeners are needed)"
+        )
     started = time.perf_counter()
     models = train_pair(split, source.catalog, settings, progress)
     seconds = time.perf_counter() - started
@@ -216,10 +217,9 @@ class BundleContents:
 
 def write_bundle(out: Path, contents: BundleContents, command: str) -> Bundle:
     """Write every piece into a fresh directory, then move it to `out` (the manifest last)."""
+    out.resolve().parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.resolve().parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    staging.chmod(0o777 & ~umask)  # mkdtemp makes it private; a bundle is an ordinary directory
+    ordinary_permissions(staging, directory=True)  # mkdtemp makes it private
     try:
         logs_entry = _write_pieces(staging, contents)
         write_manifest(staging, contents.source, logs_entry, command)
@@ -281,26 +281,27 @@ def write_manifest(
 ) -> None:
     """bundle.json: the fingerprint of every piece already written in `path`."""
     catalog = source.catalog
+    if "file" in logs_entry:
+        logs_entry = {**logs_entry, "sha256": file_sha256(path / logs_entry["file"])}
     pieces: dict[str, Any] = {
         "catalog": {
             "fingerprint": catalog.fingerprint(),
             "n_tracks": catalog.n_tracks,
             "embedding_dim": catalog.embedding_dim,
         },
-        "world_model": {"sha256": file_sha256(path / layout.WORLD_MODEL)},
-        "split": {"sha256": file_sha256(path / layout.SPLIT)},
         "start_sessions": {
             "fingerprint": frame_fingerprint(pd.read_parquet(path / layout.START_SESSIONS))
         },
         "logs": logs_entry,
+        "truth": None,
     }
-    if (path / layout.HISTORY_FREE).is_file():
-        pieces["history_free"] = {"sha256": file_sha256(path / layout.HISTORY_FREE)}
+    for key, name in layout.FILE_HASHES.items():
+        if (path / name).is_file():
+            pieces[key] = {**(pieces.get(key) or {}), "sha256": file_sha256(path / name)}
     manifest = {
         "format": layout.FORMAT,
         "version": layout.VERSION,
         "fingerprint": pieces_fingerprint(pieces),
-        "truth": layout.WORLD if source.world is not None else None,
         "logs_source": source.description,
         "command": command,
         **pieces,
@@ -309,11 +310,17 @@ def write_manifest(
 
 
 def _swap_into_place(staging: Path, out: Path) -> None:
-    """Replace `out` by `staging` with renames (an old bundle is removed only after the swap)."""
+    """Replace `out` by `staging`, checked first; an old bundle is removed only after the swap."""
+    Bundle.load(staging)
     if not out.exists():
         os.replace(staging, out)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.resolve().parent))
-    os.replace(out, old / "bundle")
-    os.replace(staging, out)
-    shutil.rmtree(old, ignore_errors=True)
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.resolve().parent)) / "bundle"
+    os.replace(out, old)
+    try:
+        os.replace(staging, out)
+    except OSError:
+        os.replace(old, out)  # put the old bundle back
+        raise
+    finally:
+        shutil.rmtree(old.parent, ignore_errors=True)

@@ -81,14 +81,27 @@ def frame_fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-PIECES = ("catalog", "world_model", "history_free", "split", "start_sessions", "logs")
+PIECES = ("catalog", "world_model", "history_free", "split", "start_sessions", "logs", "truth")
 """Manifest entries whose contents make up the bundle's fingerprint."""
+FILE_HASHES = {
+    "catalog": CATALOG,
+    "world_model": WORLD_MODEL,
+    "history_free": HISTORY_FREE,
+    "split": SPLIT,
+    "truth": WORLD,
+}
+"""Manifest entries that hold the SHA-256 of a whole file, checked on every load."""
 
 
 def pieces_fingerprint(manifest: dict[str, Any]) -> str:
     """The bundle's fingerprint: a hash of its pieces' fingerprints (manifest entries)."""
-    pieces = {name: manifest[name] for name in PIECES if name in manifest}
+    pieces = {name: manifest[name] for name in PIECES if manifest.get(name) is not None}
     return hashlib.sha256(json.dumps(pieces, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _tuples(value: Any) -> Any:
+    """JSON lists back as the tuples a frozen config holds."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
@@ -100,9 +113,11 @@ def config_from_dict(cls: type, data: dict[str, Any]) -> Any:
     values = {}
     for name, value in data.items():
         default = known[name].default_factory  # nested configs are built by a factory
-        nested = default() if callable(default) else None
+        nested = default() if callable(default) else known[name].default
         if is_dataclass(nested) and isinstance(value, dict):
             value = config_from_dict(type(nested), value)
+        elif isinstance(nested, tuple):
+            value = _tuples(value)
         values[name] = value
     return cls(**values)
 
@@ -116,7 +131,7 @@ class Bundle:
 
     @classmethod
     def load(cls, path: str | Path | Bundle) -> Bundle:
-        """Read and check the bundle at `path` (cached per directory and manifest).
+        """Read and check the bundle at `path` (cached while its files stay unchanged).
 
         Raises:
             BundleError: one line naming the file, and both sides of any mismatch.
@@ -124,13 +139,12 @@ class Bundle:
         if isinstance(path, Bundle):
             return path
         path = Path(path).resolve()
-        manifest_file = path / MANIFEST
-        if not manifest_file.is_file():
+        if not (path / MANIFEST).is_file():
             raise BundleError(
                 f"bundle {path}: no {MANIFEST} (build one with "
                 "`python -m amrs_gym.world_model.train --logs LOGS --out BUNDLE`)"
             )
-        return _load(path, manifest_file.stat().st_mtime_ns)
+        return _load(path, _state(path))
 
     @property
     def fingerprint(self) -> str:
@@ -140,7 +154,7 @@ class Bundle:
     @property
     def has_truth(self) -> bool:
         """Whether the logs came from a reference world this bundle can rebuild."""
-        return bool(self.manifest.get("truth"))
+        return self.manifest.get("truth") is not None
 
     @property
     def logs_source(self) -> str:
@@ -248,9 +262,14 @@ class Bundle:
         return config
 
 
+def _state(path: Path) -> tuple[tuple[str, int, int], ...]:
+    """Name, size and modification time of every file: a changed piece is checked again."""
+    return tuple((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in sorted(path.iterdir()))
+
+
 @lru_cache(maxsize=16)
-def _load(path: Path, _mtime: int) -> Bundle:
-    """Read and check a bundle (cached: the checks hash every piece once per process)."""
+def _load(path: Path, _files: tuple[tuple[str, int, int], ...]) -> Bundle:
+    """Read and check a bundle (cached while its files stay as they are)."""
     try:
         manifest = json.loads((path / MANIFEST).read_text())
     except (OSError, json.JSONDecodeError) as error:
@@ -275,16 +294,12 @@ def _load(path: Path, _mtime: int) -> Bundle:
 def _check(bundle: Bundle) -> None:
     """Refuse a bundle whose pieces are missing or do not fit together."""
     path, manifest = bundle.path, bundle.manifest
-    required = [CATALOG, WORLD_MODEL, SPLIT, START_SESSIONS]
+    hashed = {key: name for key, name in FILE_HASHES.items() if manifest.get(key) is not None}
     if "file" in manifest["logs"]:
-        required.append(manifest["logs"]["file"])
-    if bundle.has_truth:
-        required.append(WORLD)
-    if "history_free" in manifest:
-        required.append(HISTORY_FREE)
-    missing = [name for name in required if not (path / name).is_file()]
+        hashed["logs"] = manifest["logs"]["file"]
+    missing = [name for name in {START_SESSIONS, *hashed.values()} if not (path / name).is_file()]
     if missing:
-        raise BundleError(f"bundle {path}: missing {', '.join(missing)}")
+        raise BundleError(f"bundle {path}: missing {', '.join(sorted(missing))}")
     try:
         catalog = bundle.catalog
     except CatalogError as error:
@@ -295,20 +310,13 @@ def _check(bundle: Bundle) -> None:
             f"bundle {path}: {CATALOG} has fingerprint {catalog.fingerprint()}, "
             f"the manifest says {expected}"
         )
-    for name, key in (
-        (WORLD_MODEL, "world_model"),
-        (SPLIT, "split"),
-        (HISTORY_FREE, "history_free"),
-    ):
-        if key not in manifest:
-            continue
-        found = file_sha256(path / name)
-        if found != manifest[key]["sha256"]:
+    for key, name in hashed.items():
+        found, recorded = file_sha256(path / name), manifest[key]["sha256"]
+        if found != recorded:
             raise BundleError(
-                f"bundle {path}: {name} has SHA-256 {found[:16]}, "
-                f"the manifest says {manifest[key]['sha256'][:16]}"
+                f"bundle {path}: {name} has SHA-256 {found[:16]}, the manifest says {recorded[:16]}"
             )
-        if name != SPLIT:
+        if name in (WORLD_MODEL, HISTORY_FREE):
             try:
                 read_checkpoint(path / name, catalog)
             except CheckpointError as error:

@@ -48,7 +48,7 @@ def parser() -> argparse.ArgumentParser:
         help="catalog parquet/CSV (default: NAME.catalog.parquet beside --logs, else the shipped "
         "catalog)",
     )
-    parse.add_argument("--out", default="results/bundle", help="bundle directory to write")
+    parse.add_argument("--out", help="bundle directory to write (default results/bundle)")
     parse.add_argument(
         "--ship", action="store_true", help="rebuild the shipped default bundle (amrs_gym/assets)"
     )
@@ -75,8 +75,9 @@ def train_bundle(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parse = parser()
     args = parse.parse_args(argv)
-    if args.ship and (args.logs or args.quick or args.catalog):
-        parse.error("--ship rebuilds the shipped default: it takes no --logs, --catalog or --quick")
+    conflicts = _ship_conflicts(args)
+    if args.ship and conflicts:
+        parse.error(f"--ship rebuilds the shipped bundle with the defaults: drop {conflicts}")
     command = "python -m amrs_gym.world_model.train " + " ".join(
         sys.argv[1:] if argv is None else argv
     )
@@ -90,7 +91,7 @@ def train_bundle(argv: list[str] | None = None) -> int:
         settings = BuildSettings(
             WorldModelConfig(encoder=args.encoder), training, args.split_seed, args.workers
         )
-        out = check_bundle_dir(defaults.ASSETS if args.ship else args.out)
+        out = check_bundle_dir(defaults.ASSETS if args.ship else args.out or "results/bundle")
         source = _logged_source(args) if args.logs else _generated_source(args)
         started = time.perf_counter()
         bundle = build_bundle(out, source, settings, command=command.strip())
@@ -111,13 +112,32 @@ def train_bundle(argv: list[str] | None = None) -> int:
     print(
         json.dumps(
             {
-                name: {m: round(card[name][m], 4) for m in ("engagement_auc", "valence_mae")}
+                name: {m: _rounded(card[name][m]) for m in ("engagement_auc", "valence_mae")}
                 for name in ("world_model", "history_free", "oracle")
                 if name in card
             }
         )
     )
     return 0
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+def _ship_conflicts(args: argparse.Namespace) -> str:
+    """The options given that `--ship` refuses (it rebuilds the shipped bundle as it is)."""
+    given = {
+        "--logs": args.logs,
+        "--catalog": args.catalog,
+        "--out": args.out,
+        "--quick": args.quick,
+        "--epochs": args.epochs is not None,
+        "--seed": args.seed != TrainConfig.seed,
+        "--split-seed": args.split_seed != defaults.SPLIT_SEED,
+        "--encoder": args.encoder != "transformer",
+    }
+    return ", ".join(name for name, value in given.items() if value)
 
 
 def _generated_source(args: argparse.Namespace) -> BundleSource:

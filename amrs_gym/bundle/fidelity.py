@@ -49,20 +49,29 @@ def fidelity_card(
     }
     if set(ORACLE_COLUMNS) <= set(test.columns):
         rows["oracle"] = oracle_rows(test, scored)
-    card: dict[str, Any] = {name: fidelity_metrics(r) for name, r in rows.items()}
+    metrics = {name: fidelity_metrics(r) for name, r in rows.items()}
+    labelled = [m for m in METRICS if np.isfinite(metrics["world_model"][m])]
+    card: dict[str, Any] = {
+        name: {m: (values[m] if m in labelled else None) for m in METRICS}
+        for name, values in metrics.items()
+    }
+    card["not_scored"] = {
+        m: "the test listeners' logs hold no labels for it" for m in METRICS if m not in labelled
+    }
     card["rows_scored"] = len(rows["world_model"].skipped)
     card["test_listeners"] = int(test["listener_id"].nunique())
     card["world_model_better"] = {
-        metric: _better(metric, card["world_model"][metric], card["history_free"][metric])
-        for metric in METRICS
+        m: _better(m, metrics["world_model"][m], metrics["history_free"][m]) for m in labelled
     }
     if "oracle" in card:
-        card["gap_closed"] = {
-            metric: gap_closed(
-                card["world_model"][metric], card["history_free"][metric], card["oracle"][metric]
+        closed = {
+            m: gap_closed(
+                metrics["world_model"][m], metrics["history_free"][m], metrics["oracle"][m]
             )
-            for metric in ("engagement_auc", "valence_mae", "arousal_mae")
+            for m in ("engagement_auc", "valence_mae", "arousal_mae")
+            if m in labelled
         }
+        card["gap_closed"] = {m: (v if np.isfinite(v) else None) for m, v in closed.items()}
     if plot is not None:
         plot_calibration(rows, plot, "Calibration on held-out listeners")
     return card
@@ -72,6 +81,10 @@ def _better(metric: str, model: float, twin: float) -> bool:
     if metric in LOWER_IS_BETTER:
         return model < twin
     return model > twin
+
+
+def _number(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -85,11 +98,12 @@ def card_markdown(card: dict[str, Any]) -> str:
         "| --- |" + " --- |" * len(METRICS),
     ]
     lines += [
-        f"| {name} | " + " | ".join(f"{card[name][m]:.4f}" for m in METRICS) + " |"
+        f"| {name} | " + " | ".join(_number(card[name][m], 4) for m in METRICS) + " |"
         for name in models
     ]
+    lines += [f"- {m}: not scored: {why}" for m, why in card.get("not_scored", {}).items()]
     if "gap_closed" in card:
-        closed = ", ".join(f"{metric} {value:.2f}" for metric, value in card["gap_closed"].items())
+        closed = ", ".join(f"{m} {_number(value, 2)}" for m, value in card["gap_closed"].items())
         lines += ["", f"Share of the history-free-to-oracle gap the world model closes: {closed}."]
     else:
         lines += ["", "No oracle: these logs did not come from a reference world."]

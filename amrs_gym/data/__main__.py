@@ -21,6 +21,7 @@ from amrs_gym.catalog import Catalog, CatalogError
 from amrs_gym.data.generate import DatasetConfig
 from amrs_gym.data.logs_io import catalog_path_for, check_logs_path, read_logs, write_dataset
 from amrs_gym.data.schema import LogSchemaError
+from amrs_gym.modes import MODES
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -107,7 +108,7 @@ def parser() -> argparse.ArgumentParser:
     catalog.add_argument("--seed", type=int, default=0, help="seed of the feature projection")
     export = commands.add_parser("export", help="a mode's logged sessions as offline-RL data")
     export.add_argument("--bundle", required=True, help="bundle directory")
-    export.add_argument("--mode", required=True, choices=["energize", "focus", "calm", "sleep"])
+    export.add_argument("--mode", required=True, choices=MODES)
     export.add_argument("--format", required=True, choices=["minari", "d3rlpy"])
     export.add_argument("--out", required=True, help="output directory")
     return parse

@@ -60,10 +60,15 @@ class DatasetConfig:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        if self.n_listeners < 1 or self.n_sessions < self.n_listeners:
-            raise ValueError("need n_listeners >= 1 and n_sessions >= n_listeners")
-        if not 1 <= self.min_length <= self.max_length:
-            raise ValueError("need 1 <= min_length <= max_length")
+        if self.n_sessions < self.n_listeners:
+            raise ValueError(
+                f"n_sessions ({self.n_sessions}) must be >= n_listeners ({self.n_listeners}): "
+                "every listener has a session"
+            )
+        if self.min_length > self.max_length:
+            raise ValueError(
+                f"min_length ({self.min_length}) must be <= max_length ({self.max_length})"
+            )
 
     def resolved(self) -> DatasetConfig:
         """This config with the seeds and listener count it imposes written into its parts.

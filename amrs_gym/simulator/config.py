@@ -32,12 +32,17 @@ MAX_SESSIONS = 65_536
 """Most sessions one batch holds (each keeps about 0.13 MB of world-model state)."""
 
 
-_MODELS: dict[tuple[str, str], ListenerModel] = {}
+_MODELS: dict[tuple[str, int, int, str], ListenerModel] = {}
 
 
 def _shared_model(path: str, catalog: Catalog) -> ListenerModel:
-    """One read-only model per checkpoint and catalog (rollout state lives in the sessions)."""
-    key = (path, catalog.fingerprint())
+    """One read-only model per checkpoint file and catalog (rollout state lives in the sessions).
+
+    A file rewritten in place (a bundle rebuilt) is read again.
+    """
+    file = Path(path)
+    size, mtime = (file.stat().st_size, file.stat().st_mtime_ns) if file.is_file() else (-1, -1)
+    key = (path, size, mtime, catalog.fingerprint())
     if key not in _MODELS:
         _MODELS[key] = load_listener_model(path, catalog=catalog)
     return _MODELS[key]

@@ -84,7 +84,7 @@ def read_checkpoint(path: str | Path, catalog: Catalog | None = None) -> Checkpo
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, NotImplementedError) as exc:
         raise CheckpointError(
             f"{path} is not a weights-only amrs-gym checkpoint ({type(exc).__name__}: {exc})"
         ) from None

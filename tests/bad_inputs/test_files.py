@@ -65,6 +65,23 @@ def test_a_broken_checkpoint_is_refused_naming_it(
     assert all(np.isfinite(array).all() for array in checkpoint.state.values())
 
 
+@pytest.mark.parametrize("name", ["checkpoint", "agent"])
+def test_a_zip_entry_of_an_unknown_zip_version_is_refused(
+    name, checkpoint_bytes, agent_bytes, tmp_path
+) -> None:
+    """Found by the property above: zipfile raises NotImplementedError for such an entry."""
+    broken = bytearray(checkpoint_bytes if name == "checkpoint" else agent_bytes)
+    entry = broken.index(b"PK\x01\x02")  # the first central-directory entry
+    broken[entry + 6 : entry + 8] = (210).to_bytes(2, "little")  # "needs zip version 21.0"
+    path = tmp_path / f"{name}.npz"
+    path.write_bytes(bytes(broken))
+    with pytest.raises((CheckpointError, AgentFileError), match="NotImplementedError"):
+        if name == "checkpoint":
+            read_checkpoint(path, defaults.default_catalog())
+        else:
+            agents.agent_class("popular").load(path)
+
+
 @pytest.fixture(scope="module")
 def logs() -> pd.DataFrame:
     return defaults.start_sessions()[list(LOG_COLUMNS)].head(400).reset_index(drop=True)

@@ -106,3 +106,10 @@ def test_your_own_data_end_to_end_on_the_emomusic_catalog(tmp_path) -> None:
     assert stress.returncode == 0, stress.stderr[-2000:]
     report = json.loads((tmp_path / "st" / "stress.json").read_text())
     assert 0 <= report["summary"]["verdict_agreement"] <= 1
+
+
+def test_asking_only_for_agents_that_need_a_truth_is_refused(platform_bundle) -> None:
+    from benchmarks.zoo import ZooArgs
+
+    with pytest.raises(ValueError, match="needs a reference world"):
+        ZooArgs(agents=["logged"], bundle=str(platform_bundle))

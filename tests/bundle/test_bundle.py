@@ -80,3 +80,17 @@ def test_a_bundle_without_truth_says_so(platform_bundle) -> None:
     with pytest.raises(NoTruthError, match="has no reference world"):
         bundle.reference_world()
     assert np.isnan(bundle.logs["propensity"]).all()
+
+
+def test_an_edited_world_or_catalog_descriptor_is_refused(shipped_copy) -> None:
+    world = json.loads((shipped_copy / "world.json").read_text())
+    world["dataset"]["world"]["affect_noise"] *= 3
+    (shipped_copy / "world.json").write_text(json.dumps(world))
+    with pytest.raises(BundleError, match=r"world\.json has SHA-256"):
+        Bundle.load(shipped_copy)
+
+
+def test_the_world_config_round_trips_exactly() -> None:
+    from amrs_gym.data.generate import DatasetConfig
+
+    assert defaults.default_bundle().dataset_config == DatasetConfig().resolved()

@@ -49,3 +49,14 @@ def test_quick_keeps_an_explicit_epoch_count_and_a_bundle_is_replaced_whole(logs
     replaced = read_checkpoint(Bundle.load(logs_dir / "again").checkpoint).card["train_config"]
     assert replaced["epochs"] == 2
     assert not [p for p in logs_dir.iterdir() if p.name.startswith(".again")]  # no leftovers
+
+
+def test_too_few_listeners_to_split_is_one_line(logs_dir) -> None:
+    import pandas as pd
+
+    logs = pd.read_parquet(logs_dir / "logs.parquet")
+    logs[logs["listener_id"] < 4].to_parquet(logs_dir / "few.parquet")
+    (logs_dir / "few.catalog.parquet").write_bytes((logs_dir / "logs.catalog.parquet").read_bytes())
+    result = train("--logs", "few.parquet", "--out", "never", cwd=logs_dir)
+    assert result.returncode == 2 and "at least 10 listeners are needed" in result.stderr
+    assert "Traceback" not in result.stderr and not (logs_dir / "never").exists()
