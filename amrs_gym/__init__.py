@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from gymnasium.envs.registration import register, registry
 
+from amrs_gym.reward import DEFAULT_PESSIMISM
+
 if TYPE_CHECKING:
     import gymnasium as gym
     import numpy as np
@@ -20,6 +22,9 @@ MODE_ENV_IDS = {
     mode: f"AMRS-{mode.capitalize()}-v0" for mode in ("energize", "focus", "calm", "sleep")
 }
 REFERENCE_ENV_IDS = {mode: f"AMRS-{mode.capitalize()}-Reference-v0" for mode in MODE_ENV_IDS}
+PESSIMISTIC_ENV_IDS = {mode: f"AMRS-{mode.capitalize()}-Pessimistic-v0" for mode in MODE_ENV_IDS}
+"""The world-model envs with the ensemble on and reward = utility - DEFAULT_PESSIMISM * its
+uncertainty (`amrs_gym.reward.DEFAULT_PESSIMISM`)."""
 
 for _mode, _env_id in MODE_ENV_IDS.items():
     if _env_id not in registry:
@@ -28,6 +33,13 @@ for _mode, _env_id in MODE_ENV_IDS.items():
             entry_point="amrs_gym.envs.affective_listening:AffectiveListeningEnv",
             vector_entry_point="amrs_gym.envs.vector:AffectiveListeningVectorEnv",
             kwargs={"mode": _mode},
+        )
+    if PESSIMISTIC_ENV_IDS[_mode] not in registry:
+        register(
+            id=PESSIMISTIC_ENV_IDS[_mode],
+            entry_point="amrs_gym.envs.affective_listening:AffectiveListeningEnv",
+            vector_entry_point="amrs_gym.envs.vector:AffectiveListeningVectorEnv",
+            kwargs={"mode": _mode, "pessimism": DEFAULT_PESSIMISM},
         )
     if REFERENCE_ENV_IDS[_mode] not in registry:
         register(

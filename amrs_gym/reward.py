@@ -11,7 +11,9 @@ distance d = ||(v, a) - (v*, a*)|| and d' the same after:
             + w_falling_arousal * (a - a')                   (sleep)
             - w_repeat * earlier plays of the track in the episode
 
-Every term is returned separately, so an env can put them in `info`.
+Every term is returned separately, so an env can put them in `info`. With an ensemble world
+model, the pessimistic reward subtracts lambda times the members' standard deviation of this
+utility (`SessionConfig.pessimism`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,16 @@ import numpy as np
 
 from amrs_gym.modes import DEFAULT_TARGETS, Mode, check_mode
 from amrs_gym.validation import check_fields
+
+DEFAULT_PESSIMISM = 1.0
+"""The pessimistic envs' lambda: reward = utility - lambda * (members' standard deviation of the
+one-step utility). Chosen by convention, without the reference world: one standard deviation of
+member disagreement, the unit penalty of MOPO (Yu et al. 2020). README "Uncertainty" says what it
+does in the reference world (scored there, never selected there)."""
+
+
+MAX_PESSIMISM = 100.0
+"""Largest lambda accepted (beyond it the penalty is all the reward says)."""
 
 
 @dataclass(frozen=True)
@@ -93,8 +105,8 @@ class Utility:
 
     @staticmethod
     def total(components: dict[str, np.ndarray]) -> np.ndarray:
-        """The utility: the sum of its weighted terms (as `components` returns them)."""
-        result: np.ndarray = np.sum(list(components.values()), axis=0)
+        """The utility: the sum of its weighted terms (as `components` returns them, broadcast)."""
+        result: np.ndarray = np.sum(np.broadcast_arrays(*components.values()), axis=0)
         return result
 
     def __call__(self, step: UtilityInputs) -> np.ndarray:

@@ -28,13 +28,14 @@ from amrs_gym.catalog import Catalog
 from amrs_gym.data.generate import LATENT_COLUMNS, DatasetConfig
 from amrs_gym.data.logs_io import world_record
 from amrs_gym.data.schema import LOG_COLUMNS, validate_logs
-from amrs_gym.data.splits import Split, split_by_listener
+from amrs_gym.data.splits import Split, bootstrap_listeners, split_by_listener
 from amrs_gym.io import (
     atomic_write_json,
     atomic_write_parquet,
     atomic_write_text,
     ordinary_permissions,
 )
+from amrs_gym.validation import check_int
 from amrs_gym.world_model.checkpoint import save_checkpoint
 from amrs_gym.world_model.config import WorldModelConfig
 from amrs_gym.world_model.features import sessions_to_tensors
@@ -67,7 +68,25 @@ class BuildSettings:
     split_seed: int = 0
     """Seed of the listener split (the shipped bundle uses 0)."""
     workers: int = 2
-    """Processes: 2 trains the world model and its twin at once (one torch thread each)."""
+    """Processes: 2 trains two models at once (one torch thread each)."""
+    members: int = 1
+    """Ensemble size, the world model included: members 2..K are fitted with seeds
+    `training.seed + 1..K-1` (their disagreement is the simulator's epistemic uncertainty;
+    `pessimism` needs K >= 2)."""
+    bootstrap: bool = False
+    """Fit members 2..K on bootstraps of the training listeners too. Off by default: on the shipped
+    logs a bootstrap member overfits the listeners it repeats (validation loss -0.93 to -0.97
+    against the full-data model's -1.09; benchmarks/NOTES.md), as Lakshminarayanan et al. (2017)
+    found for deep ensembles."""
+
+    def __post_init__(self) -> None:
+        check_int("members", self.members, 1, layout.MAX_MEMBERS)
+        if self.members > 1 and self.model.encoder != "transformer":
+            raise ValueError(
+                f"members={self.members} needs the transformer encoder (an ensemble runs as one "
+                f"batched numpy computation), not {self.model.encoder!r}"
+            )
+        check_int("workers", self.workers, 1, 2)
 
 
 def check_bundle_dir(path: str | Path) -> Path:
@@ -103,33 +122,56 @@ def _fit(
     return {k: v.detach().numpy() for k, v in model.state_dict().items()}, history
 
 
-def train_pair(
-    split: Split, catalog: Catalog, settings: BuildSettings, progress: bool = True
-) -> dict[str, tuple[WorldModel, dict[str, Any]]]:
-    """The world model and its history-free twin, fitted on `split.train` (early stopping on val).
+def member_name(index: int) -> str:
+    """The name of ensemble member `index` (1..K-1; member 0 is "world_model")."""
+    return f"member_{index}"
 
-    With `settings.workers >= 2` the twin trains in a second process while this one shows the
-    world model's progress. Under torchrun they train one after the other, data parallel.
+
+def train_models(
+    split: Split,
+    catalog: Catalog,
+    settings: BuildSettings,
+    progress: bool = True,
+    names: tuple[str, ...] | None = None,
+) -> dict[str, tuple[WorldModel, dict[str, Any]]]:
+    """The world model, its history-free twin and the ensemble's other members.
+
+    All early-stop on `split.val`. `names` picks some of them ("world_model", "history_free",
+    "member_1", ...). With `settings.workers == 2` two train at once, in this process (which shows
+    its progress) and a second one; under torchrun one after the other, data parallel.
     """
-    train, val = sessions_to_tensors(split.train), sessions_to_tensors(split.val)
+    val = sessions_to_tensors(split.val)
     configs = {
         "world_model": settings.model,
         "history_free": replace(settings.model, use_history=False),
+        **{member_name(m): settings.model for m in range(1, settings.members)},
     }
+    chosen = [name for name in configs if names is None or name in names]
     features = catalog.embeddings
-    jobs = {
-        name: (config, features, train, val, settings.training, progress and name == "world_model")
-        for name, config in configs.items()
-    }
+    jobs = []
+    for name in chosen:
+        index = int(name.removeprefix("member_")) if name.startswith("member_") else 0
+        train = split.train
+        if index and settings.bootstrap:  # a bootstrap of the training listeners
+            train = bootstrap_listeners(train, seed=settings.training.seed * 1000 + index)
+        training = replace(settings.training, seed=settings.training.seed + index)
+        jobs.append((configs[name], features, sessions_to_tensors(train), val, training, progress))
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-    if settings.workers >= 2 and not distributed:
+    results: dict[str, Any] = {}
+    if settings.workers >= 2 and not distributed and len(jobs) > 1:
         with ProcessPoolExecutor(max_workers=1) as pool:
-            twin = pool.submit(_fit, jobs["history_free"])
-            results = {"world_model": _fit(jobs["world_model"]), "history_free": twin.result()}
+            others = {
+                name: pool.submit(_fit, (*job[:-1], False))
+                for name, job in zip(chosen[1::2], jobs[1::2], strict=True)
+            }
+            for name, job in zip(chosen[::2], jobs[::2], strict=True):
+                results[name] = _fit(job)
+            results |= {name: future.result() for name, future in others.items()}
     else:
-        results = {name: _fit(job) for name, job in jobs.items()}
+        results = {name: _fit(job) for name, job in zip(chosen, jobs, strict=True)}
     models = {}
-    for name, (state, history) in results.items():
+    for name in chosen:
+        state, history = results[name]
         model = WorldModel(configs[name], features)
         model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
         models[name] = (model.eval(), history)
@@ -162,7 +204,7 @@ def build_bundle(
             "listeners in the 75/10/15 listener split (at least 10 listeners are needed)"
         )
     started = time.perf_counter()
-    models = train_pair(split, source.catalog, settings, progress)
+    models = train_models(split, source.catalog, settings, progress)
     seconds = time.perf_counter() - started
     if int(os.environ.get("RANK", "0")) != 0:
         return None
@@ -178,6 +220,7 @@ def build_bundle(
             "train_seconds": seconds,
             "world_size": history["world_size"],
             "command": command,
+            "bootstrap": settings.bootstrap and name.startswith("member_"),
         }
         for name, (model, history) in models.items()
     }
@@ -243,6 +286,8 @@ def _write_pieces(staging: Path, contents: BundleContents) -> dict[str, Any]:
     catalog.save(staging / layout.CATALOG)
     for name, file in (("world_model", layout.WORLD_MODEL), ("history_free", layout.HISTORY_FREE)):
         save_checkpoint(staging / file, models[name], catalog.fingerprint(), cards[name])
+    for name in sorted(n for n in models if n.startswith("member_")):
+        save_checkpoint(staging / f"{name}.npz", models[name], catalog.fingerprint(), cards[name])
     test = split.test
     card = fidelity_card(
         models["world_model"], models["history_free"], test, plot=staging / "calibration.png"
@@ -298,6 +343,11 @@ def write_manifest(
     for key, name in layout.FILE_HASHES.items():
         if (path / name).is_file():
             pieces[key] = {**(pieces.get(key) or {}), "sha256": file_sha256(path / name)}
+    members = _member_files(path)
+    if members:
+        pieces["ensemble"] = {
+            "members": [{"file": f.name, "sha256": file_sha256(f)} for f in members]
+        }
     manifest = {
         "format": layout.FORMAT,
         "version": layout.VERSION,
@@ -307,6 +357,52 @@ def write_manifest(
         **pieces,
     }
     atomic_write_json(manifest, path / layout.MANIFEST)
+
+
+def _member_files(path: Path) -> list[Path]:
+    """The ensemble members' files in a bundle directory, in member order."""
+    files = path.glob("member_*.npz")
+    return sorted(files, key=lambda f: int(f.stem.removeprefix("member_")))
+
+
+def add_members(path: str | Path, settings: BuildSettings, progress: bool = True) -> Bundle:
+    """Give an existing bundle an ensemble of `settings.members` (its world model kept as member 0).
+
+    The new members are fitted on the bundle's own training listeners (as `build_bundle` fits
+    them), written beside the other pieces, and the manifest is rewritten
+    with them; the bundle is swapped into place whole. This is how the shipped bundle got its
+    ensemble (benchmarks/NOTES.md).
+    """
+    bundle = Bundle.load(path)
+    names = tuple(member_name(m) for m in range(len(bundle.members), settings.members))
+    if not names:
+        raise ValueError(f"bundle {bundle.path} already has {len(bundle.members)} members")
+    models = train_models(bundle.split, bundle.catalog, settings, progress, names=names)
+    staging = Path(tempfile.mkdtemp(prefix=f".{bundle.path.name}.", dir=bundle.path.parent))
+    ordinary_permissions(staging, directory=True)
+    try:
+        for file in bundle.path.iterdir():
+            shutil.copy2(file, staging / file.name)
+        for name, (model, history) in models.items():
+            card = {
+                "data": f"the training listeners of bundle {bundle.fingerprint}"
+                + (" (a bootstrap)" if settings.bootstrap else ""),
+                "config": asdict(model.config),
+                "best_epoch": history["best_epoch"],
+                "best_val_loss": history["best_val_loss"],
+                "train_seconds": history["seconds"],
+            }
+            save_checkpoint(staging / f"{name}.npz", model, bundle.catalog.fingerprint(), card)
+        manifest = dict(bundle.manifest)
+        manifest["ensemble"] = {
+            "members": [{"file": f.name, "sha256": file_sha256(f)} for f in _member_files(staging)]
+        }
+        manifest["fingerprint"] = pieces_fingerprint(manifest)
+        atomic_write_json(manifest, staging / layout.MANIFEST)
+        _swap_into_place(staging, bundle.path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return Bundle.load(bundle.path)
 
 
 def _swap_into_place(staging: Path, out: Path) -> None:

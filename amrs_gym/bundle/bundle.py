@@ -4,6 +4,7 @@
     catalog.parquet         the catalog (columns in data/README.md)
     world_model.npz         the world-model checkpoint (weights only), MODEL_CARD.md its card
     history_free.npz        the history-free twin the fidelity card compares against
+    member_1.npz ...        further ensemble members (other seeds; `ensemble` in the manifest)
     split.json              the listener-cold split: train / val / test listener ids
     start_sessions.parquet  the test listeners' logged sessions (episodes start from them)
     logs.parquet            the train and validation listeners' logs (agents train on them)
@@ -46,6 +47,8 @@ START_SESSIONS = "start_sessions.parquet"
 LOGS = "logs.parquet"
 WORLD = "world.json"
 FIDELITY = "fidelity.json"
+MAX_MEMBERS = 16
+"""Most ensemble members a bundle holds (the world model included)."""
 SPLIT_PARTS = ("train", "val", "test")
 LATENT_START_COLUMNS = ("latent_valence_before", "latent_arousal_before")
 """Start-session columns with the true affect before each row (bundles with a truth only)."""
@@ -81,7 +84,16 @@ def frame_fingerprint(frame: pd.DataFrame) -> str:
     return digest.hexdigest()[:16]
 
 
-PIECES = ("catalog", "world_model", "history_free", "split", "start_sessions", "logs", "truth")
+PIECES = (
+    "catalog",
+    "world_model",
+    "history_free",
+    "ensemble",
+    "split",
+    "start_sessions",
+    "logs",
+    "truth",
+)
 """Manifest entries whose contents make up the bundle's fingerprint."""
 FILE_HASHES = {
     "catalog": CATALOG,
@@ -165,6 +177,12 @@ class Bundle:
     def checkpoint(self) -> Path:
         """The world-model checkpoint file."""
         return self.path / WORLD_MODEL
+
+    @property
+    def members(self) -> list[Path]:
+        """The ensemble's checkpoint files, the world model first (just it without an ensemble)."""
+        entries = (self.manifest.get("ensemble") or {}).get("members", [])
+        return [self.checkpoint, *(self.path / entry["file"] for entry in entries)]
 
     @property
     def history_free_checkpoint(self) -> Path:
@@ -280,7 +298,8 @@ def _load(path: Path, _files: tuple[tuple[str, int, int], ...]) -> Bundle:
         raise BundleError(
             f"bundle {path}: format version {manifest.get('version')}, this code reads {VERSION}"
         )
-    missing = [name for name in PIECES if name not in manifest and name != "history_free"]
+    optional = ("history_free", "ensemble")
+    missing = [name for name in PIECES if name not in manifest and name not in optional]
     if missing or manifest.get("fingerprint") != pieces_fingerprint(manifest):
         raise BundleError(
             f"bundle {path}: {MANIFEST} is incomplete or edited "
@@ -297,6 +316,8 @@ def _check(bundle: Bundle) -> None:
     hashed = {key: name for key, name in FILE_HASHES.items() if manifest.get(key) is not None}
     if "file" in manifest["logs"]:
         hashed["logs"] = manifest["logs"]["file"]
+    members = _member_entries(bundle)
+    hashed |= {entry["file"]: entry["file"] for entry in members}
     missing = [name for name in {START_SESSIONS, *hashed.values()} if not (path / name).is_file()]
     if missing:
         raise BundleError(f"bundle {path}: missing {', '.join(sorted(missing))}")
@@ -310,18 +331,54 @@ def _check(bundle: Bundle) -> None:
             f"bundle {path}: {CATALOG} has fingerprint {catalog.fingerprint()}, "
             f"the manifest says {expected}"
         )
+    recorded_hashes = {entry["file"]: entry["sha256"] for entry in members}
     for key, name in hashed.items():
-        found, recorded = file_sha256(path / name), manifest[key]["sha256"]
+        found = file_sha256(path / name)
+        recorded = recorded_hashes[key] if key in recorded_hashes else manifest[key]["sha256"]
         if found != recorded:
             raise BundleError(
                 f"bundle {path}: {name} has SHA-256 {found[:16]}, the manifest says {recorded[:16]}"
             )
-        if name in (WORLD_MODEL, HISTORY_FREE):
+        if name in (WORLD_MODEL, HISTORY_FREE) or name in recorded_hashes:
             try:
                 read_checkpoint(path / name, catalog)
             except CheckpointError as error:
                 raise BundleError(f"bundle {path}: {error}") from None
+    _check_members(bundle)
     _check_split(bundle)
+
+
+def _member_entries(bundle: Bundle) -> list[dict[str, str]]:
+    """The manifest's ensemble members ({"file", "sha256"} each), checked for form."""
+    entry = bundle.manifest.get("ensemble")
+    if entry is None:
+        return []
+    members = entry.get("members") if isinstance(entry, dict) else None
+    if (
+        not isinstance(members, list)
+        or not all(isinstance(m, dict) and {"file", "sha256"} <= set(m) for m in members)
+        or len(members) + 1 > MAX_MEMBERS
+        or any(Path(str(m["file"])).name != m["file"] for m in members)
+    ):
+        raise BundleError(
+            f"bundle {bundle.path}: {MANIFEST}: ensemble must list at most {MAX_MEMBERS - 1} "
+            'members as {"file": NAME, "sha256": HEX} in the bundle directory'
+        )
+    return members
+
+
+def _check_members(bundle: Bundle) -> None:
+    """Every member has the world model's architecture (they run as one batched computation)."""
+    if len(bundle.members) < 2:
+        return
+    first = read_checkpoint(bundle.checkpoint).config
+    for file in bundle.members[1:]:
+        config = read_checkpoint(file).config
+        if config != first:
+            raise BundleError(
+                f"bundle {bundle.path}: ensemble member {file.name} has config {config}, "
+                f"{WORLD_MODEL} has {first} (members must share one architecture)"
+            )
 
 
 def _check_split(bundle: Bundle) -> None:

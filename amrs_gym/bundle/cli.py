@@ -27,6 +27,9 @@ from amrs_gym.world_model.training import TrainConfig
 QUICK_LISTENERS = 200
 """Listeners kept by `--quick` (tests and trying the path out)."""
 QUICK_EPOCHS = 2
+SHIPPED_MEMBERS = 5
+"""Ensemble size of the shipped bundle: the usual size in offline model-based RL (MOPO, MOReL use
+5-7), not validated here; `--members` sets another."""
 
 
 def parser() -> argparse.ArgumentParser:
@@ -61,7 +64,20 @@ def parser() -> argparse.ArgumentParser:
     )
     parse.add_argument("--encoder", choices=["transformer", "gru"], default="transformer")
     parse.add_argument(
-        "--workers", type=int, default=2, help="1: train the twin after the model; 2: at once"
+        "--workers", type=int, default=2, help="1: train the models one by one; 2: two at once"
+    )
+    parse.add_argument(
+        "--members",
+        type=int,
+        help="ensemble size, the world model included (default 1; --ship: "
+        f"{SHIPPED_MEMBERS}); each further member trains with its own seed (about 6 min per "
+        "member on one core for 2,000 listeners); pessimism needs >= 2",
+    )
+    parse.add_argument(
+        "--bootstrap",
+        action="store_true",
+        help="train members 2..K on bootstraps of the training listeners too (off: on the shipped "
+        "logs bootstrap members overfit; benchmarks/NOTES.md)",
     )
     parse.add_argument(
         "--quick",
@@ -88,8 +104,16 @@ def train_bundle(argv: list[str] | None = None) -> int:
             raise ValueError(f"--workers must be 1 or 2, got {args.workers}")
         if args.split_seed < 0:
             raise ValueError(f"--split-seed must be >= 0, got {args.split_seed}")
+        members = (
+            args.members if args.members is not None else (SHIPPED_MEMBERS if args.ship else 1)
+        )
         settings = BuildSettings(
-            WorldModelConfig(encoder=args.encoder), training, args.split_seed, args.workers
+            WorldModelConfig(encoder=args.encoder),
+            training,
+            args.split_seed,
+            args.workers,
+            members,
+            args.bootstrap,
         )
         out = check_bundle_dir(defaults.ASSETS if args.ship else args.out or "results/bundle")
         source = _logged_source(args) if args.logs else _generated_source(args)
@@ -136,6 +160,8 @@ def _ship_conflicts(args: argparse.Namespace) -> str:
         "--seed": args.seed != TrainConfig.seed,
         "--split-seed": args.split_seed != defaults.SPLIT_SEED,
         "--encoder": args.encoder != "transformer",
+        "--members": args.members is not None,
+        "--bootstrap": args.bootstrap,
     }
     return ", ".join(name for name, value in given.items() if value)
 

@@ -89,3 +89,26 @@ def split_by_track(
         kind="track",
         test_tracks=test_tracks,
     )
+
+
+def bootstrap_listeners(logs: pd.DataFrame, seed: int) -> pd.DataFrame:
+    """Listeners drawn with replacement (as many as there are): the logs an ensemble member sees.
+
+    A listener drawn j > 0 times more is copied with fresh listener and session ids, so each copy
+    keeps its own sessions in order (and its earlier sessions as context).
+    """
+    listeners = np.sort(logs["listener_id"].unique())
+    drawn = np.random.default_rng(seed).choice(listeners, size=len(listeners), replace=True)
+    copies = pd.Series(drawn).value_counts()
+    listener_span = int(logs["listener_id"].max()) + 1
+    session_span = int(logs["session_id"].max()) + 1
+    parts = []
+    for copy in range(int(copies.max())):
+        chosen = copies.index[copies.to_numpy() > copy]
+        part = logs[logs["listener_id"].isin(chosen)].copy()
+        part["listener_id"] += copy * listener_span
+        part["session_id"] += copy * session_span
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True).sort_values(
+        ["session_id", "position"], kind="stable", ignore_index=True
+    )

@@ -28,7 +28,8 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
     one mode (energize, focus, calm or sleep). Each step the agent picks a track from the
     catalog; the world model predicts the listener's response (skip, fraction listened,
     like, valence/arousal after the track), samples an outcome and continues from it.
-    Registered as `AMRS-Energize-v0`, `AMRS-Focus-v0`, `AMRS-Calm-v0`, `AMRS-Sleep-v0`.
+    Registered as `AMRS-Energize-v0`, `AMRS-Focus-v0`, `AMRS-Calm-v0`, `AMRS-Sleep-v0`, and
+    pessimistic as `AMRS-<Mode>-Pessimistic-v0` (the ensemble, `pessimism=DEFAULT_PESSIMISM`).
 
     ## Action Space
     `Discrete(n_tracks)`: the catalog index of the next track (1,200 in the default catalog).
@@ -80,7 +81,13 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
       track (the next observation's estimate).
     - `valence_sampled`, `arousal_sampled`: one realisation of that affect (here a draw from the
       predicted distribution).
-    - `utility_components`: each weighted term of the reward (they sum to it).
+    - `utility_components`: each weighted term of the utility (they sum to it; to the reward too
+      unless the env is pessimistic).
+    With `ensemble=True` (or `pessimism` > 0) the outcome is drawn from the members' mixture, and:
+    - `uncertainty`: the members' standard deviation of skip, like, engagement, valence, arousal
+      and the one-step utility (a dict of floats).
+    - `utility`: the mixture's utility; `pessimism_penalty`: `pessimism * uncertainty["utility"]`;
+      the reward is `utility - pessimism_penalty`.
 
     ## Arguments
     The fields of `amrs_gym.simulator.SessionConfig`, checked when the env is built:
@@ -97,6 +104,8 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
     | world_model | ListenerModel, path or None | None | a model or checkpoint; None: the bundle's |
     | start_sessions | DataFrame, path or None | None | start logs; None: the bundle's test ones |
     | catalog | Catalog, path or None | None | the catalog; None means the bundle's |
+    | ensemble | bool | False | simulate with every member of the bundle's ensemble |
+    | pessimism | float | 0.0 | lambda >= 0 of the pessimistic reward (implies ensemble) |
 
     A bundle (`python -m amrs_gym.world_model.train --logs LOGS --out BUNDLE`) brings its own
     catalog, so the action space is `Discrete(n_tracks)` of that catalog. `start_sessions` are
@@ -111,6 +120,10 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
       (`world_model`, which replaces `checkpoint`).
     - v0, with simulator bundles: same dynamics; `bundle` (a platform's catalog, world model and
       listeners).
+    - v0, with the ensemble: same dynamics, spaces and reward by default; `ensemble` and
+      `pessimism` are new options, `AMRS-<Mode>-Pessimistic-v0` new ids. The observation keeps its
+      layout: with the ensemble its context vector is the first member's (the one world model of
+      the default env) and its affect estimate the mixture's.
 
     Example:
         >>> import gymnasium as gym, amrs_gym

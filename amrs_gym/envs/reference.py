@@ -30,4 +30,9 @@ class ReferenceListeningEnv(AffectiveListeningEnv):
     """
 
     def _outcomes(self, config: SessionConfig) -> OutcomeSource:
+        if config.pessimism:
+            raise ValueError(
+                f"pessimism={config.pessimism}: the reference env's rewards are the truth's and "
+                "are never penalised (pessimism is for world-model envs)"
+            )
         return config.reference_outcomes()

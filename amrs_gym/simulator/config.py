@@ -18,33 +18,38 @@ from amrs_gym.bundle import Bundle
 from amrs_gym.catalog import Catalog
 from amrs_gym.modes import COHORTS, check_mode, mode_index
 from amrs_gym.reference_world import ReferenceWorld
-from amrs_gym.reward import Utility, default_utility
+from amrs_gym.reward import MAX_PESSIMISM, Utility, default_utility
 from amrs_gym.simulator.outcomes import OutcomeSource, ReferenceOutcomes, WorldModelOutcomes
 from amrs_gym.simulator.sessions import ListeningSessions
 from amrs_gym.simulator.starts import StartSession, read_start_frame, start_sessions_for
-from amrs_gym.validation import check_choice, check_int
-from amrs_gym.world_model.checkpoint import load_listener_model
+from amrs_gym.validation import check_choice, check_int, check_value
+from amrs_gym.world_model.checkpoint import load_ensemble, load_listener_model
 from amrs_gym.world_model.protocol import ListenerModel
 
 COHORT_CHOICES = (*COHORTS, "mixed")
 START_CHOICES = ("history", "cold")
 MAX_SESSIONS = 65_536
-"""Most sessions one batch holds (each keeps about 0.13 MB of world-model state)."""
+"""Most sessions one batch holds (each keeps about 0.13 MB of world-model state per member)."""
+_MODELS: dict[tuple[object, ...], ListenerModel] = {}
 
 
-_MODELS: dict[tuple[str, int, int, str], ListenerModel] = {}
+def _shared_model(paths: tuple[str, ...], catalog: Catalog) -> ListenerModel:
+    """One read-only model per checkpoint file(s) and catalog (rollout state lives in the sessions).
 
-
-def _shared_model(path: str, catalog: Catalog) -> ListenerModel:
-    """One read-only model per checkpoint file and catalog (rollout state lives in the sessions).
-
-    A file rewritten in place (a bundle rebuilt) is read again.
+    Several files are one batched ensemble. A file rewritten in place (a bundle rebuilt) is read
+    again.
     """
-    file = Path(path)
-    size, mtime = (file.stat().st_size, file.stat().st_mtime_ns) if file.is_file() else (-1, -1)
-    key = (path, size, mtime, catalog.fingerprint())
+    stats = []
+    for path in paths:
+        file = Path(path)
+        stats.append((file.stat().st_size, file.stat().st_mtime_ns) if file.is_file() else (-1, -1))
+    key = (paths, tuple(stats), catalog.fingerprint())
     if key not in _MODELS:
-        _MODELS[key] = load_listener_model(path, catalog=catalog)
+        _MODELS[key] = (
+            load_listener_model(paths[0], catalog=catalog)
+            if len(paths) == 1
+            else load_ensemble(list(paths), catalog=catalog)
+        )
     return _MODELS[key]
 
 
@@ -92,6 +97,12 @@ class SessionConfig:
     bundle's held-out listeners' (train agents on training listeners' logs)."""
     catalog: Catalog | str | Path | None = None
     """The catalog (or its parquet file); None means the bundle's."""
+    ensemble: bool = False
+    """Simulate with every member of the bundle's ensemble (their mixture; `info["uncertainty"]`
+    reports their disagreement) instead of its one world model."""
+    pessimism: float = 0.0
+    """lambda >= 0: the world model's reward becomes utility - lambda * utility uncertainty
+    (implies `ensemble`). `DEFAULT_PESSIMISM` is the pessimistic ids' value."""
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -103,6 +114,12 @@ class SessionConfig:
         object.__setattr__(
             self, "episode_length", check_int("episode_length", self.episode_length, 1)
         )
+        if not isinstance(self.ensemble, bool):
+            raise ValueError(f"ensemble must be True or False, got {self.ensemble!r}")
+        check_value("pessimism", self.pessimism, float, {"min": 0, "max": MAX_PESSIMISM})
+        object.__setattr__(self, "pessimism", float(self.pessimism))
+        if self.pessimism > 0:
+            object.__setattr__(self, "ensemble", True)
         if self.bundle is not None:
             if not isinstance(self.bundle, Bundle | str | Path):
                 raise ValueError(
@@ -177,15 +194,31 @@ class SessionConfig:
 
     def _model(self, catalog: Catalog) -> ListenerModel:
         if self.world_model is None:
-            return _shared_model(str(self.resolved_bundle.checkpoint), catalog)
+            bundle = self.resolved_bundle
+            if not self.ensemble:
+                return _shared_model((str(bundle.checkpoint),), catalog)
+            if len(bundle.members) < 2:
+                raise ValueError(
+                    f"ensemble/pessimism need a bundle with an ensemble; {bundle.path} has one "
+                    "world model (build one with `python -m amrs_gym.world_model.train "
+                    "--members 5`)"
+                )
+            return _shared_model(tuple(str(f) for f in bundle.members), catalog)
         if isinstance(self.world_model, str | Path):
-            return _shared_model(str(Path(self.world_model).resolve()), catalog)
-        if not isinstance(self.world_model, ListenerModel):
+            model = _shared_model((str(Path(self.world_model).resolve()),), catalog)
+        elif isinstance(self.world_model, ListenerModel):
+            model = self.world_model
+        else:
             raise ValueError(
                 "world_model must be a ListenerModel, a checkpoint path or None, "
                 f"got {self.world_model!r}"
             )
-        return self.world_model
+        if self.ensemble and getattr(model, "members", 1) < 2:
+            raise ValueError(
+                "ensemble/pessimism need an ensemble world model (`members` >= 2, e.g. "
+                "`amrs_gym.world_model.load_ensemble`); the world_model given has one member"
+            )
+        return model
 
     def create(self, n: int, outcomes: OutcomeSource | None = None) -> ListeningSessions:
         """N sessions whose outcomes come from `outcomes` (default: drawn from the world model)."""

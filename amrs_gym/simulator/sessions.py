@@ -16,9 +16,9 @@ import numpy as np
 from amrs_gym.modes import mode_index
 from amrs_gym.reward import UtilityInputs
 from amrs_gym.simulator.observation import build_observations
-from amrs_gym.simulator.outcomes import OutcomeSource, ReferenceOutcomes
+from amrs_gym.simulator.outcomes import OutcomeSource, ReferenceOutcomes, WorldModelOutcomes
 from amrs_gym.simulator.starts import StartSession, start_batch
-from amrs_gym.world_model.protocol import ModelState
+from amrs_gym.world_model.protocol import ModelState, StepPrediction, disagreement, member_std
 
 if TYPE_CHECKING:
     from amrs_gym.simulator.config import SessionConfig
@@ -52,6 +52,9 @@ class ListeningSessions:
         self.mode, self.utility, self.model = setup.mode, setup.utility, setup.model
         self.catalog, self.starts = setup.catalog, setup.starts
         self.history_length, self.episode_length = config.history_length, config.episode_length
+        self.pessimism = config.pessimism if isinstance(outcomes, WorldModelOutcomes) else 0.0
+        """The penalty weight on utility uncertainty (world-model outcomes only: the truth's
+        rewards are never penalised)."""
         self._mode = mode_index(self.mode)
         self._target = np.array([self.utility.target_valence, self.utility.target_arousal])
         self.state: ModelState | None = None
@@ -155,6 +158,10 @@ class ListeningSessions:
         repeats = (self.played == actions[:, None]).sum(axis=1)
         components = self.utility.components(outcome.utility_inputs(repeats))
         rewards = self.utility.total(components)
+        uncertainty = None
+        if prediction.members is not None:
+            uncertainty = self._uncertainty(prediction.members, actions[:, None], np.arange(self.n))
+            uncertainty = {key: value[:, 0] for key, value in uncertainty.items()}
         self.model.observe(state, actions, outcome, active=None if live.all() else live)
         self.played[np.arange(self.n), np.minimum(self.t, self.episode_length - 1)] = actions
         self.t += 1
@@ -178,7 +185,35 @@ class ListeningSessions:
             "arousal_sampled": outcome.arousal_sampled,
             "utility_components": components,
         }
+        if uncertainty is not None:
+            info["uncertainty"] = uncertainty
+            info["utility"] = rewards
+            info["pessimism_penalty"] = self.pessimism * uncertainty["utility"]
+            rewards = rewards - info["pessimism_penalty"]
         return rewards, info
+
+    def _uncertainty(
+        self, members: StepPrediction, candidates: np.ndarray, rows: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """The members' disagreement on candidates (rows, k), one-step utility included.
+
+        Each member's expected utility is computed from its own means (affect before: the
+        sessions' current estimate); "utility" is their standard deviation.
+        """
+        engagement = members.expected_engagement()
+        spread = disagreement(members, engagement)
+        before = self.affect[rows]
+        utilities = self._candidate_utility(
+            rows,
+            candidates,
+            engagement,
+            members.like_probability,
+            before[:, :1],
+            before[:, 1:],
+            members.valence_mean,
+            members.arousal_mean,
+        )  # (K, rows, k)
+        return {**spread, "utility": member_std(utilities)}
 
     def _state(self) -> ModelState:
         if self.state is None:
@@ -231,6 +266,9 @@ class ListeningSessions:
     ) -> np.ndarray:
         """The world model's expected one-step utility of each candidate track as the next one.
 
+        Minus `pessimism` times its uncertainty when the sessions are pessimistic (the reward an
+        agent is trained on).
+
         For sessions `rows` (default all).
 
         # candidates (rows, k) -> (rows, k)
@@ -240,7 +278,7 @@ class ListeningSessions:
         part = state if len(rows) == self.n else self.model.select(state, rows)
         prediction = self.model.predict(part, candidates)
         before = self.affect[rows]
-        return self._candidate_utility(
+        utility = self._candidate_utility(
             rows,
             candidates,
             prediction.expected_engagement(),
@@ -250,6 +288,10 @@ class ListeningSessions:
             prediction.valence_mean,
             prediction.arousal_mean,
         )
+        if self.pessimism and prediction.members is not None:
+            spread = self._uncertainty(prediction.members, candidates, rows)
+            utility = utility - self.pessimism * spread["utility"]
+        return utility
 
     def reference_utility(
         self, candidates: np.ndarray, rows: np.ndarray | None = None

@@ -228,6 +228,33 @@ def load_listener_model(path: str | Path, catalog: Catalog | None = None) -> Lis
     return TorchRollout(_torch_model(checkpoint, path))
 
 
+def load_ensemble(paths: list[str | Path], catalog: Catalog | None = None) -> ListenerModel:
+    """Checkpoints of one transformer architecture as one batched ensemble (`NumpyRollout`).
+
+    Raises:
+        CheckpointError: a member is unreadable, for another catalog, or of another architecture.
+    """
+    if not paths:
+        raise CheckpointError("an ensemble needs at least one checkpoint")
+    checkpoints = [read_checkpoint(path, catalog) for path in paths]
+    first = checkpoints[0]
+    if first.config.encoder != "transformer" or not first.config.use_history:
+        raise CheckpointError(
+            f"{paths[0]}: an ensemble runs transformer world models that use history, "
+            f"not encoder={first.config.encoder!r}, use_history={first.config.use_history}"
+        )
+    for path, checkpoint in zip(paths[1:], checkpoints[1:], strict=True):
+        if checkpoint.config != first.config:
+            raise CheckpointError(
+                f"{path} has another architecture than {paths[0]} (ensemble members share one)"
+            )
+        if not np.array_equal(checkpoint.track_features, first.track_features):
+            raise CheckpointError(f"{path} has other track features than {paths[0]}")
+    from amrs_gym.world_model.rollout import NumpyRollout
+
+    return NumpyRollout.ensemble(first.config, [c.state for c in checkpoints], first.track_features)
+
+
 def _torch_model(checkpoint: Checkpoint, path: str | Path) -> WorldModel:
     """The torch module of a checkpoint's arrays, in eval mode."""
     import torch

@@ -11,7 +11,7 @@ of the tests.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -57,7 +57,12 @@ class StartBatch:
 
 @dataclass(frozen=True)
 class StepPrediction:
-    """Predicted responses to candidate tracks; fields are (n, k) unless noted."""
+    """Predicted responses to candidate tracks; fields are (n, k) unless noted.
+
+    An ensemble's prediction is its members' mixture, and `members` holds the members' own
+    (every field with a leading member axis: (K, n, k)); their spread is the model's epistemic
+    uncertainty (`disagreement`).
+    """
 
     skip_probability: np.ndarray
     engagement_probabilities: np.ndarray  # (n, k, 2, bins): [not skipped, skipped]
@@ -66,6 +71,7 @@ class StepPrediction:
     valence_std: np.ndarray
     arousal_mean: np.ndarray
     arousal_std: np.ndarray
+    members: StepPrediction | None = None
 
     def expected_engagement(self) -> np.ndarray:
         """E[fraction listened], mixing the kept and skipped engagement distributions."""
@@ -75,6 +81,72 @@ class StepPrediction:
         p = self.skip_probability
         result: np.ndarray = (1 - p) * means[..., 0] + p * means[..., 1]
         return result
+
+
+PREDICTION_FIELDS = tuple(f.name for f in fields(StepPrediction) if f.name != "members")
+"""The predicted quantities (every field but `members`)."""
+
+DISAGREEMENT_KEYS = ("skip", "like", "engagement", "valence", "arousal")
+"""What `disagreement` measures, in order."""
+
+
+def _mean(x: np.ndarray) -> np.ndarray:
+    """Mean over the leading (member) axis (ndarray.mean's wrapper costs more than the sum)."""
+    result: np.ndarray = np.add.reduce(x, 0) * (1.0 / x.shape[0])
+    return result
+
+
+def member_std(x: np.ndarray) -> np.ndarray:
+    """Standard deviation over the leading (member) axis (ddof 0)."""
+    centred = x - _mean(x)
+    result: np.ndarray = np.sqrt(_mean(centred * centred))
+    return result
+
+
+def mixture(members: StepPrediction) -> StepPrediction:
+    """The equal-weight mixture of member predictions stacked on a leading axis (K, n, k).
+
+    P(skip) and P(like) are the members' means; the engagement distributions are mixed within
+    kept and skipped plays (weighted by each member's probability of that branch); valence and
+    arousal are Gaussian mixtures summarised by their mean and standard deviation.
+    """
+    skip = members.skip_probability
+    branch = np.stack([1 - skip, skip], -1)[..., None] + 1e-12  # (K, n, k, 2, 1)
+    weights = branch / np.add.reduce(branch, 0)
+
+    def gaussian(mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        centre = _mean(mean)
+        spread = _mean(std * std + mean * mean) - centre * centre
+        return centre, np.sqrt(np.maximum(spread, 0) + 1e-12)
+
+    valence_mean, valence_std = gaussian(members.valence_mean, members.valence_std)
+    arousal_mean, arousal_std = gaussian(members.arousal_mean, members.arousal_std)
+    return StepPrediction(
+        skip_probability=_mean(skip),
+        engagement_probabilities=np.add.reduce(weights * members.engagement_probabilities, 0),
+        like_probability=_mean(members.like_probability),
+        valence_mean=valence_mean,
+        valence_std=valence_std,
+        arousal_mean=arousal_mean,
+        arousal_std=arousal_std,
+    )
+
+
+def disagreement(
+    members: StepPrediction, engagement: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """The members' standard deviation (n, k) of each predicted mean (`DISAGREEMENT_KEYS`).
+
+    `engagement` is the members' expected engagement if already computed.
+    """
+    means = (
+        members.skip_probability,
+        members.like_probability,
+        members.expected_engagement() if engagement is None else engagement,
+        members.valence_mean,
+        members.arousal_mean,
+    )
+    return {key: member_std(value) for key, value in zip(DISAGREEMENT_KEYS, means, strict=True)}
 
 
 @runtime_checkable

@@ -6,11 +6,17 @@ this machine, and a step needs about a hundred such operations. `NumpyRollout` t
 the weights of a transformer `WorldModel` (from a checkpoint, without torch, or from a
 model), precomputes the per-track projections into tables, and implements
 the `ListenerModel` protocol; `tests/world_model/test_rollout.py` checks it matches the torch path.
+
+An ensemble (`NumpyRollout.ensemble`: K checkpoints of one architecture) runs as one batched
+computation: every weight and cached array carries a leading member axis, and each product keeps
+the shapes a single model's has, with the member as one more batch axis (so K = 1 is bit for bit
+the single model). Its prediction is the members' mixture; `StepPrediction.members` holds theirs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,7 +25,13 @@ from amrs_gym.world_model.candidates import candidate_features
 from amrs_gym.world_model.config import WorldModelConfig
 from amrs_gym.world_model.feedback import feedback_vector
 from amrs_gym.world_model.numpy_ops import gelu, layer_norm, sigmoid, single_threaded_blas, softmax
-from amrs_gym.world_model.protocol import Feedback, StartBatch, StepPrediction
+from amrs_gym.world_model.protocol import (
+    PREDICTION_FIELDS,
+    Feedback,
+    StartBatch,
+    StepPrediction,
+    mixture,
+)
 
 if TYPE_CHECKING:
     from amrs_gym.world_model.model import WorldModel
@@ -27,90 +39,152 @@ if TYPE_CHECKING:
 
 @dataclass
 class RolloutState:
-    """Cached state of a batch of sessions (numpy twin of `ModelState`)."""
+    """Cached state of a batch of sessions (numpy twin of `ModelState`).
 
-    session: np.ndarray  # (batch, d) mode + cohort + starting-report embedding
+    Arrays with a leading K axis hold one slice per ensemble member (K = 1 for a single model).
+    """
+
+    session: np.ndarray  # (K, batch, d) mode + cohort + starting-report embedding
     length: np.ndarray  # (batch,) tokens in the context, start token included
     played: np.ndarray  # (batch,) current-session tracks in the context
     tracks: np.ndarray  # (batch, max_len) current-session track ids, -1 beyond `played`
-    keys: list[
-        np.ndarray
-    ]  # per layer (batch, heads, head_dim, slots): transposed, for contiguous matmuls
-    values: list[np.ndarray]  # per layer (batch, heads, slots, head_dim)
-    memory_keys: np.ndarray  # (batch, heads, head_dim, slots)
-    memory_values: np.ndarray  # (batch, heads, slots, head_dim)
-    last_hidden: np.ndarray  # (batch, d) encoder output at the newest token
+    keys: list[np.ndarray]  # per layer (K, batch, heads, head_dim, slots): transposed, contiguous
+    values: list[np.ndarray]  # per layer (K, batch, heads, slots, head_dim)
+    memory_keys: np.ndarray  # (K, batch, heads, head_dim, slots)
+    memory_values: np.ndarray  # (K, batch, heads, slots, head_dim)
+    last_hidden: np.ndarray  # (K, batch, d) encoder output at the newest token
 
     def select(self, rows: np.ndarray, slots: int | None = None) -> RolloutState:
         """A copy of the state of `rows`, keeping only the first `slots` cache slots if given."""
         cut = slice(None, slots)
         return RolloutState(
-            session=self.session[rows],
+            session=self.session[:, rows],
             length=self.length[rows],
             played=self.played[rows],
             tracks=self.tracks[rows],
-            keys=[k[rows][..., cut] for k in self.keys],
-            values=[v[rows][:, :, cut] for v in self.values],
-            memory_keys=self.memory_keys[rows][..., cut],
-            memory_values=self.memory_values[rows][:, :, cut],
-            last_hidden=self.last_hidden[rows],
+            keys=[k[:, rows][..., cut] for k in self.keys],
+            values=[v[:, rows][:, :, :, cut] for v in self.values],
+            memory_keys=self.memory_keys[:, rows][..., cut],
+            memory_values=self.memory_values[:, rows][:, :, :, cut],
+            last_hidden=self.last_hidden[:, rows],
         )
 
     def assign(self, rows: np.ndarray, other: RolloutState) -> None:
-        """Overwrite `rows` with `other` (which may hold fewer cache slots.
-
-        Later slots are never visible).
-        """
-        for name in ("session", "length", "played", "tracks", "last_hidden"):
+        """Overwrite `rows` with `other` (it may hold fewer cache slots: later ones are unseen)."""
+        for name in ("length", "played", "tracks"):
             getattr(self, name)[rows] = getattr(other, name)
-        slots = other.values[0].shape[2] if other.values else other.memory_values.shape[2]
+        for name in ("session", "last_hidden"):
+            getattr(self, name)[:, rows] = getattr(other, name)
+        slots = other.values[0].shape[3] if other.values else other.memory_values.shape[3]
         for mine, theirs in zip(
             [*self.keys, self.memory_keys], [*other.keys, other.memory_keys], strict=True
         ):
-            mine[rows, :, :, :slots] = theirs
+            mine[:, rows, :, :, :slots] = theirs
         for mine, theirs in zip(
             [*self.values, self.memory_values], [*other.values, other.memory_values], strict=True
         ):
-            mine[rows, :, :slots] = theirs
+            mine[:, rows, :, :slots] = theirs
+
+
+def _matmul(x: np.ndarray, weight: np.ndarray, shared: bool = False) -> np.ndarray:
+    """Each member's product x @ W: x is (K, ..., in), or (..., in) shared by all (`shared`).
+
+    W (K, in, out) gains unit axes so each member's product has a single model's shapes.
+    """
+    extra = x.ndim - (2 if shared else 3)
+    if extra:
+        weight = weight.reshape(weight.shape[0], *(1,) * extra, *weight.shape[1:])
+    out: np.ndarray = x @ weight
+    return out
+
+
+def _per_member(value: np.ndarray, ndim: int) -> np.ndarray:
+    """A per-member vector stored (K, 1, d), shaped to broadcast over (K, ..., d) of `ndim` axes."""
+    if ndim == 3:
+        return value
+    return value.reshape(value.shape[0], *(1,) * (ndim - 2), value.shape[-1])
+
+
+def _affine(
+    x: np.ndarray, layer: tuple[np.ndarray, np.ndarray], shared: bool = False
+) -> np.ndarray:
+    """The affine map x @ W + b of every member (see `_matmul`)."""
+    out = _matmul(x, layer[0], shared)
+    result: np.ndarray = out + _per_member(layer[1], out.ndim)
+    return result
+
+
+def _norm(x: np.ndarray, layer: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Layer norm of x (K, ..., d) with each member's weight and bias."""
+    return layer_norm(x, _per_member(layer[0], x.ndim), _per_member(layer[1], x.ndim))
+
+
+def _to_rows(value: np.ndarray) -> np.ndarray:
+    """(K, n, ...) as (n, K, ...): the order a cache write `a[:, rows, ..., slot]` takes."""
+    return np.swapaxes(value, 0, 1)
 
 
 class NumpyRollout:
-    """Incremental inference of a trained transformer world model, in numpy."""
+    """Incremental inference of a trained transformer world model (or an ensemble), in numpy."""
 
     def __init__(
         self, config: WorldModelConfig, state: dict[str, np.ndarray], track_features: np.ndarray
     ):
         """Build from a checkpoint's arrays (`read_checkpoint`) or a model (`from_model`)."""
+        self._build(config, [state], track_features)
+
+    @classmethod
+    def ensemble(
+        cls,
+        config: WorldModelConfig,
+        states: Sequence[dict[str, np.ndarray]],
+        track_features: np.ndarray,
+    ) -> NumpyRollout:
+        """K members of one architecture, run as one batched computation (K >= 1)."""
+        if not states:
+            raise ValueError("an ensemble needs at least one member")
+        rollout = cls.__new__(cls)
+        rollout._build(config, list(states), track_features)
+        return rollout
+
+    def _build(
+        self,
+        config: WorldModelConfig,
+        states: list[dict[str, np.ndarray]],
+        track_features: np.ndarray,
+    ) -> None:
         if config.encoder != "transformer" or not config.use_history:
             raise ValueError("NumpyRollout needs a transformer world model that uses history")
         self.config = config
+        self.members = len(states)
         self.heads = config.n_heads
         self.head_dim = config.d_model // config.n_heads
         self.scale = np.float32(1.0 / np.sqrt(self.head_dim))  # float32, so products stay float32
-        w = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
+
+        def stacked(name: str) -> np.ndarray:
+            return np.stack([np.asarray(w[name], dtype=np.float32) for w in states])
 
         def linear(name: str) -> tuple[np.ndarray, np.ndarray]:
-            return np.ascontiguousarray(w[f"{name}.weight"].T), w[f"{name}.bias"]
+            weight = np.ascontiguousarray(np.swapaxes(stacked(f"{name}.weight"), 1, 2))
+            return weight, stacked(f"{name}.bias")[:, None]  # (K, in, out), (K, 1, out)
 
         def norm(name: str) -> tuple[np.ndarray, np.ndarray]:
-            return w[f"{name}.weight"], w[f"{name}.bias"]
+            return stacked(f"{name}.weight")[:, None], stacked(f"{name}.bias")[:, None]
 
         features = np.asarray(track_features, dtype=np.float32)
-        self.context_track = (
-            features @ linear("context_track")[0] + w["context_track.bias"]
-        )  # (n_tracks, d)
-        self.query_track = features @ linear("query_track")[0] + w["query_track.bias"]
+        self.context_track = _affine(features, linear("context_track"), shared=True)  # (K, T, d)
+        self.query_track = _affine(features, linear("query_track"), shared=True)
         self.track_unit = features / np.maximum(
             np.linalg.norm(features, axis=1, keepdims=True), 1e-8
         )
         self.context_feedback = linear("context_feedback")
         self.query_candidate = linear("query_candidate")
-        self.mode = w["mode_embedding.weight"]
-        self.cohort = w["cohort_embedding.weight"]
+        self.mode = stacked("mode_embedding.weight")
+        self.cohort = stacked("cohort_embedding.weight")
         self.start_report = linear("start_report")
-        self.positions = w["position_table.weight"]
-        self.segments = w["segment.weight"]
-        self.start_token = w["start_token"] + self.positions[0]
+        self.positions = stacked("position_table.weight")
+        self.segments = stacked("segment.weight")
+        self.start_token = stacked("start_token") + self.positions[:, 0]  # (K, d)
         self.blocks = [
             {
                 "norm1": norm(f"blocks.{i}.norm1"),
@@ -136,7 +210,7 @@ class NumpyRollout:
     @property
     def n_tracks(self) -> int:
         """Catalog size of the model."""
-        return int(self.context_track.shape[0])
+        return int(self.context_track.shape[1])
 
     @property
     def context_size(self) -> int:
@@ -149,7 +223,7 @@ class NumpyRollout:
         return int(self.config.max_len)
 
     def _position(self, index: np.ndarray) -> np.ndarray:
-        embedding: np.ndarray = self.positions[np.minimum(index, self.config.position_cap)]
+        embedding: np.ndarray = self.positions[:, np.minimum(index, self.config.position_cap)]
         return embedding
 
     def start(self, starts: StartBatch) -> RolloutState:
@@ -158,7 +232,7 @@ class NumpyRollout:
         Rows of different lengths go in one batch: a row past its history sits the step out.
         """
         n = len(starts)
-        with single_threaded_blas(n):
+        with single_threaded_blas(n * self.members):
             state = self._start_tokens(starts.mode, starts.cohort, starts.start_report)
             history = starts.history_feedback
             vectors = feedback_vector(
@@ -188,19 +262,19 @@ class NumpyRollout:
     ) -> RolloutState:
         """Begin sessions: encode the start token."""
         cfg = self.config
-        n = len(mode)
+        n, members = len(mode), self.members
         slots = cfg.max_len + 2  # the last slot is scratch space for rows that sit a step out
-        w, b = self.start_report
         report = (
             np.asarray(start, dtype=np.float32) if cfg.use_affect else np.zeros((n, 2), np.float32)
         )
-        session = self.mode[mode] + self.cohort[cohort] + report @ w + b
+        w, b = self.start_report
+        session = self.mode[:, mode] + self.cohort[:, cohort] + _matmul(report, w, True) + b
 
         def cache(transposed: bool = False) -> np.ndarray:
             shape = (
-                (n, self.heads, self.head_dim, slots)
+                (members, n, self.heads, self.head_dim, slots)
                 if transposed
-                else (n, self.heads, slots, self.head_dim)
+                else (members, n, self.heads, slots, self.head_dim)
             )
             return np.zeros(shape, dtype=np.float32)
 
@@ -213,11 +287,10 @@ class NumpyRollout:
             values=[cache() for _ in self.blocks],
             memory_keys=cache(transposed=True),
             memory_values=cache(),
-            last_hidden=np.zeros((n, cfg.d_model), dtype=np.float32),
+            last_hidden=np.zeros((members, n, cfg.d_model), dtype=np.float32),
         )
-        self._push(
-            state, np.broadcast_to(self.start_token, (n, cfg.d_model)), np.ones(n, dtype=bool)
-        )
+        token = np.broadcast_to(self.start_token[:, None], (members, n, cfg.d_model))
+        self._push(state, token, np.ones(n, dtype=bool))
         return state
 
     def observe(
@@ -235,7 +308,7 @@ class NumpyRollout:
             feedback.valence_report,
             feedback.arousal_report,
         ).astype(np.float32)
-        with single_threaded_blas(len(tracks)):
+        with single_threaded_blas(len(tracks) * self.members):
             self._observe(state, np.asarray(tracks), vector, active=active)
 
     def _observe(
@@ -267,21 +340,22 @@ class NumpyRollout:
             feedback[:, 6:9] = 0.0
         w, b = self.context_feedback
         token = (
-            self.context_track[track]
-            + feedback @ w
+            self.context_track[:, track]
+            + _matmul(feedback, w, shared=True)
             + b
             + self._position(position)
-            + self.segments[current.astype(int)]
+            + self.segments[:, current.astype(int)]
         )
         state.played = state.played + grows
         self._push(state, token, active)
 
     def context(self, state: RolloutState) -> np.ndarray:
-        """The encoder's output at each session's newest token.
+        """The first member's encoder output at each session's newest token.
 
         # (n, d_model)
         """
-        return state.last_hidden
+        first: np.ndarray = state.last_hidden[0]
+        return first
 
     def select(self, state: RolloutState, rows: np.ndarray, compact: bool = False) -> RolloutState:
         """A copy of sessions `rows`; `compact` keeps only the cache slots already filled."""
@@ -293,72 +367,87 @@ class NumpyRollout:
         state.assign(np.asarray(rows, dtype=np.int64), other)
 
     def _push(self, state: RolloutState, token: np.ndarray, active: np.ndarray) -> None:
-        """Run one token per row through the blocks.
+        """Run one token per row (K, n, d) through the blocks.
 
         Inactive rows write only to the scratch slot.
         """
-        n, d = token.shape
+        members, n, d = token.shape
         heads, head_dim = self.heads, self.head_dim
         rows = np.arange(n)
         position = state.length
-        slot = np.where(active, position, state.values[0].shape[2] - 1)
+        slot = np.where(active, position, state.values[0].shape[3] - 1)
         used = int(position.max()) + 1  # only the filled slots take part in attention
         visible = (
             np.arange(used)[None, None, None, :] <= position[:, None, None, None]
         )  # (n, 1, 1, used)
         x = token + state.session
         for block, keys, values in zip(self.blocks, state.keys, state.values, strict=True):
-            w, b = block["qkv"]
-            qkv = (layer_norm(x, *block["norm1"]) @ w + b).reshape(n, 3, heads, head_dim)
-            keys[rows, :, :, slot] = qkv[:, 1]
-            values[rows, :, slot] = qkv[:, 2]
-            scores = (qkv[:, 0, :, None, :] @ keys[..., :used]) * self.scale  # (n, heads, 1, used)
+            qkv = _affine(_norm(x, block["norm1"]), block["qkv"]).reshape(
+                members, n, 3, heads, head_dim
+            )
+            keys[:, rows, :, :, slot] = _to_rows(qkv[:, :, 1])
+            values[:, rows, :, slot] = _to_rows(qkv[:, :, 2])
+            scores = (qkv[:, :, 0, :, None, :] @ keys[..., :used]) * self.scale  # (K,n,h,1,used)
             weights = softmax(np.where(visible, scores, -np.inf))
-            attended = (weights @ values[:, :, :used]).reshape(
-                n, d
+            attended = (weights @ values[:, :, :, :used]).reshape(
+                members, n, d
             )  # garbage for inactive rows, never stored
             w, b = block["out"]
-            x = x + attended @ w + b
-            w1, b1 = block["ff1"]
-            w2, b2 = block["ff2"]
-            x = x + gelu(layer_norm(x, *block["norm2"]) @ w1 + b1) @ w2 + b2
-        hidden = layer_norm(x, *self.norm)
-        w, b = self.memory
-        memory = (hidden @ w + b).reshape(n, 2, heads, head_dim)
-        state.memory_keys[rows, :, :, slot] = memory[:, 0]
-        state.memory_values[rows, :, slot] = memory[:, 1]
+            x = x + _matmul(attended, w) + b
+            w, b = block["ff2"]
+            x = x + _matmul(gelu(_affine(_norm(x, block["norm2"]), block["ff1"])), w) + b
+        hidden = _norm(x, self.norm)
+        memory = _affine(hidden, self.memory).reshape(members, n, 2, heads, head_dim)
+        state.memory_keys[:, rows, :, :, slot] = _to_rows(memory[:, :, 0])
+        state.memory_values[:, rows, :, slot] = _to_rows(memory[:, :, 1])
         state.last_hidden = np.where(active[:, None], hidden, state.last_hidden).astype(np.float32)
         state.length = position + active
 
     def predict(self, state: RolloutState, candidates: np.ndarray) -> StepPrediction:
-        """Predicted response to each candidate (batch, k) as the next track of each session."""
-        with single_threaded_blas(len(candidates)):
-            return self._predict(state, np.asarray(candidates))
+        """Predicted response to each candidate (batch, k) as the next track of each session.
+
+        An ensemble's is its members' mixture, with theirs in `members`.
+        """
+        with single_threaded_blas(len(candidates) * self.members):
+            members = self._predict(state, np.asarray(candidates))
+        if self.members == 1:
+            return StepPrediction(**{name: getattr(members, name)[0] for name in PREDICTION_FIELDS})
+        return replace(mixture(members), members=members)
 
     def _predict(self, state: RolloutState, candidates: np.ndarray) -> StepPrediction:
+        """Every member's prediction, stacked on a leading axis (K, n, k)."""
         n, k = candidates.shape
-        d, heads, head_dim = self.config.d_model, self.heads, self.head_dim
+        members, d, heads, head_dim = self.members, self.config.d_model, self.heads, self.head_dim
         w, b = self.query_candidate
+        features = candidate_features(state.tracks, state.played, candidates, self.track_unit)
         query = (
-            self.query_track[candidates]
-            + candidate_features(state.tracks, state.played, candidates, self.track_unit) @ w
-            + b
-            + (self._position(state.played + 1) + self.segments[1] + state.session)[:, None]
-        )  # (n, k, d)
+            self.query_track[:, candidates]
+            + _matmul(features, w, shared=True)
+            + b[:, None]
+            + (self._position(state.played + 1) + self.segments[:, 1:2] + state.session)[:, :, None]
+        )  # (K, n, k, d)
         used = int(state.length.max())
-        q = layer_norm(query, *self.query_norm).reshape(n, k, heads, head_dim).transpose(0, 2, 1, 3)
-        scores = (q @ state.memory_keys[..., :used]) * self.scale  # (n, heads, k, used)
+        q = (
+            _norm(query, self.query_norm)
+            .reshape(members, n, k, heads, head_dim)
+            .transpose(0, 1, 3, 2, 4)
+        )
+        scores = (q @ state.memory_keys[..., :used]) * self.scale  # (K, n, heads, k, used)
         visible = np.arange(used)[None, None, None, :] < state.length[:, None, None, None]
-        attended = softmax(np.where(visible, scores, -np.inf)) @ state.memory_values[:, :, :used]
-        attended = attended.transpose(0, 2, 1, 3).reshape(n, k, d)
-        last = np.broadcast_to(state.last_hidden[:, None], (n, k, d))
-        (w1, b1), (w2, b2), (w3, b3) = self.head
-        hidden = gelu(gelu(np.concatenate([query, attended, last], -1) @ w1 + b1) @ w2 + b2)
-        out = hidden @ w3 + b3
+        attended = softmax(np.where(visible, scores, -np.inf)) @ state.memory_values[..., :used, :]
+        attended = attended.transpose(0, 1, 3, 2, 4).reshape(members, n, k, d)
+        last = np.broadcast_to(state.last_hidden[:, :, None], (members, n, k, d))
+        first, second, third = self.head
+        hidden = gelu(
+            _affine(gelu(_affine(np.concatenate([query, attended, last], -1), first)), second)
+        )
+        out = _affine(hidden, third)
         bins = self.config.engagement_bins
         return StepPrediction(
             skip_probability=sigmoid(out[..., 0]),
-            engagement_probabilities=softmax(out[..., 1 : 1 + 2 * bins].reshape(n, k, 2, bins)),
+            engagement_probabilities=softmax(
+                out[..., 1 : 1 + 2 * bins].reshape(members, n, k, 2, bins)
+            ),
             like_probability=sigmoid(out[..., 1 + 2 * bins]),
             valence_mean=np.tanh(out[..., 2 + 2 * bins]),
             valence_std=np.exp(np.clip(out[..., 3 + 2 * bins], -5, 1)),

@@ -29,6 +29,8 @@ def test_quick_throughput_run_writes_the_contract(tmp_path) -> None:
         "vector_env_steps_per_s",
         "reference_env_steps_per_s",
         "cartpole_steps_per_s",
+        "pessimistic_single_env_steps_per_s",  # the shipped bundle has an ensemble
+        "pessimistic_vector_env_steps_per_s",
     ):
         assert report[key] > 0
     assert report["num_envs"] == 256

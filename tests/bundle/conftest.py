@@ -48,7 +48,8 @@ def truth_bundle(logs_dir) -> Path:
 
 @pytest.fixture(scope="session")
 def platform_bundle(logs_dir) -> Path:
-    """The same logs as a platform has them: CSV, no propensity column, no world config."""
+    """The same logs as a platform has them: CSV, no propensity column, no world config; built
+    with a two-member ensemble."""
     import pandas as pd
 
     logs = pd.read_parquet(logs_dir / "logs.parquet").drop(columns=["propensity"])
@@ -62,6 +63,8 @@ def platform_bundle(logs_dir) -> Path:
         "platform_bundle",
         "--epochs",
         "1",
+        "--members",
+        "2",
         cwd=logs_dir,
     )
     assert result.returncode == 0, result.stderr[-2000:]

@@ -54,6 +54,18 @@ def test_a_platform_bundle_keeps_csv_logs_without_propensities(platform_bundle) 
     assert "oracle" not in bundle.fidelity
 
 
+def test_a_bundle_built_with_members_runs_pessimistic_envs(truth_bundle, platform_bundle) -> None:
+    bundle = Bundle.load(platform_bundle)
+    assert [f.name for f in bundle.members] == ["world_model.npz", "member_1.npz"]
+    env = gym.make(amrs_gym.PESSIMISTIC_ENV_IDS["calm"], bundle=platform_bundle)
+    env.reset(seed=0)
+    _, reward, *_, info = env.step(7)
+    assert reward == info["utility"] - info["pessimism_penalty"]
+    assert info["uncertainty"]["utility"] > 0  # bootstrap members disagree
+    with pytest.raises(ValueError, match="has one world model"):
+        gym.make("AMRS-Calm-v0", bundle=truth_bundle, pessimism=1.0)
+
+
 @pytest.mark.slow
 def test_leaderboard_and_stress_on_a_bundle_without_truth_skip_it_in_one_line(
     platform_bundle, tmp_path

@@ -35,6 +35,16 @@ def test_the_shipped_bundle_holds_together() -> None:
     assert card["oracle"]["engagement_auc"] > card["world_model"]["engagement_auc"]
 
 
+def test_an_edited_or_missing_ensemble_member_is_refused(shipped_copy) -> None:
+    member = shipped_copy / "member_2.npz"
+    member.write_bytes(member.read_bytes()[:-10] + bytes(10))
+    with pytest.raises(BundleError, match=r"member_2\.npz has SHA-256"):
+        Bundle.load(shipped_copy)
+    member.unlink()
+    with pytest.raises(BundleError, match=r"missing member_2\.npz"):
+        Bundle.load(shipped_copy)
+
+
 def test_another_catalog_is_refused_naming_both_fingerprints(shipped_copy) -> None:
     CatalogConfig(seed=9).create().save(shipped_copy / "catalog.parquet")
     with pytest.raises(BundleError, match=r"fingerprint \w+, the manifest says 6a15ed788755441b"):

@@ -15,6 +15,8 @@ from .conftest import train
     [
         (["--epochs", "0"], "epochs must be an integer >= 1, got 0"),
         (["--workers", "3"], "--workers must be 1 or 2, got 3"),
+        (["--members", "0"], "members must be an integer in 1..16, got 0"),
+        (["--members", "2", "--encoder", "gru"], "needs the transformer encoder"),
         (["--logs", "missing.parquet"], "file: not found: missing.parquet"),
         (["--logs", "notes.txt"], "pass the catalog with --catalog"),
         (["--logs", "logs.parquet", "--catalog", "nowhere.parquet"], "catalog file not found"),

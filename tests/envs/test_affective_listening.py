@@ -84,8 +84,14 @@ def test_info_keys_match_the_docstring() -> None:
     env.reset(seed=0)
     *_, info = env.step(3)
     section = AffectiveListeningEnv.__doc__.split("## Info")[1].split("##")[0]
-    documented = set(re.findall(r"`(\w+)`", section))
-    assert documented == set(info) == set(INFO_KEYS)
+    always, ensemble = section.split("With `ensemble=True`")
+    assert set(re.findall(r"`(\w+)`", always)) == set(info) == set(INFO_KEYS)
+    env = gym.make("AMRS-Energize-v0", ensemble=True)
+    env.reset(seed=0)
+    *_, info = env.step(3)
+    extra = set(info) - set(INFO_KEYS)
+    assert extra == {"uncertainty", "utility", "pessimism_penalty"}
+    assert extra <= set(re.findall(r"`(\w+)`", ensemble))
 
 
 def test_reward_is_the_sum_of_its_components() -> None:

@@ -1,0 +1,64 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmarks.ope import dope_metrics, score
+
+
+def test_dope_metrics_on_hand_made_cases() -> None:
+    truth = np.array([0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 10.0])
+    perfect = dope_metrics(truth + 7.0, truth)  # a constant offset ranks perfectly
+    assert perfect["spearman"] == pytest.approx(1.0)
+    assert perfect["regret_at_1"] == 0.0 and perfect["regret_at_5"] == 0.0
+    assert perfect["normalised_abs_error"] == pytest.approx(0.7)
+    reversed_ = dope_metrics(-truth, truth)
+    assert reversed_["spearman"] == pytest.approx(-1.0)
+    assert reversed_["regret_at_1"] == pytest.approx(1.0)  # picks the worst policy
+    assert reversed_["regret_at_5"] == pytest.approx(0.6)  # best of the worst five: 4, span 10
+    swapped = truth.copy()
+    swapped[[5, 6]] = swapped[[6, 5]]
+    assert dope_metrics(swapped, truth)["regret_at_1"] == pytest.approx(0.5)
+
+
+def test_score_gives_intervals_that_hold_the_point_estimate() -> None:
+    rng = np.random.default_rng(0)
+    values = {}
+    for index, name in enumerate(["a", "b", "c", "d"]):
+        values[(name, "truth")] = list(index + rng.normal(0, 0.1, 50))
+        values[(name, "world_model")] = list(index + 0.5 + rng.normal(0, 0.1, 50))
+    metrics = score(values, resamples=50, seed=0)
+    assert set(metrics) == {"world_model"}
+    spearman = metrics["world_model"]["spearman"]
+    assert spearman["value"] == 1.0 and spearman["ci95"][0] <= 1.0 <= spearman["ci95"][1]
+    error = metrics["world_model"]["normalised_abs_error"]
+    assert error["ci95"][0] <= error["value"] <= error["ci95"][1]
+
+
+@pytest.mark.slow
+def test_quick_ope_writes_the_contract(tmp_path) -> None:
+    options = "--quick --modes sleep --episodes 6 --resamples 20 --workers 1"
+    agents = "--agents random popular bc greedy"
+    paths = ["--cache", str(tmp_path / "agents"), "--out", str(tmp_path)]
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.ope", *options.split(), *agents.split(), *paths],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    table = pd.read_csv(tmp_path / "ope.csv")
+    assert set(table["estimator"]) == {"world_model", "ensemble", "pessimistic"}
+    greedy = table[table["agent"] == "greedy"]
+    assert list(greedy["estimator"]) == ["world_model"]  # another policy in the ensemble
+    assert np.isfinite(table[["estimate", "truth"]].to_numpy()).all()
+    report = json.loads((tmp_path / "ope.json").read_text())
+    metrics = report["modes"]["sleep"]
+    assert set(metrics) == {"world_model", "ensemble", "pessimistic", "world_model_all_agents"}
+    assert "greedy" in metrics["world_model_all_agents"]["agents"]
+    assert "greedy" not in metrics["world_model"]["agents"]
+    for name in ("ope.md", "scatter.png", "metrics.png"):
+        assert (tmp_path / name).stat().st_size > 0

@@ -1,0 +1,74 @@
+"""The ensemble in the envs: uncertainty in `info`, and pessimism lowers the reward by exactly
+lambda times the reported utility uncertainty, without changing what happens."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import amrs_gym
+from amrs_gym import defaults
+from amrs_gym.reward import DEFAULT_PESSIMISM
+from amrs_gym.world_model.protocol import DISAGREEMENT_KEYS
+
+
+def play(env: gym.Env, seed: int, steps: int = 12) -> list[tuple[float, dict]]:
+    env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(steps):
+        _, reward, _, _, info = env.step(int(rng.integers(0, env.action_space.n)))
+        out.append((reward, info))
+    return out
+
+
+def test_the_shipped_bundle_has_an_ensemble() -> None:
+    members = defaults.default_bundle().members
+    assert len(members) == 5 and members[0] == defaults.default_bundle().checkpoint
+
+
+def test_pessimism_lowers_the_reward_by_lambda_times_the_utility_uncertainty() -> None:
+    plain = play(gym.make("AMRS-Sleep-v0", ensemble=True), seed=4)
+    pessimistic = play(gym.make(amrs_gym.PESSIMISTIC_ENV_IDS["sleep"]), seed=4)
+    doubled = play(gym.make("AMRS-Sleep-v0", pessimism=2 * DEFAULT_PESSIMISM), seed=4)
+    for (r0, i0), (r1, i1), (r2, i2) in zip(plain, pessimistic, doubled, strict=True):
+        assert i0["track_id"] == i1["track_id"] == i2["track_id"]
+        assert i0["engagement"] == i1["engagement"] == i2["engagement"]  # same dynamics
+        assert set(i1["uncertainty"]) == {*DISAGREEMENT_KEYS, "utility"}
+        spread = i1["uncertainty"]["utility"]
+        assert spread >= 0 and np.isfinite(spread)
+        assert r0 == i0["utility"] and i0["pessimism_penalty"] == 0.0
+        assert r1 == i1["utility"] - DEFAULT_PESSIMISM * spread
+        assert r2 == i2["utility"] - 2 * DEFAULT_PESSIMISM * spread
+    assert sum(i["uncertainty"]["utility"] for _, i in plain) > 0
+
+
+def test_the_ensemble_changes_nothing_unless_asked() -> None:
+    single = play(gym.make("AMRS-Calm-v0"), seed=1, steps=3)
+    assert all("uncertainty" not in info for _, info in single)
+
+
+def test_the_pessimistic_vector_env_equals_its_single_envs() -> None:
+    envs = gym.make_vec(
+        amrs_gym.PESSIMISTIC_ENV_IDS["focus"], num_envs=3, vectorization_mode="vector_entry_point"
+    )
+    envs.reset(seed=[10, 11, 12])
+    actions = np.array([[5, 17, 900], [5, 3, 1]])
+    rewards = [envs.step(a)[1] for a in actions]
+    for column, seed in enumerate((10, 11, 12)):
+        env = gym.make(amrs_gym.PESSIMISTIC_ENV_IDS["focus"])
+        env.reset(seed=seed)
+        for t in range(2):
+            reward = env.step(int(actions[t, column]))[1]
+            # the penalty scales float32 member differences by the progress weight: README, 1e-5
+            assert reward == pytest.approx(rewards[t][column], abs=1e-5)
+
+
+def test_pessimism_is_refused_where_it_cannot_apply() -> None:
+    with pytest.raises(ValueError, match="pessimism must be a finite number"):
+        gym.make("AMRS-Calm-v0", pessimism=-1.0)
+    with pytest.raises(ValueError, match="pessimism must be a finite number"):
+        gym.make("AMRS-Calm-v0", pessimism=float("nan"))
+    with pytest.raises(ValueError, match="ensemble must be True or False"):
+        gym.make("AMRS-Calm-v0", ensemble="yes")
+    with pytest.raises(ValueError, match="never penalised"):
+        amrs_gym.make_reference_env("calm", pessimism=1.0)
