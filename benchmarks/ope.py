@@ -21,9 +21,15 @@ one world model scores it (`world_model_all_agents` adds it to that estimator's 
     python -m benchmarks.ope --out results/ope             # 1000 episodes per cell
     python -m benchmarks.ope --quick --out results/ope     # 100 episodes, quick training
 
+It also measures whether the uncertainty means something: over the (state, track) pairs the
+agents visit in the reference world (the ensemble observing), the rank correlation between the
+members' utility uncertainty and the mixture's absolute error against the reference world's own
+expected utility.
+
 Writes ope.csv (one row per mode, agent, estimator), ope.json (the metrics), ope.md, scatter.png
-(estimate against truth) and metrics.png. Not yet here (issue 15): importance-sampling, doubly
-robust and FQE estimators, and a zoo of 30+ policies per mode.
+(estimate against truth), metrics.png and uncertainty.png (error by uncertainty decile). Not yet
+here (issue 15): importance-sampling, doubly robust and FQE estimators, and a zoo of 30+ policies
+per mode.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from scipy.stats import spearmanr
 
 from agents.cache import train_or_load
 from agents.evaluation import rollout
+from agents.protocol import Agent, bound
 from amrs_gym.io import atomic_write, prepare_output_dir
 from amrs_gym.reward import DEFAULT_PESSIMISM, MAX_PESSIMISM
 from amrs_gym.simulator import SessionConfig
@@ -96,15 +103,45 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         "pessimistic": replace(base, pessimism=args.pessimism),
     }
     values: dict[tuple[str, str], list[float]] = {}
+    pairs: list[np.ndarray] = []
     for name, agent in trained.items():
         result = rollout(agent, base, "reference", episodes, args.seed)
         values[(name, "truth")] = result.episodes.utility.mean(axis=1).tolist()
+        if name not in SIMULATOR_BOUND:
+            pairs.append(uncertainty_and_error(agent, simulators["ensemble"], episodes, args.seed))
         for estimator, sessions in simulators.items():
             if name in SIMULATOR_BOUND and estimator != "world_model":
                 continue
             result = rollout(agent, sessions, "world_model", episodes, args.seed)
             values[(name, estimator)] = result.episodes.utility.mean(axis=1).tolist()
-    return {"mode": mode, "values": values, "episodes": episodes}
+    return {"mode": mode, "values": values, "episodes": episodes, "pairs": np.concatenate(pairs)}
+
+
+def uncertainty_and_error(
+    agent: Agent, config: SessionConfig, episodes: int, seed: int
+) -> np.ndarray:
+    """(uncertainty, |error|) of every (state, track) pair the agent visits in the reference world.
+
+    The ensemble observes the truth's outcomes; before each step, the members' standard deviation
+    of the played track's one-step utility, and how far the mixture's expected utility of it lies
+    from the reference world's own expected utility (from the latent state). # (steps, 2)
+    """
+    sessions = config.create(episodes, config.reference_outcomes())
+    rngs = [np.random.default_rng([seed, i]) for i in range(episodes)]
+    sessions.reset(np.arange(episodes), rngs, cold=config.start == "cold")
+    if hasattr(agent, "seed"):
+        agent.seed(seed)
+    rows, state, start = [], None, np.ones(episodes, dtype=bool)
+    with bound(agent, sessions.view()):
+        for _ in range(config.episode_length):
+            actions, state = agent.predict(sessions.observations(), state, start)
+            actions = sessions.check_actions(np.asarray(actions).reshape(-1))
+            played = actions[:, None]
+            error = sessions.predicted_utility(played) - sessions.reference_utility(played)
+            rows.append(np.stack([sessions.utility_uncertainty(played)[:, 0], np.abs(error[:, 0])]))
+            sessions.step(actions, rngs)
+            start[:] = False
+    return np.concatenate(rows, axis=1).T
 
 
 def dope_metrics(estimate: np.ndarray, truth: np.ndarray) -> dict[str, float]:
@@ -188,6 +225,10 @@ def main(args: Args) -> dict[str, Any]:
     table = pd.DataFrame(rows)
     report: dict[str, Any] = {
         "modes": {r["mode"]: score(r["values"], args.resamples, args.seed) for r in results},
+        "uncertainty_vs_error": {
+            **{r["mode"]: rank_correlation(r["pairs"]) for r in results},
+            "all": rank_correlation(np.concatenate([r["pairs"] for r in results])),
+        },
         "episodes": results[0]["episodes"],
         "pessimism": args.pessimism,
         "bundle": args.simulator().fingerprint,
@@ -198,7 +239,14 @@ def main(args: Args) -> dict[str, Any]:
     write_outputs(out, "ope", report, _markdown(table, report))
     _plot_scatter(table, out / "scatter.png")
     _plot_metrics(report, out / "metrics.png")
+    _plot_calibration({r["mode"]: r["pairs"] for r in results}, out / "uncertainty.png")
     return report
+
+
+def rank_correlation(pairs: np.ndarray) -> dict[str, float]:
+    """Spearman's rho between uncertainty and absolute error over (state, track) pairs."""
+    rho = spearmanr(pairs[:, 0], pairs[:, 1]).statistic if len(pairs) > 2 else np.nan
+    return {"spearman": float(rho), "pairs": len(pairs)}
 
 
 def _markdown(table: pd.DataFrame, report: dict[str, Any]) -> str:
@@ -240,7 +288,19 @@ def _markdown(table: pd.DataFrame, report: dict[str, Any]) -> str:
             markdown_table(["agent", "truth", *ESTIMATORS], gaps),
             "",
         ]
-    lines.append(f"Command: `{report['command']}`")
+    rows = [
+        [name, f"{entry['spearman']:.3f}", f"{entry['pairs']:,}"]
+        for name, entry in report["uncertainty_vs_error"].items()
+    ]
+    lines += [
+        "Rank correlation of the ensemble's utility uncertainty with the mixture's absolute error "
+        "against the reference world's expected utility, over the (state, track) pairs the agents "
+        "visit there:",
+        "",
+        markdown_table(["mode", "Spearman", "pairs"], rows),
+        "",
+        f"Command: `{report['command']}`",
+    ]
     return "\n".join(lines)
 
 
@@ -255,6 +315,26 @@ def _plot_scatter(table: pd.DataFrame, path: Path) -> None:
         axis.set(title=estimator.replace("_", " "), xlabel="true value (reference world)")
     axes[0].set_ylabel("estimate")
     axes[0].legend(fontsize=7)
+    figure.tight_layout()
+    save_figure(figure, path, dpi=110)
+
+
+def _plot_calibration(pairs: dict[str, np.ndarray], path: Path) -> None:
+    """Mean absolute error per decile of uncertainty, one line per mode."""
+    plt = pyplot()
+    figure, axis = plt.subplots(figsize=(5, 4))
+    for mode, part in pairs.items():
+        edges = np.quantile(part[:, 0], np.linspace(0, 1, 11))
+        bins = np.clip(np.searchsorted(edges, part[:, 0], side="right") - 1, 0, 9)
+        centres = [part[bins == b, 0].mean() for b in range(10) if (bins == b).any()]
+        errors = [part[bins == b, 1].mean() for b in range(10) if (bins == b).any()]
+        axis.plot(centres, errors, marker="o", label=mode)
+    axis.set(
+        xlabel="ensemble's utility uncertainty (members' std)",
+        ylabel="|mixture - true expected utility|",
+        title="Does uncertainty predict the error?",
+    )
+    axis.legend(fontsize=7)
     figure.tight_layout()
     save_figure(figure, path, dpi=110)
 

@@ -293,6 +293,23 @@ class ListeningSessions:
             utility = utility - self.pessimism * spread["utility"]
         return utility
 
+    def utility_uncertainty(
+        self, candidates: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The ensemble members' standard deviation of each candidate's one-step utility.
+
+        What the pessimistic reward subtracts (times lambda). Ensemble sessions only.
+
+        # candidates (rows, k) -> (rows, k)
+        """
+        state = self._state()
+        rows = np.arange(self.n) if rows is None else np.asarray(rows)
+        part = state if len(rows) == self.n else self.model.select(state, rows)
+        members = self.model.predict(part, candidates).members
+        if members is None:
+            raise RuntimeError("only ensemble sessions (ensemble=True) have a member disagreement")
+        return self._uncertainty(members, candidates, rows)["utility"]
+
     def reference_utility(
         self, candidates: np.ndarray, rows: np.ndarray | None = None
     ) -> np.ndarray:

@@ -60,5 +60,8 @@ def test_quick_ope_writes_the_contract(tmp_path) -> None:
     assert set(metrics) == {"world_model", "ensemble", "pessimistic", "world_model_all_agents"}
     assert "greedy" in metrics["world_model_all_agents"]["agents"]
     assert "greedy" not in metrics["world_model"]["agents"]
-    for name in ("ope.md", "scatter.png", "metrics.png"):
+    correlation = report["uncertainty_vs_error"]
+    assert correlation["sleep"]["pairs"] == 3 * 6 * 20  # random, popular, bc; 6 episodes of 20
+    assert -1 <= correlation["all"]["spearman"] <= 1
+    for name in ("ope.md", "scatter.png", "metrics.png", "uncertainty.png"):
         assert (tmp_path / name).stat().st_size > 0

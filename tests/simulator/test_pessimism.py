@@ -72,3 +72,19 @@ def test_pessimism_is_refused_where_it_cannot_apply() -> None:
         gym.make("AMRS-Calm-v0", ensemble="yes")
     with pytest.raises(ValueError, match="never penalised"):
         amrs_gym.make_reference_env("calm", pessimism=1.0)
+
+
+def test_utility_uncertainty_is_what_the_step_reports_and_needs_an_ensemble() -> None:
+    from amrs_gym.simulator import SessionConfig
+
+    sessions = SessionConfig("calm", ensemble=True).create(4)
+    rngs = [np.random.default_rng(i) for i in range(4)]
+    sessions.reset(np.arange(4), rngs, cold=False)
+    actions = np.array([3, 30, 300, 1000])
+    before = sessions.utility_uncertainty(actions[:, None])[:, 0]
+    _, info = sessions.step(actions, rngs)
+    np.testing.assert_array_equal(before, info["uncertainty"]["utility"])
+    single = SessionConfig("calm").create(1)
+    single.reset(np.arange(1), rngs[:1], cold=False)
+    with pytest.raises(RuntimeError, match="only ensemble sessions"):
+        single.utility_uncertainty(np.array([[3]]))
