@@ -2,7 +2,9 @@
 
 Submodules: `config` (WorldModelConfig), `model` (the torch module), `features` (logs to
 tensors), `training` / `train` (fitting, the command line), `checkpoint` (weights-only
-files), `rollout` (fast numpy inference for envs), `evaluation` (fidelity metrics).
+files), `rollout` (fast numpy inference for envs, one model or a batched ensemble),
+`protocol` (ListenerModel, the members' mixture and disagreement), `evaluation` (fidelity
+metrics).
 Names below are imported lazily, so `import amrs_gym.world_model.rollout` does not load torch.
 """
 
@@ -14,6 +16,8 @@ from typing import Any
 _EXPORTS = {
     "CheckpointError": "checkpoint",
     "load_checkpoint": "checkpoint",
+    "load_ensemble": "checkpoint",
+    "load_listener_model": "checkpoint",
     "read_checkpoint": "checkpoint",
     "save_checkpoint": "checkpoint",
     "WorldModelConfig": "config",
