@@ -9,6 +9,7 @@ for a given seed, so differences between agents are differences between policies
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -20,7 +21,7 @@ from amrs_gym.bundle import Bundle
 from amrs_gym.metrics import Episodes, evaluate_episodes, off_policy_estimates
 from amrs_gym.reference_world import ReferenceWorld
 from amrs_gym.reward import Utility
-from amrs_gym.simulator import LoggedSteps, SessionConfig, replay_logs
+from amrs_gym.simulator import ListeningSessions, LoggedSteps, SessionConfig, replay_logs
 from amrs_gym.validation import check_choice
 
 Evaluator = Literal["world_model", "reference"]
@@ -43,6 +44,7 @@ def rollout(
     seed: int | tuple[int, ...] = 0,
     world: ReferenceWorld | None = None,
     logged_distribution: np.ndarray | None = None,
+    watch: Callable[[ListeningSessions, np.ndarray], None] | None = None,
 ) -> Evaluation:
     """Play `n_episodes` episodes of `sessions` all at once as one batch, and score them.
 
@@ -54,7 +56,9 @@ def rollout(
     listeners'; training listeners' logs validate a setting without touching the test listeners).
     Episode i draws from `default_rng([*seed, i])`, so a tuple seed gives each caller's batch its
     own streams (the stress tests: one per scenario). `world` replaces the shipped reference world
-    (evaluator "reference" only), e.g. one with a dynamic switched off.
+    (evaluator "reference" only), e.g. one with a dynamic switched off. `watch(sessions, actions)`
+    is called before each step with the actions about to be played (to read what the simulator
+    predicts of them; it must not step the sessions).
     """
     config = SessionConfig(sessions) if isinstance(sessions, str) else sessions
     check_choice("evaluator", evaluator, EVALUATORS)
@@ -86,6 +90,8 @@ def rollout(
         for t in range(steps):
             actions, state = agent.predict(simulated.observations(), state, episode_start)
             actions = simulated.check_actions(np.asarray(actions).reshape(-1))
+            if watch is not None:
+                watch(simulated, actions)
             rewards, info = simulated.step(actions, rngs)
             episode_start[:] = False
             tracks[:, t], utilities[:, t] = actions, rewards

@@ -105,8 +105,8 @@ class Utility:
 
     @staticmethod
     def total(components: dict[str, np.ndarray]) -> np.ndarray:
-        """The utility: the sum of its weighted terms (as `components` returns them, broadcast)."""
-        result: np.ndarray = np.sum(np.broadcast_arrays(*components.values()), axis=0)
+        """The utility: the sum of its weighted terms (as `components` returns them)."""
+        result: np.ndarray = np.sum(list(components.values()), axis=0)
         return result
 
     def __call__(self, step: UtilityInputs) -> np.ndarray:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import ast
+import dataclasses
 import inspect
 import itertools
 import platform
 import subprocess
 import sys
 import textwrap
-from dataclasses import MISSING, asdict, fields, is_dataclass
+from dataclasses import MISSING, asdict, dataclass, fields, is_dataclass
 from importlib import metadata
 from pathlib import Path
 from types import UnionType
@@ -252,3 +253,42 @@ def cli(args_type: type[T], argv: list[str] | None = None) -> T:
         return _build(args_type, vars(parsed))
     except ValueError as error:
         parser.error(str(error))
+
+
+@dataclass
+class EnvArgs:
+    """Settings the env benchmarks (throughput, soak) share: which env, how wide, which bundle."""
+
+    env_id: str = "AMRS-Calm-v0"
+    """The world-model env id."""
+    num_envs: int = dataclasses.field(default=256, metadata={"min": 1})
+    """Sessions per vector-env call."""
+    seed: int = dataclasses.field(default=0, metadata={"min": 0})
+    """Seed of the envs and the random actions."""
+    bundle: str | None = None
+    """Simulator bundle directory the envs run (default: the shipped one)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """Arguments of the envs: the bundle, when one was given."""
+        return {} if self.bundle is None else {"bundle": self.bundle}
+
+    def single_env(self, **options: Any) -> Any:
+        """`gym.make(env_id)` with the bundle and `options`."""
+        import gymnasium as gym
+
+        return gym.make(self.env_id, **self.env_kwargs(), **options)
+
+    def vector_env(self, **options: Any) -> Any:
+        """The batched vector env of `num_envs` sessions, with the bundle and `options`."""
+        import gymnasium as gym
+
+        return gym.make_vec(
+            self.env_id,
+            num_envs=self.num_envs,
+            vectorization_mode="vector_entry_point",
+            **self.env_kwargs(),
+            **options,
+        )

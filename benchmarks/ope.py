@@ -46,10 +46,10 @@ from scipy.stats import spearmanr
 
 from agents.cache import train_or_load
 from agents.evaluation import rollout
-from agents.protocol import Agent, bound
+from agents.protocol import Agent
 from amrs_gym.io import atomic_write, prepare_output_dir
 from amrs_gym.reward import DEFAULT_PESSIMISM, MAX_PESSIMISM
-from amrs_gym.simulator import SessionConfig
+from amrs_gym.simulator import ListeningSessions, SessionConfig
 from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
 from benchmarks.zoo import ZooArgs, map_modes
 
@@ -126,21 +126,14 @@ def uncertainty_and_error(
     of the played track's one-step utility, and how far the mixture's expected utility of it lies
     from the reference world's own expected utility (from the latent state). # (steps, 2)
     """
-    sessions = config.create(episodes, config.reference_outcomes())
-    rngs = [np.random.default_rng([seed, i]) for i in range(episodes)]
-    sessions.reset(np.arange(episodes), rngs, cold=config.start == "cold")
-    if hasattr(agent, "seed"):
-        agent.seed(seed)
-    rows, state, start = [], None, np.ones(episodes, dtype=bool)
-    with bound(agent, sessions.view()):
-        for _ in range(config.episode_length):
-            actions, state = agent.predict(sessions.observations(), state, start)
-            actions = sessions.check_actions(np.asarray(actions).reshape(-1))
-            played = actions[:, None]
-            error = sessions.predicted_utility(played) - sessions.reference_utility(played)
-            rows.append(np.stack([sessions.utility_uncertainty(played)[:, 0], np.abs(error[:, 0])]))
-            sessions.step(actions, rngs)
-            start[:] = False
+    rows: list[np.ndarray] = []
+
+    def record(sessions: ListeningSessions, actions: np.ndarray) -> None:
+        played = actions[:, None]
+        error = sessions.predicted_utility(played) - sessions.reference_utility(played)
+        rows.append(np.stack([sessions.utility_uncertainty(played)[:, 0], np.abs(error[:, 0])]))
+
+    rollout(agent, config, "reference", episodes, seed, watch=record)
     return np.concatenate(rows, axis=1).T
 
 

@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gymnasium as gym
 import numpy as np
 
 import amrs_gym  # noqa: F401  (registers the env ids)
 from amrs_gym.io import prepare_output_dir
 from benchmarks._common import (
-    check_fields,
+    EnvArgs,
     cli,
     markdown_table,
     provenance,
@@ -50,45 +49,24 @@ def resident_mb() -> float:
 
 
 @dataclass
-class Args:
+class Args(EnvArgs):
     """Settings of the soak benchmark."""
 
     out_dir: str = "results/soak"
     """Where the outputs go."""
-    env_id: str = "AMRS-Calm-v0"
-    """The world-model env to soak."""
-    num_envs: int = field(default=256, metadata={"min": 1})
-    """Sessions per vector-env call."""
     vector_steps: int = field(default=1_000_000, metadata={"min": 1})
     """Sub-env steps of the vector env."""
     single_steps: int = field(default=100_000, metadata={"min": 1})
     """Steps of the single env."""
     samples: int = field(default=40, metadata={"min": 2})
     """Memory and speed samples per run."""
-    seed: int = field(default=0, metadata={"min": 0})
-    """Seed of the envs and the random actions."""
     quick: bool = False
     """20,000 vector and 2,000 single steps (for tests)."""
-
-    bundle: str | None = None
-    """Simulator bundle directory the envs run (default: the shipped one)."""
-
-    def __post_init__(self) -> None:
-        check_fields(self)
-
-    def env_kwargs(self) -> dict[str, Any]:
-        """Arguments of the envs: the bundle, when one was given."""
-        return {} if self.bundle is None else {"bundle": self.bundle}
 
 
 def soak_vector(args: Args, steps: int) -> list[dict[str, float]]:
     """Step the vector env for `steps` sub-env steps; a sample every steps / samples."""
-    envs = gym.make_vec(
-        args.env_id,
-        num_envs=args.num_envs,
-        vectorization_mode="vector_entry_point",
-        **args.env_kwargs(),
-    )
+    envs = args.vector_env()
     envs.reset(seed=args.seed)
     rng = np.random.default_rng(args.seed)
     calls = max(1, steps // args.num_envs)
@@ -103,7 +81,7 @@ def soak_vector(args: Args, steps: int) -> list[dict[str, float]]:
 
 def soak_single(args: Args, steps: int) -> list[dict[str, float]]:
     """Step one env for `steps` steps, resetting at each episode's end."""
-    env = gym.make(args.env_id, **args.env_kwargs())
+    env = args.single_env()
     env.reset(seed=args.seed)
     env.action_space.seed(args.seed)
 

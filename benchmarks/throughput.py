@@ -27,7 +27,7 @@ from amrs_gym import defaults
 from amrs_gym.io import prepare_output_dir
 from amrs_gym.reward import DEFAULT_PESSIMISM
 from benchmarks._common import (
-    check_fields,
+    EnvArgs,
     cli,
     markdown_table,
     provenance,
@@ -38,31 +38,15 @@ from benchmarks._common import (
 
 
 @dataclass
-class Args:
+class Args(EnvArgs):
     """Settings of the throughput benchmark."""
 
     out_dir: str = "results/throughput"
     """Where to write the outputs."""
-    env_id: str = "AMRS-Calm-v0"
-    """World-model env to measure."""
-    num_envs: int = field(default=256, metadata={"min": 1})
-    """Sessions per vector-env call."""
     seconds: float = field(default=5.0, metadata={"min": 0.01})
     """Wall time per measurement."""
-    seed: int = field(default=0, metadata={"min": 0})
-    """Seed of the envs and the random actions."""
     quick: bool = False
     """Shorter measurements (for tests)."""
-
-    bundle: str | None = None
-    """Simulator bundle directory the envs run (default: the shipped one)."""
-
-    def __post_init__(self) -> None:
-        check_fields(self)
-
-    def env_kwargs(self) -> dict[str, Any]:
-        """Arguments of the envs: the bundle, when one was given."""
-        return {} if self.bundle is None else {"bundle": self.bundle}
 
 
 def single_env_rate(env: gym.Env[Any, Any], seconds: float, seed: int) -> float:
@@ -103,18 +87,17 @@ def main(args: Args) -> dict[str, Any]:
     out = prepare_output_dir(args.out_dir)
     seconds = 1.0 if args.quick else args.seconds
     mode = args.env_id.split("-")[1].lower()
-    variants = {"": args.env_kwargs()}
+    variants: dict[str, dict[str, Any]] = {"": {}}
     if len(defaults.bundle_or_shipped(args.bundle).members) > 1:
-        variants["pessimistic_"] = {**args.env_kwargs(), "pessimism": DEFAULT_PESSIMISM}
+        variants["pessimistic_"] = {"pessimism": DEFAULT_PESSIMISM}
     results: dict[str, float] = {}
-    for prefix, kwargs in variants.items():
+    for prefix, options in variants.items():
         results[f"{prefix}single_env_steps_per_s"] = single_env_rate(
-            gym.make(args.env_id, **kwargs), seconds, args.seed
+            args.single_env(**options), seconds, args.seed
         )
-        vector = gym.make_vec(
-            args.env_id, num_envs=args.num_envs, vectorization_mode="vector_entry_point", **kwargs
+        results[f"{prefix}vector_env_steps_per_s"] = vector_env_rate(
+            args.vector_env(**options), seconds, args.seed
         )
-        results[f"{prefix}vector_env_steps_per_s"] = vector_env_rate(vector, seconds, args.seed)
     results["cartpole_steps_per_s"] = single_env_rate(gym.make("CartPole-v1"), seconds, args.seed)
     if defaults.bundle_or_shipped(args.bundle).has_truth:
         results["reference_env_steps_per_s"] = single_env_rate(

@@ -148,14 +148,16 @@ def train_models(
     }
     chosen = [name for name in configs if names is None or name in names]
     features = catalog.embeddings
-    jobs = []
+    everyone = sessions_to_tensors(split.train)  # padded once, shared by the models fitted on it
+    jobs, trainings = [], {}
     for name in chosen:
         index = int(name.removeprefix("member_")) if name.startswith("member_") else 0
-        train = split.train
+        train = everyone
         if index and settings.bootstrap:  # a bootstrap of the training listeners
-            train = bootstrap_listeners(train, seed=settings.training.seed * 1000 + index)
-        training = replace(settings.training, seed=settings.training.seed + index)
-        jobs.append((configs[name], features, sessions_to_tensors(train), val, training, progress))
+            seed = settings.training.seed * 1000 + index
+            train = sessions_to_tensors(bootstrap_listeners(split.train, seed=seed))
+        training = trainings[name] = replace(settings.training, seed=settings.training.seed + index)
+        jobs.append((configs[name], features, train, val, training, progress))
     distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
     results: dict[str, Any] = {}
     if settings.workers >= 2 and not distributed and len(jobs) > 1:
@@ -172,6 +174,7 @@ def train_models(
     models = {}
     for name in chosen:
         state, history = results[name]
+        history["train_config"] = asdict(trainings[name])
         model = WorldModel(configs[name], features)
         model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
         models[name] = (model.eval(), history)
@@ -208,25 +211,40 @@ def build_bundle(
     seconds = time.perf_counter() - started
     if int(os.environ.get("RANK", "0")) != 0:
         return None
-    cards = {
+    cards = model_cards(models, split, source.description, settings, command, seconds)
+    trained = {name: model for name, (model, _) in models.items()}
+    contents = BundleContents(source, frame, split, trained, cards, settings.split_seed)
+    return write_bundle(out, contents, command)
+
+
+def model_cards(
+    models: dict[str, tuple[WorldModel, dict[str, Any]]],
+    split: Split,
+    data: str,
+    settings: BuildSettings,
+    command: str,
+    seconds: float | None = None,
+) -> dict[str, dict[str, Any]]:
+    """Each trained model's checkpoint card: its data, config, training and how it went.
+
+    `seconds` is the wall time of the whole training (default: each model's own).
+    """
+    return {
         name: {
-            "data": source.description,
+            "data": data,
             "train_sessions": int(split.train["session_id"].nunique()),
             "val_sessions": int(split.val["session_id"].nunique()),
             "config": asdict(model.config),
-            "train_config": asdict(settings.training),
+            "train_config": history["train_config"],
             "best_epoch": history["best_epoch"],
             "best_val_loss": history["best_val_loss"],
-            "train_seconds": seconds,
+            "train_seconds": history["seconds"] if seconds is None else seconds,
             "world_size": history["world_size"],
             "command": command,
             "bootstrap": settings.bootstrap and name.startswith("member_"),
         }
         for name, (model, history) in models.items()
     }
-    trained = {name: model for name, (model, _) in models.items()}
-    contents = BundleContents(source, frame, split, trained, cards, settings.split_seed)
-    return write_bundle(out, contents, command)
 
 
 def sorted_logs(source: BundleSource) -> pd.DataFrame:
@@ -383,16 +401,12 @@ def add_members(path: str | Path, settings: BuildSettings, progress: bool = True
     try:
         for file in bundle.path.iterdir():
             shutil.copy2(file, staging / file.name)
-        for name, (model, history) in models.items():
-            card = {
-                "data": f"the training listeners of bundle {bundle.fingerprint}"
-                + (" (a bootstrap)" if settings.bootstrap else ""),
-                "config": asdict(model.config),
-                "best_epoch": history["best_epoch"],
-                "best_val_loss": history["best_val_loss"],
-                "train_seconds": history["seconds"],
-            }
-            save_checkpoint(staging / f"{name}.npz", model, bundle.catalog.fingerprint(), card)
+        data = f"the training listeners of bundle {bundle.fingerprint}"
+        cards = model_cards(models, bundle.split, data, settings, "add_members")
+        for name, (model, _) in models.items():
+            save_checkpoint(
+                staging / f"{name}.npz", model, bundle.catalog.fingerprint(), cards[name]
+            )
         manifest = dict(bundle.manifest)
         manifest["ensemble"] = {
             "members": [{"file": f.name, "sha256": file_sha256(f)} for f in _member_files(staging)]

@@ -313,12 +313,17 @@ def _load(path: Path, _files: tuple[tuple[str, int, int], ...]) -> Bundle:
 def _check(bundle: Bundle) -> None:
     """Refuse a bundle whose pieces are missing or do not fit together."""
     path, manifest = bundle.path, bundle.manifest
-    hashed = {key: name for key, name in FILE_HASHES.items() if manifest.get(key) is not None}
+    recorded = {
+        name: manifest[key]["sha256"]
+        for key, name in FILE_HASHES.items()
+        if manifest.get(key) is not None
+    }
     if "file" in manifest["logs"]:
-        hashed["logs"] = manifest["logs"]["file"]
-    members = _member_entries(bundle)
-    hashed |= {entry["file"]: entry["file"] for entry in members}
-    missing = [name for name in {START_SESSIONS, *hashed.values()} if not (path / name).is_file()]
+        recorded[manifest["logs"]["file"]] = manifest["logs"]["sha256"]
+    entries = _member_entries(bundle)
+    members = [entry["file"] for entry in entries]
+    recorded |= {entry["file"]: entry["sha256"] for entry in entries}
+    missing = [name for name in {START_SESSIONS, *recorded} if not (path / name).is_file()]
     if missing:
         raise BundleError(f"bundle {path}: missing {', '.join(sorted(missing))}")
     try:
@@ -331,20 +336,24 @@ def _check(bundle: Bundle) -> None:
             f"bundle {path}: {CATALOG} has fingerprint {catalog.fingerprint()}, "
             f"the manifest says {expected}"
         )
-    recorded_hashes = {entry["file"]: entry["sha256"] for entry in members}
-    for key, name in hashed.items():
+    configs = {}
+    for name, sha256 in recorded.items():
         found = file_sha256(path / name)
-        recorded = recorded_hashes[key] if key in recorded_hashes else manifest[key]["sha256"]
-        if found != recorded:
+        if found != sha256:
             raise BundleError(
-                f"bundle {path}: {name} has SHA-256 {found[:16]}, the manifest says {recorded[:16]}"
+                f"bundle {path}: {name} has SHA-256 {found[:16]}, the manifest says {sha256[:16]}"
             )
-        if name in (WORLD_MODEL, HISTORY_FREE) or name in recorded_hashes:
+        if name in (WORLD_MODEL, HISTORY_FREE, *members):
             try:
-                read_checkpoint(path / name, catalog)
+                configs[name] = read_checkpoint(path / name, catalog).config
             except CheckpointError as error:
                 raise BundleError(f"bundle {path}: {error}") from None
-    _check_members(bundle)
+    for name in members:  # they run as one batched computation: one architecture
+        if configs[name] != configs[WORLD_MODEL]:
+            raise BundleError(
+                f"bundle {path}: ensemble member {name} has config {configs[name]}, "
+                f"{WORLD_MODEL} has {configs[WORLD_MODEL]} (members must share one architecture)"
+            )
     _check_split(bundle)
 
 
@@ -365,20 +374,6 @@ def _member_entries(bundle: Bundle) -> list[dict[str, str]]:
             'members as {"file": NAME, "sha256": HEX} in the bundle directory'
         )
     return members
-
-
-def _check_members(bundle: Bundle) -> None:
-    """Every member has the world model's architecture (they run as one batched computation)."""
-    if len(bundle.members) < 2:
-        return
-    first = read_checkpoint(bundle.checkpoint).config
-    for file in bundle.members[1:]:
-        config = read_checkpoint(file).config
-        if config != first:
-            raise BundleError(
-                f"bundle {bundle.path}: ensemble member {file.name} has config {config}, "
-                f"{WORLD_MODEL} has {first} (members must share one architecture)"
-            )
 
 
 def _check_split(bundle: Bundle) -> None:

@@ -273,10 +273,7 @@ class ListeningSessions:
 
         # candidates (rows, k) -> (rows, k)
         """
-        state = self._state()
-        rows = np.arange(self.n) if rows is None else np.asarray(rows)
-        part = state if len(rows) == self.n else self.model.select(state, rows)
-        prediction = self.model.predict(part, candidates)
+        rows, prediction = self._predict_rows(candidates, rows)
         before = self.affect[rows]
         utility = self._candidate_utility(
             rows,
@@ -293,6 +290,15 @@ class ListeningSessions:
             utility = utility - self.pessimism * spread["utility"]
         return utility
 
+    def _predict_rows(
+        self, candidates: np.ndarray, rows: np.ndarray | None
+    ) -> tuple[np.ndarray, StepPrediction]:
+        """The model's prediction of candidates (rows, k) for sessions `rows` (default all)."""
+        state = self._state()
+        rows = np.arange(self.n) if rows is None else np.asarray(rows)
+        part = state if len(rows) == self.n else self.model.select(state, rows)
+        return rows, self.model.predict(part, candidates)
+
     def utility_uncertainty(
         self, candidates: np.ndarray, rows: np.ndarray | None = None
     ) -> np.ndarray:
@@ -302,10 +308,8 @@ class ListeningSessions:
 
         # candidates (rows, k) -> (rows, k)
         """
-        state = self._state()
-        rows = np.arange(self.n) if rows is None else np.asarray(rows)
-        part = state if len(rows) == self.n else self.model.select(state, rows)
-        members = self.model.predict(part, candidates).members
+        rows, prediction = self._predict_rows(candidates, rows)
+        members = prediction.members
         if members is None:
             raise RuntimeError("only ensemble sessions (ensemble=True) have a member disagreement")
         return self._uncertainty(members, candidates, rows)["utility"]
@@ -346,6 +350,7 @@ class ListeningSessions:
         the episode count.
         """
         repeats = (self.played[rows, None, :] == candidates[:, :, None]).sum(-1)
+        repeats = np.broadcast_to(repeats, np.shape(engagement))  # members' outcomes: (K, rows, k)
         return self.utility(
             UtilityInputs(
                 engagement=engagement,
