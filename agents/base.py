@@ -270,6 +270,22 @@ class BaseAgent:
         return agent
 
 
+class DeterministicAgent(BaseAgent):
+    """An agent whose policy is deterministic: all its mass on the track `_act` plays."""
+
+    def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
+        """One-hot rows: the track the agent plays after the tracks `state`.
+
+        # (n, n_tracks)
+        """
+        obs = as_batch(observation, self.obs_dim)
+        played = played_tracks(state, None, len(obs))
+        actions = np.asarray(self._act(obs, played, True), dtype=np.int64).reshape(-1)
+        probabilities = np.zeros((len(actions), self._catalog_size()))
+        probabilities[np.arange(len(actions)), actions] = 1.0
+        return probabilities
+
+
 class DistributionAgent(BaseAgent):
     """An agent that acts by drawing from its `action_probabilities`.
 

@@ -31,6 +31,7 @@ from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.adapters.sb3 import SB3Agent, SpacesOnlyEnv, net_arch, observation_box
+from agents.base import DeterministicAgent
 from agents.data import TrainingData
 from agents.weights import AgentFileError
 from amrs_gym.catalog import DESCRIPTOR_COLUMNS, Catalog, CatalogError
@@ -79,7 +80,7 @@ class DDPGConfig:
     """Number of hidden layers."""
 
 
-class DDPGAgent(SB3Agent):
+class DDPGAgent(DeterministicAgent, SB3Agent):
     """Deterministic actor in track-feature space plus a critic, trained in the world-model env."""
 
     name: ClassVar[str] = "ddpg"

@@ -34,6 +34,9 @@ class Evaluation:
 
     episodes: Episodes
     metrics: dict[str, float]
+    penalty: np.ndarray | None = None
+    """Per-step pessimism penalty (episodes, steps) in pessimistic sessions: the utility is
+    `episodes.utility + penalty` (None elsewhere)."""
 
 
 def rollout(
@@ -81,7 +84,7 @@ def rollout(
         agent.seed(seed)
     shape = (n_episodes, steps)
     tracks, utilities = np.zeros(shape, dtype=np.int64), np.zeros(shape)
-    engagement, like = np.zeros(shape), np.zeros(shape)
+    engagement, like, penalty = np.zeros(shape), np.zeros(shape), np.zeros(shape)
     valence, arousal = np.zeros((n_episodes, steps + 1)), np.zeros((n_episodes, steps + 1))
     valence[:, 0], arousal[:, 0] = simulated.evaluator_affect().T
     episode_start = np.ones(n_episodes, dtype=bool)
@@ -96,12 +99,13 @@ def rollout(
             episode_start[:] = False
             tracks[:, t], utilities[:, t] = actions, rewards
             engagement[:, t], like[:, t] = info["expected_engagement"], info["like_probability"]
+            penalty[:, t] = info.get("pessimism_penalty", 0.0)
             valence[:, t + 1], arousal[:, t + 1] = info["valence"], info["arousal"]
     episodes = Episodes(tracks, utilities, valence, arousal, engagement, like)
     metrics = evaluate_episodes(
         episodes, utility, simulated.catalog.unit_embeddings, logged_distribution
     )
-    return Evaluation(episodes, metrics)
+    return Evaluation(episodes, metrics, penalty if simulated.pessimism else None)
 
 
 def off_policy(agent: Agent, steps: LoggedSteps, clip: float = 100.0) -> dict[str, float]:

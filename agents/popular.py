@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -66,6 +66,18 @@ class PopularAgent(BaseAgent):
             self.rng.integers(0, min(self.config.pool, len(self.ranking)), n)
         ]
         return drawn
+
+    def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
+        """Its stochastic policy: uniform over the top `pool` of the ranking.
+
+        # (n, n_tracks)
+        """
+        if not len(self.ranking):
+            raise RuntimeError("the popular agent has no ranking yet: fit() or load() it first")
+        top = self.ranking[: min(self.config.pool, len(self.ranking))]
+        probabilities = np.zeros((len(np.atleast_2d(observation)), self._catalog_size()))
+        probabilities[:, top] = 1.0 / len(top)
+        return probabilities
 
     def _arrays(self) -> dict[str, np.ndarray]:
         return {"ranking": self.ranking}

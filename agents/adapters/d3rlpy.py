@@ -44,7 +44,7 @@ from d3rlpy.logging import NoopAdapterFactory
 from d3rlpy.models import VectorEncoderFactory
 from d3rlpy.optimizers import AdamFactory
 
-from agents.base import BaseAgent, as_batch
+from agents.base import DeterministicAgent, as_batch
 from agents.data import TrainingData
 from agents.weights import AgentFileError, load_module_arrays, module_arrays
 from amrs_gym.offline_data import d3rlpy_dataset
@@ -72,7 +72,7 @@ class OfflineRLConfig:
     """Number of hidden layers."""
 
 
-class D3rlpyAgent(BaseAgent):
+class D3rlpyAgent(DeterministicAgent):
     """An agent whose policy is a d3rlpy discrete Q-learning algorithm fitted to the logs.
 
     Subclasses name the d3rlpy config class (`algo_config_type`) and its own options. Acting is
@@ -162,16 +162,6 @@ class D3rlpyAgent(BaseAgent):
         The expected Q-values.  # (n, n_tracks)
         """
         return self._algorithm().impl._q_func_forwarder.compute_expected_q(x)
-
-    def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
-        """The greedy policy's distribution.
-
-        All mass on the track `predict` plays.  # (n, n_tracks)
-        """
-        actions, _ = self.predict(observation, state)
-        probabilities = np.zeros((len(actions), self._catalog_size()))
-        probabilities[np.arange(len(actions)), actions] = 1.0
-        return probabilities
 
     # ----- weights-only files -----
 

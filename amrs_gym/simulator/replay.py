@@ -11,13 +11,15 @@ filling the rest with 0 would read as "neutral affect" and reward tracks for bei
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from amrs_gym.simulator.config import SessionConfig
 from amrs_gym.simulator.outcomes import LoggedOutcomes
+from amrs_gym.simulator.sessions import ListeningSessions
 from amrs_gym.world_model.protocol import Feedback
 
 
@@ -33,6 +35,8 @@ class LoggedSteps:
     timeouts: np.ndarray  # (N,) True on the last replayed step of a session
     session_id: np.ndarray  # (N,)
     step: np.ndarray  # (N,) index within the session
+    extras: Mapping[str, np.ndarray] = field(default_factory=dict)
+    """What `replay_logs`'s `watch` recorded before each step, by name.  # (N, ...)"""
 
     def __len__(self) -> int:
         return len(self.actions)
@@ -51,11 +55,19 @@ class LoggedSteps:
         return played
 
 
-def replay_logs(config: SessionConfig, batch: int = 512, progress: bool = True) -> LoggedSteps:
+Watch = Callable[[ListeningSessions, np.ndarray], Mapping[str, np.ndarray]]
+"""`watch(sessions, logged_actions)` -> per-session arrays, each (n, ...), to record."""
+
+
+def replay_logs(
+    config: SessionConfig, batch: int = 512, progress: bool = True, watch: Watch | None = None
+) -> LoggedSteps:
     """Replay the first `episode_length` steps of every logged session of `config`'s starts.
 
     The starting sessions are each session of its mode that has an earlier session of its
-    listener.
+    listener. `watch(sessions, actions)`, if given, is called before each step with the logged
+    tracks about to be played (to read what the simulator, or an agent bound to its view, makes
+    of each logged state; it must not step the sessions); what it returns is kept in `extras`.
     """
     logs = config.start_frame()
     starts = config.setup.starts
@@ -93,10 +105,12 @@ def replay_logs(config: SessionConfig, batch: int = 512, progress: bool = True) 
         for t in range(int(length.max())):
             observations = sessions.observations()
             actions = table["track_id"][:, t].astype(np.int64)
-            rewards, _ = sessions.step(actions, rng * n)
             live = t < length
+            watched = {} if watch is None else watch(sessions, actions)
+            rewards, _ = sessions.step(actions, rng * n)
             parts.append(
                 {
+                    **{f"extra:{k}": np.asarray(v)[live] for k, v in watched.items()},
                     "observations": observations[live],
                     "next_observations": sessions.observations()[live],
                     "actions": actions[live],
@@ -109,4 +123,6 @@ def replay_logs(config: SessionConfig, batch: int = 512, progress: bool = True) 
             )
     merged = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.lexsort((merged["step"], merged["session_id"]))
-    return LoggedSteps(**{k: v[order] for k, v in merged.items()})
+    ordered = {k: v[order] for k, v in merged.items()}
+    extras = {k.removeprefix("extra:"): ordered.pop(k) for k in list(ordered) if ":" in k}
+    return LoggedSteps(**ordered, extras=extras)

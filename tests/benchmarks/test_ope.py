@@ -40,7 +40,7 @@ def test_score_gives_intervals_that_hold_the_point_estimate() -> None:
 
 @pytest.mark.slow
 def test_quick_ope_writes_the_contract(tmp_path) -> None:
-    options = "--quick --modes sleep --episodes 6 --resamples 20 --workers 1"
+    options = "--quick --modes sleep --episodes 6 --resamples 20 --workers 1 --fqe-n-steps 50"
     agents = "--agents random popular bc greedy"
     paths = ["--cache", str(tmp_path / "agents"), "--out", str(tmp_path)]
     result = subprocess.run(
@@ -51,15 +51,28 @@ def test_quick_ope_writes_the_contract(tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     table = pd.read_csv(tmp_path / "ope.csv")
-    assert set(table["estimator"]) == {"world_model", "ensemble", "pessimistic"}
-    greedy = table[table["agent"] == "greedy"]
-    assert list(greedy["estimator"]) == ["world_model"]  # another policy in the ensemble
+    rollout = {"world_model", "ensemble", "pessimistic"}
+    logs = {"ips", "snips", "pdwis", "direct", "dr", "fqe"}
+    assert set(table["estimator"]) == rollout | logs
+    # the zoo: 4 agents, every one but random mixed at 2 shares, bc tempered at 2 temperatures
+    policies = set(table["policy"])
+    assert (
+        len(policies) == 4 + 3 * 2 + 2
+        and {"bc+random0.2", "bc@T0.5", "greedy+random0.5"} <= policies
+    )
+    greedy = table[table["policy"].str.startswith("greedy")]
+    assert set(greedy["estimator"]) == {"world_model"}  # another policy in the ensemble
     assert np.isfinite(table[["estimate", "truth"]].to_numpy()).all()
     report = json.loads((tmp_path / "ope.json").read_text())
     metrics = report["modes"]["sleep"]
-    assert set(metrics) == {"world_model", "ensemble", "pessimistic", "world_model_all_agents"}
-    assert "greedy" in metrics["world_model_all_agents"]["agents"]
-    assert "greedy" not in metrics["world_model"]["agents"]
+    assert {"world_model", "fqe", "snips", "world_model_all", "pessimistic_registered"} <= set(
+        metrics
+    )
+    assert "greedy" in metrics["world_model_all"]["policies"]
+    assert "greedy" not in metrics["world_model"]["policies"]
+    assert set(metrics["pessimistic_registered"]["policies"]) == {"random", "popular", "bc"}
+    assert len(metrics["snips"]["policies"]) == 9
+    assert isinstance(report["bars"]["sleep"]["best_rollout_spearman_at_least_0.9"], bool)
     correlation = report["uncertainty_vs_error"]
     assert correlation["sleep"]["pairs"] == 3 * 6 * 20  # random, popular, bc; 6 episodes of 20
     assert -1 <= correlation["all"]["spearman"] <= 1

@@ -1,0 +1,288 @@
+"""Off-policy evaluation against the truth: which estimator ranks policies rightly?
+
+For each mode, a zoo of policies (every registered agent, trained or loaded from the cache the
+leaderboard shares, plus graded variants: each mixed with uniformly random tracks at two shares,
+and the stochastic ones tempered softer and sharper) gets its true value, the mean per-step
+utility of its episodes in the reference world, and the estimate of every estimator:
+
+| estimator | what it uses |
+| --- | --- |
+| `world_model` | episodes played in the bundle's one world model (the ensemble's first member) |
+| `ensemble` | episodes played in the ensemble (its members' mixture) |
+| `pessimistic` | the same episodes; reward = utility - lambda * its uncertainty (`--pessimism`) |
+| `ips`, `snips`, `pdwis` | the held-out listeners' logs and the logging policy's propensities |
+| `direct`, `dr` | the logs and the one world model's expected one-step utility (doubly robust) |
+| `fqe` | the logs: d3rlpy's `DiscreteFQE` (see `agents.off_policy`) |
+
+Rollout estimators play the same starting sessions and seeds as the truth. Metrics as DOPE defines
+them (Fu et al. 2021): normalised absolute error, Spearman rank correlation, regret@1 and
+regret@5, each with a 95% bootstrap interval, over the policies every estimator scored (the
+zoo), and over the registered agents alone (`<estimator>_registered`). A policy that acts on the
+simulator's own predictions (`greedy`, and its mixtures) is a different policy in each simulator
+and has no probabilities on logs: only the one world model scores it (`world_model_all`).
+
+    python -m benchmarks.ope --out results/ope             # 1000 episodes per cell
+    python -m benchmarks.ope --quick --out results/ope     # 100 episodes, quick training
+
+It also measures whether the uncertainty means something: over the (state, track) pairs the
+registered agents visit in the reference world (the ensemble observing), the rank correlation
+between the members' utility uncertainty and the mixture's absolute error against the reference
+world's own expected utility.
+
+Writes ope.csv (one row per mode, policy, estimator), ope.json (metrics, bars, settings), ope.md,
+scatter.png (estimate against truth per estimator), metrics.png and uncertainty.png (error by
+uncertainty decile).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from agents.cache import train_or_load
+from agents.evaluation import rollout
+from agents.off_policy import (
+    LOG_ESTIMATORS,
+    FQESettings,
+    estimate,
+    fit_fqe_all,
+    replay_policies,
+)
+from agents.protocol import Agent
+from amrs_gym.io import atomic_write, prepare_output_dir
+from amrs_gym.reward import DEFAULT_PESSIMISM, MAX_PESSIMISM
+from amrs_gym.simulator import ListeningSessions, SessionConfig
+from benchmarks._common import provenance, write_outputs
+from benchmarks.ope.metrics import METRICS, dope_metrics, score
+from benchmarks.ope.policies import SIMULATOR_BOUND, base_name, policy_zoo, simulator_bound
+from benchmarks.ope.report import (
+    ROLLOUT_ESTIMATORS,
+    bars,
+    markdown,
+    plot_calibration,
+    plot_metrics,
+    plot_scatter,
+)
+from benchmarks.zoo import ZooArgs, map_modes
+
+
+@dataclass
+class Args(ZooArgs):
+    """Settings of the off-policy-evaluation benchmark."""
+
+    out_dir: str = "results/ope"
+    """Where the tables and plots go."""
+    cache_dir: str = "results/agents"
+    """Trained agents are read from (and written to) here, shared with the leaderboard."""
+    episodes: int | None = field(default=None, metadata={"min": 2})
+    """Episodes per policy, mode and rollout estimator (default 1000, 100 with --quick)."""
+    probe_episodes: int | None = field(default=None, metadata={"min": 1})
+    """Episodes per registered agent for the uncertainty-against-error probe (default 200, or
+    `episodes` if fewer)."""
+    pessimism: float = field(default=DEFAULT_PESSIMISM, metadata={"min": 0, "max": MAX_PESSIMISM})
+    """lambda of the pessimistic estimator (default: amrs_gym.reward.DEFAULT_PESSIMISM)."""
+    resamples: int = field(default=1000, metadata={"min": 10})
+    """Bootstrap resamples for the metrics' intervals."""
+    shares: list[float] = field(default_factory=lambda: [0.2, 0.5])
+    """Zoo variants: every agent but random mixed with uniformly random tracks at these shares."""
+    temperatures: list[float] = field(default_factory=lambda: [0.5, 2.0])
+    """Zoo variants: the `tempered` agents' distributions at these temperatures."""
+    tempered: list[str] = field(default_factory=lambda: ["bc", "dpo", "a2c", "logged"])
+    """Stochastic agents whose tempered versions join the zoo (those run here)."""
+    fqe: FQESettings = field(default_factory=FQESettings)
+    """FQE's settings (`--quick`: 300 steps)."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        for share in self.shares:
+            if not 0 < share <= 1:
+                raise ValueError(f"shares must lie in (0, 1], got {share}")
+        for temperature in self.temperatures:
+            if not 1e-3 <= temperature <= 1e3 or temperature == 1:
+                raise ValueError(
+                    f"temperatures must lie in [0.001, 1000] and not be 1, got {temperature}"
+                )
+        bundle = self.simulator()
+        if not bundle.has_truth:
+            raise ValueError(
+                f"bundle {bundle.path} has no reference world: off-policy estimates cannot be "
+                "scored against a truth"
+            )
+        if len(bundle.members) < 2:
+            raise ValueError(
+                f"bundle {bundle.path} has no ensemble (build it with --members 5): the ensemble "
+                "estimators need one"
+            )
+
+    def fqe_settings(self) -> FQESettings:
+        """FQE's settings, shortened by --quick."""
+        return replace(self.fqe, n_steps=min(self.fqe.n_steps, 300)) if self.quick else self.fqe
+
+
+def run_one(args: Args, mode: str) -> dict[str, Any]:
+    """One mode's per-episode utilities and logged evidence.
+
+    Every zoo policy in the truth and in each rollout estimator, and what the log-based
+    estimators need.
+    """
+    torch.set_num_threads(1)
+    episodes = args.episodes or (100 if args.quick else 1000)
+    probe = min(args.probe_episodes or 200, episodes)
+    data = args.training_data(mode)
+    trained, _ = train_or_load(args.runnable_agents(), data, Path(args.cache_dir), progress=False)
+    zoo = policy_zoo(
+        trained, args.shares, args.temperatures, [t for t in args.tempered if t in trained]
+    )
+    base = SessionConfig(mode, utility=data.utility, bundle=args.simulator())
+    pessimistic = replace(base, pessimism=args.pessimism)
+    values: dict[tuple[str, str], np.ndarray] = {}
+    uncertainty: dict[str, float] = {}
+    for name, policy in tqdm(zoo.items(), desc=f"{mode} rollouts", leave=False):
+        values[(name, "truth")] = _per_episode(
+            rollout(policy, base, "reference", episodes, args.seed)
+        )
+        values[(name, "world_model")] = _per_episode(
+            rollout(policy, base, "world_model", episodes, args.seed)
+        )
+        if simulator_bound(name):
+            continue
+        result = rollout(policy, pessimistic, "world_model", episodes, args.seed)
+        values[(name, "pessimistic")] = _per_episode(result)
+        penalty = 0.0 if result.penalty is None else result.penalty.mean(axis=1)
+        values[(name, "ensemble")] = values[(name, "pessimistic")] + penalty
+        if args.pessimism > 0:
+            uncertainty[name] = float(np.mean(penalty)) / args.pessimism
+    pairs = [
+        uncertainty_and_error(agent, replace(base, ensemble=True), probe, args.seed)
+        for name, agent in trained.items()
+        if name not in SIMULATOR_BOUND
+    ]
+    weighed = {
+        name: policy
+        for name, policy in zoo.items()
+        if not simulator_bound(name) and callable(getattr(policy, "action_probabilities", None))
+    }
+    evidence = replay_policies(weighed, base, seed=args.seed)
+    fit_fqe_all(evidence, args.fqe_settings(), args.seed)
+    return {
+        "mode": mode,
+        "values": values,
+        "episodes": episodes,
+        "pairs": np.concatenate(pairs),
+        "evidence": evidence,
+        "registered": list(trained),
+        "uncertainty": uncertainty,
+    }
+
+
+def _per_episode(result: Any) -> np.ndarray:
+    per_episode: np.ndarray = result.episodes.utility.mean(axis=1)
+    return per_episode
+
+
+def uncertainty_and_error(
+    agent: Agent, config: SessionConfig, episodes: int, seed: int
+) -> np.ndarray:
+    """(uncertainty, |error|) of every (state, track) pair the agent visits in the reference world.
+
+    The ensemble observes the truth's outcomes; before each step, the members' standard deviation
+    of the played track's one-step utility, and how far the mixture's expected utility of it lies
+    from the reference world's own expected utility (from the latent state). # (steps, 2)
+    """
+    rows: list[np.ndarray] = []
+
+    def record(sessions: ListeningSessions, actions: np.ndarray) -> None:
+        played = actions[:, None]
+        error = sessions.predicted_utility(played) - sessions.reference_utility(played)
+        rows.append(np.stack([sessions.utility_uncertainty(played)[:, 0], np.abs(error[:, 0])]))
+
+    rollout(agent, config, "reference", episodes, seed, watch=record)
+    return np.concatenate(rows, axis=1).T
+
+
+def point_estimates(result: dict[str, Any]) -> pd.DataFrame:
+    """One row per (policy, estimator) of a mode: estimate, truth, error."""
+    values, evidence = result["values"], result["evidence"]
+    truth = {p: float(np.mean(v)) for (p, e), v in values.items() if e == "truth"}
+    points = {(p, e): float(np.mean(v)) for (p, e), v in values.items() if e != "truth"}
+    for policy in evidence.policies:
+        for estimator in LOG_ESTIMATORS:
+            points[(policy, estimator)] = float(estimate(evidence, policy, estimator)[0])
+    rows = [
+        {
+            "mode": result["mode"],
+            "policy": policy,
+            "agent": base_name(policy),
+            "registered": policy in result["registered"],
+            "estimator": estimator,
+            "estimate": value,
+            "truth": truth[policy],
+            "error": value - truth[policy],
+        }
+        for (policy, estimator), value in points.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def main(args: Args) -> dict[str, Any]:
+    """Run every mode, then write the table, the metrics and the plots."""
+    out = prepare_output_dir(args.out_dir)
+    prepare_output_dir(args.cache_dir, "--cache")
+    started = time.perf_counter()
+    results = map_modes(run_one, args, args.modes, args.workers)
+    table = pd.concat([point_estimates(r) for r in results], ignore_index=True)
+    modes = {
+        r["mode"]: score(r["values"], args.resamples, args.seed, r["evidence"], r["registered"])
+        for r in results
+    }
+    report: dict[str, Any] = {
+        "modes": modes,
+        "uncertainty_vs_error": {
+            **{r["mode"]: rank_correlation(r["pairs"]) for r in results},
+            "all": rank_correlation(np.concatenate([r["pairs"] for r in results])),
+        },
+        "uncertainty_vs_gap": {r["mode"]: uncertainty_and_gap(r) for r in results},
+        "policies": {r["mode"]: sorted({p for p, _ in r["values"]}) for r in results},
+        "episodes": results[0]["episodes"],
+        "pessimism": args.pessimism,
+        "fqe": asdict(args.fqe_settings()),
+        "bundle": args.simulator().fingerprint,
+        "wall_seconds": time.perf_counter() - started,
+        **provenance(args),
+    }
+    report["bars"] = bars(report, table)
+    atomic_write(out / "ope.csv", lambda tmp: table.to_csv(tmp, index=False, float_format="%.5g"))
+    write_outputs(out, "ope", report, markdown(table, report))
+    plot_scatter(table, out / "scatter.png")
+    plot_metrics(report, out / "metrics.png")
+    plot_calibration({r["mode"]: r["pairs"] for r in results}, out / "uncertainty.png")
+    return report
+
+
+def uncertainty_and_gap(result: dict[str, Any]) -> dict[str, float]:
+    """Does a policy's uncertainty say how much the ensemble overrates it?
+
+    Across the zoo: Spearman's rho of each policy's mean utility uncertainty (along its ensemble
+    episodes) with the ensemble's estimate minus its true value.
+    """
+    values, names = result["values"], sorted(result["uncertainty"])
+    gaps = [float(np.mean(values[(n, "ensemble")]) - np.mean(values[(n, "truth")])) for n in names]
+    return rank_correlation(np.c_[[result["uncertainty"][n] for n in names], gaps])
+
+
+def rank_correlation(pairs: np.ndarray) -> dict[str, float]:
+    """Spearman's rho between uncertainty and absolute error over (state, track) pairs."""
+    from scipy.stats import spearmanr
+
+    rho = spearmanr(pairs[:, 0], pairs[:, 1]).statistic if len(pairs) > 2 else np.nan
+    return {"spearman": float(rho), "pairs": len(pairs)}
+
+
+__all__ = ["METRICS", "ROLLOUT_ESTIMATORS", "Args", "dope_metrics", "main", "run_one", "score"]

@@ -1,0 +1,138 @@
+"""DOPE's metrics (Fu et al. 2021) of estimates against true values, with bootstrap intervals.
+
+Rollout-based values (the truth and the simulator estimators) are per-episode arrays; episodes
+are resampled, the same draw for every policy (they share starts and seeds). Log-based
+estimators are resampled by session (multinomial session weights, one draw for every policy);
+FQE's Q-function is not refitted per resample, so its interval is the initial states' share only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from agents.off_policy import LOG_ESTIMATORS, LoggedEvidence, estimate
+
+METRICS = ("normalised_abs_error", "spearman", "regret_at_1", "regret_at_5")
+Key = tuple[str, str]
+"""(policy, estimator); estimator "truth" is the reference world's value."""
+
+
+def dope_metrics(estimate: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """DOPE's metrics of estimates against true values, one entry per policy.
+
+    Normalised absolute error (mean |estimate - truth| / (max - min truth)), Spearman's rank
+    correlation, regret@k (the best true value minus the best true value among the estimator's
+    top k, / (max - min truth)).
+
+    Example:
+        >>> m = dope_metrics(np.array([1.0, 2.0, 3.0]), np.array([0.0, 2.0, 1.0]))
+        >>> m["spearman"], round(m["normalised_abs_error"], 3), m["regret_at_1"]
+        (0.5, 0.5, 0.5)
+    """
+    span = float(truth.max() - truth.min()) or 1.0
+    order = np.argsort(-estimate, kind="stable")
+    best = float(truth.max())
+    rho = spearmanr(estimate, truth).statistic if len(truth) > 2 else np.nan
+    return {
+        "normalised_abs_error": float(np.abs(estimate - truth).mean() / span),
+        "spearman": float(rho),
+        "regret_at_1": (best - float(truth[order[:1]].max())) / span,
+        "regret_at_5": (best - float(truth[order[:5]].max())) / span,
+    }
+
+
+def resampled_values(
+    values: Mapping[Key, Sequence[float] | np.ndarray],
+    resamples: int,
+    seed: int,
+    evidence: LoggedEvidence | None = None,
+) -> dict[Key, tuple[float, np.ndarray]]:
+    """Each (policy, estimator)'s point value and its bootstrap draws (resamples,).
+
+    `values` holds per-episode utilities (truth and rollout estimators, equal episode counts);
+    `evidence` adds every log-based estimator of each policy it holds.
+    """
+    rng = np.random.default_rng(seed)
+    episodes = len(next(iter(values.values())))
+    draws = rng.integers(0, episodes, (resamples, episodes))
+    out: dict[Key, tuple[float, np.ndarray]] = {}
+    for key, per_episode in values.items():
+        array = np.asarray(per_episode, dtype=np.float64)
+        out[key] = (float(array.mean()), array[draws].mean(axis=1))
+    if evidence is not None:
+        sessions = evidence.n_sessions
+        counts = rng.multinomial(sessions, np.full(sessions, 1.0 / sessions), size=resamples)
+        for policy in evidence.policies:
+            for estimator in LOG_ESTIMATORS:
+                point = float(estimate(evidence, policy, estimator)[0])
+                if np.isfinite(point):
+                    out[(policy, estimator)] = (
+                        point,
+                        estimate(evidence, policy, estimator, counts),
+                    )
+    return out
+
+
+def score_set(
+    resampled: Mapping[Key, tuple[float, np.ndarray]], policies: list[str], estimator: str
+) -> dict[str, Any]:
+    """One estimator's DOPE metrics over `policies`, each with a 95% bootstrap interval."""
+    truth = np.array([resampled[(p, "truth")][1] for p in policies])  # (policies, resamples)
+    estimates = np.array([resampled[(p, estimator)][1] for p in policies])
+    point = dope_metrics(
+        np.array([resampled[(p, estimator)][0] for p in policies]),
+        np.array([resampled[(p, "truth")][0] for p in policies]),
+    )
+    samples = [dope_metrics(estimates[:, r], truth[:, r]) for r in range(truth.shape[1])]
+    return {
+        "policies": policies,
+        **{
+            metric: {
+                "value": point[metric],
+                "ci95": np.nanpercentile([s[metric] for s in samples], [2.5, 97.5]).tolist(),
+            }
+            for metric in METRICS
+        },
+    }
+
+
+def scored_by(resampled: Mapping[Key, Any], estimator: str) -> list[str]:
+    """The policies `estimator` gave a value (in insertion order)."""
+    return [policy for (policy, e) in resampled if e == estimator]
+
+
+def score(
+    values: Mapping[Key, Sequence[float] | np.ndarray],
+    resamples: int,
+    seed: int,
+    evidence: LoggedEvidence | None = None,
+    registered: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Every estimator's metrics over the policies every estimator scored (one set for all).
+
+    Keys: each estimator (the common set), `<estimator>_all` where an estimator scored more
+    policies than the common set, and `<estimator>_registered` over the `registered` agents
+    among its policies (the leaderboard's ten) when given.
+    """
+    resampled = resampled_values(values, resamples, seed, evidence)
+    estimators = [e for e in dict.fromkeys(e for _, e in resampled) if e != "truth"]
+    scored = {e: scored_by(resampled, e) for e in estimators}
+    common = [p for p in scored_by(resampled, "truth") if all(p in s for s in scored.values())]
+    out: dict[str, Any] = {}
+    for estimator in estimators:
+        sets = {estimator: common}
+        if set(scored[estimator]) != set(common):
+            sets[f"{estimator}_all"] = scored[estimator]
+        if registered is not None:
+            sets[f"{estimator}_registered"] = [p for p in scored[estimator] if p in registered]
+        for label, policies in sets.items():
+            if len(policies) >= 2:
+                out[label] = score_set(resampled, policies, estimator)
+    return out
+
+
+__all__ = ["METRICS", "dope_metrics", "resampled_values", "score", "score_set", "scored_by"]

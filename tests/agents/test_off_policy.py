@@ -1,0 +1,149 @@
+"""Off-policy estimators from logs: hand-made cases, bootstrap weights, replay, FQE."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.off_policy import (
+    FQESettings,
+    LoggedEvidence,
+    PolicyOnLogs,
+    cumulative_weights,
+    estimate,
+    fit_fqe,
+    replay_policies,
+)
+from amrs_gym.simulator import LoggedSteps, SessionConfig, replay_logs
+
+
+def evidence(probability, propensity, rewards, modelled, direct, session, step) -> LoggedEvidence:
+    n = len(rewards)
+    steps = LoggedSteps(
+        observations=np.zeros((n, 3), np.float32),
+        next_observations=np.zeros((n, 3), np.float32),
+        actions=np.zeros(n, np.int64),
+        propensities=np.asarray(propensity, float),
+        rewards=np.asarray(rewards, float),
+        timeouts=np.r_[np.diff(session) != 0, True],
+        session_id=np.asarray(session),
+        step=np.asarray(step),
+    )
+    policy = PolicyOnLogs(
+        np.asarray(probability, float), np.asarray(direct, float), np.zeros((n, 1), np.int64)
+    )
+    return LoggedEvidence(
+        steps, 4, np.asarray(modelled, float), np.asarray(session), {"pi": policy}
+    )
+
+
+# two sessions of two steps
+CASE = dict(
+    probability=[0.5, 0.25, 0.0, 1.0],
+    propensity=[0.25, 0.25, 0.5, 0.5],
+    rewards=[1.0, 2.0, 3.0, 4.0],
+    modelled=[1.5, 1.5, 2.0, 2.0],
+    direct=[1.0, 1.0, 2.5, 2.5],
+    session=[0, 0, 1, 1],
+    step=[0, 1, 0, 1],
+)
+
+
+def value(case, estimator, weights=None, clip=100.0) -> float:
+    return float(estimate(evidence(**case), "pi", estimator, weights, clip)[0])
+
+
+def test_estimators_on_a_hand_made_case() -> None:
+    # rho = 2, 1, 0, 2
+    assert value(CASE, "ips") == pytest.approx((2 * 1 + 1 * 2 + 0 + 2 * 4) / 4)
+    assert value(CASE, "snips") == pytest.approx((2 + 2 + 8) / (2 + 1 + 0 + 2))
+    assert value(CASE, "direct") == pytest.approx(1.75)
+    residual = [2 * (1 - 1.5), 1 * (2 - 1.5), 0, 2 * (4 - 2)]
+    assert value(CASE, "dr") == pytest.approx(1.75 + np.mean(residual))
+    # cumulative weights 2, 2, 0, 0: step 0 only session 0 counts (reward 1), step 1 likewise (2)
+    assert value(CASE, "pdwis") == pytest.approx(1.5)
+    assert value(CASE, "ips", clip=1.5) == pytest.approx((1.5 + 2 + 0 + 1.5 * 4) / 4)
+
+
+def test_on_policy_every_importance_estimator_is_the_logged_mean_and_dr_needs_no_model() -> None:
+    on_policy = {**CASE, "probability": CASE["propensity"]}
+    for estimator in ("ips", "snips", "pdwis"):
+        assert value(on_policy, estimator) == pytest.approx(2.5)
+    perfect = {**CASE, "modelled": CASE["rewards"]}
+    assert value(perfect, "dr") == pytest.approx(value(perfect, "direct"))
+
+
+def test_session_weights_resample_like_duplicated_sessions() -> None:
+    twice = {
+        key: (list(v) + list(v[2:]) if key != "session" else [0, 0, 1, 1, 2, 2])
+        for key, v in CASE.items()
+    }
+    twice["step"] = [0, 1, 0, 1, 0, 1]
+    weights = np.array([[1.0, 2.0], [1.0, 1.0]])
+    for estimator in ("ips", "snips", "pdwis", "direct", "dr"):
+        both = estimate(evidence(**CASE), "pi", estimator, weights)
+        assert both.shape == (2,)
+        assert both[0] == pytest.approx(value(twice, estimator))
+        assert both[1] == pytest.approx(value(CASE, estimator))
+    assert np.isnan(value({**CASE, "probability": [0, 0, 0, 0]}, "snips"))
+    assert np.isnan(value(CASE, "fqe"))  # not fitted
+    with pytest.raises(ValueError, match="unknown estimator"):
+        value(CASE, "magic")
+
+
+def test_cumulative_weights_restart_with_each_session() -> None:
+    rho, step = np.array([2.0, 3.0, 0.5, 4.0, 1.0]), np.array([0, 1, 2, 0, 1])
+    assert cumulative_weights(rho, step).tolist() == [2.0, 6.0, 3.0, 4.0, 4.0]
+
+
+def test_replay_watch_records_in_the_steps_order() -> None:
+    config = SessionConfig("sleep", episode_length=4)
+    steps = replay_logs(config, progress=False, watch=lambda s, a: {"action": a, "t": s.t.copy()})
+    assert (steps.extras["action"] == steps.actions).all()
+    assert (steps.extras["t"] == steps.step).all()
+
+
+@pytest.mark.slow
+def test_replayed_policies_weigh_the_logs_with_their_own_probabilities(zoo) -> None:
+    config = SessionConfig("calm", episode_length=5)
+    evidence_ = replay_policies({"logged": zoo["logged"], "random": zoo["random"]}, config)
+    logged = evidence_.policies["logged"]
+    # the logging policy's probabilities are the logs' propensities
+    assert np.allclose(logged.probability, evidence_.steps.propensities, rtol=1e-6)
+    truth = evidence_.steps.rewards.mean()
+    assert float(estimate(evidence_, "logged", "snips")[0]) == pytest.approx(truth)
+    assert np.allclose(evidence_.policies["random"].probability, 1 / evidence_.n_tracks)
+    assert logged.draws.shape == (len(evidence_.steps), 16)
+    assert (logged.draws >= 0).all() and (logged.draws < evidence_.n_tracks).all()
+
+
+def test_fqe_values_the_policy_that_plays_the_rewarded_track() -> None:
+    # 80 sessions of 3 steps; the logs play tracks 0 and 1 evenly; track 1 earns 1, track 0 nothing
+    rng = np.random.default_rng(0)
+    sessions, length = 80, 3
+    n = sessions * length
+    session, step = np.repeat(np.arange(sessions), length), np.tile(np.arange(length), sessions)
+    actions = rng.integers(0, 2, n)
+    observations = np.c_[rng.normal(size=(n, 3)), step / length].astype(np.float32)
+    steps = LoggedSteps(
+        observations=observations,
+        next_observations=observations,
+        actions=actions,
+        propensities=np.full(n, 0.5),
+        rewards=actions.astype(float),
+        timeouts=step == length - 1,
+        session_id=session,
+        step=step,
+    )
+    plays = {
+        name: PolicyOnLogs((actions == track) * 1.0, np.zeros(n), np.full((n, 4), track))
+        for name, track in (("ones", 1), ("zeros", 0))
+    }
+    evidence_ = LoggedEvidence(steps, 2, np.zeros(n), session, plays)
+    settings = FQESettings(
+        n_steps=400, batch_size=64, learning_rate=3e-3, target_update_interval=20
+    )
+    for name in plays:
+        fit_fqe(evidence_, name, settings)
+    ones, zeros = (float(estimate(evidence_, name, "fqe")[0]) for name in ("ones", "zeros"))
+    assert ones == pytest.approx(1.0, abs=0.2) and zeros == pytest.approx(0.0, abs=0.2)
