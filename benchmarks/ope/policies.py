@@ -20,12 +20,14 @@ def policy_zoo(
 ) -> dict[str, Any]:
     """The agents and their variants.
 
-    Each agent but random mixed with uniformly random tracks at every share, and the `tempered`
-    agents (stochastic ones) at every temperature.
+    Each agent mixed with uniformly random tracks at every share, and the `tempered` agents
+    (stochastic ones) at every temperature. Random is not varied (its variants are itself), nor
+    are simulator-bound agents: one estimator alone could score their variants, at the price of
+    a catalog-wide search per step.
     """
     zoo: dict[str, Any] = dict(trained)
     for name, agent in trained.items():
-        if name == "random":
+        if name == "random" or simulator_bound(name):
             continue
         for share in shares:
             variant = RandomMixtureAgent(agent, share)
