@@ -144,8 +144,9 @@ class WorldModelOutcomes(_ModelAffect):
         """Sample skip, engagement and an affect realisation from the prediction."""
         n = len(tracks)
         uniforms = np.full((n, 5), 0.5)
-        for i in np.flatnonzero(live):
-            uniforms[i] = rngs[int(i)].random(5)
+        rows = np.flatnonzero(live)
+        if len(rows):
+            uniforms[rows] = [rngs[i].random(5) for i in rows.tolist()]
         p_skip, expected, p_like, mean = _predicted(prediction)
         std = np.stack([prediction.valence_std[:, 0], prediction.arousal_std[:, 0]], 1)
         skipped = uniforms[:, 0] < p_skip

@@ -58,7 +58,8 @@ class ListeningSessions:
         self._mode = mode_index(self.mode)
         self._target = np.array([self.utility.target_valence, self.utility.target_arousal])
         self.state: ModelState | None = None
-        self._encoded: dict[int, ModelState] = {}
+        self._encoded: dict[int, tuple[ModelState, int]] = {}
+        """Encoded starting sessions: index into `starts` -> (compact batch of states, its row)."""
         self.t = np.zeros(n, dtype=np.int64)
         self.affect = np.zeros((n, 2))
         """The world model's current valence/arousal estimate."""
@@ -101,7 +102,7 @@ class ListeningSessions:
                 start_batch(picks, self._mode, self.history_length, True, reports)
             )
         else:
-            state = self._start_cached(indices, picks)
+            state = self._start_cached(indices, picks, in_place=full)
         if full:
             self.state = state
         else:
@@ -114,10 +115,15 @@ class ListeningSessions:
         self.played[rows] = -1
         self.context[rows] = self.model.context(state)
 
-    def _start_cached(self, indices: list[int], picks: list[StartSession]) -> ModelState:
+    def _start_cached(
+        self, indices: list[int], picks: list[StartSession], in_place: bool = False
+    ) -> ModelState:
         """Encoded histories, each computed once per starting session and then reused.
 
         A logged history always encodes to the same state, and encoding is most of a reset's cost.
+        Sessions encoded together are kept as one compact batch and copied out of it together.
+        With `in_place`, every session is being reset and the current state is overwritten.
+        Cache slots past a session's own tokens are never attended to, so what they hold is moot.
         """
         model = self.model
         missing = sorted({i for i in indices if i not in self._encoded})
@@ -125,16 +131,29 @@ class ListeningSessions:
             first = [picks[indices.index(i)] for i in missing]
             reports = np.stack([s.start_report for s in first])
             fresh = model.start(start_batch(first, self._mode, self.history_length, False, reports))
+            batch = model.select(fresh, np.arange(len(missing)), compact=True)
             for row, index in enumerate(missing):
-                self._encoded[index] = model.select(fresh, np.array([row]), compact=True)
+                self._encoded[index] = (batch, row)
         template = self.state
         if template is None:
             template = model.start(
                 start_batch(picks[:1], self._mode, 0, True, picks[0].start_report[None])
             )
-        out = model.select(template, np.zeros(len(indices), dtype=np.int64))
+        elif in_place:
+            template = None
+        out = (
+            self.state
+            if template is None
+            else model.select(template, np.zeros(len(indices), dtype=np.int64))
+        )
+        groups: dict[int, tuple[ModelState, list[int], list[int]]] = {}
         for row, index in enumerate(indices):
-            model.assign(out, np.array([row]), self._encoded[index])
+            batch, batch_row = self._encoded[index]
+            _, rows, batch_rows = groups.setdefault(id(batch), (batch, [], []))
+            rows.append(row)
+            batch_rows.append(batch_row)
+        for batch, rows, batch_rows in groups.values():
+            model.assign(out, np.array(rows), model.select(batch, np.array(batch_rows)))
         return out
 
     # ----- step --------------------------------------------------------------------------------
@@ -160,9 +179,12 @@ class ListeningSessions:
         rewards = self.utility.total(components)
         uncertainty = None
         if prediction.members is not None:
-            uncertainty = self._uncertainty(prediction.members, actions[:, None], np.arange(self.n))
+            uncertainty = self._uncertainty(
+                prediction, actions[:, None], np.arange(self.n), repeats[:, None]
+            )
             uncertainty = {key: value[:, 0] for key, value in uncertainty.items()}
-        self.model.observe(state, actions, outcome, active=None if live.all() else live)
+        if live.any():  # sessions that are not live keep their state: skip a step none takes
+            self.model.observe(state, actions, outcome, active=None if live.all() else live)
         self.played[np.arange(self.n), np.minimum(self.t, self.episode_length - 1)] = actions
         self.t += 1
         valence, arousal = prediction.valence_mean[:, 0], prediction.arousal_mean[:, 0]
@@ -193,15 +215,24 @@ class ListeningSessions:
         return rewards, info
 
     def _uncertainty(
-        self, members: StepPrediction, candidates: np.ndarray, rows: np.ndarray
+        self,
+        prediction: StepPrediction,
+        candidates: np.ndarray,
+        rows: np.ndarray,
+        repeats: np.ndarray | None = None,
     ) -> dict[str, np.ndarray]:
         """The members' disagreement on candidates (rows, k), one-step utility included.
 
-        Each member's expected utility is computed from its own means (affect before: the
-        sessions' current estimate); "utility" is their standard deviation.
+        `prediction` is an ensemble's (the mixture, with the members' own in `members`). Each
+        member's expected utility is computed from its own means (affect before: the sessions'
+        current estimate); "utility" is their standard deviation. `repeats` (rows, k) are the
+        candidates' earlier plays if already counted.
         """
+        members = prediction.members
+        if members is None:
+            raise RuntimeError("only ensemble sessions (ensemble=True) have a member disagreement")
         engagement = members.expected_engagement()
-        spread = disagreement(members, engagement)
+        spread = disagreement(members, engagement, mixed=prediction)
         before = self.affect[rows]
         utilities = self._candidate_utility(
             rows,
@@ -212,6 +243,7 @@ class ListeningSessions:
             before[:, 1:],
             members.valence_mean,
             members.arousal_mean,
+            repeats,
         )  # (K, rows, k)
         return {**spread, "utility": member_std(utilities)}
 
@@ -286,7 +318,7 @@ class ListeningSessions:
             prediction.arousal_mean,
         )
         if self.pessimism and prediction.members is not None:
-            spread = self._uncertainty(prediction.members, candidates, rows)
+            spread = self._uncertainty(prediction, candidates, rows)
             utility = utility - self.pessimism * spread["utility"]
         return utility
 
@@ -309,10 +341,7 @@ class ListeningSessions:
         # candidates (rows, k) -> (rows, k)
         """
         rows, prediction = self._predict_rows(candidates, rows)
-        members = prediction.members
-        if members is None:
-            raise RuntimeError("only ensemble sessions (ensemble=True) have a member disagreement")
-        return self._uncertainty(members, candidates, rows)["utility"]
+        return self._uncertainty(prediction, candidates, rows)["utility"]
 
     def reference_utility(
         self, candidates: np.ndarray, rows: np.ndarray | None = None
@@ -343,13 +372,15 @@ class ListeningSessions:
         arousal_before: np.ndarray,
         valence_after: np.ndarray,
         arousal_after: np.ndarray,
+        repeats: np.ndarray | None = None,
     ) -> np.ndarray:
         """The mode's utility of candidates (rows, k) from expected outcomes.
 
         The outcomes are (rows, k), the affect before (rows, 1); each candidate's earlier plays in
-        the episode count.
+        the episode count (`repeats` (rows, k), if already counted).
         """
-        repeats = (self.played[rows, None, :] == candidates[:, :, None]).sum(-1)
+        if repeats is None:
+            repeats = (self.played[rows, None, :] == candidates[:, :, None]).sum(-1)
         repeats = np.broadcast_to(repeats, np.shape(engagement))  # members' outcomes: (K, rows, k)
         return self.utility(
             UtilityInputs(

@@ -31,14 +31,20 @@ _sum, _max = np.add.reduce, np.maximum.reduce
 
 
 def layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    """Layer norm over the last axis, as torch's `LayerNorm` with epsilon `EPS`."""
+    """Layer norm over the last axis, as torch's `LayerNorm` with epsilon `EPS`.
+
+    The operations and their order are the textbook ones; only temporaries are reused.
+    """
     inverse = np.float32(1.0 / x.shape[-1])
     centred = x - _sum(x, -1, keepdims=True) * inverse
-    normed: np.ndarray = (
-        centred / np.sqrt(_sum(centred * centred, -1, keepdims=True) * inverse + EPS) * weight
-        + bias
-    )
-    return normed
+    scale = _sum(centred * centred, -1, keepdims=True)
+    scale *= inverse
+    scale += EPS
+    np.sqrt(scale, out=scale)
+    centred /= scale
+    centred *= weight
+    centred += bias
+    return centred
 
 
 _ERF_P = np.float32(0.3275911)
@@ -71,15 +77,19 @@ def _erf(x: np.ndarray) -> np.ndarray:
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    """Exact (erf) GELU, as torch's default."""
-    return 0.5 * x * (1.0 + _erf(x * np.float32(0.7071067811865476)))
+    """Exact (erf) GELU, as torch's default: (0.5 x) (1 + erf(x / sqrt 2)), in that order."""
+    result = _erf(x * np.float32(0.7071067811865476))
+    result += 1.0
+    result *= 0.5 * x
+    return result
 
 
 def softmax(x: np.ndarray) -> np.ndarray:
     """Softmax over the last axis."""
-    e = np.exp(x - _max(x, -1, keepdims=True))
-    result: np.ndarray = e / _sum(e, -1, keepdims=True)
-    return result
+    e = x - _max(x, -1, keepdims=True)
+    np.exp(e, out=e)
+    e /= _sum(e, -1, keepdims=True)
+    return e
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

@@ -96,15 +96,21 @@ def _mean(x: np.ndarray) -> np.ndarray:
     return result
 
 
-def member_std(x: np.ndarray) -> np.ndarray:
-    """Standard deviation over the leading (member) axis (ddof 0)."""
-    centred = x - _mean(x)
-    result: np.ndarray = np.sqrt(_mean(centred * centred))
+def member_std(x: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+    """Standard deviation over the leading (member) axis (ddof 0).
+
+    `mean` is the members' mean if already computed (it must be `_mean(x)`, bit for bit).
+    """
+    centred = x - (_mean(x) if mean is None else mean)
+    centred *= centred
+    result: np.ndarray = np.sqrt(_mean(centred))
     return result
 
 
 def mixture(members: StepPrediction) -> StepPrediction:
     """The equal-weight mixture of member predictions stacked on a leading axis (K, n, k).
+
+    It keeps the members' own in `members`.
 
     P(skip) and P(like) are the members' means; the engagement distributions are mixed within
     kept and skipped plays (weighted by each member's probability of that branch); valence and
@@ -129,15 +135,20 @@ def mixture(members: StepPrediction) -> StepPrediction:
         valence_std=valence_std,
         arousal_mean=arousal_mean,
         arousal_std=arousal_std,
+        members=members,
     )
 
 
 def disagreement(
-    members: StepPrediction, engagement: np.ndarray | None = None
+    members: StepPrediction,
+    engagement: np.ndarray | None = None,
+    mixed: StepPrediction | None = None,
 ) -> dict[str, np.ndarray]:
     """The members' standard deviation (n, k) of each predicted mean (`DISAGREEMENT_KEYS`).
 
-    `engagement` is the members' expected engagement if already computed.
+    `engagement` is the members' expected engagement if already computed; `mixed` is their
+    `mixture` if already computed (its P(skip), P(like) and mean affect are the members' means,
+    so they are not computed again).
     """
     means = (
         members.skip_probability,
@@ -146,7 +157,21 @@ def disagreement(
         members.valence_mean,
         members.arousal_mean,
     )
-    return {key: member_std(value) for key, value in zip(DISAGREEMENT_KEYS, means, strict=True)}
+    centres = (
+        (None,) * 5
+        if mixed is None
+        else (
+            mixed.skip_probability,
+            mixed.like_probability,
+            None,  # the mixture's expected engagement is not the mean of the members' (in floats)
+            mixed.valence_mean,
+            mixed.arousal_mean,
+        )
+    )
+    return {
+        key: member_std(value, centre)
+        for key, value, centre in zip(DISAGREEMENT_KEYS, means, centres, strict=True)
+    }
 
 
 @runtime_checkable

@@ -16,7 +16,7 @@ the single model). Its prediction is the members' mixture; `StepPrediction.membe
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -110,8 +110,8 @@ def _affine(
 ) -> np.ndarray:
     """The affine map x @ W + b of every member (see `_matmul`)."""
     out = _matmul(x, layer[0], shared)
-    result: np.ndarray = out + _per_member(layer[1], out.ndim)
-    return result
+    out += _per_member(layer[1], out.ndim)
+    return out
 
 
 def _norm(x: np.ndarray, layer: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
@@ -122,6 +122,36 @@ def _norm(x: np.ndarray, layer: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
 def _to_rows(value: np.ndarray) -> np.ndarray:
     """(K, n, ...) as (n, K, ...): the order a cache write `a[:, rows, ..., slot]` takes."""
     return np.swapaxes(value, 0, 1)
+
+
+def _residual(x: np.ndarray, update: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The residual sum x + update + bias, in that order, in `update`'s memory (a temporary)."""
+    update += x  # x + update == update + x bit for bit
+    update += bias
+    return update
+
+
+def _write_slot(
+    keys: np.ndarray, values: np.ndarray, slot: np.ndarray, new: np.ndarray, new_values: np.ndarray
+) -> None:
+    """Store each row's key and value (K, n, heads, head_dim) in its cache slot `slot` (n,)."""
+    if len(slot) == 1:  # one session: plain indexing, several times cheaper than fancy indexing
+        keys[:, 0, :, :, slot[0]] = new[:, 0]
+        values[:, 0, :, slot[0]] = new_values[:, 0]
+        return
+    rows = np.arange(len(slot))
+    keys[:, rows, :, :, slot] = _to_rows(new)
+    values[:, rows, :, slot] = _to_rows(new_values)
+
+
+def _masked_softmax(scores: np.ndarray, hidden: np.ndarray | None) -> np.ndarray:
+    """Softmax of `scores` (a temporary) over its last axis, with `hidden` slots set to -inf.
+
+    `hidden` is None when every row sees every slot (one session, or sessions of one length).
+    """
+    if hidden is not None:
+        np.copyto(scores, -np.inf, where=hidden)
+    return softmax(scores)
 
 
 class NumpyRollout:
@@ -373,34 +403,39 @@ class NumpyRollout:
         """
         members, n, d = token.shape
         heads, head_dim = self.heads, self.head_dim
-        rows = np.arange(n)
         position = state.length
-        slot = np.where(active, position, state.values[0].shape[3] - 1)
+        everyone = bool(active.all())
+        slot = position if everyone else np.where(active, position, state.values[0].shape[3] - 1)
         used = int(position.max()) + 1  # only the filled slots take part in attention
-        visible = (
-            np.arange(used)[None, None, None, :] <= position[:, None, None, None]
-        )  # (n, 1, 1, used)
+        hidden_slots = (
+            None
+            if int(position.min()) + 1 == used
+            else np.arange(used)[None, None, None, :] > position[:, None, None, None]
+        )  # (n, 1, 1, used): slots after each row's own token
         x = token + state.session
         for block, keys, values in zip(self.blocks, state.keys, state.values, strict=True):
             qkv = _affine(_norm(x, block["norm1"]), block["qkv"]).reshape(
                 members, n, 3, heads, head_dim
             )
-            keys[:, rows, :, :, slot] = _to_rows(qkv[:, :, 1])
-            values[:, rows, :, slot] = _to_rows(qkv[:, :, 2])
-            scores = (qkv[:, :, 0, :, None, :] @ keys[..., :used]) * self.scale  # (K,n,h,1,used)
-            weights = softmax(np.where(visible, scores, -np.inf))
+            _write_slot(keys, values, slot, qkv[:, :, 1], qkv[:, :, 2])
+            scores = qkv[:, :, 0, :, None, :] @ keys[..., :used]
+            scores *= self.scale  # (K, n, heads, 1, used)
+            weights = _masked_softmax(scores, hidden_slots)
             attended = (weights @ values[:, :, :, :used]).reshape(
                 members, n, d
             )  # garbage for inactive rows, never stored
             w, b = block["out"]
-            x = x + _matmul(attended, w) + b
+            x = _residual(x, _matmul(attended, w), b)
             w, b = block["ff2"]
-            x = x + _matmul(gelu(_affine(_norm(x, block["norm2"]), block["ff1"])), w) + b
+            x = _residual(x, _matmul(gelu(_affine(_norm(x, block["norm2"]), block["ff1"])), w), b)
         hidden = _norm(x, self.norm)
         memory = _affine(hidden, self.memory).reshape(members, n, 2, heads, head_dim)
-        state.memory_keys[:, rows, :, :, slot] = _to_rows(memory[:, :, 0])
-        state.memory_values[:, rows, :, slot] = _to_rows(memory[:, :, 1])
-        state.last_hidden = np.where(active[:, None], hidden, state.last_hidden).astype(np.float32)
+        _write_slot(state.memory_keys, state.memory_values, slot, memory[:, :, 0], memory[:, :, 1])
+        state.last_hidden = (
+            hidden
+            if everyone
+            else np.where(active[:, None], hidden, state.last_hidden).astype(np.float32)
+        )
         state.length = position + active
 
     def predict(self, state: RolloutState, candidates: np.ndarray) -> StepPrediction:
@@ -412,7 +447,7 @@ class NumpyRollout:
             members = self._predict(state, np.asarray(candidates))
         if self.members == 1:
             return StepPrediction(**{name: getattr(members, name)[0] for name in PREDICTION_FIELDS})
-        return replace(mixture(members), members=members)
+        return mixture(members)
 
     def _predict(self, state: RolloutState, candidates: np.ndarray) -> StepPrediction:
         """Every member's prediction, stacked on a leading axis (K, n, k)."""
@@ -432,11 +467,18 @@ class NumpyRollout:
             .reshape(members, n, k, heads, head_dim)
             .transpose(0, 1, 3, 2, 4)
         )
-        scores = (q @ state.memory_keys[..., :used]) * self.scale  # (K, n, heads, k, used)
-        visible = np.arange(used)[None, None, None, :] < state.length[:, None, None, None]
-        attended = softmax(np.where(visible, scores, -np.inf)) @ state.memory_values[..., :used, :]
+        scores = q @ state.memory_keys[..., :used]
+        scores *= self.scale  # (K, n, heads, k, used)
+        hidden_slots = (
+            None
+            if int(state.length.min()) == used
+            else np.arange(used)[None, None, None, :] >= state.length[:, None, None, None]
+        )  # (n, 1, 1, used): slots no token of the row has filled
+        attended = _masked_softmax(scores, hidden_slots) @ state.memory_values[..., :used, :]
         attended = attended.transpose(0, 1, 3, 2, 4).reshape(members, n, k, d)
-        last = np.broadcast_to(state.last_hidden[:, :, None], (members, n, k, d))
+        last = state.last_hidden[:, :, None]
+        if k > 1:
+            last = np.broadcast_to(last, (members, n, k, d))
         first, second, third = self.head
         hidden = gelu(
             _affine(gelu(_affine(np.concatenate([query, attended, last], -1), first)), second)
