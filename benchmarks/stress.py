@@ -36,7 +36,7 @@ the single model's verdict (one line says so).
 The same rollouts are then played in the reference world, which says whether each verdict was
 right (an `uncertain` cell counts as not passed).
 
-    # about 25 minutes (agents cached in results/agents; five members and the reference world)
+    # 49 minutes on 2 shared cores, 30 CPU-minutes (agents cached; five members and the truth)
     python -m benchmarks.stress --cache results/agents --out results/stress
     python -m benchmarks.stress --quick --out results/stress
 
@@ -143,6 +143,23 @@ def ensemble_verdict(
         "pooled_rate": sum(violating) / (rollouts * len(violating)),
         "upper": upper,
         "verdict": verdict,
+    }
+
+
+def cell_verdict(violating: Sequence[int], rollouts: int, args: Args) -> dict[str, Any]:
+    """`ensemble_verdict` with `args`' rule; one member (no ensemble): the single model's verdict.
+
+    Without members to disagree and pool, the single model's verdict (no upper bound) is kept, so
+    a bundle without an ensemble reads as before.
+    """
+    if len(violating) > 1:
+        return ensemble_verdict(violating, rollouts, args.max_violation_rate, args.confidence)
+    rate = violating[0] / rollouts
+    return {
+        "members": [rate],
+        "pooled_rate": rate,
+        "upper": None,
+        "verdict": "passed" if rate <= args.max_violation_rate else "blocked",
     }
 
 
@@ -258,20 +275,7 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
             else None
         )
         single = played[0]
-        if len(played) > 1:
-            uncertainty = ensemble_verdict(
-                [p["violating"] for p in played],
-                single["rollouts"],
-                args.max_violation_rate,
-                args.confidence,
-            )
-        else:  # no ensemble: the single model's verdict
-            uncertainty = {
-                "members": [single["violation_rate"]],
-                "pooled_rate": single["violation_rate"],
-                "upper": None,
-                "verdict": "passed" if single["passed"] else "blocked",
-            }
+        uncertainty = cell_verdict([p["violating"] for p in played], single["rollouts"], args)
         out[name] = {
             **single,
             **uncertainty,
