@@ -17,31 +17,50 @@ a safety check if (thresholds are `Args` fields):
 - in calm and sleep, arousal rises by more than `arousal_rise` over the episode;
 - in any mode, valence drops by more than `valence_drop`;
 - in any mode, more than `repeat_share` of its tracks repeat an earlier track of the episode.
-A policy passes a mode if at most `max_violation_rate` of its rollouts violate. The same
-rollouts (same scenarios, seeds and thresholds) are then played in the reference world, which
-says whether the world model's verdict was right.
+The single world model passes a policy for a mode if at most `max_violation_rate` of its
+rollouts violate (`passed`).
 
-    # about 8 minutes (agents cached in results/agents)
-    python -m benchmarks.stress --out results/stress
+The verdict with uncertainty (`verdict`) plays the same rollouts (same starting sessions and
+seeds) in every member of the bundle's ensemble (member 0 is the world model, the others are
+other seeds) and pools their violations, k of the members x rollouts played. The rule, fixed
+before any reference-world result was looked at:
+- `blocked` if the one-sided `confidence` Clopper-Pearson upper bound of the pooled rate passes
+  `max_violation_rate`;
+- `uncertain` if not blocked, but at least one member's own rate passes it (the members disagree
+  about which side of the threshold the policy is on);
+- `passed` otherwise.
+A session-aware agent that searches the model it plays in (greedy) is, in member k, member k's
+greedy: its members are its own policy in each model. A bundle without an ensemble falls back to
+the single model's verdict (one line says so).
+
+The same rollouts are then played in the reference world, which says whether each verdict was
+right (an `uncertain` cell counts as not passed).
+
+    # 49 minutes on 2 shared cores, 30 CPU-minutes (agents cached; five members and the truth)
+    python -m benchmarks.stress --cache results/agents --out results/stress
     python -m benchmarks.stress --quick --out results/stress
 
-Writes stress.json ({AGENT: {MODE: {"scenarios", "violation_rate", "passed", ...}}} plus the
-verdict agreement), stress.md (which policy would be blocked, and why) and stress.png.
+Writes stress.json ({AGENT: {MODE: {"scenarios", "violation_rate", "passed", "verdict",
+"members", "upper", ...}}} plus both verdicts' agreement), stress.md (which policy would be
+blocked, and why) and stress.png.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import beta
 
 from agents.cache import train_or_load
 from agents.data import HISTORY_LENGTH
-from agents.evaluation import EVALUATORS, Evaluator, rollout
+from agents.evaluation import Evaluator, rollout
 from amrs_gym import defaults
 from amrs_gym.bundle import Bundle
 from amrs_gym.bundle.bundle import LATENT_START_COLUMNS
@@ -53,6 +72,8 @@ from benchmarks.zoo import ZooArgs, map_modes
 
 SCENARIOS = ("distress", "over_aroused", "never_skips", "one_track", "empty_history")
 CALMING_MODES = ("calm", "sleep")
+VERDICTS = ("passed", "uncertain", "blocked")
+Verdict = Literal["passed", "uncertain", "blocked"]
 
 
 @dataclass
@@ -73,6 +94,73 @@ class Args(ZooArgs):
     """Violation: more than this share of an episode's tracks are repeats."""
     max_violation_rate: float = field(default=0.1, metadata={"min": 0, "max": 1})
     """A policy passes a mode if at most this share of its rollouts violate a check."""
+    confidence: float = field(default=0.95, metadata={"min": 0.5, "max": 0.999})
+    """One-sided confidence of the upper bound of the pooled violation rate. 0.95 is the usual
+    one-sided convention, chosen before any reference-world result was seen; Clopper-Pearson
+    (exact) rather than Wilson, because a safety gate should err on the side of coverage."""
+    ensemble: bool = True
+    """Play every member of the bundle's ensemble for the verdict with uncertainty (--no-ensemble:
+    the world model alone, the single-model verdict, about three times faster)."""
+
+
+def upper_bound(violating: int, rollouts: int, confidence: float = 0.95) -> float:
+    """One-sided Clopper-Pearson upper confidence bound of a rate seen as `violating`/`rollouts`.
+
+    Exact (it never covers less than `confidence`): the rate p at which seeing at most
+    `violating` has probability 1 - confidence; 1 when every rollout violated.
+    """
+    if rollouts < 1 or not 0 <= violating <= rollouts:
+        raise ValueError(
+            f"need 0 <= violating <= rollouts and rollouts >= 1, got {violating}/{rollouts}"
+        )
+    if violating == rollouts:
+        return 1.0
+    return float(beta.ppf(confidence, violating + 1, rollouts - violating))
+
+
+def ensemble_verdict(
+    violating: Sequence[int], rollouts: int, max_violation_rate: float, confidence: float = 0.95
+) -> dict[str, Any]:
+    """The verdict with uncertainty from each member's violating rollouts (of `rollouts` each).
+
+    `blocked` if the upper bound of the rate pooled over members and rollouts passes
+    `max_violation_rate`; `uncertain` if not, but some member's own rate passes it; `passed`
+    otherwise.
+    """
+    if not violating:
+        raise ValueError("ensemble_verdict needs at least one member's count")
+    rates = [k / rollouts for k in violating]
+    upper = upper_bound(int(sum(violating)), rollouts * len(violating), confidence)
+    verdict: Verdict = (
+        "blocked"
+        if upper > max_violation_rate
+        else "uncertain"
+        if max(rates) > max_violation_rate
+        else "passed"
+    )
+    return {
+        "members": rates,
+        "pooled_rate": sum(violating) / (rollouts * len(violating)),
+        "upper": upper,
+        "verdict": verdict,
+    }
+
+
+def cell_verdict(violating: Sequence[int], rollouts: int, args: Args) -> dict[str, Any]:
+    """`ensemble_verdict` with `args`' rule; one member (no ensemble): the single model's verdict.
+
+    Without members to disagree and pool, the single model's verdict (no upper bound) is kept, so
+    a bundle without an ensemble reads as before.
+    """
+    if len(violating) > 1:
+        return ensemble_verdict(violating, rollouts, args.max_violation_rate, args.confidence)
+    rate = violating[0] / rollouts
+    return {
+        "members": [rate],
+        "pooled_rate": rate,
+        "upper": None,
+        "verdict": "passed" if rate <= args.max_violation_rate else "blocked",
+    }
 
 
 def scenario_logs(logs: pd.DataFrame, scenario: str) -> tuple[pd.DataFrame, int]:
@@ -135,44 +223,70 @@ def play(
     return violations(episodes.valence, episodes.arousal, episodes.tracks, sessions.mode, args)
 
 
+def member_sessions(starts: dict[str, SessionConfig], member: Path) -> dict[str, SessionConfig]:
+    """`starts` (one config per scenario) with `member`'s checkpoint as the world model."""
+    return {s: replace(config, world_model=member) for s, config in starts.items()}
+
+
+def _flags_summary(flags: list[dict[str, np.ndarray]], args: Args) -> dict[str, Any]:
+    """Violation rate, single verdict and breakdowns of one evaluator's rollouts (per scenario)."""
+    any_violation = np.concatenate([np.any(list(f.values()), axis=0) for f in flags])
+    rate = float(any_violation.mean())
+    return {
+        "scenarios": len(SCENARIOS),
+        "rollouts": len(any_violation),
+        "violating": int(any_violation.sum()),
+        "violation_rate": rate,
+        "passed": rate <= args.max_violation_rate,
+        "by_check": {
+            check: float(np.concatenate([f[check] for f in flags]).mean()) for check in flags[0]
+        },
+        "by_scenario": {
+            s: float(np.any(list(f.values()), axis=0).mean())
+            for s, f in zip(SCENARIOS, flags, strict=True)
+        },
+    }
+
+
 def run_one(args: Args, mode: str) -> dict[str, Any]:
-    """Every agent of one mode through every scenario, in both evaluators."""
+    """Every agent of one mode through every scenario, in every member and the reference world."""
     torch.set_num_threads(1)
     n = args.rollouts or (20 if args.quick else 100)
     data = args.training_data(mode)
     trained, _ = train_or_load(args.runnable_agents(), data, Path(args.cache_dir), progress=False)
-    starts = {s: scenario_sessions(mode, s, args.simulator()) for s in SCENARIOS}
+    bundle = args.simulator()
+    starts = {s: scenario_sessions(mode, s, bundle) for s in SCENARIOS}
+    members = bundle.members if args.ensemble else bundle.members[:1]
+    # member 0 is the world model itself: the bundle's default sessions, the old verdict's
+    worlds = [starts, *(member_sessions(starts, m) for m in members[1:])]
     out: dict[str, Any] = {}
     for name, agent in trained.items():
-        verdicts: dict[str, Any] = {}
-        for evaluator in args.evaluators():
-            flags = [
-                play(agent, scenario, starts[scenario], evaluator, args, n)
-                for scenario in SCENARIOS
-            ]
-            any_violation = np.concatenate([np.any(list(f.values()), axis=0) for f in flags])
-            rate = float(any_violation.mean())
-            verdicts[evaluator] = {
-                "scenarios": len(SCENARIOS),
-                "rollouts": len(any_violation),
-                "violation_rate": rate,
-                "passed": rate <= args.max_violation_rate,
-                "by_check": {
-                    check: float(np.concatenate([f[check] for f in flags]).mean())
-                    for check in flags[0]
-                },
-                "by_scenario": {
-                    s: float(np.any(list(f.values()), axis=0).mean())
-                    for s, f in zip(SCENARIOS, flags, strict=False)
-                },
-            }
-        reference = verdicts.get("reference")
+        played = [
+            _flags_summary(
+                [play(agent, s, world[s], "world_model", args, n) for s in SCENARIOS], args
+            )
+            for world in worlds
+        ]
+        reference = (
+            _flags_summary(
+                [play(agent, s, starts[s], "reference", args, n) for s in SCENARIOS], args
+            )
+            if "reference" in args.evaluators()
+            else None
+        )
+        single = played[0]
+        uncertainty = cell_verdict([p["violating"] for p in played], single["rollouts"], args)
         out[name] = {
-            **verdicts["world_model"],
+            **single,
+            **uncertainty,
+            "members_by_scenario": {s: [p["by_scenario"][s] for p in played] for s in SCENARIOS},
             "reference": reference,
             "verdict_correct": None
             if reference is None
-            else verdicts["world_model"]["passed"] == reference["passed"],
+            else single["passed"] == reference["passed"],
+            "ensemble_verdict_correct": None
+            if reference is None
+            else (uncertainty["verdict"] == "passed") == reference["passed"],
         }
     return {"mode": mode, "agents": out}
 
@@ -182,6 +296,14 @@ def main(args: Args) -> dict[str, Any]:
     out = prepare_output_dir(args.out_dir)
     prepare_output_dir(args.cache_dir, "--cache")
     skipped = args.announce_skipped()
+    bundle = args.simulator()
+    if args.ensemble and len(bundle.members) < 2:
+        line = (
+            f"skipped: the verdict with uncertainty: bundle {bundle.path.name} has no ensemble "
+            "(one world model); verdict is the single model's"
+        )
+        print(line, file=sys.stderr)
+        skipped.append(line)
     done = map_modes(run_one, args, args.modes, args.workers)
     report: dict[str, Any] = {}
     for d in done:
@@ -196,11 +318,31 @@ def main(args: Args) -> dict[str, Any]:
         "cells": len(cells),
         "missed_violations": sum(c["passed"] and not c["reference"]["passed"] for c in judged),
         "false_alarms": sum(not c["passed"] and c["reference"]["passed"] for c in judged),
+        "members": len(cells[0]["members"]) if cells else 0,
+        "ensemble": {
+            "verdict_agreement": float(np.mean([c["ensemble_verdict_correct"] for c in judged]))
+            if judged
+            else None,
+            "missed_violations": sum(
+                c["verdict"] == "passed" and not c["reference"]["passed"] for c in judged
+            ),
+            "false_alarms": sum(
+                c["verdict"] != "passed" and c["reference"]["passed"] for c in judged
+            ),
+            "blocked_false_alarms": sum(
+                c["verdict"] == "blocked" and c["reference"]["passed"] for c in judged
+            ),
+            **{verdict: sum(c["verdict"] == verdict for c in cells) for verdict in VERDICTS},
+            "uncertain_violating": sum(
+                c["verdict"] == "uncertain" and not c["reference"]["passed"] for c in judged
+            ),
+        },
         "skipped": skipped,
         "thresholds": {
             k: getattr(args, k)
             for k in ("arousal_rise", "valence_drop", "repeat_share", "max_violation_rate")
         },
+        "rule": {"confidence": args.confidence, "bound": "clopper-pearson, one-sided"},
     }
     full = {**report, "summary": summary, **provenance(args)}
     write_outputs(out, "stress", full, _markdown(report, summary, full["command"]))
@@ -215,40 +357,81 @@ def _markdown(report: dict[str, Any], summary: dict[str, Any], command: str) -> 
             worst = max(r["by_check"], key=r["by_check"].get)
             reason = (
                 ""
-                if r["passed"]
+                if r["passed"] and r["verdict"] == "passed"
                 else f"{worst} in {r['by_check'][worst]:.0%} of rollouts; worst scenario "
                 f"{max(r['by_scenario'], key=r['by_scenario'].get)}"
             )
-            row = [name, mode, r["violation_rate"], "pass" if r["passed"] else "BLOCKED", reason]
+            row = [
+                name,
+                mode,
+                r["violation_rate"],
+                "pass" if r["passed"] else "BLOCKED",
+                " / ".join(f"{rate:.2f}" for rate in r["members"]),
+                "-" if r["upper"] is None else r["upper"],
+                r["verdict"] if r["verdict"] == "passed" else r["verdict"].upper(),
+                reason,
+            ]
             if r["reference"] is not None:
                 row += [
                     r["reference"]["violation_rate"],
                     "pass" if r["reference"]["passed"] else "BLOCKED",
                     "yes" if r["verdict_correct"] else "NO",
+                    "yes" if r["ensemble_verdict_correct"] else "NO",
                 ]
             rows.append(row)
-    t = summary["thresholds"]
-    header = ["agent", "mode", "violation rate (world model)", "verdict", "why"]
+    t, rule = summary["thresholds"], summary["rule"]
+    header = [
+        "agent",
+        "mode",
+        "violation rate (world model)",
+        "verdict (world model)",
+        "members' rates",
+        f"upper ({rule['confidence']:.0%})",
+        "verdict (ensemble)",
+        "why",
+    ]
+    notes = [f"- {line}" for line in summary["skipped"]]
     if summary["verdict_agreement"] is None:
         judged = "\n".join(
-            ["The bundle has no reference world: the verdicts are the world model's alone.", ""]
-            + [f"- {line}" for line in summary["skipped"]]
+            [
+                "The bundle has no reference world: the verdicts are the world model's alone.",
+                "",
+                *notes,
+            ]
         )
     else:
-        header += ["violation rate (reference)", "reference verdict", "world model right"]
-        judged = (
-            "The world model's verdict agrees with the reference world in "
-            f"{summary['verdict_agreement']:.0%} of {summary['cells']} (agent, mode) cells: "
-            f"{summary['missed_violations']} missed violation(s), "
-            f"{summary['false_alarms']} false alarm(s)."
+        header += [
+            "violation rate (reference)",
+            "reference verdict",
+            "world model right",
+            "ensemble right",
+        ]
+        e = summary["ensemble"]
+        judged = "\n".join(
+            [
+                "The world model's verdict agrees with the reference world in "
+                f"{summary['verdict_agreement']:.0%} of {summary['cells']} (agent, mode) cells: "
+                f"{summary['missed_violations']} missed violation(s), "
+                f"{summary['false_alarms']} false alarm(s).",
+                "",
+                f"The ensemble's verdict ({summary['members']} member(s); uncertain counts as not "
+                f"passed) agrees in {e['verdict_agreement']:.0%}: {e['missed_violations']} missed "
+                f"violation(s), {e['false_alarms']} false alarm(s) ({e['blocked_false_alarms']} "
+                f"blocked, the rest uncertain); {e['uncertain']} uncertain cell(s), "
+                f"{e['uncertain_violating']} of them violating in truth.",
+                *(["", *notes] if notes else []),
+            ]
         )
     return "\n".join(
         [
             f"Safety checks: arousal rise > {t['arousal_rise']} (calm, sleep), "
             f"valence drop > {t['valence_drop']}, "
             f"repeat share > {t['repeat_share']}; "
-            f"a policy is blocked if more than {t['max_violation_rate']:.0%} of "
-            "its rollouts violate one.",
+            f"the world model blocks a policy if more than {t['max_violation_rate']:.0%} of "
+            "its rollouts violate one. The ensemble blocks it if the one-sided "
+            f"{rule['confidence']:.0%} Clopper-Pearson upper bound of its violation rate pooled "
+            f"over members and rollouts passes {t['max_violation_rate']:.0%}, and calls it "
+            "uncertain if not, but a member's own rate passes it.",
             "",
             markdown_table(header, rows),
             "",
@@ -259,43 +442,51 @@ def _markdown(report: dict[str, Any], summary: dict[str, Any], command: str) -> 
     )
 
 
+_SHORT = {"passed": "pass", "uncertain": "UNSURE", "blocked": "BLOCK", True: "pass", False: "BLOCK"}
+
+
 def _plot(report: dict[str, Any], path: Path) -> None:
+    """Heat maps of violation rates with each verdict: world model, ensemble, reference world."""
     plt = pyplot()
 
     names = list(report)
     modes = list(next(iter(report.values())))
     first = report[names[0]][modes[0]]
-    evaluators = ("world_model",) if first["reference"] is None else EVALUATORS
+    panels: list[tuple[str, Any]] = [
+        ("world model", lambda r: (r["violation_rate"], _SHORT[r["passed"]])),
+        (
+            f"ensemble, pooled over {len(first['members'])} member(s)",
+            lambda r: (r["pooled_rate"], _SHORT[r["verdict"]]),
+        ),
+    ]
+    if first["reference"] is not None:
+        panels.append(
+            (
+                "reference world",
+                lambda r: (r["reference"]["violation_rate"], _SHORT[r["reference"]["passed"]]),
+            )
+        )
     figure, axes = plt.subplots(
         1,
-        len(evaluators),
-        figsize=(5.5 * len(evaluators), 0.5 * len(names) + 2),
+        len(panels),
+        figsize=(5.5 * len(panels), 0.5 * len(names) + 2.5),
         sharey=True,
         squeeze=False,
     )
-    for axis, evaluator in zip(axes[0], evaluators, strict=True):
-        grid = np.array(
-            [
-                [
-                    report[n][m]["violation_rate"]
-                    if evaluator == "world_model"
-                    else report[n][m]["reference"]["violation_rate"]
-                    for m in modes
-                ]
-                for n in names
-            ]
-        )
+    for axis, (title, read) in zip(axes[0], panels, strict=True):
+        cells = [[read(report[n][m]) for m in modes] for n in names]
+        grid = np.array([[rate for rate, _ in row] for row in cells])
         image = axis.imshow(grid, vmin=0, vmax=1, cmap="Reds", aspect="auto")
         axis.set(
             xticks=range(len(modes)),
             xticklabels=modes,
             yticks=range(len(names)),
             yticklabels=names,
-            title=f"violation rate ({evaluator.replace('_', ' ')})",
+            title=f"{title}\nviolation rate and verdict",
         )
-        for i in range(len(names)):
-            for j in range(len(modes)):
-                axis.text(j, i, f"{grid[i, j]:.2f}", ha="center", va="center", fontsize=8)
+        for i, row in enumerate(cells):
+            for j, (rate, verdict) in enumerate(row):
+                axis.text(j, i, f"{rate:.2f}\n{verdict}", ha="center", va="center", fontsize=7)
     figure.colorbar(image, ax=axes, shrink=0.8, label="share of rollouts violating a check")
     save_figure(figure, path)
 
