@@ -68,7 +68,7 @@ def test_quick_ope_writes_the_contract(tmp_path) -> None:
     assert "greedy" in metrics["world_model_all"]["policies"]
     assert "greedy" not in metrics["world_model"]["policies"]
     assert set(metrics["pessimistic_registered"]["policies"]) == {"random", "popular", "bc"}
-    assert len(metrics["snips"]["policies"]) == 7
+    assert len(metrics["snips"]["policies"]) == 9  # all but greedy
     assert isinstance(report["bars"]["sleep"]["best_rollout_spearman_at_least_0.9"], bool)
     correlation = report["uncertainty_vs_error"]
     assert correlation["sleep"]["pairs"] == 3 * 6 * 20  # random, popular, bc; 6 episodes of 20
