@@ -10,6 +10,7 @@ episode has played in SB3's recurrent `state` (left-aligned, -1 padded, cleared 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, ClassVar, Self, get_type_hints
@@ -127,6 +128,24 @@ def remember(played: np.ndarray, actions: np.ndarray) -> np.ndarray:
     return played
 
 
+def act_remembering(
+    act: Callable[[np.ndarray, np.ndarray, bool], np.ndarray],
+    observation: np.ndarray,
+    state: Any,
+    episode_start: np.ndarray | None,
+    deterministic: bool,
+    obs_dim: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """SB3's `predict` around `act(observations, played, deterministic)`.
+
+    The tracks each episode has played travel in SB3's recurrent `state`.
+    """
+    batch = as_batch(observation, obs_dim)
+    played = played_tracks(state, episode_start, len(batch))
+    actions = np.asarray(act(batch, played, deterministic), dtype=np.int64).reshape(-1)
+    return actions, remember(played, actions)
+
+
 class BaseAgent:
     """Mode and config, seeding, sizes, the SB3 `predict` loop, an optional session view, and files.
 
@@ -215,10 +234,9 @@ class BaseAgent:
         deterministic: bool = False,
     ) -> tuple[np.ndarray, Any]:
         """A track per observation; `state` is the tracks played so far (SB3's recurrent state)."""
-        batch = as_batch(observation, self.obs_dim)
-        played = played_tracks(state, episode_start, len(batch))
-        actions = np.asarray(self._act(batch, played, deterministic), dtype=np.int64).reshape(-1)
-        return actions, remember(played, actions)
+        return act_remembering(
+            self._act, observation, state, episode_start, deterministic, self.obs_dim
+        )
 
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
         """Track ids (n,) for observations (n, obs_dim).
@@ -278,9 +296,7 @@ class DeterministicAgent(BaseAgent):
 
         # (n, n_tracks)
         """
-        obs = as_batch(observation, self.obs_dim)
-        played = played_tracks(state, None, len(obs))
-        actions = np.asarray(self._act(obs, played, True), dtype=np.int64).reshape(-1)
+        actions, _ = act_remembering(self._act, observation, state, None, True, self.obs_dim)
         probabilities = np.zeros((len(actions), self._catalog_size()))
         probabilities[np.arange(len(actions)), actions] = 1.0
         return probabilities

@@ -112,8 +112,9 @@ def replay_policies(
         modelled = sessions.predicted_utility(every)  # (n, n_tracks)
         observations, played = sessions.observations(), sessions.played.copy()
         out = {"modelled": modelled[np.arange(n), actions]}
+        view = sessions.view()
         for name, policy in policies.items():
-            with bound(policy, sessions.view()):
+            with bound(policy, view):
                 p = np.asarray(policy.action_probabilities(observations, played), dtype=np.float64)
             out[f"{name}/probability"] = p[np.arange(n), actions]
             out[f"{name}/direct"] = (p * modelled).sum(axis=1)

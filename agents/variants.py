@@ -16,7 +16,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from agents.base import as_batch, played_tracks, remember
+from agents.base import act_remembering
 from agents.protocol import needs_view
 from amrs_gym.sampling import sample_categorical
 from amrs_gym.simulator import SessionView
@@ -62,10 +62,7 @@ class PolicyVariant:
         deterministic: bool = False,
     ) -> tuple[np.ndarray, Any]:
         """A track per observation (SB3's signature); `state` is the tracks played so far."""
-        batch = as_batch(observation)
-        played = played_tracks(state, episode_start, len(batch))
-        actions = self._act(batch, played, deterministic)
-        return actions, remember(played, actions)
+        return act_remembering(self._act, observation, state, episode_start, deterministic)
 
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
         raise NotImplementedError

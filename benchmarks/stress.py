@@ -48,7 +48,7 @@ blocked, and why) and stress.png.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -291,6 +291,20 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
     return {"mode": mode, "agents": out}
 
 
+def agreement(
+    judged: list[dict[str, Any]], passes: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """How often a verdict (`passes(cell)`) agrees with the reference world's, and how it errs."""
+    pairs = [(passes(c), c["reference"]["passed"]) for c in judged]
+    return {
+        "verdict_agreement": float(np.mean([said == truth for said, truth in pairs]))
+        if pairs
+        else None,
+        "missed_violations": sum(said and not truth for said, truth in pairs),
+        "false_alarms": sum(truth and not said for said, truth in pairs),
+    }
+
+
 def main(args: Args) -> dict[str, Any]:
     """Run every mode, then write the report."""
     out = prepare_output_dir(args.out_dir)
@@ -312,23 +326,11 @@ def main(args: Args) -> dict[str, Any]:
     cells = [r for by_mode in report.values() for r in by_mode.values()]
     judged = [c for c in cells if c["reference"] is not None]
     summary = {
-        "verdict_agreement": float(np.mean([c["verdict_correct"] for c in judged]))
-        if judged
-        else None,
+        **agreement(judged, lambda c: c["passed"]),
         "cells": len(cells),
-        "missed_violations": sum(c["passed"] and not c["reference"]["passed"] for c in judged),
-        "false_alarms": sum(not c["passed"] and c["reference"]["passed"] for c in judged),
         "members": len(cells[0]["members"]) if cells else 0,
         "ensemble": {
-            "verdict_agreement": float(np.mean([c["ensemble_verdict_correct"] for c in judged]))
-            if judged
-            else None,
-            "missed_violations": sum(
-                c["verdict"] == "passed" and not c["reference"]["passed"] for c in judged
-            ),
-            "false_alarms": sum(
-                c["verdict"] != "passed" and c["reference"]["passed"] for c in judged
-            ),
+            **agreement(judged, lambda c: c["verdict"] == "passed"),
             "blocked_false_alarms": sum(
                 c["verdict"] == "blocked" and c["reference"]["passed"] for c in judged
             ),

@@ -38,6 +38,7 @@ uncertainty decile).
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -45,23 +46,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
+from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
 from agents.cache import train_or_load
 from agents.evaluation import rollout
-from agents.off_policy import (
-    LOG_ESTIMATORS,
-    FQESettings,
-    estimate,
-    fit_fqe_all,
-    replay_policies,
-)
+from agents.off_policy import FQESettings, fit_fqe_all, replay_policies
 from agents.protocol import Agent
 from amrs_gym.io import atomic_write, prepare_output_dir
 from amrs_gym.reward import DEFAULT_PESSIMISM, MAX_PESSIMISM
 from amrs_gym.simulator import ListeningSessions, SessionConfig
 from benchmarks._common import provenance, write_outputs
-from benchmarks.ope.metrics import METRICS, dope_metrics, score
+from benchmarks.ope.metrics import (
+    METRICS,
+    Key,
+    dope_metrics,
+    resampled_values,
+    score,
+    score_resampled,
+)
 from benchmarks.ope.policies import SIMULATOR_BOUND, base_name, policy_zoo, simulator_bound
 from benchmarks.ope.report import (
     ROLLOUT_ESTIMATORS,
@@ -208,14 +211,11 @@ def uncertainty_and_error(
     return np.concatenate(rows, axis=1).T
 
 
-def point_estimates(result: dict[str, Any]) -> pd.DataFrame:
+def point_estimates(
+    result: dict[str, Any], resampled: Mapping[Key, tuple[float, np.ndarray]]
+) -> pd.DataFrame:
     """One row per (policy, estimator) of a mode: estimate, truth, error."""
-    values, evidence = result["values"], result["evidence"]
-    truth = {p: float(np.mean(v)) for (p, e), v in values.items() if e == "truth"}
-    points = {(p, e): float(np.mean(v)) for (p, e), v in values.items() if e != "truth"}
-    for policy in evidence.policies:
-        for estimator in LOG_ESTIMATORS:
-            points[(policy, estimator)] = float(estimate(evidence, policy, estimator)[0])
+    truth = {p: point for (p, e), (point, _) in resampled.items() if e == "truth"}
     rows = [
         {
             "mode": result["mode"],
@@ -223,11 +223,12 @@ def point_estimates(result: dict[str, Any]) -> pd.DataFrame:
             "agent": base_name(policy),
             "registered": policy in result["registered"],
             "estimator": estimator,
-            "estimate": value,
+            "estimate": point,
             "truth": truth[policy],
-            "error": value - truth[policy],
+            "error": point - truth[policy],
         }
-        for (policy, estimator), value in points.items()
+        for (policy, estimator), (point, _) in resampled.items()
+        if estimator != "truth"
     ]
     return pd.DataFrame(rows)
 
@@ -238,10 +239,16 @@ def main(args: Args) -> dict[str, Any]:
     prepare_output_dir(args.cache_dir, "--cache")
     started = time.perf_counter()
     results = map_modes(run_one, args, args.modes, args.workers)
-    table = pd.concat([point_estimates(r) for r in results], ignore_index=True)
+    resampled = [
+        resampled_values(r["values"], args.resamples, args.seed, r["evidence"]) for r in results
+    ]
+    table = pd.concat(
+        [point_estimates(r, v) for r, v in zip(results, resampled, strict=True)],
+        ignore_index=True,
+    )
     modes = {
-        r["mode"]: score(r["values"], args.resamples, args.seed, r["evidence"], r["registered"])
-        for r in results
+        r["mode"]: score_resampled(v, r["registered"])
+        for r, v in zip(results, resampled, strict=True)
     }
     report: dict[str, Any] = {
         "modes": modes,
@@ -280,8 +287,6 @@ def uncertainty_and_gap(result: dict[str, Any]) -> dict[str, float]:
 
 def rank_correlation(pairs: np.ndarray) -> dict[str, float]:
     """Spearman's rho between uncertainty and absolute error over (state, track) pairs."""
-    from scipy.stats import spearmanr
-
     rho = spearmanr(pairs[:, 0], pairs[:, 1]).statistic if len(pairs) > 2 else np.nan
     return {"spearman": float(rho), "pairs": len(pairs)}
 

@@ -54,7 +54,8 @@ def resampled_values(
     """Each (policy, estimator)'s point value and its bootstrap draws (resamples,).
 
     `values` holds per-episode utilities (truth and rollout estimators, equal episode counts);
-    `evidence` adds every log-based estimator of each policy it holds.
+    `evidence` adds every log-based estimator of each policy it holds (NaN where it has nothing
+    to weigh: `scored_by` leaves those out).
     """
     rng = np.random.default_rng(seed)
     episodes = len(next(iter(values.values())))
@@ -66,14 +67,11 @@ def resampled_values(
     if evidence is not None:
         sessions = evidence.n_sessions
         counts = rng.multinomial(sessions, np.full(sessions, 1.0 / sessions), size=resamples)
+        weights = np.vstack([np.ones(sessions), counts])  # row 0: the point estimate
         for policy in evidence.policies:
             for estimator in LOG_ESTIMATORS:
-                point = float(estimate(evidence, policy, estimator)[0])
-                if np.isfinite(point):
-                    out[(policy, estimator)] = (
-                        point,
-                        estimate(evidence, policy, estimator, counts),
-                    )
+                both = estimate(evidence, policy, estimator, weights)
+                out[(policy, estimator)] = (float(both[0]), both[1:])
     return out
 
 
@@ -100,9 +98,9 @@ def score_set(
     }
 
 
-def scored_by(resampled: Mapping[Key, Any], estimator: str) -> list[str]:
-    """The policies `estimator` gave a value (in insertion order)."""
-    return [policy for (policy, e) in resampled if e == estimator]
+def scored_by(resampled: Mapping[Key, tuple[float, np.ndarray]], estimator: str) -> list[str]:
+    """The policies `estimator` gave a finite value (in insertion order)."""
+    return [p for (p, e), (point, _) in resampled.items() if e == estimator and np.isfinite(point)]
 
 
 def score(
@@ -112,27 +110,41 @@ def score(
     evidence: LoggedEvidence | None = None,
     registered: Sequence[str] | None = None,
 ) -> dict[str, Any]:
+    """`score_resampled` of `resampled_values`."""
+    return score_resampled(resampled_values(values, resamples, seed, evidence), registered)
+
+
+def score_resampled(
+    resampled: Mapping[Key, tuple[float, np.ndarray]], registered: Sequence[str] | None = None
+) -> dict[str, Any]:
     """Every estimator's metrics over the policies every estimator scored (one set for all).
 
     Keys: each estimator (the common set), `<estimator>_all` where an estimator scored more
     policies than the common set, and `<estimator>_registered` over the `registered` agents
     among its policies (the leaderboard's ten) when given.
     """
-    resampled = resampled_values(values, resamples, seed, evidence)
     estimators = [e for e in dict.fromkeys(e for _, e in resampled) if e != "truth"]
-    scored = {e: scored_by(resampled, e) for e in estimators}
+    scored = {e: policies for e in estimators if (policies := scored_by(resampled, e))}
     common = [p for p in scored_by(resampled, "truth") if all(p in s for s in scored.values())]
     out: dict[str, Any] = {}
-    for estimator in estimators:
+    for estimator, policies_of in scored.items():
         sets = {estimator: common}
-        if set(scored[estimator]) != set(common):
-            sets[f"{estimator}_all"] = scored[estimator]
+        if set(policies_of) != set(common):
+            sets[f"{estimator}_all"] = policies_of
         if registered is not None:
-            sets[f"{estimator}_registered"] = [p for p in scored[estimator] if p in registered]
+            sets[f"{estimator}_registered"] = [p for p in policies_of if p in registered]
         for label, policies in sets.items():
             if len(policies) >= 2:
                 out[label] = score_set(resampled, policies, estimator)
     return out
 
 
-__all__ = ["METRICS", "dope_metrics", "resampled_values", "score", "score_set", "scored_by"]
+__all__ = [
+    "METRICS",
+    "dope_metrics",
+    "resampled_values",
+    "score",
+    "score_resampled",
+    "score_set",
+    "scored_by",
+]
