@@ -38,11 +38,15 @@ AGENTS: dict[str, str | type] = {
     "greedy": "agents.greedy:GreedyAgent",
     "bc": "agents.bc:BCAgent",
     "dpo": "agents.dpo:DPOAgent",
+    "dpo_sharp": "agents.dpo:SharpDPOAgent",
+    "dpo_broad": "agents.dpo:BroadDPOAgent",
     "a2c": "agents.a2c:A2CAgent",
     "ddpg": "agents.ddpg:DDPGAgent",
     "cql": "agents.cql:CQLAgent",
     "bcq": "agents.bcq:BCQAgent",
 }
+DPO_FAMILY = ("dpo_sharp", "dpo", "dpo_broad")
+"""The registered DPO settings, from the most utility-seeking to the most diverse."""
 ENTRY_POINT_GROUP = "amrs_gym.agents"
 
 
@@ -91,7 +95,16 @@ def make(name: str, mode: str, **config: Any) -> Any:
     return cls(mode, cls.config_type(**config))
 
 
-__all__ = ["AGENTS", "agent_class", "available", "bind", "make", "needs_view", "register"]
+__all__ = [
+    "AGENTS",
+    "DPO_FAMILY",
+    "agent_class",
+    "available",
+    "bind",
+    "make",
+    "needs_view",
+    "register",
+]
 
 
 def _load_entry_points() -> None:

@@ -30,7 +30,7 @@ from agents.weights import (
 from amrs_gym.catalog import Catalog
 from amrs_gym.modes import check_mode
 from amrs_gym.sampling import sample_categorical
-from amrs_gym.simulator import SessionView
+from amrs_gym.simulator import LAST_SKIPPED_INDEX, SessionView
 from amrs_gym.validation import check_fields, check_value
 
 
@@ -338,7 +338,15 @@ class PolicyAgent(DistributionAgent):
     def _build(self, obs_dim: int, catalog: Catalog) -> TrackPolicy:
         torch.manual_seed(self.config.seed)
         memory = catalog.unit_embeddings if self.config.remember_played else None
-        self.policy = TrackPolicy(obs_dim, track_content(catalog), self.config.hidden, memory)
+        profile_dim = catalog.embedding_dim if memory is not None and obs_dim > 0 else 0
+        self.policy = TrackPolicy(
+            obs_dim,
+            track_content(catalog),
+            self.config.hidden,
+            memory,
+            profile_dim=profile_dim,
+            skipped_index=_skipped_index(obs_dim),
+        )
         return self.policy
 
     def _network(self) -> TrackPolicy:
@@ -366,17 +374,29 @@ class PolicyAgent(DistributionAgent):
         policy = self._network()
         arrays = module_arrays(policy, "policy/")
         arrays["obs_dim"] = np.array(policy.obs_dim)
+        arrays["profile_dim"] = np.array(policy.profile_dim)
         return arrays
 
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         if (
             "obs_dim" not in arrays
+            or "profile_dim" not in arrays
             or "policy/content" not in arrays
             or "policy/memory" not in arrays
         ):
             raise AgentFileError(f"the {self.name} agent file holds no policy")
         memory = arrays["policy/memory"] if arrays["policy/memory"].shape[1] else None
         self.policy = TrackPolicy(
-            int(arrays["obs_dim"]), arrays["policy/content"], self.config.hidden, memory
+            int(arrays["obs_dim"]),
+            arrays["policy/content"],
+            self.config.hidden,
+            memory,
+            profile_dim=int(arrays["profile_dim"]),
+            skipped_index=_skipped_index(int(arrays["obs_dim"])),
         )
         load_module_arrays(self.policy, arrays, "policy/")
+
+
+def _skipped_index(obs_dim: int) -> int | None:
+    """Where a listening env's observation flags a skipped last track (None if it is too short)."""
+    return LAST_SKIPPED_INDEX if obs_dim > LAST_SKIPPED_INDEX else None

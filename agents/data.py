@@ -124,7 +124,7 @@ class TrainingData:
     @property
     def obs_dim(self) -> int:
         """Size of the env's observation for this world model."""
-        return observation_size(self.model.context_size)
+        return observation_size(self.model.context_size, self.catalog.embedding_dim)
 
     @property
     def mode_logs(self) -> pd.DataFrame:

@@ -26,7 +26,7 @@ in benchmarks/NOTES.md): one-step scoring, 16 candidates, the per-mode `MODE_WEI
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar, Self
 
 import numpy as np
@@ -61,8 +61,8 @@ class DPOConfig:
     reference: str = "bc"
     """The registered agent whose fitted policy DPO starts from and is anchored to (a `PolicyAgent`,
     built with this config's seed, width and `remember_played`)."""
-    hidden: int = 256
-    """Width of the policy network (shared with the BC reference)."""
+    hidden: int = field(default=0, metadata={"min": 0})
+    """Width of the policy network, shared with the BC reference (0: linear, `BCConfig.hidden`)."""
     remember_played: bool = True
     """The policy (and its BC reference) also reads the session's played tracks (`TrackPolicy`)."""
     beta: float = 0.5
@@ -95,17 +95,33 @@ class DPOConfig:
     epochs_per_round: int = 4
     """Passes over a round's pairs."""
     learning_rate: float = 1e-3
+    diversity: float = 1.0
+    """Scales both the KL and the novelty weight: below 1 trades coverage for utility, above 1
+    the reverse (the DPO family, `dpo_sharp` and `dpo_broad`, spans the trade-off)."""
 
     def weights(self, mode: str) -> tuple[float, float]:
         """(KL weight, novelty weight) for `mode`.
 
-        The fields, or the mode's validated values where None.
+        The fields, or the mode's validated values where None, times `diversity`.
         """
         kl_weight, novelty_weight = MODE_WEIGHTS[mode]
-        return (
-            kl_weight if self.kl_weight is None else self.kl_weight,
-            novelty_weight if self.novelty_weight is None else self.novelty_weight,
-        )
+        kl_weight = kl_weight if self.kl_weight is None else self.kl_weight
+        novelty_weight = novelty_weight if self.novelty_weight is None else self.novelty_weight
+        return self.diversity * kl_weight, self.diversity * novelty_weight
+
+
+@dataclass(frozen=True)
+class SharpDPOConfig(DPOConfig):
+    """DPO held a quarter as tightly to BC and to novelty: more utility, less diversity."""
+
+    diversity: float = 0.25
+
+
+@dataclass(frozen=True)
+class BroadDPOConfig(DPOConfig):
+    """DPO held four times as tightly to BC and to novelty: more diversity, less utility."""
+
+    diversity: float = 4.0
 
 
 def dpo_loss(
@@ -377,3 +393,17 @@ class DPOAgent(PolicyAgent):
                     totals[key] = totals.get(key, 0.0) + value
                 batches += 1
         return {key: value / batches for key, value in totals.items()}
+
+
+class SharpDPOAgent(DPOAgent):
+    """`dpo_sharp`: the DPO family's utility end (`SharpDPOConfig`)."""
+
+    name: ClassVar[str] = "dpo_sharp"
+    config_type: ClassVar[type] = SharpDPOConfig
+
+
+class BroadDPOAgent(DPOAgent):
+    """`dpo_broad`: the DPO family's diversity end (`BroadDPOConfig`)."""
+
+    name: ClassVar[str] = "dpo_broad"
+    config_type: ClassVar[type] = BroadDPOConfig

@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from agents import DPO_FAMILY
 from agents.cache import train_or_load
 from agents.evaluation import held_out_steps, off_policy, rollout
 from amrs_gym.io import atomic_write, prepare_output_dir
@@ -59,7 +60,8 @@ COLUMNS = (
     "snips_utility",
 )
 TRAJECTORY_AGENTS = ("logged", "bc", "dpo", "greedy")
-PAIRED_AGENTS = ("bc", "dpo")
+PAIRS = (("dpo", "bc"), ("dpo", "logged"))
+"""(agent, baseline) pairs whose per-episode difference is reported with a paired interval."""
 
 
 @dataclass
@@ -117,25 +119,28 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
                     "eval_seconds": time.perf_counter() - started,
                 }
             )
-            if name in PAIRED_AGENTS:
+            if any(name in pair for pair in PAIRS):
                 per_episode[(name, evaluator)] = result.episodes.utility.mean(axis=1).tolist()
             if name in TRAJECTORY_AGENTS:
                 trajectories[(name, evaluator)] = np.stack(
                     [result.episodes.valence.mean(0), result.episodes.arousal.mean(0)], 1
                 ).tolist()
     paired = {
-        evaluator: paired_difference(
-            per_episode[("dpo", evaluator)], per_episode[("bc", evaluator)]
-        )
-        for evaluator in args.evaluators()
-        if ("dpo", evaluator) in per_episode and ("bc", evaluator) in per_episode
+        f"{agent}_minus_{baseline}": {
+            evaluator: paired_difference(
+                per_episode[(agent, evaluator)], per_episode[(baseline, evaluator)]
+            )
+            for evaluator in args.evaluators()
+            if (agent, evaluator) in per_episode and (baseline, evaluator) in per_episode
+        }
+        for agent, baseline in PAIRS
     }
     return {
         "mode": mode,
         "rows": rows,
         "trajectories": trajectories,
         "episodes": episodes,
-        "dpo_minus_bc": paired,
+        "paired": {name: by for name, by in paired.items() if by},
         "off_policy": f"skipped: off-policy estimates ({mode}): {unknown:,} of {len(steps):,} "
         "held-out logged steps have no propensity"
         if unknown
@@ -156,10 +161,11 @@ def paired_difference(a: list[float], b: list[float]) -> dict[str, float]:
     }
 
 
-def summarise(table: pd.DataFrame) -> dict[str, Any]:
-    """Per mode: rank agreement of the two evaluators, exploitation gaps, and the DPO-vs-BC bars.
+def summarise(table: pd.DataFrame, paired: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Per mode: rank agreement of the two evaluators, exploitation gaps, the DPO frontier, bars.
 
-    Empty per mode when the table has no reference-world rows (a bundle without a truth).
+    `paired` (mode -> the `run_one` paired differences) adds the bars that need them. Empty per
+    mode when the table has no reference-world rows (a bundle without a truth).
     """
     out: dict[str, Any] = {}
     if "reference" not in set(table["evaluator"]):
@@ -176,22 +182,70 @@ def summarise(table: pd.DataFrame) -> dict[str, Any]:
             "exploitation_gap": (utility["world_model"] - utility["reference"]).to_dict(),
         }
         ref = part[part["evaluator"] == "reference"].set_index("agent")
-        if {"dpo", "bc"} <= set(ref.index):
-            dpo, bc = ref.loc["dpo"], ref.loc["bc"]
-            entry["bars"] = {
-                "dpo_utility_above_bc_non_overlapping_ci": bool(
-                    dpo["utility_mean"] - dpo["utility_ci95"]
-                    > bc["utility_mean"] + bc["utility_ci95"]
-                ),
-                "dpo_closer_to_target_than_bc": bool(dpo["final_distance"] < bc["final_distance"]),
-                "dpo_coverage_at_least_80pct_of_bc": bool(dpo["coverage"] >= 0.8 * bc["coverage"]),
-                "dpo_ild_at_least_90pct_of_bc": bool(dpo["ild"] >= 0.9 * bc["ild"]),
-            }
-            if "greedy" in ref.index:
-                entry["bars"]["greedy_coverage_at_most_30pct_of_bc"] = bool(
-                    ref.loc["greedy", "coverage"] <= 0.3 * bc["coverage"]
-                )
+        family = [name for name in DPO_FAMILY if name in ref.index]
+        if family:
+            entry["frontier"] = frontier(ref, family)
+        mode_paired = (paired or {}).get(str(mode), {})
+        entry["bars"] = bars(ref, utility, mode_paired, entry.get("frontier"))
+        if mode_paired:
+            entry["paired"] = mode_paired
         out[str(mode)] = entry
+    return out
+
+
+def frontier(ref: pd.DataFrame, family: list[str]) -> dict[str, dict[str, bool]]:
+    """How every other agent compares with the DPO settings `family` on utility and coverage.
+
+    `matched`: some DPO setting matches or beats it on both; `dominates`: it is better than
+    every DPO setting on both.
+    """
+    dpo = ref.loc[family]
+    out = {}
+    for agent, row in ref.drop(index=family).iterrows():
+        at_least = (dpo["utility_mean"] >= row["utility_mean"]) & (
+            dpo["coverage"] >= row["coverage"]
+        )
+        beaten = (dpo["utility_mean"] < row["utility_mean"]) & (dpo["coverage"] < row["coverage"])
+        out[str(agent)] = {"matched": bool(at_least.any()), "dominates": bool(beaten.all())}
+    return out
+
+
+def bars(
+    ref: pd.DataFrame,
+    utility: pd.DataFrame,
+    paired: dict[str, Any],
+    dpo_frontier: dict[str, dict[str, bool]] | None,
+) -> dict[str, bool]:
+    """The leaderboard's bars that the agents present in this mode allow checking."""
+    out: dict[str, bool] = {}
+    has = set(ref.index)
+    if {"bc", "logged"} <= has:
+        out["bc_at_least_95pct_of_production"] = bool(
+            ref.loc["bc", "utility_mean"] >= 0.95 * ref.loc["logged", "utility_mean"]
+        )
+    for baseline, name in (("bc", "bc"), ("logged", "production")):
+        versus = paired.get(f"dpo_minus_{baseline}", {}).get("reference")
+        if versus is not None:
+            out[f"dpo_above_{name}_paired"] = bool(versus["mean"] - versus["ci95"] > 0)
+    if {"dpo", "bc"} <= has:
+        dpo, bc = ref.loc["dpo"], ref.loc["bc"]
+        truth_gain = dpo["utility_mean"] - bc["utility_mean"]
+        model_gain = utility.loc["dpo", "world_model"] - utility.loc["bc", "world_model"]
+        out["dpo_coverage_at_least_90pct_of_bc"] = bool(dpo["coverage"] >= 0.9 * bc["coverage"])
+        out["dpo_ild_at_least_90pct_of_bc"] = bool(dpo["ild"] >= 0.9 * bc["ild"])
+        out["dpo_truth_gain_at_least_80pct_of_world_model_gain"] = bool(
+            truth_gain > 0 and truth_gain >= 0.8 * model_gain
+        )
+    if {"greedy", "bc"} <= has:
+        greedy, bc = ref.loc["greedy"], ref.loc["bc"]
+        out["greedy_top10_share_at_least_2x_bc"] = bool(
+            greedy["top10_share"] >= 2 * bc["top10_share"]
+        )
+        out["greedy_ild_at_most_75pct_of_bc"] = bool(greedy["ild"] <= 0.75 * bc["ild"])
+    if dpo_frontier:
+        out["no_agent_dominates_every_dpo_setting"] = not any(
+            v["dominates"] for v in dpo_frontier.values()
+        )
     return out
 
 
@@ -204,10 +258,7 @@ def main(args: Args) -> dict[str, Any]:
     results = map_modes(run_one, args, args.modes, args.workers)
     skipped += sorted({r["off_policy"] for r in results if r["off_policy"]})
     table = pd.DataFrame([row for r in results for row in r["rows"]])
-    modes = summarise(table)
-    for r in results:
-        if r["dpo_minus_bc"]:
-            modes[r["mode"]]["dpo_minus_bc_paired"] = r["dpo_minus_bc"]
+    modes = summarise(table, {r["mode"]: r["paired"] for r in results})
     report: dict[str, Any] = {
         "modes": modes,
         "skipped": skipped,
@@ -283,14 +334,22 @@ def _markdown(table: pd.DataFrame, report: dict[str, Any]) -> str:
                 + ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in summary["bars"].items()),
                 "",
             ]
-        if "dpo_minus_bc_paired" in summary:
-            paired = summary["dpo_minus_bc_paired"]
+        for name, by_evaluator in summary.get("paired", {}).items():
+            agent, baseline = name.split("_minus_")
             parts += [
-                "DPO minus BC, paired over the same episodes: "
+                f"{agent} minus {baseline}, paired over the same episodes: "
                 + ", ".join(
                     f"{evaluator} {d['mean']:+.3f} ± {d['ci95']:.3f}"
-                    for evaluator, d in paired.items()
+                    for evaluator, d in by_evaluator.items()
                 ),
+                "",
+            ]
+        if "frontier" in summary:
+            matched = [a for a, v in summary["frontier"].items() if v["matched"]]
+            unmatched = [a for a, v in summary["frontier"].items() if not v["matched"]]
+            parts += [
+                "Matched or beaten on both utility and coverage by some DPO setting: "
+                f"{', '.join(matched) or 'none'}; not: {', '.join(unmatched) or 'none'}.",
                 "",
             ]
     parts.append(f"Command: `{report['command']}`")

@@ -14,7 +14,6 @@ from amrs_gym.simulator import (
     SessionConfig,
     SessionView,
     WorldModelOutcomes,
-    observation_space,
 )
 from amrs_gym.simulator.config import START_CHOICES
 from amrs_gym.validation import check_choice
@@ -35,7 +34,8 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
     `Discrete(n_tracks)`: the catalog index of the next track (1,200 in the default catalog).
 
     ## Observation Space
-    A flat `Box` of float32, 15 + d_model values (79 with the default model):
+    A flat `Box` of float32, 15 + d_model + embedding_dim values (95 with the default model and
+    catalog):
 
     | index | field | min | max | unit |
     | --- | --- | --- | --- | --- |
@@ -47,6 +47,7 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
     | 11 | distance from the estimate to the target | 0 | 2.83 | circumplex |
     | 12-14 | last step's engagement, skipped, like probability | 0 | 1 | fraction |
     | 15-78 | world model context vector (summary of the session so far) | -10 | 10 | - |
+    | 79-94 | listener profile: engagement-weighted mean unit embedding of the tracks the listener's earlier logged sessions played (zeros in a cold start) | -1 | 1 | embedding |
 
     ## Rewards
     The mode's `amrs_gym.reward.Utility` (a dataclass; pass your own as `utility`):
@@ -130,7 +131,7 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
         >>> env = gym.make("AMRS-Calm-v0")
         >>> obs, info = env.reset(seed=0)
         >>> obs.shape
-        (79,)
+        (95,)
         >>> obs, reward, terminated, truncated, info = env.step(0)
         >>> round(reward, 6) == round(sum(info["utility_components"].values()), 6)
         True
@@ -151,7 +152,7 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
             self.sessions.model,
         )
         self.episode_length = self.config.episode_length
-        self.observation_space = observation_space(self.model.context_size)
+        self.observation_space = self.sessions.observation_space()
         self.action_space = spaces.Discrete(self.catalog.n_tracks)
         self._steps: int | None = None
 

@@ -10,7 +10,7 @@ from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from amrs_gym.envs.checks import reset_options, vector_length
-from amrs_gym.simulator import SessionConfig, SessionView, observation_space
+from amrs_gym.simulator import SessionConfig, SessionView
 from amrs_gym.simulator.config import MAX_SESSIONS, START_CHOICES
 from amrs_gym.validation import check_choice, check_int
 
@@ -46,7 +46,7 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
             self.sessions.catalog,
             self.sessions.model,
         )
-        self.single_observation_space = observation_space(self.model.context_size)
+        self.single_observation_space = self.sessions.observation_space()
         self.single_action_space = spaces.Discrete(self.catalog.n_tracks)
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)

@@ -8,7 +8,7 @@
     ...     np.array([1, 2, 3, 4]), [np.random.default_rng(i) for i in range(4)]
     ... )
     >>> rewards.shape, sessions.observations().shape
-    ((4,), (4, 79))
+    ((4,), (4, 95))
 
 `SessionConfig` says what to simulate; `create(n)` builds `ListeningSessions`, whose step is
 predict (the `ListenerModel`) -> draw (an `OutcomeSource`) -> utility -> observe.

@@ -174,7 +174,7 @@ class SessionConfig:
             utility=self.utility or default_utility(self.mode),
             model=model,
             catalog=catalog,
-            starts=start_sessions_for(frame, self.mode, self.cohort),
+            starts=start_sessions_for(frame, self.mode, self.cohort, catalog.unit_embeddings),
         )
 
     def start_frame(self) -> pd.DataFrame:

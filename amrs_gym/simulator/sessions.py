@@ -15,12 +15,14 @@ import numpy as np
 
 from amrs_gym.modes import mode_index
 from amrs_gym.reward import UtilityInputs
-from amrs_gym.simulator.observation import build_observations
+from amrs_gym.simulator.observation import build_observations, observation_space
 from amrs_gym.simulator.outcomes import OutcomeSource, ReferenceOutcomes, WorldModelOutcomes
 from amrs_gym.simulator.starts import StartSession, start_batch
 from amrs_gym.world_model.protocol import ModelState, StepPrediction, disagreement, member_std
 
 if TYPE_CHECKING:
+    from gymnasium import spaces
+
     from amrs_gym.simulator.config import SessionConfig
     from amrs_gym.simulator.view import SessionView
 
@@ -69,6 +71,8 @@ class ListeningSessions:
         """Last step's engagement, skipped and predicted like probability."""
         self.played = np.full((n, self.episode_length), -1, dtype=np.int64)
         self.context = np.zeros((n, self.model.context_size), dtype=np.float32)
+        self.profile = np.zeros((n, self.catalog.embedding_dim), dtype=np.float32)
+        """The listener's profile from their logged history (zeros in a cold start)."""
 
     # ----- reset -------------------------------------------------------------------------------
 
@@ -114,6 +118,7 @@ class ListeningSessions:
         self.last[rows] = 0.0
         self.played[rows] = -1
         self.context[rows] = self.model.context(state)
+        self.profile[rows] = 0.0 if cold else np.stack([s.profile for s in picks])
 
     def _start_cached(
         self, indices: list[int], picks: list[StartSession], in_place: bool = False
@@ -265,6 +270,10 @@ class ListeningSessions:
 
     # ----- what agents and evaluators read -----------------------------------------------------
 
+    def observation_space(self) -> spaces.Box:
+        """The space `observations` lie in (its size depends on the model and the catalog)."""
+        return observation_space(self.model.context_size, self.catalog.embedding_dim)
+
     def observations(self) -> np.ndarray:
         """Current observation of every session.
 
@@ -278,6 +287,7 @@ class ListeningSessions:
             self._target,
             self.last,
             self.context,
+            self.profile,
         )
 
     def evaluator_affect(self) -> np.ndarray:
@@ -403,6 +413,6 @@ class ListeningSessions:
         rows = np.asarray(rows, dtype=np.int64)
         copy = ListeningSessions(self.config, len(rows), self.outcomes.fork(rows))
         copy.state = self.model.select(self._state(), rows)
-        for name in ("t", "affect", "cohort", "listener", "last", "played", "context"):
+        for name in ("t", "affect", "cohort", "listener", "last", "played", "context", "profile"):
             setattr(copy, name, getattr(self, name)[rows].copy())
         return copy

@@ -34,6 +34,27 @@ class StartSession:
     latent_start: (
         np.ndarray
     )  # (2,) latent affect when the session began (nan unless the logs have it)
+    profile: np.ndarray  # (embedding_dim,) the listener's taste as their earlier sessions show it
+
+
+def listener_profiles(frame: pd.DataFrame, unit_embeddings: np.ndarray) -> dict[int, np.ndarray]:
+    """Each logged session's listener profile, from that listener's earlier sessions only.
+
+    The engagement-weighted mean of the unit embeddings of every track the listener was played
+    before the session (zeros for a first session): what a production recommender knows of a
+    listener's taste from their history. Its length (at most 1) says how consistent that taste
+    is. Sessions are in time order within a listener. Returns session id -> (embedding_dim,).
+    """
+    weight = np.nan_to_num(frame["engagement"].to_numpy(float))
+    weighted = unit_embeddings[frame["track_id"].to_numpy(np.int64)] * weight[:, None]
+    per_session = pd.DataFrame(np.c_[weighted, weight]).groupby(frame["session_id"].to_numpy())
+    per_session = per_session.sum()
+    listener = frame.groupby("session_id")["listener_id"].first().loc[per_session.index]
+    # sessions are in time order within a listener: the running sum less the session's own
+    earlier = (per_session.groupby(listener.to_numpy()).cumsum() - per_session).to_numpy()
+    total = earlier[:, -1:]
+    profile = np.where(total > 0, earlier[:, :-1] / np.maximum(total, 1e-9), 0.0)
+    return dict(zip(per_session.index.tolist(), profile.astype(np.float32), strict=True))
 
 
 def read_start_frame(source: pd.DataFrame | str | Path) -> pd.DataFrame:
@@ -50,10 +71,14 @@ def read_start_frame(source: pd.DataFrame | str | Path) -> pd.DataFrame:
     raise ValueError(f"start_sessions: {path} is neither .parquet nor .csv")
 
 
-def start_sessions_for(frame: pd.DataFrame, mode: str, cohort: str) -> list[StartSession]:
+def start_sessions_for(
+    frame: pd.DataFrame, mode: str, cohort: str, unit_embeddings: np.ndarray | None = None
+) -> list[StartSession]:
     """Logged sessions of `mode` (and `cohort`, unless `mixed`) that follow another session.
 
-    The other session is an earlier one of the same listener.
+    The other session is an earlier one of the same listener. With the catalog's
+    `unit_embeddings`, each start carries its listener's profile (`listener_profiles`); without,
+    an empty one.
     """
     frame = frame.sort_values(["session_id", "position"], kind="stable")
     session = frame["session_id"].to_numpy()
@@ -87,6 +112,8 @@ def start_sessions_for(frame: pd.DataFrame, mode: str, cohort: str) -> list[Star
         else np.full((len(starts), 2), np.nan)
     )
     cohorts = np.array([COHORTS.index(c) for c in first["cohort"]])
+    profiles = listener_profiles(frame, unit_embeddings) if unit_embeddings is not None else {}
+    empty = np.zeros(0, dtype=np.float32)
     out = []
     for i in np.flatnonzero(chosen):
         rows = slice(starts[previous[i]], ends[previous[i]])
@@ -100,6 +127,7 @@ def start_sessions_for(frame: pd.DataFrame, mode: str, cohort: str) -> list[Star
                 positions=positions[rows],
                 feedback=Feedback(*(getattr(columns, f)[rows] for f in _FEEDBACK_FIELDS)),
                 latent_start=latent[i],
+                profile=profiles.get(int(session[starts[i]]), empty),
             )
         )
     return out

@@ -44,7 +44,7 @@ def test_fitting_writes_no_files(fitted) -> None:
 
 def test_the_dataset_has_one_episode_per_logged_session_over_the_whole_catalog(calm_data) -> None:
     steps = calm_data.replay
-    dataset = d3rlpy_dataset(steps, N_TRACKS, np.zeros(79, np.float32), np.ones(79, np.float32))
+    dataset = d3rlpy_dataset(steps, N_TRACKS, np.zeros(95, np.float32), np.ones(95, np.float32))
     assert dataset.dataset_info.action_size == N_TRACKS
     assert len(dataset.episodes) == len(np.unique(steps.session_id)) == int(steps.timeouts.sum())
     assert dataset.transition_count == len(steps) - len(

@@ -95,7 +95,7 @@ def test_preference_pairs_prefer_the_higher_return(calm_data) -> None:
     assert len(pairs.chosen) > 0
     assert (pairs.gap > DPOConfig().margin).all()
     assert (pairs.chosen != pairs.rejected).all()
-    assert pairs.observations.shape == (len(pairs.chosen), 79)
+    assert pairs.observations.shape == (len(pairs.chosen), calm_data.obs_dim)
     assert pairs.played.shape == (len(pairs.chosen), calm_data.episode_length)
 
 

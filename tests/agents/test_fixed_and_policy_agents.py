@@ -56,7 +56,7 @@ def test_loading_another_agents_file_is_refused(fitted, tmp_path) -> None:
 def test_session_aware_agents_explain_what_they_need(fitted) -> None:
     for name in ("logged", "greedy"):
         with pytest.raises(RuntimeError, match=r"bind it first, agents.bind\(agent, env\)"):
-            fitted[name].predict(np.zeros((2, 79), np.float32))
+            fitted[name].predict(np.zeros((2, 95), np.float32))
 
 
 def test_bc_imitates_the_logging_policy_better_than_chance(fitted, calm_data) -> None:
@@ -92,8 +92,8 @@ def test_off_policy_estimates_of_the_logging_policy_match_its_logged_value() -> 
             return np.tile(steps.propensities[:, None], (1, 3))
 
     steps = LoggedSteps(
-        observations=np.zeros((4, 79), np.float32),
-        next_observations=np.zeros((4, 79), np.float32),
+        observations=np.zeros((4, 95), np.float32),
+        next_observations=np.zeros((4, 95), np.float32),
         actions=np.zeros(4, np.int64),
         propensities=np.array([0.5, 0.25, 0.5, 0.25]),
         rewards=np.array([1.0, 2.0, 3.0, 4.0]),

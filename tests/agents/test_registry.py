@@ -61,7 +61,7 @@ def test_a_registered_third_party_agent_is_made_and_refuses_a_second_registratio
     agents.register("constant", ConstantAgent)
     try:
         agent = agents.make("constant", mode="calm", track=3)
-        actions, _ = agent.predict(np.zeros((4, 79), np.float32))
+        actions, _ = agent.predict(np.zeros((4, 95), np.float32))
         assert actions.tolist() == [3, 3, 3, 3]
         with pytest.raises(ValueError, match="already registered"):
             agents.register("constant", "somewhere:Else")

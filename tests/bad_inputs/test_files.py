@@ -21,7 +21,7 @@ from tests.bad_inputs.conftest import ANYTHING
 def agent_bytes(tmp_path_factory) -> bytes:
     path = tmp_path_factory.mktemp("agent") / "popular.npz"
     agent = agents.make("popular", mode="calm")
-    agent.ranking, agent.n_tracks, agent.obs_dim = np.arange(1200)[::-1].copy(), 1200, 79
+    agent.ranking, agent.n_tracks, agent.obs_dim = np.arange(1200)[::-1].copy(), 1200, 95
     agent.save(path)
     return path.read_bytes()
 

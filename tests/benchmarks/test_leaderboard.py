@@ -16,7 +16,7 @@ def _row(
     ci: float = 0.01,
     coverage: float = 0.5,
     ild: float = 0.7,
-    distance: float = 0.3,
+    top10: float = 0.1,
 ) -> dict:
     return {
         "agent": agent,
@@ -26,30 +26,49 @@ def _row(
         "utility_ci95": ci,
         "coverage": coverage,
         "ild": ild,
-        "final_distance": distance,
+        "top10_share": top10,
     }
 
 
 def test_summary_ranks_exploitation_and_bars_on_a_hand_made_table() -> None:
     table = pd.DataFrame(
         [
+            _row("logged", "world_model", 1.0),
+            _row("logged", "reference", 1.0, coverage=0.9),
             _row("bc", "world_model", 1.0),
-            _row("bc", "reference", 0.9),
+            _row("bc", "reference", 0.96),
             _row("dpo", "world_model", 1.2),
-            _row("dpo", "reference", 1.0, coverage=0.45, ild=0.6, distance=0.2),
+            _row("dpo", "reference", 1.1, coverage=0.46, ild=0.6),
+            _row("dpo_sharp", "world_model", 1.3),
+            _row("dpo_sharp", "reference", 1.15, coverage=0.2),
             _row("greedy", "world_model", 1.5),
-            _row("greedy", "reference", 0.8, coverage=0.1),
+            _row("greedy", "reference", 0.8, coverage=0.1, ild=0.5, top10=0.25),
+            _row("cql", "world_model", 1.1),
+            _row("cql", "reference", 1.2, coverage=0.3),
         ]
     )
-    summary = summarise(table)["calm"]
-    # world model ranks greedy > dpo > bc, the truth dpo > bc > greedy
-    assert summary["spearman_world_model_vs_reference"] == pytest.approx(-0.5)
+    paired = {"calm": {"dpo_minus_logged": {"reference": {"mean": 0.1, "ci95": 0.2}}}}
+    summary = summarise(table, paired)["calm"]
+    # world model ranks greedy > dpo_sharp > dpo > cql > logged = bc; the truth differs
+    assert -1 <= summary["spearman_world_model_vs_reference"] < 0.5
     assert summary["exploitation_gap"]["greedy"] == pytest.approx(0.7)
     bars = summary["bars"]
-    assert bars["dpo_utility_above_bc_non_overlapping_ci"] and bars["dpo_closer_to_target_than_bc"]
-    assert bars["dpo_coverage_at_least_80pct_of_bc"]
-    assert not bars["dpo_ild_at_least_90pct_of_bc"]  # 0.6 < 0.9 * 0.7
-    assert bars["greedy_coverage_at_most_30pct_of_bc"]
+    assert bars["bc_at_least_95pct_of_production"]  # 0.96 >= 0.95
+    assert not bars["dpo_above_production_paired"]  # the interval 0.1 ± 0.2 holds 0
+    assert bars["dpo_coverage_at_least_90pct_of_bc"]  # 0.46 >= 0.45
+    assert not bars["dpo_ild_at_least_90pct_of_bc"]  # 0.6 < 0.63
+    assert not bars["dpo_truth_gain_at_least_80pct_of_world_model_gain"]  # 0.14 < 0.8 * 0.2
+    assert bars["greedy_top10_share_at_least_2x_bc"] and bars["greedy_ild_at_most_75pct_of_bc"]
+    # cql beats dpo_sharp on both axes but not dpo (more coverage): no agent dominates the family
+    frontier = summary["frontier"]
+    assert frontier["cql"] == {"matched": False, "dominates": False}
+    assert frontier["greedy"]["matched"] and frontier["logged"] == {
+        "matched": False,
+        "dominates": False,
+    }
+    assert bars["no_agent_dominates_every_dpo_setting"]
+    table.loc[(table.agent == "cql") & (table.evaluator == "reference"), "coverage"] = 0.5
+    assert summarise(table)["calm"]["frontier"]["cql"]["dominates"]
 
 
 @pytest.mark.slow
@@ -99,7 +118,8 @@ def test_quick_leaderboard_writes_the_contract(tmp_path) -> None:
     for name in ("leaderboard.md", "utility_vs_diversity.png", "trajectories.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert list((tmp_path / "agents").glob("dpo-calm-quick-*.npz"))
-    assert set(calm["dpo_minus_bc_paired"]) == {"world_model", "reference"}
+    assert set(calm["paired"]["dpo_minus_bc"]) == {"world_model", "reference"}
+    assert "dpo_above_production_paired" in calm["bars"]
 
 
 def test_unknown_agents_are_refused_with_a_clear_message() -> None:

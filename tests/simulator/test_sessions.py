@@ -68,7 +68,7 @@ def test_repeats_are_charged_and_observations_follow_the_step(sessions) -> None:
     _, info = sessions.step(np.array([2, 2]), rngs(1))
     assert info["utility_components"]["repeat"].tolist() == [-0.5, 0.0]
     obs = sessions.observations()
-    assert obs.shape == (2, 15 + 2)
+    assert obs.shape == (2, 15 + 2 + sessions.catalog.embedding_dim)
     np.testing.assert_array_equal(obs[:, 2], 1.0)  # calm one-hot
     np.testing.assert_array_equal(obs[:, 6], 2 / 4)  # time in the episode
     np.testing.assert_array_equal(
@@ -79,6 +79,9 @@ def test_repeats_are_charged_and_observations_follow_the_step(sessions) -> None:
     np.testing.assert_array_equal(
         obs[:, 15], sessions.starts[0].tracks[-3:].size + 2
     )  # the stub's context: tracks seen
+    # the listener profile closes the observation, from the starting sessions' earlier history
+    np.testing.assert_array_equal(obs[:, 17:], np.stack([s.profile for s in sessions.starts[:2]]))
+    assert np.abs(obs[:, 17:]).sum() > 0
 
 
 def test_a_reset_starts_from_the_picked_history_and_reuses_its_encoding(
