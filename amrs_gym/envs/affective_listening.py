@@ -47,7 +47,11 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
     | 11 | distance from the estimate to the target | 0 | 2.83 | circumplex |
     | 12-14 | last step's engagement, skipped, like probability | 0 | 1 | fraction |
     | 15-78 | world model context vector (summary of the session so far) | -10 | 10 | - |
-    | 79-94 | listener profile: engagement-weighted mean unit embedding of the tracks the listener's earlier logged sessions played (zeros in a cold start) | -1 | 1 | embedding |
+    | 79-94 | listener profile (below) | -1 | 1 | embedding |
+
+    The listener profile is the engagement-weighted mean unit embedding of the tracks the
+    listener's earlier logged sessions played (`amrs_gym.simulator.starts.listener_profiles`;
+    zeros in a cold start): what a production recommender knows of a listener's taste.
 
     ## Rewards
     The mode's `amrs_gym.reward.Utility` (a dataclass; pass your own as `utility`):
