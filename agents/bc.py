@@ -48,6 +48,17 @@ class BCConfig:
     """Share of logged sessions held out for early stopping."""
 
 
+def validation_rows(session_id: np.ndarray, config: BCConfig) -> np.ndarray:
+    """Which logged steps BC holds out for early stopping: whole sessions, drawn with its seed.
+
+    # (N,) bool
+    """
+    sessions = np.unique(session_id)
+    count = max(1, int(len(sessions) * config.validation_fraction))
+    held_out = np.random.default_rng(config.seed).choice(sessions, count, replace=False)
+    return np.isin(session_id, held_out)
+
+
 class BCAgent(PolicyAgent):
     """A softmax policy over the catalog that imitates the logged choices."""
 
@@ -65,11 +76,7 @@ class BCAgent(PolicyAgent):
         steps = data.replay
         policy = self._build(steps.observations.shape[1], data.catalog)
         rng = np.random.default_rng(config.seed)
-        sessions = np.unique(steps.session_id)
-        held_out = rng.choice(
-            sessions, max(1, int(len(sessions) * config.validation_fraction)), replace=False
-        )
-        validation = np.isin(steps.session_id, held_out)
+        validation = validation_rows(steps.session_id, config)
         obs = torch.from_numpy(steps.observations)
         actions = torch.from_numpy(steps.actions)
         played = torch.from_numpy(steps.played_before(data.episode_length))

@@ -5,7 +5,7 @@ What agents of one mode train from (training listeners' logs, world model, utili
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ class TrainingData:
     seed: int = 0
     history_length: int = HISTORY_LENGTH
     episode_length: int = EPISODE_LENGTH
+    _pessimistic: dict[float, SessionConfig] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def default(
@@ -136,9 +137,28 @@ class TrainingData:
         """This mode's logged sessions replayed through the world model."""
         return replay_logs(self.session_config)
 
-    def sessions(self, n: int) -> ListeningSessions:
-        """`n` world-model sessions that start from the training listeners' logged histories."""
-        return self.session_config.create(n)
+    def sessions(self, n: int, pessimism: float = 0.0) -> ListeningSessions:
+        """`n` world-model sessions that start from the training listeners' logged histories.
+
+        With `pessimism` > 0, sessions of the bundle's ensemble whose reward is the utility less
+        `pessimism` times the members' disagreement on it.
+        """
+        if not pessimism:
+            return self.session_config.create(n)
+        return self.pessimistic_config(pessimism).create(n)
+
+    def pessimistic_config(self, pessimism: float) -> SessionConfig:
+        """`session_config` played by the bundle's ensemble with this pessimism."""
+        if self.bundle is None or len(self.bundle.members) < 2:
+            raise ValueError(
+                f"pessimism={pessimism} needs a bundle with an ensemble world model; "
+                f"this training data has {'no bundle' if self.bundle is None else 'one member'}"
+            )
+        if pessimism not in self._pessimistic:
+            self._pessimistic[pessimism] = replace(
+                self.session_config, world_model=None, pessimism=pessimism
+            )
+        return self._pessimistic[pessimism]
 
     def env_kwargs(self) -> dict[str, Any]:
         """Arguments for `gym.make(AMRS-<Mode>-v0)`, for online agents.

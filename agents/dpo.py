@@ -95,6 +95,16 @@ class DPOConfig:
     epochs_per_round: int = 4
     """Passes over a round's pairs."""
     learning_rate: float = 1e-3
+    pessimism: float = field(default=0.0, metadata={"min": 0.0})
+    """Lambda of the pessimistic ensemble whose sessions are played and score the candidates
+    (reward = utility - lambda * the members' disagreement on it), so that DPO does not learn
+    the world model's errors; 0: the single world model."""
+    policy_share: float = field(default=0.0, metadata={"min": 0.0, "max": 1.0})
+    """Weight of the current policy in the mixture candidates are drawn from (the rest: the
+    reference): later rounds then also rank what the fine-tuned policy would play."""
+    loss: str = field(default="pairs", metadata={"choices": ("pairs", "plackett_luce")})
+    """`pairs`: the i-th best against the i-th worst candidate (DPO); `plackett_luce`: the
+    likelihood of each state's whole ranking (S-DPO's multi-negative loss)."""
     diversity: float = 1.0
     """Scales both the KL and the novelty weight: below 1 trades coverage for utility, above 1
     the reverse (the DPO family, `dpo_sharp` and `dpo_broad`, spans the trade-off)."""
@@ -142,21 +152,81 @@ def dpo_loss(
         beta: the DPO temperature on each pair's log-ratio margin.
         kl_weight: the weight of KL(reference || policy) over the whole catalog.
     """
+    return plackett_luce_loss(
+        logits, reference_logits, torch.stack([chosen, rejected], 1), beta, kl_weight
+    )
+
+
+def plackett_luce_loss(
+    logits: torch.Tensor,
+    reference_logits: torch.Tensor,
+    ranked: torch.Tensor,
+    beta: float,
+    kl_weight: float,
+) -> tuple[torch.Tensor, dict[str, float]]:
+    """Minus the Plackett-Luce log-likelihood of rankings under DPO's implicit reward, plus KL.
+
+    Each candidate's implicit reward is beta * (log pi - log ref); the loss is the mean over
+    ranks of -log softmax(rewards of the candidates not yet placed)[the one placed] (S-DPO). With
+    two candidates it is DPO's pair loss; `kl_weight` * KL(reference || policy) over the whole
+    catalog is added.
+
+    Args:
+        logits: the policy's logits at each state.  # (batch, n_tracks)
+        reference_logits: the frozen reference's logits there.  # (batch, n_tracks)
+        ranked: each state's candidates, best first.  # (batch, k)
+        beta: the DPO temperature.
+        kl_weight: the weight of KL(reference || policy).
+    """
     log_probs = F.log_softmax(logits, dim=-1)
     reference = F.log_softmax(reference_logits, dim=-1)
-    rows = torch.arange(len(chosen))
-    ratio_chosen = log_probs[rows, chosen] - reference[rows, chosen]
-    ratio_rejected = log_probs[rows, rejected] - reference[rows, rejected]
-    preference = -F.logsigmoid(beta * (ratio_chosen - ratio_rejected)).mean()
+    ratio = log_probs.gather(1, ranked) - reference.gather(1, ranked)  # (batch, k)
+    rewards = beta * ratio
+    later = torch.logcumsumexp(rewards.flip(1), dim=1).flip(1)  # log sum over ranks >= i
+    preference = -(rewards - later)[:, :-1].mean()
     kl = (
         (reference.exp() * (reference - log_probs)).sum(-1).mean()
     )  # KL(reference || policy): mass-covering
     stats = {
         "preference_loss": preference.item(),
         "kl": kl.item(),
-        "accuracy": (ratio_chosen > ratio_rejected).float().mean().item(),
+        "accuracy": (ratio[:, :-1] > ratio[:, 1:]).float().mean().item(),
     }
     return preference + kl_weight * kl, stats
+
+
+@dataclass
+class Rankings:
+    """States with candidate tracks ranked by their scored return, best first."""
+
+    observations: np.ndarray  # (states, obs_dim)
+    played: np.ndarray  # (states, episode_length) the session's tracks so far, -1 padded
+    ranked: np.ndarray  # (states, k)
+    returns: np.ndarray  # (states, k) descending
+
+    def pairs(self, margin: float) -> PreferencePairs:
+        """The i-th best against the i-th worst candidate.
+
+        Only pairs whose returns differ by more than `margin`.
+        """
+        half = self.ranked.shape[1] // 2
+        gap = self.returns[:, :half] - self.returns[:, ::-1][:, :half]
+        keep = gap > margin
+        state = np.repeat(np.arange(len(self.ranked)), half).reshape(-1, half)[keep]
+        return PreferencePairs(
+            observations=self.observations[state],
+            played=self.played[state],
+            chosen=self.ranked[:, :half][keep],
+            rejected=self.ranked[:, ::-1][:, :half][keep],
+            gap=gap[keep],
+        )
+
+    def spread(self, margin: float) -> Rankings:
+        """The states whose best and worst candidate differ by more than `margin`."""
+        keep = self.returns[:, 0] - self.returns[:, -1] > margin
+        return Rankings(
+            self.observations[keep], self.played[keep], self.ranked[keep], self.returns[keep]
+        )
 
 
 @dataclass
@@ -222,13 +292,14 @@ class DPOAgent(PolicyAgent):
         self.history: list[dict[str, float]] = []
         bar = tqdm(range(rounds), desc=f"dpo {data.mode}", leave=False)
         for round_index in bar:
-            pairs = self.collect_pairs(data, frozen, rng, round_index)
-            stats = self._update(pairs, frozen, optimizer, rng)
-            stats["pairs"] = float(len(pairs.chosen))
-            stats["mean_gap"] = float(pairs.gap.mean()) if len(pairs.gap) else 0.0
+            rankings = self.collect_rankings(data, frozen, rng, round_index)
+            stats = self._update(rankings, frozen, optimizer, rng)
+            stats["states"] = float(len(rankings.ranked))
+            spread = rankings.returns[:, 0] - rankings.returns[:, -1]
+            stats["mean_spread"] = float(spread.mean()) if len(spread) else 0.0
             self.history.append(stats)
             bar.set_postfix(
-                pairs=len(pairs.chosen),
+                states=len(rankings.ranked),
                 kl=f"{stats.get('kl', 0):.3f}",
                 acc=f"{stats.get('accuracy', 0):.2f}",
             )
@@ -244,16 +315,27 @@ class DPOAgent(PolicyAgent):
         rng: np.random.Generator,
         round_index: int = 0,
     ) -> PreferencePairs:
-        """One round of on-policy sessions in the world model.
+        """One round's preference pairs (`collect_rankings`, then `Rankings.pairs`)."""
+        config: DPOConfig = self.config
+        return self.collect_rankings(data, reference, rng, round_index).pairs(config.margin)
 
-        It branches at random steps into scored candidates.
+    def collect_rankings(
+        self,
+        data: TrainingData,
+        reference: TrackPolicy,
+        rng: np.random.Generator,
+        round_index: int = 0,
+    ) -> Rankings:
+        """One round of on-policy sessions in the world model (or the pessimistic ensemble).
+
+        It branches at random steps into scored, ranked candidates.
         """
         config: DPOConfig = self.config
         n = config.sessions_per_round if not data.quick else max(8, config.sessions_per_round // 8)
-        sessions = data.sessions(n)
+        sessions = data.sessions(n, pessimism=config.pessimism)
         rngs = [np.random.default_rng([config.seed, round_index, i]) for i in range(n)]
         sessions.reset(np.arange(n), rngs, cold=False)
-        found: list[PreferencePairs] = []
+        found: list[Rankings] = []
         for _ in range(data.episode_length):
             observations = sessions.observations()
             branching = np.flatnonzero(rng.random(n) < config.branch_probability)
@@ -265,11 +347,16 @@ class DPOAgent(PolicyAgent):
                 self._network(), observations, sessions.played, rng.random(n)
             )  # on-policy
             sessions.step(actions, rngs)
-        return PreferencePairs(
-            *(
-                np.concatenate([getattr(p, f) for p in found]) if found else np.zeros(0)
-                for f in ("observations", "played", "chosen", "rejected", "gap")
+        if not found:
+            k = config.candidates
+            return Rankings(
+                np.zeros((0, data.obs_dim), np.float32),
+                np.zeros((0, data.episode_length), np.int64),
+                np.zeros((0, k), np.int64),
+                np.zeros((0, k)),
             )
+        return Rankings(
+            *(np.concatenate([getattr(r, f) for r in found]) for f in Rankings.__dataclass_fields__)
         )
 
     def _score_candidates(
@@ -280,14 +367,16 @@ class DPOAgent(PolicyAgent):
         reference: TrackPolicy,
         data: TrainingData,
         rng: np.random.Generator,
-    ) -> PreferencePairs:
+    ) -> Rankings:
         config: DPOConfig = self.config
         k = config.candidates
+        obs, played = torch.from_numpy(observations[rows]), torch.from_numpy(sessions.played[rows])
         with torch.no_grad():
-            logits = reference(
-                torch.from_numpy(observations[rows]), torch.from_numpy(sessions.played[rows])
-            )
-            log_probs = F.log_softmax(logits, -1).numpy()
+            proposal = F.softmax(reference(obs, played), -1)
+            if config.policy_share:
+                current = F.softmax(self._network()(obs, played), -1)
+                proposal = (1 - config.policy_share) * proposal + config.policy_share * current
+            log_probs = proposal.clamp(min=1e-30).log().numpy()
         gumbel = log_probs - np.log(
             -np.log(rng.random(log_probs.shape))
         )  # Gumbel top-k: k draws without replacement
@@ -311,19 +400,11 @@ class DPOAgent(PolicyAgent):
             sessions, rows, candidates
         )
         order = np.argsort(-returns, axis=1)
-        best, worst = (
-            order[:, : k // 2],
-            order[:, ::-1][:, : k // 2],
-        )  # i-th best against i-th worst
-        gap = np.take_along_axis(returns, best, 1) - np.take_along_axis(returns, worst, 1)
-        keep = gap > config.margin
-        state = np.repeat(np.arange(len(rows)), k // 2).reshape(len(rows), k // 2)
-        return PreferencePairs(
-            observations=observations[rows][state[keep]],
-            played=sessions.played[rows][state[keep]],
-            chosen=np.take_along_axis(candidates, best, 1)[keep],
-            rejected=np.take_along_axis(candidates, worst, 1)[keep],
-            gap=gap[keep],
+        return Rankings(
+            observations=observations[rows],
+            played=sessions.played[rows],
+            ranked=np.take_along_axis(candidates, order, 1),
+            returns=np.take_along_axis(returns, order, 1),
         )
 
     @staticmethod
@@ -358,31 +439,40 @@ class DPOAgent(PolicyAgent):
 
     def _update(
         self,
-        pairs: PreferencePairs,
+        rankings: Rankings,
         reference: TrackPolicy,
         optimizer: torch.optim.Optimizer,
         rng: np.random.Generator,
     ) -> dict[str, float]:
+        """`epochs_per_round` passes over the round's pairs (or rankings, `loss`)."""
         config: DPOConfig = self.config
         policy = self._network()
-        if not len(pairs.chosen):
+        if config.loss == "pairs":
+            pairs = rankings.pairs(config.margin)
+            observations, played = pairs.observations, pairs.played
+            ranked = np.stack([pairs.chosen, pairs.rejected], 1)
+            batch_size = config.pairs_per_update
+        else:
+            kept = rankings.spread(config.margin)
+            observations, played, ranked = kept.observations, kept.played, kept.ranked
+            batch_size = max(1, 2 * config.pairs_per_update // config.candidates)  # same states
+        if not len(ranked):
             return {}
-        obs, played = torch.from_numpy(pairs.observations), torch.from_numpy(pairs.played)
-        chosen, rejected = torch.from_numpy(pairs.chosen), torch.from_numpy(pairs.rejected)
+        obs, played_t = torch.from_numpy(observations), torch.from_numpy(played)
+        ranked_t = torch.from_numpy(ranked)
         with torch.no_grad():
-            reference_logits = reference(obs, played)
+            reference_logits = reference(obs, played_t)
         kl_weight = config.weights(self.mode)[0]
         totals: dict[str, float] = {}
         batches = 0
         for _ in range(config.epochs_per_round):
-            order = torch.from_numpy(rng.permutation(len(chosen)))
-            for first in range(0, len(order), config.pairs_per_update):
-                batch = order[first : first + config.pairs_per_update]
-                loss, stats = dpo_loss(
-                    policy(obs[batch], played[batch]),
+            order = torch.from_numpy(rng.permutation(len(ranked)))
+            for first in range(0, len(order), batch_size):
+                batch = order[first : first + batch_size]
+                loss, stats = plackett_luce_loss(
+                    policy(obs[batch], played_t[batch]),
                     reference_logits[batch],
-                    chosen[batch],
-                    rejected[batch],
+                    ranked_t[batch],
                     config.beta,
                     kl_weight,
                 )
@@ -393,17 +483,3 @@ class DPOAgent(PolicyAgent):
                     totals[key] = totals.get(key, 0.0) + value
                 batches += 1
         return {key: value / batches for key, value in totals.items()}
-
-
-class SharpDPOAgent(DPOAgent):
-    """`dpo_sharp`: the DPO family's utility end (`SharpDPOConfig`)."""
-
-    name: ClassVar[str] = "dpo_sharp"
-    config_type: ClassVar[type] = SharpDPOConfig
-
-
-class BroadDPOAgent(DPOAgent):
-    """`dpo_broad`: the DPO family's diversity end (`BroadDPOConfig`)."""
-
-    name: ClassVar[str] = "dpo_broad"
-    config_type: ClassVar[type] = BroadDPOConfig

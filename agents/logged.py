@@ -18,6 +18,7 @@ import numpy as np
 
 from agents.base import DistributionAgent
 from amrs_gym.modes import mode_index
+from amrs_gym.reference_world import ProductionPolicy
 from amrs_gym.simulator import LAST_SKIPPED_INDEX, SessionView
 
 
@@ -43,6 +44,10 @@ class LoggedAgent(DistributionAgent):
             view.production_policy()  # NoTruthError, naming the bundle, when there is none
         return super().bind(view)
 
+    def production(self, view: SessionView) -> ProductionPolicy:
+        """The production policy it plays: the bound sessions' bundle's."""
+        return view.production_policy()
+
     def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
         """The production policy's distribution over the catalog in each session.
 
@@ -55,7 +60,7 @@ class LoggedAgent(DistributionAgent):
             if state is None
             else np.asarray(state, dtype=np.int64)
         )
-        return view.production_policy().track_probabilities(
+        return self.production(view).track_probabilities(
             listener=view.listener,
             mode=np.full(len(obs), mode_index(self.mode)),
             history=played,

@@ -1,15 +1,21 @@
-"""DPO sweep: how much utility does DPO buy per unit of diversity given up?
+"""DPO sweep: which DPO setting buys the most utility for the diversity it gives up?
 
-As its KL and novelty weights vary, on training listeners in the world model.
+Over the product of KL weights, novelty weights, losses, pessimism and candidate sources, on
+training listeners in the world model.
 
 For each mode, BC is fitted once; DPO is fine-tuned from it with each setting; every policy
-is then scored in the world model from the TRAINING listeners' histories (validation: the
-held-out listeners and the reference world are never consulted). The chosen weight is the one
-with the highest validation utility among those that keep 80% of BC's coverage and 90% of its
-intra-list diversity; that is how `agents.dpo.MODE_WEIGHTS` was picked.
+is then scored from the TRAINING listeners' histories in the pessimistic ensemble
+(`--validation-pessimism`, the utility less lambda times the members' disagreement: a
+validation that does not reward the world model's errors; the held-out listeners and the
+reference world are never consulted). The chosen setting is the one with the highest
+validation utility among those that keep 90% of BC's coverage and of its intra-list
+diversity; that is how `agents.dpo`'s defaults were picked (benchmarks/NOTES.md has the runs).
 
-    # 6 settings x 4 modes: about 11 minutes
+    # the method (losses x pessimism x candidate sources) at the modes' weights: ~10 minutes
     python -m benchmarks.dpo_sweep --out results/dpo_sweep
+    # the weights, for a chosen method
+    python -m benchmarks.dpo_sweep --kl-weights 0.1 0.25 0.5 --novelty-weights 1 2 --losses pairs \
+        --pessimisms 1 --policy-shares 0.5 --out results/dpo_sweep_weights
     # a minute
     python -m benchmarks.dpo_sweep --quick --modes calm --out DIR
 
@@ -18,6 +24,7 @@ Writes dpo_sweep.json, dpo_sweep.md and dpo_sweep.png (utility vs ILD, one line 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +38,7 @@ from agents.evaluation import rollout
 from amrs_gym import defaults
 from amrs_gym.io import prepare_output_dir
 from amrs_gym.modes import MODES
+from amrs_gym.reward import DEFAULT_PESSIMISM
 from benchmarks._common import (
     check_fields,
     cli,
@@ -55,12 +63,23 @@ class Args:
     """Seed of training; validation episodes use seed + 1."""
     modes: list[str] = field(default_factory=lambda: list(MODES), metadata={"choices": MODES})
     """Modes to sweep."""
-    kl_weights: list[float] = field(default_factory=lambda: [0.25, 0.5], metadata={"min": 0})
-    """KL(reference || policy) weights tried."""
-    novelty_weights: list[float] = field(
-        default_factory=lambda: [1.0, 1.5, 2.0], metadata={"min": 0}
+    kl_weights: list[float] = field(default_factory=list, metadata={"min": 0})
+    """KL(reference || policy) weights tried (none given: the mode's, `MODE_WEIGHTS`)."""
+    novelty_weights: list[float] = field(default_factory=list, metadata={"min": 0})
+    """Novelty bonus weights tried (none given: the mode's)."""
+    losses: list[str] = field(
+        default_factory=lambda: ["pairs", "plackett_luce"],
+        metadata={"choices": ("pairs", "plackett_luce")},
     )
-    """Novelty bonus weights tried."""
+    """DPO losses tried (`DPOConfig.loss`)."""
+    pessimisms: list[float] = field(default_factory=lambda: [0.0, 1.0], metadata={"min": 0})
+    """Pessimism of the sessions that score the candidates (`DPOConfig.pessimism`)."""
+    policy_shares: list[float] = field(
+        default_factory=lambda: [0.0, 0.5], metadata={"min": 0, "max": 1}
+    )
+    """Shares of the current policy in the candidates' proposal (`DPOConfig.policy_share`)."""
+    validation_pessimism: float = field(default=DEFAULT_PESSIMISM, metadata={"min": 0})
+    """Lambda of the ensemble sessions that validate (0: the single world model)."""
     episodes: int = field(default=300, metadata={"min": 2})
     """Validation episodes per policy."""
     workers: int = field(default=2, metadata={"min": 1})
@@ -81,38 +100,63 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
     )
     bc = BCAgent(mode, BCConfig(seed=args.seed)).fit(data)
 
+    validation = (
+        data.pessimistic_config(args.validation_pessimism)
+        if args.validation_pessimism
+        else data.session_config
+    )
+
     def score(agent: Any) -> dict[str, float]:
-        metrics = rollout(
-            agent, data.session_config, "world_model", args.episodes, args.seed + 1
-        ).metrics
+        metrics = rollout(agent, validation, "world_model", args.episodes, args.seed + 1).metrics
         return {
             k: metrics[k]
             for k in ("utility_mean", "utility_ci95", "coverage", "ild", "final_distance")
         }
 
-    results = {"bc": score(bc)}
-    for novelty in args.novelty_weights:
-        for weight in args.kl_weights:
-            dpo = DPOAgent(
-                mode, DPOConfig(seed=args.seed, kl_weight=weight, novelty_weight=novelty)
-            )
-            dpo.use_reference(bc).fit(data)
-            results[f"kl_{weight:g}_novelty_{novelty:g}"] = {
-                "kl_weight": weight,
-                "novelty_weight": novelty,
-                **score(dpo),
-            }
+    results: dict[str, dict[str, Any]] = {"bc": score(bc)}
+    for setting in settings(args):
+        dpo = DPOAgent(mode, DPOConfig(seed=args.seed, **setting)).use_reference(bc).fit(data)
+        results[setting_name(setting)] = {**setting, **score(dpo)}
     base = results["bc"]
     allowed = [
         r
         for k, r in results.items()
-        if k != "bc" and r["coverage"] >= 0.8 * base["coverage"] and r["ild"] >= 0.9 * base["ild"]
+        if k != "bc" and r["coverage"] >= 0.9 * base["coverage"] and r["ild"] >= 0.9 * base["ild"]
     ]
     best = max(allowed, key=lambda r: r["utility_mean"]) if allowed else None
-    chosen = (
-        {"kl_weight": best["kl_weight"], "novelty_weight": best["novelty_weight"]} if best else None
-    )
+    chosen = {k: best[k] for k in SETTING_FIELDS} if best else None
     return {"mode": mode, "results": results, "chosen": chosen}
+
+
+SETTING_FIELDS = ("kl_weight", "novelty_weight", "loss", "pessimism", "policy_share")
+
+
+def settings(args: Args) -> list[dict[str, Any]]:
+    """Every DPO setting the sweep tries (the product of its lists)."""
+    grid = itertools.product(
+        args.kl_weights or [None],
+        args.novelty_weights or [None],
+        args.losses,
+        args.pessimisms,
+        args.policy_shares,
+    )
+    return [dict(zip(SETTING_FIELDS, values, strict=True)) for values in grid]
+
+
+def setting_name(setting: dict[str, Any]) -> str:
+    """A short label: `kl 0.25 / novelty 1.5 / pairs / pessimism 1 / policy 0.5`."""
+    weights = [
+        f"{name} {'mode' if setting[key] is None else format(setting[key], 'g')}"
+        for name, key in (("kl", "kl_weight"), ("novelty", "novelty_weight"))
+    ]
+    return " / ".join(
+        [
+            *weights,
+            setting["loss"],
+            f"pessimism {setting['pessimism']:g}",
+            f"policy {setting['policy_share']:g}",
+        ]
+    )
 
 
 def main(args: Args) -> dict[str, Any]:
@@ -136,8 +180,8 @@ def main(args: Args) -> dict[str, Any]:
     markdown = "\n".join(
         [
             (
-                "Validation (world model, training listeners' histories) "
-                "of BC and of DPO per KL weight:"
+                "Validation (training listeners' histories, in the ensemble with pessimism "
+                f"{args.validation_pessimism:g}) of BC and of each DPO setting:"
             ),
             "",
             markdown_table(
@@ -145,7 +189,7 @@ def main(args: Args) -> dict[str, Any]:
             ),
             "",
             "Chosen setting per mode "
-            "(best utility keeping 80% of BC's coverage and 90% of its ILD): "
+            "(best utility keeping 90% of BC's coverage and of its ILD): "
             + ", ".join(f"{d['mode']} {d['chosen']}" for d in done),
             "",
             f"Command: `{report['command']}`",
@@ -171,7 +215,7 @@ def _plot(done: list[dict[str, Any]], path: Path) -> None:
         )
         for r in variants:
             axis.annotate(
-                f"{r['kl_weight']:g}/{r['novelty_weight']:g}",
+                setting_name(r),
                 (r["ild"] / base["ild"], r["utility_mean"] - base["utility_mean"]),
                 fontsize=7,
                 color=line[0].get_color(),
@@ -183,7 +227,7 @@ def _plot(done: list[dict[str, Any]], path: Path) -> None:
     axis.set(
         xlabel="ILD relative to BC",
         ylabel="utility gain over BC (per step)",
-        title="DPO: utility vs diversity (labels: KL weight / novelty weight)",
+        title="DPO settings: validation utility vs diversity",
     )
     axis.legend(fontsize=8)
     figure.tight_layout()

@@ -61,6 +61,12 @@ class ProductionPolicy:
             config.popularity_weight * catalog.popularity[None] - config.mode_fit_weight * mode_fit
         )
 
+    @property
+    def taste_estimate(self) -> np.ndarray:
+        """Its noisy, unit-length estimate of every listener's taste, (listeners, dim)."""
+        estimate: np.ndarray = self._taste_estimate
+        return estimate
+
     def probabilities(self, state: SessionState, last_skipped: np.ndarray) -> np.ndarray:
         """Action probabilities over the catalog for every session, shape (batch, n_tracks)."""
         return self.track_probabilities(

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from agents.dpo import DPOAgent, DPOConfig, dpo_loss
+from agents.dpo import DPOAgent, DPOConfig, Rankings, dpo_loss, plackett_luce_loss
 from agents.policy import TrackPolicy
 
 
@@ -79,7 +79,7 @@ def test_quick_dpo_learns_from_world_model_preferences(calm_data) -> None:
     agent = DPOAgent("calm", DPOConfig(rounds=2, sessions_per_round=64)).fit(calm_data)
     assert len(agent.history) == DPOConfig().quick_rounds
     first = agent.history[0]
-    assert first["pairs"] > 0 and first["mean_gap"] > DPOConfig().margin
+    assert first["states"] > 0 and first["mean_spread"] > DPOConfig().margin
     assert 0 <= first["kl"] < 5
     actions, _ = agent.predict(calm_data.replay.observations[:10])
     assert actions.shape == (10,) and actions.max() < calm_data.catalog.n_tracks
@@ -105,3 +105,50 @@ def test_unset_weights_take_the_modes_validated_values() -> None:
     assert DPOConfig().weights("sleep") == MODE_WEIGHTS["sleep"]
     assert DPOConfig(kl_weight=0.1).weights("calm") == (0.1, MODE_WEIGHTS["calm"][1])
     assert DPOConfig(kl_weight=0.1, novelty_weight=0.0).weights("focus") == (0.1, 0.0)
+
+
+def test_plackett_luce_of_two_candidates_is_the_pair_loss_and_ranks_a_list() -> None:
+    policy, reference = _tiny_policy(), _tiny_policy().requires_grad_(False)
+    obs = torch.randn(4, 4)
+    with torch.no_grad():
+        policy.bias.add_(torch.arange(5.0))
+    chosen, rejected = torch.tensor([4, 3, 2, 1]), torch.tensor([0, 1, 0, 3])
+    pair, _ = dpo_loss(policy(obs), reference(obs), chosen, rejected, beta=0.7, kl_weight=0.2)
+    listed, _ = plackett_luce_loss(
+        policy(obs), reference(obs), torch.stack([chosen, rejected], 1), beta=0.7, kl_weight=0.2
+    )
+    assert torch.allclose(pair, listed)
+    # a ranking the policy already follows (bias rises with the id) costs less than its reverse
+    ranked = torch.tensor([[4, 3, 2, 1, 0]] * 4)
+    right, stats = plackett_luce_loss(policy(obs), reference(obs), ranked, 1.0, 0.0)
+    wrong, _ = plackett_luce_loss(policy(obs), reference(obs), ranked.flip(1), 1.0, 0.0)
+    assert right < wrong and stats["accuracy"] == 1.0
+
+
+def test_rankings_pair_best_with_worst_above_the_margin() -> None:
+    rankings = Rankings(
+        observations=np.zeros((2, 3), np.float32),
+        played=np.full((2, 4), -1),
+        ranked=np.array([[7, 5, 3, 1], [2, 4, 6, 8]]),
+        returns=np.array([[3.0, 2.0, 1.0, 0.0], [1.0, 1.0, 1.0, 0.99]]),
+    )
+    pairs = rankings.pairs(margin=0.05)
+    assert pairs.chosen.tolist() == [7, 5] and pairs.rejected.tolist() == [1, 3]
+    assert np.allclose(pairs.gap, [3.0, 1.0])
+    assert len(rankings.spread(0.05).ranked) == 1  # the second state's spread is 0.01
+
+
+def test_pessimistic_dpo_draws_candidates_from_the_policy_and_ranks_them(calm_data) -> None:
+    from agents.bc import BCAgent
+
+    bc = BCAgent("calm").fit(calm_data)
+    config = DPOConfig(sessions_per_round=16, pessimism=1.0, policy_share=0.5, candidates=8)
+    agent = DPOAgent("calm", config).use_reference(bc)
+    agent.policy = bc.policy
+    rankings = agent.collect_rankings(calm_data, bc.policy, np.random.default_rng(0))
+    assert rankings.ranked.shape[1] == 8 and len(rankings.ranked) > 0
+    assert (np.diff(rankings.returns, axis=1) <= 0).all()  # best first
+    assert all(len(set(row)) == 8 for row in rankings.ranked.tolist())  # distinct candidates
+    fitted = DPOAgent("calm", DPOConfig(rounds=1, loss="plackett_luce", pessimism=1.0))
+    fitted.use_reference(bc).fit(calm_data)
+    assert fitted.history[0]["states"] > 0 and 0 <= fitted.history[0]["kl"] < 5
