@@ -41,7 +41,9 @@ AGENTS: dict[str, str | type] = {
     "dpo_sharp": "agents.dpo:SharpDPOAgent",
     "dpo_broad": "agents.dpo:BroadDPOAgent",
     "a2c": "agents.a2c:A2CAgent",
+    "a2c_pessimistic": "agents.a2c:PessimisticA2CAgent",
     "ddpg": "agents.ddpg:DDPGAgent",
+    "ddpg_pessimistic": "agents.ddpg:PessimisticDDPGAgent",
     "cql": "agents.cql:CQLAgent",
     "bcq": "agents.bcq:BCQAgent",
 }

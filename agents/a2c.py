@@ -17,6 +17,7 @@ from stable_baselines3 import A2C
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.adapters.sb3 import SB3DiscreteAgent, net_arch
+from amrs_gym.reward import DEFAULT_PESSIMISM
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,9 @@ class A2CConfig:
 
     seed: int = 0
     """Seeds the network initialisation, the envs and the action sampling."""
+    pessimism: float = 0.0
+    """Train in the bundle's ensemble with reward = utility - pessimism * the members'
+    disagreement on it (0: the single world model)."""
     n_envs: int = 4
     """World-model envs stepped together; each update uses `n_envs * n_steps` transitions."""
     total_timesteps: int = 45_000
@@ -70,3 +74,17 @@ class A2CAgent(SB3DiscreteAgent):
             device="cpu",
             verbose=0,
         )
+
+
+@dataclass(frozen=True)
+class PessimisticA2CConfig(A2CConfig):
+    """A2C trained against the pessimistic ensemble, lambda = `DEFAULT_PESSIMISM`."""
+
+    pessimism: float = DEFAULT_PESSIMISM
+
+
+class PessimisticA2CAgent(A2CAgent):
+    """`a2c_pessimistic`: A2C trained in `AMRS-<Mode>-Pessimistic-v0`."""
+
+    name: ClassVar[str] = "a2c_pessimistic"
+    config_type: ClassVar[type] = PessimisticA2CConfig

@@ -160,15 +160,19 @@ class TrainingData:
             )
         return self._pessimistic[pessimism]
 
-    def env_kwargs(self) -> dict[str, Any]:
+    def env_kwargs(self, pessimism: float = 0.0) -> dict[str, Any]:
         """Arguments for `gym.make(AMRS-<Mode>-v0)`, for online agents.
 
-        With them, online agents train on training listeners' histories.
+        With them, online agents train on training listeners' histories; with `pessimism` > 0, in
+        the bundle's ensemble with that pessimism (`pessimistic_config`).
         """
+        if pessimism:
+            self.pessimistic_config(pessimism)  # refuses a bundle without an ensemble, in one line
         return {
             "utility": self.utility,
             "bundle": self.bundle,
-            "world_model": self.world_model,
+            "world_model": None if pessimism else self.world_model,
+            **({"pessimism": pessimism} if pessimism else {}),
             "start_sessions": self.logs,
             "catalog": self.catalog,
             "history_length": self.history_length,

@@ -35,6 +35,7 @@ from agents.base import DeterministicAgent
 from agents.data import TrainingData
 from agents.weights import AgentFileError
 from amrs_gym.catalog import DESCRIPTOR_COLUMNS, Catalog, CatalogError
+from amrs_gym.reward import DEFAULT_PESSIMISM
 from amrs_gym.wrappers import ContinuousTrackAction
 
 FEATURE_DIM = 5
@@ -47,6 +48,9 @@ class DDPGConfig:
 
     seed: int = 0
     """Seeds the network initialisation, the envs and the exploration noise."""
+    pessimism: float = 0.0
+    """Train in the bundle's ensemble with reward = utility - pessimism * the members'
+    disagreement on it (0: the single world model)."""
     k: int = 10
     """Candidate tracks per action (`ContinuousTrackAction`'s `k`): the least recently played of the
     `k` nearest is played."""
@@ -197,3 +201,17 @@ class DDPGAgent(DeterministicAgent, SB3Agent):
                 f"its header says {saved!r}"
             )
         self._use_catalog(catalog)
+
+
+@dataclass(frozen=True)
+class PessimisticDDPGConfig(DDPGConfig):
+    """DDPG trained against the pessimistic ensemble, lambda = `DEFAULT_PESSIMISM`."""
+
+    pessimism: float = DEFAULT_PESSIMISM
+
+
+class PessimisticDDPGAgent(DDPGAgent):
+    """`ddpg_pessimistic`: DDPG trained in `AMRS-<Mode>-Pessimistic-v0`."""
+
+    name: ClassVar[str] = "ddpg_pessimistic"
+    config_type: ClassVar[type] = PessimisticDDPGConfig

@@ -483,3 +483,17 @@ class DPOAgent(PolicyAgent):
                     totals[key] = totals.get(key, 0.0) + value
                 batches += 1
         return {key: value / batches for key, value in totals.items()}
+
+
+class SharpDPOAgent(DPOAgent):
+    """`dpo_sharp`: the DPO family's utility end (`SharpDPOConfig`)."""
+
+    name: ClassVar[str] = "dpo_sharp"
+    config_type: ClassVar[type] = SharpDPOConfig
+
+
+class BroadDPOAgent(DPOAgent):
+    """`dpo_broad`: the DPO family's diversity end (`BroadDPOConfig`)."""
+
+    name: ClassVar[str] = "dpo_broad"
+    config_type: ClassVar[type] = BroadDPOConfig

@@ -111,9 +111,11 @@ class SB3Agent(BaseAgent):
     def training_env(self, data: TrainingData) -> DummyVecEnv:
         """`n_envs` world-model envs of `data.mode`.
 
-        Their episodes start from the training listeners' histories.
+        Their episodes start from the training listeners' histories; an agent whose config has a
+        `pessimism` > 0 trains in the pessimistic ensemble (`AMRS-<Mode>-Pessimistic-v0`'s reward).
         """
-        env_id, kwargs = MODE_ENV_IDS[data.mode], data.env_kwargs()
+        pessimism = getattr(self.config, "pessimism", 0.0)
+        env_id, kwargs = MODE_ENV_IDS[data.mode], data.env_kwargs(pessimism)
         return DummyVecEnv(
             [lambda: self._wrap(gym.make(env_id, **kwargs)) for _ in range(self.config.n_envs)]
         )

@@ -15,7 +15,7 @@ from amrs_gym import MODE_ENV_IDS
 from amrs_gym.simulator import SessionConfig
 from amrs_gym.wrappers import ContinuousTrackAction
 
-SB3 = ["a2c", "ddpg"]
+SB3 = ["a2c", "ddpg", "a2c_pessimistic", "ddpg_pessimistic"]
 N_TRACKS = 1200
 
 
@@ -115,3 +115,15 @@ def test_ddpg_files_carry_their_catalog_and_refuse_a_tampered_one(fitted, tmp_pa
     np.savez(tmp_path / "tampered.npz", **arrays)
     with pytest.raises(ValueError, match="its header says"):
         type(agent).load(tmp_path / "tampered.npz")
+
+
+@pytest.mark.parametrize("name", ["a2c_pessimistic", "ddpg_pessimistic"])
+def test_pessimistic_twins_train_in_the_pessimistic_ensemble(name, calm_data) -> None:
+    agent = agents.make(name, mode="calm")
+    env = agent.training_env(calm_data).envs[0].unwrapped
+    assert env.config.pessimism == agent.config.pessimism == 1.0 and env.config.ensemble
+    env.reset(seed=0)
+    *_, info = env.step(0)
+    assert info["pessimism_penalty"] == pytest.approx(info["uncertainty"]["utility"])
+    plain = agents.make(name.removesuffix("_pessimistic"), mode="calm")
+    assert plain.training_env(calm_data).envs[0].unwrapped.config.pessimism == 0.0
