@@ -36,6 +36,7 @@ AGENTS: dict[str, str | type] = {
     "logged": "agents.logged:LoggedAgent",
     "popular": "agents.popular:PopularAgent",
     "greedy": "agents.greedy:GreedyAgent",
+    "steer": "agents.steer:SteerAgent",
     "bc": "agents.bc:BCAgent",
     "dpo": "agents.dpo:DPOAgent",
     "dpo_sharp": "agents.dpo:SharpDPOAgent",

@@ -1,26 +1,33 @@
-"""`dpo`: behaviour cloning, then Direct Preference Optimization on world-model rollouts (AMRS).
+"""`dpo`: behaviour cloning, then iterative Direct Preference Optimization on world-model rollouts.
 
 1. Fit the reference policy the config names (`reference`, BC by default) on the logs; freeze a
    copy.
-2. Each round, start world-model sessions from training listeners' logged histories and play
-   them with the current policy (so later rounds see the states the fine-tuned policy visits).
-   At a random subset of steps, sample `candidates` distinct tracks from the reference policy,
-   fork the session once per candidate, play the candidate and then `horizon - 1` steps of the
-   reference policy, and score the candidate by the discounted sum of the mode's utility, plus a
-   novelty bonus (`novelty_weight` times its mean cosine distance to the tracks already played).
-   Forks of one state share their random numbers, so returns differ by the candidate, not by luck.
-3. Pair the best-scored candidate with the worst, the second with the second-worst, ...
-   (pairs closer than `margin` are dropped) and minimise
+2. Each round, start sessions from training listeners' logged histories, in the world model or,
+   with `pessimism` > 0, in the pessimistic ensemble (reward = utility - lambda * the members'
+   disagreement, so that preferences do not follow the world model's errors), and play them with
+   the current policy (later rounds see the states the fine-tuned policy visits). At a random
+   subset of steps, draw `candidates` distinct tracks from a mixture of the reference and the
+   current policy (`policy_share`), fork the session once per candidate, play the candidate and
+   then `horizon - 1` steps of the reference policy, and score the candidate by the discounted
+   sum of the rewards, plus a novelty bonus (`novelty_weight` times its mean cosine distance to
+   the tracks already played). Forks of one state share their random numbers, so returns differ
+   by the candidate, not by luck.
+3. Rank each state's candidates by their scores. With `loss="pairs"`, pair the best with the
+   worst, the second with the second-worst, ... (pairs closer than `margin` are dropped) and
+   minimise
 
        -log sigmoid(beta * [(log pi(w|s) - log ref(w|s)) - (log pi(l|s) - log ref(l|s))])
-       + kl_weight * KL(ref(.|s) || pi(.|s))
+       + kl_weight * KL(ref(.|s) || pi(.|s));
 
-   The first term is DPO; its implicit anchor to the reference is only along the sampled tracks,
-   so the explicit, mass-covering KL term over the whole catalog keeps the policy's breadth.
+   with `loss="plackett_luce"`, the whole ranking's Plackett-Luce likelihood under the same
+   implicit reward (S-DPO's multi-negative loss; `plackett_luce_loss`). The preference term's
+   anchor to the reference is only along the sampled tracks, so the explicit, mass-covering KL
+   term over the whole catalog keeps the policy's breadth.
 
 One policy per mode: each mode has its own utility and its own BC reference. Every default was
 chosen on training listeners in the world model (`python -m benchmarks.dpo_sweep`; the history is
-in benchmarks/NOTES.md): one-step scoring, 16 candidates, the per-mode `MODE_WEIGHTS`.
+in benchmarks/NOTES.md): one-step scoring, 16 candidates, the per-mode `MODE_WEIGHTS`, the loss,
+the pessimism and the candidates' source.
 """
 
 from __future__ import annotations

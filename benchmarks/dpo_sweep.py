@@ -1,4 +1,4 @@
-"""DPO sweep: which DPO setting buys the most utility for the diversity it gives up?
+r"""DPO sweep: which DPO setting buys the most utility for the diversity it gives up?
 
 Over the product of KL weights, novelty weights, losses, pessimism and candidate sources, on
 training listeners in the world model.
@@ -63,10 +63,10 @@ class Args:
     """Seed of training; validation episodes use seed + 1."""
     modes: list[str] = field(default_factory=lambda: list(MODES), metadata={"choices": MODES})
     """Modes to sweep."""
-    kl_weights: list[float] = field(default_factory=list, metadata={"min": 0})
-    """KL(reference || policy) weights tried (none given: the mode's, `MODE_WEIGHTS`)."""
-    novelty_weights: list[float] = field(default_factory=list, metadata={"min": 0})
-    """Novelty bonus weights tried (none given: the mode's)."""
+    kl_weights: list[float] | None = field(default=None, metadata={"min": 0})
+    """KL(reference || policy) weights tried (none: the mode's, `MODE_WEIGHTS`)."""
+    novelty_weights: list[float] | None = field(default=None, metadata={"min": 0})
+    """Novelty bonus weights tried (none: the mode's)."""
     losses: list[str] = field(
         default_factory=lambda: ["pairs", "plackett_luce"],
         metadata={"choices": ("pairs", "plackett_luce")},

@@ -15,9 +15,10 @@ DPO, the tracks their session has played, which the logs show).
     python -m benchmarks.leaderboard --quick --out results/leaderboard
 
 Writes leaderboard.csv (one row per agent, mode, evaluator), leaderboard.json (per mode: the
-Spearman rank correlation of the two evaluators' utilities, each agent's exploitation gap, the
-DPO-vs-BC bars, and DPO's paired per-episode lead over BC), leaderboard.md,
-utility_vs_diversity.png and trajectories.png.
+Spearman rank correlation of the two evaluators' utilities, each agent's exploitation gap, DPO's
+paired per-episode lead over BC and over production, the DPO frontier: which agents some DPO
+setting matches or beats on both utility and coverage, and the bars), leaderboard.md,
+utility_vs_diversity.png, frontier.png (with the DPO family) and trajectories.png.
 """
 
 from __future__ import annotations
@@ -272,6 +273,8 @@ def main(args: Args) -> dict[str, Any]:
     )
     write_outputs(out, "leaderboard", report, _markdown(table, report))
     _plot_utility_vs_diversity(table, out / "utility_vs_diversity.png")
+    if table["agent"].isin(DPO_FAMILY).any():
+        _plot_frontier(table, out / "frontier.png")
     _plot_trajectories({r["mode"]: r["trajectories"] for r in results}, out / "trajectories.png")
     return report
 
@@ -391,6 +394,40 @@ def _plot_utility_vs_diversity(table: pd.DataFrame, path: Path) -> None:
             ylabel="mean per-step utility",
         )
     axes[0][0].legend()
+    figure.tight_layout()
+    save_figure(figure, path)
+
+
+def _plot_frontier(table: pd.DataFrame, path: Path) -> None:
+    """Utility against coverage and ILD per mode, the DPO family as a line (primary evaluator)."""
+    plt = pyplot()
+
+    primary = "reference" if "reference" in set(table["evaluator"]) else "world_model"
+    modes = list(table["mode"].unique())
+    figure, axes = plt.subplots(2, len(modes), figsize=(4.5 * len(modes), 8), squeeze=False)
+    for column, mode in enumerate(modes):
+        rows = table[(table["mode"] == mode) & (table["evaluator"] == primary)].set_index("agent")
+        family = rows.loc[[name for name in DPO_FAMILY if name in rows.index]]
+        others = rows.drop(index=family.index)
+        for axis, diversity in zip(axes[:, column], ("coverage", "ild"), strict=True):
+            axis.plot(
+                family[diversity], family["utility_mean"], "o-", color="C3", label="DPO family"
+            )
+            axis.scatter(others[diversity], others["utility_mean"], color="C0", label="others")
+            for agent, row in rows.iterrows():
+                axis.annotate(
+                    str(agent),
+                    (row[diversity], row["utility_mean"]),
+                    fontsize=7,
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                )
+            axis.set(
+                title=f"{mode} ({primary.replace('_', ' ')})",
+                xlabel="catalog coverage" if diversity == "coverage" else "intra-list diversity",
+                ylabel="mean per-step utility",
+            )
+    axes[0][0].legend(fontsize=8)
     figure.tight_layout()
     save_figure(figure, path)
 

@@ -88,6 +88,7 @@ def test_quick_leaderboard_writes_the_contract(tmp_path) -> None:
             "logged",
             "bc",
             "dpo",
+            "dpo_sharp",
             "greedy",
             "--workers",
             "1",
@@ -102,7 +103,7 @@ def test_quick_leaderboard_writes_the_contract(tmp_path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     table = pd.read_csv(tmp_path / "leaderboard.csv")
-    assert len(table) == 5 * 2
+    assert len(table) == 6 * 2
     assert set(COLUMNS) <= set(table.columns)
     assert set(table["evaluator"]) == {"world_model", "reference"}
     assert np.isfinite(
@@ -114,8 +115,9 @@ def test_quick_leaderboard_writes_the_contract(tmp_path) -> None:
     report = json.loads((tmp_path / "leaderboard.json").read_text())
     calm = report["modes"]["calm"]
     assert -1 <= calm["spearman_world_model_vs_reference"] <= 1
-    assert set(calm["exploitation_gap"]) == {"random", "logged", "bc", "dpo", "greedy"}
-    for name in ("leaderboard.md", "utility_vs_diversity.png", "trajectories.png"):
+    assert set(calm["exploitation_gap"]) == {"random", "logged", "bc", "dpo", "dpo_sharp", "greedy"}
+    assert set(calm["frontier"]) == {"random", "logged", "bc", "greedy"}
+    for name in ("leaderboard.md", "utility_vs_diversity.png", "frontier.png", "trajectories.png"):
         assert (tmp_path / name).stat().st_size > 0
     assert list((tmp_path / "agents").glob("dpo-calm-quick-*.npz"))
     assert set(calm["paired"]["dpo_minus_bc"]) == {"world_model", "reference"}
