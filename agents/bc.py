@@ -48,15 +48,17 @@ class BCConfig:
     """Share of logged sessions held out for early stopping."""
 
 
-def validation_rows(session_id: np.ndarray, config: BCConfig) -> np.ndarray:
-    """Which logged steps BC holds out for early stopping: whole sessions, drawn with its seed.
+def validation_rows(
+    session_id: np.ndarray, fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """Which logged steps BC holds out for early stopping: a `fraction` of whole sessions.
 
-    # (N,) bool
+    `BCAgent.fit` draws them first from `default_rng(seed)`, so the same call with a fresh
+    generator of that seed names the same rows.  # (N,) bool
     """
     sessions = np.unique(session_id)
-    count = max(1, int(len(sessions) * config.validation_fraction))
-    held_out = np.random.default_rng(config.seed).choice(sessions, count, replace=False)
-    return np.isin(session_id, held_out)
+    count = max(1, int(len(sessions) * fraction))
+    return np.isin(session_id, rng.choice(sessions, count, replace=False))
 
 
 class BCAgent(PolicyAgent):
@@ -76,7 +78,7 @@ class BCAgent(PolicyAgent):
         steps = data.replay
         policy = self._build(steps.observations.shape[1], data.catalog)
         rng = np.random.default_rng(config.seed)
-        validation = validation_rows(steps.session_id, config)
+        validation = validation_rows(steps.session_id, config.validation_fraction, rng)
         obs = torch.from_numpy(steps.observations)
         actions = torch.from_numpy(steps.actions)
         played = torch.from_numpy(steps.played_before(data.episode_length))

@@ -18,7 +18,8 @@ def test_production_nll_is_the_logged_propensities_and_a_term_switched_off_expla
     assert bundle is not None
     production = bundle.production_policy()
     listener = data.logs.groupby("session_id")["listener_id"].first().loc[steps.session_id]
-    rows = validation_rows(steps.session_id, BCConfig())
+    fraction = BCConfig().validation_fraction
+    rows = validation_rows(steps.session_id, fraction, np.random.default_rng(0))
     assert 0 < rows.sum() < len(rows)
     nll = production_nll(production, steps, rows, listener.to_numpy(), "calm")
     assert np.isclose(nll, -np.log(steps.propensities[rows]).mean(), rtol=1e-6)
