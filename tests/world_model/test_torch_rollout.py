@@ -35,7 +35,7 @@ def test_a_gru_checkpoint_drives_the_env_and_the_vector_env(tmp_path) -> None:
     save_checkpoint(path, WorldModel(config, catalog.embeddings), catalog.fingerprint())
     assert isinstance(load_listener_model(path, catalog), TorchRollout)
     env = gym.make("AMRS-Calm-v0", world_model=path)
-    assert env.observation_space.shape == (15 + 16,)
+    assert env.observation_space.shape == (15 + 16 + catalog.embedding_dim,)  # + the profile
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env.unwrapped, skip_render_check=True)
@@ -53,7 +53,8 @@ def test_a_gru_checkpoint_drives_the_env_and_the_vector_env(tmp_path) -> None:
     )
     batch, _ = envs.reset(seed=0)
     batch, rewards, *_ = envs.step(np.array([1, 2, 3]))
-    assert batch.shape == (3, 31) and np.isfinite(rewards).all()
+    # 15 fields, the GRU's 16-wide context, the 16-wide listener profile
+    assert batch.shape == (3, 15 + 16 + catalog.embedding_dim) and np.isfinite(rewards).all()
 
 
 @pytest.mark.parametrize("encoder", ["transformer", "gru"])
