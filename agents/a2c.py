@@ -17,6 +17,7 @@ from stable_baselines3 import A2C
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.adapters.sb3 import SB3DiscreteAgent, net_arch
+from agents.base import preset
 from amrs_gym.reward import DEFAULT_PESSIMISM
 
 
@@ -76,15 +77,9 @@ class A2CAgent(SB3DiscreteAgent):
         )
 
 
-@dataclass(frozen=True)
-class PessimisticA2CConfig(A2CConfig):
-    """A2C trained against the pessimistic ensemble, lambda = `DEFAULT_PESSIMISM`."""
-
-    pessimism: float = DEFAULT_PESSIMISM
-
-
-class PessimisticA2CAgent(A2CAgent):
-    """`a2c_pessimistic`: A2C trained in `AMRS-<Mode>-Pessimistic-v0`."""
-
-    name: ClassVar[str] = "a2c_pessimistic"
-    config_type: ClassVar[type] = PessimisticA2CConfig
+PessimisticA2CAgent = preset(
+    A2CAgent,
+    "a2c_pessimistic",
+    "A2C trained in `AMRS-<Mode>-Pessimistic-v0` (lambda = `DEFAULT_PESSIMISM`).",
+    pessimism=DEFAULT_PESSIMISM,
+)

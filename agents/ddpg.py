@@ -31,7 +31,7 @@ from stable_baselines3.common.noise import NormalActionNoise
 from stable_baselines3.common.vec_env import DummyVecEnv
 
 from agents.adapters.sb3 import SB3Agent, SpacesOnlyEnv, net_arch, observation_box
-from agents.base import DeterministicAgent
+from agents.base import DeterministicAgent, preset
 from agents.data import TrainingData
 from agents.weights import AgentFileError
 from amrs_gym.catalog import DESCRIPTOR_COLUMNS, Catalog, CatalogError
@@ -203,15 +203,9 @@ class DDPGAgent(DeterministicAgent, SB3Agent):
         self._use_catalog(catalog)
 
 
-@dataclass(frozen=True)
-class PessimisticDDPGConfig(DDPGConfig):
-    """DDPG trained against the pessimistic ensemble, lambda = `DEFAULT_PESSIMISM`."""
-
-    pessimism: float = DEFAULT_PESSIMISM
-
-
-class PessimisticDDPGAgent(DDPGAgent):
-    """`ddpg_pessimistic`: DDPG trained in `AMRS-<Mode>-Pessimistic-v0`."""
-
-    name: ClassVar[str] = "ddpg_pessimistic"
-    config_type: ClassVar[type] = PessimisticDDPGConfig
+PessimisticDDPGAgent = preset(
+    DDPGAgent,
+    "ddpg_pessimistic",
+    "DDPG trained in `AMRS-<Mode>-Pessimistic-v0` (lambda = `DEFAULT_PESSIMISM`).",
+    pessimism=DEFAULT_PESSIMISM,
+)

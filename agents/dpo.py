@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from agents.base import BaseAgent, PolicyAgent
+from agents.base import BaseAgent, PolicyAgent, preset
 from agents.data import TrainingData
 from agents.policy import TrackPolicy
 from amrs_gym.reward import DEFAULT_PESSIMISM
@@ -127,20 +127,6 @@ class DPOConfig:
         kl_weight = kl_weight if self.kl_weight is None else self.kl_weight
         novelty_weight = novelty_weight if self.novelty_weight is None else self.novelty_weight
         return self.diversity * kl_weight, self.diversity * novelty_weight
-
-
-@dataclass(frozen=True)
-class SharpDPOConfig(DPOConfig):
-    """DPO held a quarter as tightly to BC and to novelty: more utility, less diversity."""
-
-    diversity: float = 0.25
-
-
-@dataclass(frozen=True)
-class BroadDPOConfig(DPOConfig):
-    """DPO held four times as tightly to BC and to novelty: more diversity, less utility."""
-
-    diversity: float = 4.0
 
 
 def dpo_loss(
@@ -494,15 +480,15 @@ class DPOAgent(PolicyAgent):
         return {key: value / batches for key, value in totals.items()}
 
 
-class SharpDPOAgent(DPOAgent):
-    """`dpo_sharp`: the DPO family's utility end (`SharpDPOConfig`)."""
-
-    name: ClassVar[str] = "dpo_sharp"
-    config_type: ClassVar[type] = SharpDPOConfig
-
-
-class BroadDPOAgent(DPOAgent):
-    """`dpo_broad`: the DPO family's diversity end (`BroadDPOConfig`)."""
-
-    name: ClassVar[str] = "dpo_broad"
-    config_type: ClassVar[type] = BroadDPOConfig
+SharpDPOAgent = preset(
+    DPOAgent,
+    "dpo_sharp",
+    "The DPO family's utility end: a quarter of the KL and novelty weights.",
+    diversity=0.25,
+)
+BroadDPOAgent = preset(
+    DPOAgent,
+    "dpo_broad",
+    "The DPO family's diversity end: four times the KL and novelty weights.",
+    diversity=4.0,
+)

@@ -82,22 +82,31 @@ class ProductionVariant(LoggedAgent):
 
 
 def production_nll(
-    policy: ProductionPolicy, steps: LoggedSteps, rows: np.ndarray, listener: np.ndarray, mode: str
-) -> float:
-    """Mean negative log-likelihood of the logged tracks of replayed `steps[rows]` under `policy`.
+    policies: dict[str, ProductionPolicy],
+    steps: LoggedSteps,
+    rows: np.ndarray,
+    listener: np.ndarray,
+    mode: str,
+) -> dict[str, float]:
+    """Each policy's mean negative log-likelihood of the logged tracks of `steps[rows]`.
 
-    `listener` holds each step's listener.
+    `listener` holds each replayed step's listener; the inputs are built once for all policies.
     """
     played = steps.played_before(int(steps.step.max()) + 1)[rows]
-    probabilities = policy.track_probabilities(
+    inputs = (
         listener[rows],
         np.full(int(rows.sum()), mode_index(mode)),
         played,
         (played >= 0).sum(axis=1),
         steps.observations[rows, LAST_SKIPPED_INDEX] > 0.5,
     )
-    chosen = probabilities[np.arange(len(played)), steps.actions[rows]]
-    return float(-np.log(chosen).mean())
+    logged = steps.actions[rows]
+    return {
+        name: float(
+            -np.log(policy.track_probabilities(*inputs)[np.arange(len(played)), logged]).mean()
+        )
+        for name, policy in policies.items()
+    }
 
 
 def _with_profile(data: TrainingData, profile: np.ndarray | None) -> TrainingData:
@@ -133,11 +142,10 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         config = replace(production.config, **{term: 0.0})
         return ProductionPolicy(bundle.catalog, bundle.reference_world().population, config)
 
-    nll = {"production": production_nll(production, steps, rows, listener, mode)}
-    for term in TERMS:
-        nll[f"production without {term}"] = production_nll(
-            switched_off(term), steps, rows, listener, mode
-        )
+    variants = {"production": production} | {
+        f"production without {term}": switched_off(term) for term in TERMS
+    }
+    nll = production_nll(variants, steps, rows, listener, mode)
     nll |= {name: min(agent.history) for name, agent in fitted.items()}
     estimate = production.taste_estimate[listener].astype(np.float32)
     for name, profile in (("bc, profile zeroed", None), ("bc, production's taste", estimate)):
@@ -145,7 +153,9 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         nll[name] = min(agent.history)
     scored = {
         "production": agents.make("logged", mode=mode),
-        "production without taste": ProductionVariant(mode, switched_off("taste_weight")),
+        "production without taste": ProductionVariant(
+            mode, variants["production without taste_weight"]
+        ),
         **fitted,
     }
     utility = {

@@ -67,3 +67,21 @@ def test_a_registered_third_party_agent_is_made_and_refuses_a_second_registratio
             agents.register("constant", "somewhere:Else")
     finally:
         agents.AGENTS.pop("constant", None)
+
+
+def test_a_preset_changes_only_its_defaults_and_keeps_its_name() -> None:
+    from dataclasses import asdict, fields
+
+    from agents.base import preset
+    from agents.dpo import DPOAgent, DPOConfig
+
+    sharp = agents.make("dpo_sharp", mode="calm")
+    assert sharp.name == "dpo_sharp" and isinstance(sharp, DPOAgent)
+    changed = {k: v for k, v in asdict(sharp.config).items() if v != getattr(DPOConfig(), k)}
+    assert changed == {"diversity": 0.25}
+    assert {f.name for f in fields(sharp.config)} == {f.name for f in fields(DPOConfig())}
+    assert agents.make("dpo_sharp", mode="calm", diversity=2.0).config.diversity == 2.0
+    with pytest.raises(ValueError, match="diversity"):
+        agents.make("dpo_sharp", mode="calm", diversity=-1.0)  # the base field's bounds hold
+    with pytest.raises(ValueError, match="no config field"):
+        preset(DPOAgent, "dpo_nope", "a typo", diversty=2.0)

@@ -21,11 +21,14 @@ def test_production_nll_is_the_logged_propensities_and_a_term_switched_off_expla
     fraction = BCConfig().validation_fraction
     rows = validation_rows(steps.session_id, fraction, np.random.default_rng(0))
     assert 0 < rows.sum() < len(rows)
-    nll = production_nll(production, steps, rows, listener.to_numpy(), "calm")
-    assert np.isclose(nll, -np.log(steps.propensities[rows]).mean(), rtol=1e-6)
     config = replace(production.config, taste_weight=0.0)
     blind = ProductionPolicy(bundle.catalog, bundle.reference_world().population, config)
-    assert production_nll(blind, steps, rows, listener.to_numpy(), "calm") > nll + 0.02
+    nlls = production_nll(
+        {"production": production, "blind": blind}, steps, rows, listener.to_numpy(), "calm"
+    )
+    nll = nlls["production"]
+    assert np.isclose(nll, -np.log(steps.propensities[rows]).mean(), rtol=1e-6)
+    assert nlls["blind"] > nll + 0.02
     zeroed = _with_profile(data, None).replay.observations
     assert (zeroed[:, -data.catalog.embedding_dim :] == 0).all()
     assert np.abs(steps.observations[:, -data.catalog.embedding_dim :]).sum() > 0  # untouched
