@@ -49,15 +49,16 @@ class BCConfig:
 
 
 def validation_rows(
-    session_id: np.ndarray, fraction: float, rng: np.random.Generator
+    session_id: np.ndarray, config: BCConfig, rng: np.random.Generator | None = None
 ) -> np.ndarray:
-    """Which logged steps BC holds out for early stopping: a `fraction` of whole sessions.
+    """The logged steps `BCAgent.fit(config)` holds out for early stopping: whole sessions.
 
-    `BCAgent.fit` draws them first from `default_rng(seed)`, so the same call with a fresh
-    generator of that seed names the same rows.  # (N,) bool
+    A `config.validation_fraction` of them, the first draw of `default_rng(config.seed)` (`fit`
+    passes its generator, which it goes on using; others leave `rng` out).  # (N,) bool
     """
+    rng = np.random.default_rng(config.seed) if rng is None else rng
     sessions = np.unique(session_id)
-    count = max(1, int(len(sessions) * fraction))
+    count = max(1, int(len(sessions) * config.validation_fraction))
     return np.isin(session_id, rng.choice(sessions, count, replace=False))
 
 
@@ -78,7 +79,7 @@ class BCAgent(PolicyAgent):
         steps = data.replay
         policy = self._build(steps.observations.shape[1], data.catalog)
         rng = np.random.default_rng(config.seed)
-        validation = validation_rows(steps.session_id, config.validation_fraction, rng)
+        validation = validation_rows(steps.session_id, config, rng)
         obs = torch.from_numpy(steps.observations)
         actions = torch.from_numpy(steps.actions)
         played = torch.from_numpy(steps.played_before(data.episode_length))

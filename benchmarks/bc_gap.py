@@ -134,9 +134,7 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         name: BCAgent(mode, BCConfig(seed=args.seed, **kw)).fit(data)
         for name, kw in BC_VARIANTS.items()
     }
-    rows = validation_rows(  # BC's early-stopping rows
-        steps.session_id, BCConfig().validation_fraction, np.random.default_rng(args.seed)
-    )
+    rows = validation_rows(steps.session_id, BCConfig(seed=args.seed))  # BC's held out
 
     def switched_off(term: str) -> ProductionPolicy:
         config = replace(production.config, **{term: 0.0})

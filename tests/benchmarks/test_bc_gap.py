@@ -18,8 +18,7 @@ def test_production_nll_is_the_logged_propensities_and_a_term_switched_off_expla
     assert bundle is not None
     production = bundle.production_policy()
     listener = data.logs.groupby("session_id")["listener_id"].first().loc[steps.session_id]
-    fraction = BCConfig().validation_fraction
-    rows = validation_rows(steps.session_id, fraction, np.random.default_rng(0))
+    rows = validation_rows(steps.session_id, BCConfig())
     assert 0 < rows.sum() < len(rows)
     config = replace(production.config, taste_weight=0.0)
     blind = ProductionPolicy(bundle.catalog, bundle.reference_world().population, config)
