@@ -7,8 +7,10 @@ SB3's `predict`), and their registry.
     >>> agent.name, agent.mode
     ('random', 'calm')
 
-Session-aware agents (`logged`, `greedy`) read a view of the env's sessions: bind them once,
-`agents.bind(agent, env)`, before SB3's `evaluate_policy(agent, env)` or your own loop.
+Session-aware agents (`logged`, `greedy`, `greedy_pessimistic`) read a view of the env's
+sessions: bind them once, `agents.bind(agent, env)`, before SB3's `evaluate_policy(agent, env)`
+or your own loop. `greedy_pessimistic` reads the ensemble's disagreement (`needs_ensemble`): give
+it an ensemble env, `gym.make(env_id, ensemble=True)` or a pessimistic id.
 
 Third-party agents join the registry either with a call,
 `agents.register("mine", "my_package.my_module:MyAgent")` (or the class itself), or by
@@ -24,7 +26,7 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Any
 
-from agents.protocol import bind, needs_view
+from agents.protocol import bind, needs_ensemble, needs_view
 from amrs_gym.compat import quiet_legacy_gym
 
 quiet_legacy_gym()  # before any agent module imports SB3 or d3rlpy
@@ -36,6 +38,7 @@ AGENTS: dict[str, str | type] = {
     "logged": "agents.logged:LoggedAgent",
     "popular": "agents.popular:PopularAgent",
     "greedy": "agents.greedy:GreedyAgent",
+    "greedy_pessimistic": "agents.greedy:PessimisticGreedyAgent",
     "steer": "agents.steer:SteerAgent",
     "bc": "agents.bc:BCAgent",
     "dpo": "agents.dpo:DPOAgent",
@@ -105,6 +108,7 @@ __all__ = [
     "available",
     "bind",
     "make",
+    "needs_ensemble",
     "needs_view",
     "register",
 ]

@@ -83,6 +83,11 @@ class DPOConfig:
     """Steps scored per candidate: the candidate, then horizon - 1 steps of the reference policy."""
     discount: float = 0.9
     """Discount of later steps' utility within the horizon."""
+    scoring: str = field(default="sampled", metadata={"choices": ("sampled", "expected")})
+    """A step's utility in a candidate's score: `sampled`, the reward of one drawn outcome
+    (common random numbers across a state's candidates); `expected`, the model's expected
+    one-step utility of the track played (no outcome noise; the pessimistic one in a pessimistic
+    ensemble)."""
     candidates: int = 16
     """Distinct tracks sampled from the reference at each branching state."""
     branch_probability: float = 0.25
@@ -384,9 +389,15 @@ class DPOAgent(PolicyAgent):
         steps = min(config.horizon, data.episode_length - int(sessions.t[rows[0]]))
         returns = np.zeros(len(rows) * k)
         actions = candidates.reshape(-1)
+        expected = config.scoring == "expected"
         for h in range(steps):
+            if expected:
+                returns += config.discount**h * forks.predicted_utility(actions[:, None])[:, 0]
+                if h + 1 == steps:
+                    break
             rewards, _ = forks.step(actions, fork_rngs)
-            returns += config.discount**h * rewards
+            if not expected:
+                returns += config.discount**h * rewards
             if h + 1 < steps:
                 uniforms = np.array([r.random() for r in fork_rngs])
                 actions = self._sample(reference, forks.observations(), forks.played, uniforms)

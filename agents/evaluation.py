@@ -10,13 +10,13 @@ for a given seed, so differences between agents are differences between policies
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 
 from agents.data import EPISODE_LENGTH
-from agents.protocol import Agent, bound, needs_view
+from agents.protocol import Agent, bound, needs_ensemble, needs_view
 from amrs_gym.bundle import Bundle
 from amrs_gym.metrics import Episodes, evaluate_episodes, off_policy_estimates
 from amrs_gym.reference_world import ReferenceWorld
@@ -64,6 +64,8 @@ def rollout(
     predicts of them; it must not step the sessions).
     """
     config = SessionConfig(sessions) if isinstance(sessions, str) else sessions
+    if needs_ensemble(agent) and not config.ensemble:
+        config = replace(config, ensemble=True)  # it reads the members' disagreement
     check_choice("evaluator", evaluator, EVALUATORS)
     if agent.mode != config.mode:
         raise ValueError(f"the agent was built for mode {agent.mode!r}, not {config.mode!r}")

@@ -13,6 +13,11 @@ agent) spreads as far, and collapses only when personal taste is switched off.
 
 It reads the world model's state of its sessions, so it is session-aware: bind it first
 (`agents.bind(agent, env)`).
+
+`greedy_pessimistic` maximises the utility less lambda times the ensemble's disagreement on it
+(MOPO's penalty, one step deep) with the pessimistic envs' lambda; it needs ensemble sessions
+(`needs_ensemble`: `agents.evaluation.rollout` switches the ensemble on for it, and in its
+world-model column it plays the members' mixture, the model it reads).
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from agents.base import BaseAgent
+from agents.base import BaseAgent, preset
+from amrs_gym.reward import DEFAULT_PESSIMISM
 
 SCORERS = ("world_model", "reference")
 
@@ -35,6 +41,9 @@ class GreedyConfig:
     scorer: str = "world_model"
     """Whose expected one-step utility is maximised: "world_model" (the agent), or "reference", the
     reference world's own from the listener's latent state (only in the reference world)."""
+    pessimism: float | None = None
+    """Lambda of the utility's penalty for the ensemble's disagreement (None: the sessions' own,
+    the pessimistic envs' lambda, else 0). Above 0 it needs ensemble sessions."""
     chunk: int = 32
     """Sessions scored at once (each scores the whole catalog: memory grows with chunk x
     catalog)."""
@@ -44,6 +53,8 @@ class GreedyConfig:
             raise ValueError(
                 f"unknown scorer {self.scorer!r}; expected one of {', '.join(SCORERS)}"
             )
+        if self.pessimism is not None and not 0 <= self.pessimism <= 1e3:
+            raise ValueError(f"pessimism must lie in [0, 1000] or be None, got {self.pessimism}")
 
 
 class GreedyAgent(BaseAgent):
@@ -53,18 +64,32 @@ class GreedyAgent(BaseAgent):
     config_type: ClassVar[type] = GreedyConfig
     needs_view: ClassVar[bool] = True
 
+    @property
+    def needs_ensemble(self) -> bool:
+        """Whether it reads the ensemble's disagreement (a pessimism above 0)."""
+        return bool(self.config.pessimism)
+
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
         """The catalog's best track by predicted utility, per session."""
         view = self._bound_view(len(np.atleast_2d(observation)))
-        score = (
-            view.one_step_utility
-            if self.config.scorer == "world_model"
-            else view.true_one_step_utility
-        )
+        config: GreedyConfig = self.config
         n_tracks = view.n_tracks
         best = np.zeros(view.n, dtype=np.int64)
-        for first in range(0, view.n, self.config.chunk):
-            rows = np.arange(first, min(first + self.config.chunk, view.n))
-            scores = score(np.broadcast_to(np.arange(n_tracks), (len(rows), n_tracks)), rows)
+        for first in range(0, view.n, config.chunk):
+            rows = np.arange(first, min(first + config.chunk, view.n))
+            every = np.broadcast_to(np.arange(n_tracks), (len(rows), n_tracks))
+            scores = (
+                view.one_step_utility(every, rows, config.pessimism)
+                if config.scorer == "world_model"
+                else view.true_one_step_utility(every, rows)
+            )
             best[rows] = scores.argmax(axis=1)
         return best
+
+
+PessimisticGreedyAgent = preset(
+    GreedyAgent,
+    "greedy_pessimistic",
+    "`greedy` maximising the utility less lambda times the ensemble's disagreement on it.",
+    pessimism=DEFAULT_PESSIMISM,
+)

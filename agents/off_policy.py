@@ -92,11 +92,14 @@ def replay_policies(
     samples: int = 16,
     seed: int = 0,
     progress: bool = False,
+    n_sessions: int | None = None,
 ) -> LoggedEvidence:
     """Replay `config`'s logged sessions once, asking every policy about each logged state.
 
     Policies are agents with `action_probabilities` (session-aware ones are bound to the replay's
-    sessions); the world model (the config's) predicts every track's one-step utility.
+    sessions); the world model (the config's) predicts every track's one-step utility. Only
+    `n_sessions` of the sessions, drawn at random, if given (the world model's catalog-wide
+    prediction at every logged state is most of the cost).
 
     Raises:
         ValueError: a policy without `action_probabilities`, or logs without propensities.
@@ -105,6 +108,14 @@ def replay_policies(
         if not callable(getattr(policy, "action_probabilities", None)):
             raise ValueError(f"policy {name!r} has no action_probabilities to weight logs with")
     rng = np.random.default_rng(seed)
+    n_starts = len(config.setup.starts)
+    if n_sessions is not None and n_sessions < 1:
+        raise ValueError(f"n_sessions must be at least 1, got {n_sessions}")
+    starts = (
+        None
+        if n_sessions is None or n_sessions >= n_starts
+        else np.sort(rng.choice(n_starts, n_sessions, replace=False))
+    )
 
     def watch(sessions: ListeningSessions, actions: np.ndarray) -> dict[str, np.ndarray]:
         n, n_tracks = sessions.n, sessions.catalog.n_tracks
@@ -122,7 +133,7 @@ def replay_policies(
             out[f"{name}/draws"] = drawn.reshape(n, samples)
         return out
 
-    steps = replay_logs(config, progress=progress, watch=watch)
+    steps = replay_logs(config, progress=progress, watch=watch, starts=starts)
     if not np.isfinite(steps.propensities).all():
         raise ValueError(
             "off-policy estimates need the logging policy's propensities: these logs have none "

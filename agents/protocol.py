@@ -89,6 +89,11 @@ def needs_view(agent: object) -> bool:
     return bool(getattr(agent, "needs_view", False))
 
 
+def needs_ensemble(agent: object) -> bool:
+    """Whether `agent` reads the ensemble's disagreement (its sessions must run the ensemble)."""
+    return bool(getattr(agent, "needs_ensemble", False))
+
+
 def bind(agent: A, target: Any) -> A:
     """Bind a session-aware agent to the sessions of `target`.
 

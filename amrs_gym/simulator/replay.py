@@ -11,7 +11,7 @@ filling the rest with 0 would read as "neutral affect" and reward tracks for bei
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -60,19 +60,27 @@ Watch = Callable[[ListeningSessions, np.ndarray], Mapping[str, np.ndarray]]
 
 
 def replay_logs(
-    config: SessionConfig, batch: int = 512, progress: bool = True, watch: Watch | None = None
+    config: SessionConfig,
+    batch: int = 512,
+    progress: bool = True,
+    watch: Watch | None = None,
+    starts: Sequence[int] | None = None,
 ) -> LoggedSteps:
     """Replay the first `episode_length` steps of every logged session of `config`'s starts.
 
     The starting sessions are each session of its mode that has an earlier session of its
-    listener. `watch(sessions, actions)`, if given, is called before each step with the logged
-    tracks about to be played (to read what the simulator, or an agent bound to its view, makes
-    of each logged state; it must not step the sessions); what it returns is kept in `extras`.
+    listener (`starts`: the indices of those to replay, default all). `watch(sessions,
+    actions)`, if given, is called before each step with the logged tracks about to be played
+    (to read what the simulator, or an agent bound to its view, makes of each logged state; it
+    must not step the sessions); what it returns is kept in `extras`.
     """
     logs = config.start_frame()
-    starts = config.setup.starts
+    every = config.setup.starts
+    indices = list(range(len(every))) if starts is None else [int(i) for i in starts]
+    if not indices or not all(0 <= i < len(every) for i in indices):
+        raise ValueError(f"starts must be indices in [0, {len(every)}), got {starts}")
     mode, episode_length = config.mode, config.episode_length
-    ids = [s.session_id for s in starts]
+    ids = [every[i].session_id for i in indices]
     ordered = logs[logs["session_id"].isin(ids)].sort_values(
         ["session_id", "position"], kind="stable"
     )
@@ -89,19 +97,19 @@ def replay_logs(
     parts: list[dict[str, np.ndarray]] = []
     rng = [np.random.default_rng(0)]  # logged steps draw nothing; the argument is required
     for first in tqdm(
-        range(0, len(starts), batch), desc=f"replaying {mode} logs", disable=not progress
+        range(0, len(indices), batch), desc=f"replaying {mode} logs", disable=not progress
     ):
-        chunk = list(range(first, min(first + batch, len(starts))))
+        chunk = list(range(first, min(first + batch, len(indices))))
         n = len(chunk)
         table = {c: np.zeros((n, episode_length)) for c in columns}
         length = np.zeros(n, dtype=np.int64)
         for row, index in enumerate(chunk):
-            rows = by_session[starts[index].session_id].head(episode_length)
+            rows = by_session[ids[index]].head(episode_length)
             length[row] = len(rows)
             for c in columns:
                 table[c][row, : len(rows)] = rows[c].to_numpy(float)
         sessions = config.create(n, LoggedOutcomes(Feedback(*(table[c] for c in columns[2:]))))
-        sessions.reset(np.arange(n), rng * n, cold=False, start_indices=chunk)
+        sessions.reset(np.arange(n), rng * n, cold=False, start_indices=[indices[i] for i in chunk])
         for t in range(int(length.max())):
             observations = sessions.observations()
             actions = table["track_id"][:, t].astype(np.int64)

@@ -304,18 +304,24 @@ class ListeningSessions:
         return SessionView(self)
 
     def predicted_utility(
-        self, candidates: np.ndarray, rows: np.ndarray | None = None
+        self, candidates: np.ndarray, rows: np.ndarray | None = None, pessimism: float | None = None
     ) -> np.ndarray:
         """The world model's expected one-step utility of each candidate track as the next one.
 
-        Minus `pessimism` times its uncertainty when the sessions are pessimistic (the reward an
-        agent is trained on).
+        Minus `pessimism` (default: the sessions' own) times its uncertainty: the reward an agent
+        is trained on in pessimistic sessions. A pessimism above 0 needs ensemble sessions.
 
         For sessions `rows` (default all).
 
         # candidates (rows, k) -> (rows, k)
         """
+        pessimism = self.pessimism if pessimism is None else pessimism
         rows, prediction = self._predict_rows(candidates, rows)
+        if pessimism and prediction.members is None:
+            raise ValueError(
+                f"pessimism {pessimism} needs the ensemble's disagreement: these sessions run "
+                "one world model (SessionConfig(ensemble=True), or a pessimistic env)"
+            )
         before = self.affect[rows]
         utility = self._candidate_utility(
             rows,
@@ -327,9 +333,9 @@ class ListeningSessions:
             prediction.valence_mean,
             prediction.arousal_mean,
         )
-        if self.pessimism and prediction.members is not None:
+        if pessimism:
             spread = self._uncertainty(prediction, candidates, rows)
-            utility = utility - self.pessimism * spread["utility"]
+            utility = utility - pessimism * spread["utility"]
         return utility
 
     def _predict_rows(

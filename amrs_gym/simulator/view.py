@@ -82,13 +82,15 @@ class SessionView:
         return self._sessions.config.resolved_bundle.production_policy()
 
     def one_step_utility(
-        self, candidates: np.ndarray, rows: np.ndarray | None = None
+        self, candidates: np.ndarray, rows: np.ndarray | None = None, pessimism: float | None = None
     ) -> np.ndarray:
         """The world model's expected utility of each candidate as the next track.
 
+        Minus `pessimism` (default: the sessions' own) times the ensemble's disagreement on it.
+
         # (rows, k)
         """
-        return self._sessions.predicted_utility(candidates, rows)
+        return self._sessions.predicted_utility(candidates, rows, pessimism)
 
     def true_one_step_utility(
         self, candidates: np.ndarray, rows: np.ndarray | None = None

@@ -23,7 +23,7 @@ and has no probabilities on logs: only the one world model scores it (`world_mod
 
     # 1000 episodes per cell; agents cached: 64 min (86 CPU-min) on a loaded 2-core machine
     python -m benchmarks.ope --out results/ope
-    python -m benchmarks.ope --quick --out results/ope     # 100 episodes, quick training
+    python -m benchmarks.ope --quick --out results/ope     # a smaller zoo and sample: see Args
 
 It also measures whether the uncertainty means something: over the (state, track) pairs the
 registered agents visit in the reference world (the ensemble observing), the rank correlation
@@ -86,29 +86,35 @@ class Args(ZooArgs):
     cache_dir: str = "results/agents"
     """Trained agents are read from (and written to) here, shared with the leaderboard."""
     episodes: int | None = field(default=None, metadata={"min": 2})
-    """Episodes per policy, mode and rollout estimator (default 1000, 100 with --quick)."""
+    """Episodes per policy, mode and rollout estimator (default 1000, 50 with --quick)."""
     probe_episodes: int | None = field(default=None, metadata={"min": 1})
     """Episodes per registered agent for the uncertainty-against-error probe (default 200, or
     `episodes` if fewer)."""
+    log_sessions: int | None = field(default=None, metadata={"min": 1})
+    """Held-out logged sessions the log-based estimators read, drawn at random (default all,
+    64 with --quick)."""
     pessimism: float = field(default=DEFAULT_PESSIMISM, metadata={"min": 0, "max": MAX_PESSIMISM})
     """lambda of the pessimistic estimator (default: amrs_gym.reward.DEFAULT_PESSIMISM)."""
     resamples: int = field(default=1000, metadata={"min": 10})
     """Bootstrap resamples for the metrics' intervals."""
-    shares: list[float] = field(default_factory=lambda: [0.2, 0.5])
-    """Zoo variants: every agent but random mixed with uniformly random tracks at these shares."""
-    temperatures: list[float] = field(default_factory=lambda: [0.5, 2.0])
-    """Zoo variants: the `tempered` agents' distributions at these temperatures."""
+    shares: list[float] | None = None
+    """Zoo variants: every agent but random mixed with uniformly random tracks at these shares
+    (default 0.2 0.5; 0.5 with --quick)."""
+    temperatures: list[float] | None = None
+    """Zoo variants: the `tempered` agents' distributions at these temperatures (default 0.5 2;
+    2 with --quick)."""
     tempered: list[str] = field(default_factory=lambda: ["bc", "dpo", "a2c", "logged"])
     """Stochastic agents whose tempered versions join the zoo (those run here)."""
     fqe: FQESettings = field(default_factory=FQESettings)
-    """FQE's settings (`--quick`: 300 steps)."""
+    """FQE's settings (`--quick`: at most 100 steps of 128 transitions)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for share in self.shares:
+        shares, temperatures = self.variants()
+        for share in shares:
             if not 0 < share <= 1:
                 raise ValueError(f"shares must lie in (0, 1], got {share}")
-        for temperature in self.temperatures:
+        for temperature in temperatures:
             if not 1e-3 <= temperature <= 1e3 or temperature == 1:
                 raise ValueError(
                     f"temperatures must lie in [0.001, 1000] and not be 1, got {temperature}"
@@ -125,27 +131,48 @@ class Args(ZooArgs):
                 "estimators need one"
             )
 
+    def variants(self) -> tuple[list[float], list[float]]:
+        """The zoo's random shares and temperatures (fewer with --quick)."""
+        shares = self.shares or ([0.5] if self.quick else [0.2, 0.5])
+        return shares, self.temperatures or ([2.0] if self.quick else [0.5, 2.0])
+
+    def logged_sessions(self) -> int | None:
+        """Logged sessions the log-based estimators read (None: all)."""
+        return self.log_sessions or (64 if self.quick else None)
+
     def fqe_settings(self) -> FQESettings:
         """FQE's settings, shortened by --quick."""
-        return replace(self.fqe, n_steps=min(self.fqe.n_steps, 300)) if self.quick else self.fqe
+        if not self.quick:
+            return self.fqe
+        return replace(
+            self.fqe,
+            n_steps=min(self.fqe.n_steps, 100),
+            batch_size=min(self.fqe.batch_size, 128),
+        )
 
 
 def run_one(args: Args, mode: str) -> dict[str, Any]:
     """One mode's per-episode utilities and logged evidence.
 
     Every zoo policy in the truth and in each rollout estimator, and what the log-based
-    estimators need.
+    estimators need; and the seconds each phase took.
     """
     torch.set_num_threads(1)
-    episodes = args.episodes or (100 if args.quick else 1000)
+    seconds: dict[str, float] = {}
+    clock = [time.perf_counter()]
+
+    def lap(phase: str) -> None:
+        seconds[phase] = time.perf_counter() - clock[0]
+        clock[0] = time.perf_counter()
+
+    episodes = args.episodes or (50 if args.quick else 1000)
     probe = min(args.probe_episodes or 200, episodes)
     data = args.training_data(mode)
     trained, _ = train_or_load(args.runnable_agents(), data, Path(args.cache_dir), progress=False)
-    zoo = policy_zoo(
-        trained, args.shares, args.temperatures, [t for t in args.tempered if t in trained]
-    )
+    zoo = policy_zoo(trained, *args.variants(), [t for t in args.tempered if t in trained])
     base = SessionConfig(mode, utility=data.utility, bundle=args.simulator())
     pessimistic = replace(base, pessimism=args.pessimism)
+    lap("agents")
     values: dict[tuple[str, str], np.ndarray] = {}
     uncertainty: dict[str, float] = {}
     for name, policy in tqdm(zoo.items(), desc=f"{mode} rollouts", leave=False):
@@ -163,18 +190,22 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         values[(name, "ensemble")] = values[(name, "pessimistic")] + penalty
         if args.pessimism > 0:
             uncertainty[name] = float(np.mean(penalty)) / args.pessimism
+    lap("rollouts")
     pairs = [
         uncertainty_and_error(agent, replace(base, ensemble=True), probe, args.seed)
         for name, agent in trained.items()
         if name not in SIMULATOR_BOUND
     ]
+    lap("probe")
     weighed = {
         name: policy
         for name, policy in zoo.items()
         if not simulator_bound(name) and callable(getattr(policy, "action_probabilities", None))
     }
-    evidence = replay_policies(weighed, base, seed=args.seed)
+    evidence = replay_policies(weighed, base, seed=args.seed, n_sessions=args.logged_sessions())
+    lap("replay")
     fit_fqe_all(evidence, args.fqe_settings(), args.seed)
+    lap("fqe")
     return {
         "mode": mode,
         "values": values,
@@ -183,6 +214,7 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         "evidence": evidence,
         "registered": list(trained),
         "uncertainty": uncertainty,
+        "seconds": seconds,
     }
 
 
@@ -261,8 +293,10 @@ def main(args: Args) -> dict[str, Any]:
         "episodes": results[0]["episodes"],
         "pessimism": args.pessimism,
         "fqe": asdict(args.fqe_settings()),
+        "logged_sessions": {r["mode"]: r["evidence"].n_sessions for r in results},
         "bundle": args.simulator().fingerprint,
         "wall_seconds": time.perf_counter() - started,
+        "phase_seconds": {r["mode"]: r["seconds"] for r in results},
         **provenance(args),
     }
     report["bars"] = bars(report, table)

@@ -152,3 +152,21 @@ def test_pessimistic_dpo_draws_candidates_from_the_policy_and_ranks_them(calm_da
     fitted = DPOAgent("calm", DPOConfig(rounds=1, loss="plackett_luce", pessimism=1.0))
     fitted.use_reference(bc).fit(calm_data)
     assert fitted.history[0]["states"] > 0 and 0 <= fitted.history[0]["kl"] < 5
+
+
+def test_expected_scoring_ranks_candidates_by_the_models_expected_utility(calm_data) -> None:
+    from agents.bc import BCAgent
+
+    bc = BCAgent("calm").fit(calm_data)
+    config = DPOConfig(scoring="expected", candidates=6, novelty_weight=0.0, pessimism=1.0)
+    agent = DPOAgent("calm", config).use_reference(bc)
+    agent.policy = bc.policy
+    sessions = calm_data.sessions(4, pessimism=1.0)
+    sessions.reset(np.arange(4), [np.random.default_rng(i) for i in range(4)], cold=False)
+    rows = np.array([0, 2, 3])
+    rankings = agent._score_candidates(
+        sessions, sessions.observations(), rows, bc.policy, calm_data, np.random.default_rng(0)
+    )
+    expected = sessions.predicted_utility(rankings.ranked, rows)  # pessimistic: less 1 x spread
+    np.testing.assert_allclose(rankings.returns, expected, atol=1e-5)  # float32 forks
+    assert (np.diff(rankings.returns, axis=1) <= 0).all()

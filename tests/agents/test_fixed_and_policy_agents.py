@@ -9,6 +9,7 @@ import agents
 from agents.evaluation import off_policy, rollout
 from agents.greedy import GreedyAgent, GreedyConfig
 from amrs_gym import defaults
+from amrs_gym.reward import DEFAULT_PESSIMISM
 from amrs_gym.simulator import LoggedSteps, SessionConfig
 
 SIMPLE = ["random", "logged", "popular", "greedy", "bc"]
@@ -156,3 +157,24 @@ def test_greedy_on_the_truth_needs_the_reference_world() -> None:
         rollout(GreedyAgent("calm", GreedyConfig(scorer="reference")), calm(1), n_episodes=2)
     with pytest.raises(ValueError, match="only be given to the reference evaluator"):
         rollout(GreedyAgent("calm"), calm(1), n_episodes=2, world=object())  # type: ignore[arg-type]
+
+
+def test_pessimistic_greedy_plays_the_best_track_less_its_uncertainty() -> None:
+    agent = agents.make("greedy_pessimistic", "calm")
+    assert agent.needs_ensemble and not agents.make("greedy", "calm").needs_ensemble
+    picked: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def check(sessions, actions) -> None:
+        every = np.broadcast_to(
+            np.arange(sessions.catalog.n_tracks), (sessions.n, sessions.catalog.n_tracks)
+        )
+        score = sessions.predicted_utility(every, pessimism=0.0)
+        score = score - DEFAULT_PESSIMISM * sessions.utility_uncertainty(every)
+        picked.append((actions, score.argmax(axis=1)))
+
+    rollout(agent, calm(3), "reference", n_episodes=3, seed=0, watch=check)  # ensemble switched on
+    assert len(picked) == 3
+    for actions, best in picked:
+        assert (actions == best).all()
+    with pytest.raises(ValueError, match="must lie in"):
+        GreedyConfig(pessimism=-1.0)

@@ -103,6 +103,20 @@ def test_replay_watch_records_in_the_steps_order() -> None:
     assert (steps.extras["t"] == steps.step).all()
 
 
+def test_replaying_some_starts_gives_those_sessions_rows_unchanged() -> None:
+    config = SessionConfig("sleep", episode_length=4)
+    every = replay_logs(config, progress=False)
+    chosen = [1, 4, 6]
+    some = replay_logs(config, progress=False, starts=chosen)
+    ids = [config.setup.starts[i].session_id for i in chosen]
+    assert sorted(set(some.session_id)) == sorted(ids)
+    rows = np.isin(every.session_id, ids)
+    for name in ("observations", "actions", "rewards", "step"):
+        assert np.array_equal(getattr(some, name), getattr(every, name)[rows])
+    with pytest.raises(ValueError, match="starts must be indices"):
+        replay_logs(config, progress=False, starts=[len(config.setup.starts)])
+
+
 @pytest.mark.slow
 def test_replayed_policies_weigh_the_logs_with_their_own_probabilities(zoo) -> None:
     config = SessionConfig("calm", episode_length=5)
@@ -115,6 +129,8 @@ def test_replayed_policies_weigh_the_logs_with_their_own_probabilities(zoo) -> N
     assert np.allclose(evidence_.policies["random"].probability, 1 / evidence_.n_tracks)
     assert logged.draws.shape == (len(evidence_.steps), 16)
     assert (logged.draws >= 0).all() and (logged.draws < evidence_.n_tracks).all()
+    some = replay_policies({"random": zoo["random"]}, config, n_sessions=3)
+    assert some.n_sessions == 3 and len(some.steps) <= 3 * 5
 
 
 def test_fqe_values_the_policy_that_plays_the_rewarded_track() -> None:

@@ -22,7 +22,11 @@ BUILT_IN = sorted(agents.AGENTS)
 def test_evaluate_policy_drives_every_registered_agent(name, zoo, calm_data) -> None:
     agent = zoo[name]
     assert isinstance(agent, Agent)
-    env = Monitor(gym.make("AMRS-Calm-v0", episode_length=5, max_episode_steps=5))
+    # an agent that reads the members' disagreement plays an ensemble env
+    ensemble = agents.needs_ensemble(agent)
+    env = Monitor(
+        gym.make("AMRS-Calm-v0", episode_length=5, max_episode_steps=5, ensemble=ensemble)
+    )
     agents.bind(agent, env)  # the one line (a no-op for agents that read only the observation)
     rewards, lengths = evaluate_policy(
         agent, env, n_eval_episodes=2, deterministic=False, return_episode_rewards=True
@@ -33,6 +37,7 @@ def test_evaluate_policy_drives_every_registered_agent(name, zoo, calm_data) -> 
 def test_binding_is_needed_exactly_by_the_session_aware_agents(zoo) -> None:
     assert sorted(name for name, agent in zoo.items() if agents.needs_view(agent)) == [
         "greedy",
+        "greedy_pessimistic",
         "logged",
     ]
     with pytest.raises(ValueError, match="not a listening env"):

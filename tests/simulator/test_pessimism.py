@@ -88,3 +88,24 @@ def test_utility_uncertainty_is_what_the_step_reports_and_needs_an_ensemble() ->
     single.reset(np.arange(1), rngs[:1], cold=False)
     with pytest.raises(RuntimeError, match="only ensemble sessions"):
         single.utility_uncertainty(np.array([[3]]))
+
+
+def test_a_caller_may_ask_for_its_own_pessimism_on_ensemble_sessions() -> None:
+    from amrs_gym.simulator import SessionConfig
+
+    sessions = SessionConfig("sleep", pessimism=DEFAULT_PESSIMISM).create(3)
+    rngs = [np.random.default_rng(i) for i in range(3)]
+    sessions.reset(np.arange(3), rngs, cold=False)
+    candidates = np.array([[1, 2, 3], [40, 50, 60], [700, 800, 900]])
+    plain = sessions.predicted_utility(candidates, pessimism=0.0)
+    spread = sessions.utility_uncertainty(candidates)
+    np.testing.assert_allclose(
+        sessions.predicted_utility(candidates), plain - DEFAULT_PESSIMISM * spread, rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        sessions.predicted_utility(candidates, pessimism=3.0), plain - 3.0 * spread, rtol=1e-6
+    )
+    single = SessionConfig("sleep").create(1)
+    single.reset(np.arange(1), rngs[:1], cold=False)
+    with pytest.raises(ValueError, match=r"pessimism 1\.5 needs the ensemble's disagreement"):
+        single.predicted_utility(candidates[:1], pessimism=1.5)
