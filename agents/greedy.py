@@ -14,10 +14,11 @@ agent) spreads as far, and collapses only when personal taste is switched off.
 It reads the world model's state of its sessions, so it is session-aware: bind it first
 (`agents.bind(agent, env)`).
 
-`greedy_pessimistic` maximises the utility less lambda times the ensemble's disagreement on it
-(MOPO's penalty, one step deep) with the pessimistic envs' lambda; it needs ensemble sessions
-(`needs_ensemble`: `agents.evaluation.rollout` switches the ensemble on for it, and in its
-world-model column it plays the members' mixture, the model it reads).
+With `pessimism=lambda` it maximises the utility less lambda times the ensemble's disagreement
+on it (MOPO's penalty, one step deep). It then reads the members and needs ensemble sessions
+(`needs_ensemble`: `agents.evaluation.rollout` switches the ensemble on for it; an env needs
+`ensemble=True` or a pessimistic id). It is not a registered agent: its catalog-wide search
+through five members costs about nine times greedy's (README, Agents).
 """
 
 from __future__ import annotations
@@ -27,8 +28,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from agents.base import BaseAgent, preset
-from amrs_gym.reward import DEFAULT_PESSIMISM
+from agents.base import BaseAgent
 
 SCORERS = ("world_model", "reference")
 
@@ -85,11 +85,3 @@ class GreedyAgent(BaseAgent):
             )
             best[rows] = scores.argmax(axis=1)
         return best
-
-
-PessimisticGreedyAgent = preset(
-    GreedyAgent,
-    "greedy_pessimistic",
-    "`greedy` maximising the utility less lambda times the ensemble's disagreement on it.",
-    pessimism=DEFAULT_PESSIMISM,
-)

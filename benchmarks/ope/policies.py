@@ -7,7 +7,7 @@ from typing import Any
 
 from agents.variants import RandomMixtureAgent, TemperedAgent
 
-SIMULATOR_BOUND = ("greedy", "greedy_pessimistic")
+SIMULATOR_BOUND = ("greedy",)
 """Agents whose policy is the simulator's own argmax: the same policy only in the one world
 model (the reference evaluator observes with it too), so only that estimator scores them."""
 

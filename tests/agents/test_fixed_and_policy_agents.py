@@ -160,8 +160,8 @@ def test_greedy_on_the_truth_needs_the_reference_world() -> None:
 
 
 def test_pessimistic_greedy_plays_the_best_track_less_its_uncertainty() -> None:
-    agent = agents.make("greedy_pessimistic", "calm")
-    assert agent.needs_ensemble and not agents.make("greedy", "calm").needs_ensemble
+    agent = agents.make("greedy", "calm", pessimism=DEFAULT_PESSIMISM)
+    assert agents.needs_ensemble(agent) and not agents.needs_ensemble(agents.make("greedy", "calm"))
     picked: list[tuple[np.ndarray, np.ndarray]] = []
 
     def check(sessions, actions) -> None:
