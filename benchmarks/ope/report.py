@@ -153,20 +153,28 @@ def markdown(table: pd.DataFrame, report: dict[str, Any]) -> str:
 
 
 def plot_scatter(table: pd.DataFrame, path: Path) -> None:
-    """Estimate against truth, one panel per estimator, one colour per mode."""
+    """Estimate against truth, one panel per estimator, one colour per mode.
+
+    The axes span the true values widened by their range on each side; an estimate beyond is
+    drawn at the edge and counted in its panel's title (one wild estimate would squash the rest).
+    """
     plt = pyplot()
     estimators = [e for e in ESTIMATORS if e in set(table["estimator"])]
     columns = 3
     rows = -(-len(estimators) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.6 * rows), squeeze=False)
     finite = table[np.isfinite(table["estimate"])]
-    low = min(finite["estimate"].min(), finite["truth"].min())
-    high = max(finite["estimate"].max(), finite["truth"].max())
+    span = float(finite["truth"].max() - finite["truth"].min()) or 1.0
+    low, high = finite["truth"].min() - span, finite["truth"].max() + span
     for axis, estimator in zip(axes.flat, estimators, strict=False):
-        for mode, part in finite[finite["estimator"] == estimator].groupby("mode", sort=False):
-            axis.scatter(part["truth"], part["estimate"], label=str(mode), s=10)
+        mine = finite[finite["estimator"] == estimator]
+        for mode, part in mine.groupby("mode", sort=False):
+            axis.scatter(part["truth"], part["estimate"].clip(low, high), label=str(mode), s=10)
         axis.plot([low, high], [low, high], color="grey", linewidth=0.8)
-        axis.set(title=estimator, xlabel="true value (utility / step)", ylabel="estimate")
+        beyond = int(((mine["estimate"] < low) | (mine["estimate"] > high)).sum())
+        title = f"{estimator} ({beyond} beyond the axes)" if beyond else estimator
+        axis.set(title=title, xlabel="true value (utility / step)", ylabel="estimate")
+        axis.set_ylim(low - 0.05 * span, high + 0.05 * span)
     for axis in list(axes.flat)[len(estimators) :]:
         axis.axis("off")
     axes[0, 0].legend(fontsize=7)
