@@ -23,12 +23,13 @@ through five members costs about nine times greedy's (README, Agents).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 import numpy as np
 
 from agents.base import BaseAgent
+from amrs_gym.validation import check_fields
 
 SCORERS = ("world_model", "reference")
 
@@ -41,7 +42,7 @@ class GreedyConfig:
     scorer: str = "world_model"
     """Whose expected one-step utility is maximised: "world_model" (the agent), or "reference", the
     reference world's own from the listener's latent state (only in the reference world)."""
-    pessimism: float | None = None
+    pessimism: float | None = field(default=None, metadata={"min": 0.0, "max": 1e3})
     """Lambda of the utility's penalty for the ensemble's disagreement (None: the sessions' own,
     the pessimistic envs' lambda, else 0). Above 0 it needs ensemble sessions."""
     chunk: int = 32
@@ -49,12 +50,11 @@ class GreedyConfig:
     catalog)."""
 
     def __post_init__(self) -> None:
+        check_fields(self)
         if self.scorer not in SCORERS:
             raise ValueError(
                 f"unknown scorer {self.scorer!r}; expected one of {', '.join(SCORERS)}"
             )
-        if self.pessimism is not None and not 0 <= self.pessimism <= 1e3:
-            raise ValueError(f"pessimism must lie in [0, 1000] or be None, got {self.pessimism}")
 
 
 class GreedyAgent(BaseAgent):

@@ -21,9 +21,9 @@ zoo), and over the registered agents alone (`<estimator>_registered`). A policy 
 simulator's own predictions (`greedy`, and its mixtures) is a different policy in each simulator
 and has no probabilities on logs: only the one world model scores it (`world_model_all`).
 
-    # 1000 episodes per cell; agents cached: 64 min (86 CPU-min) on a loaded 2-core machine
+    # 1000 episodes per cell; agents cached: 53 min on 2 cores (15 agents, 44-47 policies)
     python -m benchmarks.ope --out results/ope
-    python -m benchmarks.ope --quick --out results/ope     # a smaller zoo and sample: see Args
+    python -m benchmarks.ope --quick --out results/ope     # smaller zoo and sample: under 3 min
 
 It also measures whether the uncertainty means something: over the (state, track) pairs the
 registered agents visit in the reference world (the ensemble observing), the rank correlation

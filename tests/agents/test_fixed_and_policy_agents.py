@@ -176,5 +176,5 @@ def test_pessimistic_greedy_plays_the_best_track_less_its_uncertainty() -> None:
     assert len(picked) == 3
     for actions, best in picked:
         assert (actions == best).all()
-    with pytest.raises(ValueError, match="must lie in"):
+    with pytest.raises(ValueError, match="pessimism must be a finite number"):
         GreedyConfig(pessimism=-1.0)
