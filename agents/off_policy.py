@@ -10,9 +10,9 @@ What a platform can compute from its logs (with the logging policy's propensitie
   utility of a at the logged state.
 - `dr`: one-step doubly robust, `direct` plus rho times the logged utility's residual from the
   world model's expectation.
-- `fqe`: fitted Q evaluation (d3rlpy's `DiscreteFQE`, Le et al. 2019) on the logged transitions,
-  next tracks drawn from the policy; its value at each session's first state over the session's
-  length.
+- `fqe`: fitted Q evaluation (Le et al. 2019; d3rlpy's `FQE` with a Q-function of the state and
+  the track's content, or its `DiscreteFQE`) on the logged transitions, next tracks drawn from
+  the policy; its value at each session's first state over the session's length.
 
 The step-wise estimators score the policy on the logged states (they cannot see how it would move
 listeners elsewhere); `pdwis` and `fqe` account for the whole session. Every estimator takes
@@ -33,16 +33,27 @@ from agents.protocol import bound
 from amrs_gym.compat import quiet_legacy_gym
 from amrs_gym.sampling import sample_categorical
 from amrs_gym.simulator import ListeningSessions, LoggedSteps, SessionConfig, replay_logs
-from amrs_gym.validation import check_fields
+from amrs_gym.validation import check_choice, check_fields
 
 LOG_ESTIMATORS = ("ips", "snips", "pdwis", "direct", "dr", "fqe")
+Q_FUNCTIONS = ("content", "tracks")
 
 
 @dataclass(frozen=True)
 class FQESettings:
-    """d3rlpy `DiscreteFQE` settings (conventions, checked on the logging policy: see README)."""
+    """d3rlpy FQE settings.
 
-    n_steps: int = field(default=1000, metadata={"min": 1})
+    Chosen on training listeners' logs by the error on the logging policy's own logged value
+    (benchmarks/NOTES.md, "FQE that reads track content").
+    """
+
+    q_function: str = "content"
+    """"content": Q reads the state and the track's content (embedding and features; d3rlpy's
+    `FQE`), so what is learnt of one track carries to similar ones; "tracks": one output per
+    track (d3rlpy's `DiscreteFQE`), which a few thousand logged steps over a large catalog leave
+    mostly untrained."""
+
+    n_steps: int = field(default=500, metadata={"min": 1})
     """Gradient steps."""
     batch_size: int = field(default=256, metadata={"min": 1})
     """Transitions per step."""
@@ -50,12 +61,13 @@ class FQESettings:
     """Adam's step size."""
     hidden: int = field(default=128, metadata={"min": 1})
     """Width of the Q-network's two hidden layers."""
-    target_update_interval: int = field(default=20, metadata={"min": 1})
+    target_update_interval: int = field(default=10, metadata={"min": 1})
     """Steps between target-network copies (a 20-step horizon needs 20 copies to carry value
-    back to the first step; 1000 steps make 50)."""
+    back to the first step; 500 steps make 50)."""
 
     def __post_init__(self) -> None:
         check_fields(self)
+        check_choice("q_function", self.q_function, Q_FUNCTIONS)
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,9 @@ class LoggedEvidence:
     first_values: dict[str, np.ndarray] = field(default_factory=dict)
     """FQE's value of each session's first state per policy, divided by the session's length.
     # (S,)"""
+    track_content: np.ndarray | None = None
+    """What a content-reading FQE knows of each track: unit embedding and features.
+    # (n_tracks, F)"""
 
     @property
     def n_sessions(self) -> int:
@@ -141,9 +156,10 @@ def replay_policies(
         )
     _, session = np.unique(steps.session_id, return_inverse=True)
     extras = steps.extras
+    catalog = config.setup.catalog
     return LoggedEvidence(
         steps=steps,
-        n_tracks=config.setup.catalog.n_tracks,
+        n_tracks=catalog.n_tracks,
         modelled=extras["modelled"],
         session=session,
         policies={
@@ -152,6 +168,7 @@ def replay_policies(
             )
             for name in policies
         },
+        track_content=np.c_[catalog.unit_embeddings, catalog.features()].astype(np.float32),
     )
 
 
@@ -235,22 +252,31 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 class _DrawnNextTracks:
-    """Stands in for the evaluated algorithm inside d3rlpy's `DiscreteFQE`.
+    """Stands in for the evaluated algorithm inside d3rlpy's FQE.
 
     FQE asks it for the policy's action at each next observation of a minibatch; it finds the
     logged step that observation belongs to and answers with one of the tracks the policy drew
-    there (a fresh one each time, so the target averages over the policy's distribution).
+    there (a fresh one each time, so the target averages over the policy's distribution): the
+    track's index, or its row of `content` when the Q-function reads track content.
     """
 
-    def __init__(self, observations: np.ndarray, draws: np.ndarray, seed: int):
+    def __init__(
+        self,
+        observations: np.ndarray,
+        draws: np.ndarray,
+        seed: int,
+        content: np.ndarray | None = None,
+    ):
         self._row = {o.tobytes(): i for i, o in enumerate(observations)}
-        self._draws, self._rng = draws, np.random.default_rng(seed)
-        self.impl = self  # DiscreteFQE reads `algo.impl.predict_best_action`
+        self._draws, self._rng, self._content = draws, np.random.default_rng(seed), content
+        self.impl = self  # FQE reads `algo.impl.predict_best_action`
 
     def predict_best_action(self, x: torch.Tensor) -> torch.Tensor:
         rows = np.array([self._row.get(o.tobytes(), -1) for o in x.detach().cpu().numpy()])
         picks = self._rng.integers(0, self._draws.shape[1], len(rows))
         actions = np.where(rows >= 0, self._draws[np.maximum(rows, 0), picks], 0)  # -1: terminal
+        if self._content is not None:
+            return torch.from_numpy(self._content[actions])
         return torch.from_numpy(actions.astype(np.int64))
 
 
@@ -262,9 +288,10 @@ def fit_fqe(
 ) -> np.ndarray:
     """FQE's per-step value of each session's first state for policy `name` (stored, returned).
 
-    d3rlpy's `DiscreteFQE` on the logged transitions, each reward divided by its session's
-    length (a session ends at its last logged step, no discount: the horizon is the session, and
-    the observation carries the time in session).
+    d3rlpy's `FQE` over the tracks' content, or its `DiscreteFQE` (`settings.q_function`), on the
+    logged transitions, each reward divided by its session's length (a session ends at its last
+    logged step, no discount: the horizon is the session, and the observation carries the time in
+    session).
 
     # (S,)
     """
@@ -274,23 +301,29 @@ def fit_fqe(
     from d3rlpy.dataset import MDPDataset
     from d3rlpy.logging import NoopAdapterFactory
     from d3rlpy.models import VectorEncoderFactory
-    from d3rlpy.ope import DiscreteFQE, FQEConfig
+    from d3rlpy.ope import FQE, DiscreteFQE, FQEConfig
 
     settings = settings or FQESettings()
     steps, policy = evidence.steps, evidence.policies[name]
+    content = settings.q_function == "content"
+    if content and evidence.track_content is None:
+        raise ValueError(
+            "q_function 'content' needs the evidence's track_content (replay_policies sets it)"
+        )
     lengths = np.bincount(evidence.session).astype(np.float64)  # (S,)
     mean = steps.observations.mean(axis=0)
     std = np.maximum(steps.observations.std(axis=0), 1e-2)
     observations = ((steps.observations - mean) / std).astype(np.float32)
+    tracks = evidence.track_content if content else None
     dataset = MDPDataset(
         observations=observations,
-        actions=steps.actions.astype(np.int64),
+        actions=steps.actions.astype(np.int64) if tracks is None else tracks[steps.actions],
         # each reward over its session's length: the first state's value is then the per-step
         # utility itself, of order 1, which Adam reaches in a few hundred steps (sums of 20 are not)
         rewards=(steps.rewards / lengths[evidence.session]).astype(np.float32),
         terminals=steps.timeouts.astype(np.float32),
-        action_space=ActionSpace.DISCRETE,
-        action_size=evidence.n_tracks,
+        action_space=ActionSpace.DISCRETE if tracks is None else ActionSpace.CONTINUOUS,
+        action_size=evidence.n_tracks if tracks is None else tracks.shape[1],
     )
     d3rlpy.seed(seed)
     torch.set_num_threads(1)
@@ -301,8 +334,9 @@ def fit_fqe(
         target_update_interval=settings.target_update_interval,
         encoder_factory=VectorEncoderFactory(hidden_units=[settings.hidden] * 2),
     )
-    fqe = DiscreteFQE(
-        algo=_DrawnNextTracks(observations, policy.draws, seed),  # type: ignore[arg-type]
+    algo = _DrawnNextTracks(observations, policy.draws, seed, tracks)
+    fqe = (FQE if content else DiscreteFQE)(
+        algo=algo,  # type: ignore[arg-type]
         config=config,
         device="cpu",
     )
@@ -317,10 +351,22 @@ def fit_fqe(
         save_interval=settings.n_steps + 1,
     )
     first = np.flatnonzero(steps.step == 0)  # each session's first row, in session order
+    state, draws = torch.from_numpy(observations[first]), policy.draws[first]  # (S, d), (S, m)
+    q_function = fqe.impl._q_func_forwarder
     with torch.no_grad():
-        q = fqe.impl._q_func_forwarder.compute_expected_q(torch.from_numpy(observations[first]))
-    q = q.double().numpy()  # (S, n_tracks)
-    evidence.first_values[name] = np.take_along_axis(q, policy.draws[first], axis=1).mean(axis=1)
+        if tracks is None:
+            q = np.take_along_axis(q_function.compute_expected_q(state).double().numpy(), draws, 1)
+        else:
+            q = np.stack(
+                [
+                    q_function.compute_expected_q(state, torch.from_numpy(tracks[column]))
+                    .double()
+                    .numpy()[:, 0]
+                    for column in draws.T
+                ],
+                axis=1,
+            )  # (S, m)
+    evidence.first_values[name] = q.mean(axis=1)
     return evidence.first_values[name]
 
 

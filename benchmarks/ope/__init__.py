@@ -12,7 +12,7 @@ utility of its episodes in the reference world, and the estimate of every estima
 | `pessimistic` | the same episodes; reward = utility - lambda * its uncertainty (`--pessimism`) |
 | `ips`, `snips`, `pdwis` | the held-out listeners' logs and the logging policy's propensities |
 | `direct`, `dr` | the logs and the one world model's expected one-step utility (doubly robust) |
-| `fqe` | the logs: d3rlpy's `DiscreteFQE` (see `agents.off_policy`) |
+| `fqe` | the logs: d3rlpy's FQE over the tracks' content (see `agents.off_policy`) |
 
 Rollout estimators play the same starting sessions and seeds as the truth. Metrics as DOPE defines
 them (Fu et al. 2021): normalised absolute error, Spearman rank correlation, regret@1 and
@@ -21,7 +21,7 @@ zoo), and over the registered agents alone (`<estimator>_registered`). A policy 
 simulator's own predictions (`greedy`, and its mixtures) is a different policy in each simulator
 and has no probabilities on logs: only the one world model scores it (`world_model_all`).
 
-    # 1000 episodes per cell; agents cached: 53 min on 2 cores (15 agents, 44-47 policies)
+    # 1000 episodes per cell; agents cached: 26 min on 2 cores (15 agents, 44-47 policies)
     python -m benchmarks.ope --out results/ope
     python -m benchmarks.ope --quick --out results/ope     # smaller zoo and sample: under 3 min
 

@@ -133,33 +133,81 @@ def test_replayed_policies_weigh_the_logs_with_their_own_probabilities(zoo) -> N
     assert some.n_sessions == 3 and len(some.steps) <= 3 * 5
 
 
-def test_fqe_values_the_policy_that_plays_the_rewarded_track() -> None:
-    # 80 sessions of 3 steps; the logs play tracks 0 and 1 evenly; track 1 earns 1, track 0 nothing
-    rng = np.random.default_rng(0)
-    sessions, length = 80, 3
-    n = sessions * length
-    session, step = np.repeat(np.arange(sessions), length), np.tile(np.arange(length), sessions)
-    actions = rng.integers(0, 2, n)
+def _logged_steps(actions: np.ndarray, rewards: np.ndarray, length: int) -> LoggedSteps:
+    """Logged sessions of `length` steps playing `actions`, 4 random observation features."""
+    n = len(actions)
+    session, step = np.arange(n) // length, np.arange(n) % length
+    rng = np.random.default_rng(1)
     observations = np.c_[rng.normal(size=(n, 3)), step / length].astype(np.float32)
-    steps = LoggedSteps(
+    return LoggedSteps(
         observations=observations,
         next_observations=observations,
         actions=actions,
         propensities=np.full(n, 0.5),
-        rewards=actions.astype(float),
+        rewards=rewards.astype(float),
         timeouts=step == length - 1,
         session_id=session,
         step=step,
     )
+
+
+@pytest.mark.parametrize("q_function", ["content", "tracks"])
+def test_fqe_values_the_policy_that_plays_the_rewarded_track(q_function: str) -> None:
+    # 80 sessions of 3 steps; the logs play tracks 0 and 1 evenly; track 1 earns 1, track 0 nothing
+    sessions, length = 80, 3
+    n = sessions * length
+    actions = np.random.default_rng(0).integers(0, 2, n)
+    steps = _logged_steps(actions, actions, length)
+    session = steps.session_id
     plays = {
         name: PolicyOnLogs((actions == track) * 1.0, np.zeros(n), np.full((n, 4), track))
         for name, track in (("ones", 1), ("zeros", 0))
     }
-    evidence_ = LoggedEvidence(steps, 2, np.zeros(n), session, plays)
+    evidence_ = LoggedEvidence(
+        steps, 2, np.zeros(n), session, plays, track_content=np.eye(2, dtype=np.float32)
+    )
     settings = FQESettings(
-        n_steps=400, batch_size=64, learning_rate=3e-3, target_update_interval=20
+        q_function=q_function,
+        n_steps=400,
+        batch_size=64,
+        learning_rate=3e-3,
+        target_update_interval=20,
     )
     for name in plays:
         fit_fqe(evidence_, name, settings)
     ones, zeros = (float(estimate(evidence_, name, "fqe")[0]) for name in ("ones", "zeros"))
     assert ones == pytest.approx(1.0, abs=0.2) and zeros == pytest.approx(0.0, abs=0.2)
+
+
+def test_content_fqe_values_tracks_the_logs_never_played() -> None:
+    # 40 tracks, even ones rewarded (their first content feature says so); the logs play only
+    # tracks 0-19; the policies play only tracks 20-39: a Q-function over content carries over
+    tracks, length, n = 40, 3, 480
+    content = np.c_[np.arange(tracks) % 2 == 0, np.random.default_rng(2).normal(size=(tracks, 3))]
+    actions = np.random.default_rng(0).integers(0, 20, n)
+    steps = _logged_steps(actions, (actions % 2 == 0) * 1.0, length)
+    plays = {
+        name: PolicyOnLogs(np.zeros(n), np.zeros(n), np.random.default_rng(3).choice(pool, (n, 8)))
+        for name, pool in (("good", np.arange(20, 40, 2)), ("bad", np.arange(21, 40, 2)))
+    }
+    evidence_ = LoggedEvidence(
+        steps,
+        tracks,
+        np.zeros(n),
+        steps.session_id,
+        plays,
+        track_content=content.astype(np.float32),
+    )
+    settings = FQESettings(n_steps=400, batch_size=64, learning_rate=3e-3)
+    good, bad = (float(fit_fqe(evidence_, name, settings).mean()) for name in ("good", "bad"))
+    assert good == pytest.approx(1.0, abs=0.2) and bad == pytest.approx(0.0, abs=0.2)
+
+
+def test_content_fqe_needs_track_content() -> None:
+    steps = _logged_steps(np.zeros(6, dtype=np.int64), np.zeros(6), 3)
+    plays = {"p": PolicyOnLogs(np.zeros(6), np.zeros(6), np.zeros((6, 2), dtype=np.int64))}
+    evidence_ = LoggedEvidence(steps, 1, np.zeros(6), steps.session_id, plays)
+    with pytest.raises(ValueError, match="track_content"):
+        fit_fqe(evidence_, "p", FQESettings(n_steps=2))
+    with pytest.raises(ValueError, match="q_function"):
+        FQESettings(q_function="heads")
