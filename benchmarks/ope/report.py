@@ -78,9 +78,12 @@ def markdown(table: pd.DataFrame, report: dict[str, Any]) -> str:
     sizes = ", ".join(
         f"{m} {len(report['modes'][m].get('world_model', {}).get('policies', []))}" for m in modes
     )
+    fqe = report["fqe"]
+    q_function = "track content" if fqe["q_function"] == "content" else "one output per track"
     lines = [
         f"Per-step utility; rollout estimators and the truth: {report['episodes']} episodes per "
-        f"policy; pessimism lambda = {report['pessimism']}. 95% bootstrap intervals in brackets.",
+        f"policy; pessimism lambda = {report['pessimism']}; FQE: {q_function}, "
+        f"{fqe['n_steps']} steps. 95% bootstrap intervals in brackets.",
         "",
         f"## The zoo (policies every estimator scored: {sizes})",
         "",
