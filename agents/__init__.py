@@ -9,9 +9,9 @@ SB3's `predict`), and their registry.
 
 Session-aware agents (`logged`, `greedy`) read a view of the env's sessions: bind them once,
 `agents.bind(agent, env)`, before SB3's `evaluate_policy(agent, env)` or your own loop. A
-pessimistic greedy, `make("greedy", mode, pessimism=1.0)`, reads the ensemble's disagreement
-(`needs_ensemble`): give it an ensemble env, `gym.make(env_id, ensemble=True)` or a pessimistic
-id.
+pessimistic greedy (`greedy_pessimistic`, or `make("greedy", mode, pessimism=lambda)`) reads the
+ensemble's disagreement (`needs_ensemble`): give it an ensemble env, `gym.make(env_id,
+ensemble=True)` or a pessimistic id.
 
 Third-party agents join the registry either with a call,
 `agents.register("mine", "my_package.my_module:MyAgent")` (or the class itself), or by
@@ -39,6 +39,7 @@ AGENTS: dict[str, str | type] = {
     "logged": "agents.logged:LoggedAgent",
     "popular": "agents.popular:PopularAgent",
     "greedy": "agents.greedy:GreedyAgent",
+    "greedy_pessimistic": "agents.greedy:GreedyPessimisticAgent",
     "steer": "agents.steer:SteerAgent",
     "bc": "agents.bc:BCAgent",
     "dpo": "agents.dpo:DPOAgent",

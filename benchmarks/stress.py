@@ -51,7 +51,7 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -79,6 +79,8 @@ Verdict = Literal["passed", "uncertain", "blocked"]
 @dataclass
 class Args(ZooArgs):
     """Settings and documented safety thresholds of the stress tests."""
+
+    judges_members: ClassVar[bool] = True
 
     out_dir: str = "results/stress"
     """Where the report and plot go."""

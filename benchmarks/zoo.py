@@ -17,7 +17,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from tqdm.auto import tqdm
 
@@ -75,28 +75,49 @@ class ZooArgs:
         """The bundle's training listeners' data for `mode`."""
         return TrainingData.from_bundle(self.simulator(), mode, quick=self.quick, seed=self.seed)
 
+    judges_members: ClassVar[bool] = False
+    """Whether the command judges agents member by member or by the ensemble's own estimates
+    (stress, OPE): agents that search the ensemble themselves (`agents.needs_ensemble`, e.g.
+    `greedy_pessimistic`) are then left out, as their policy is not defined in one member."""
+
     def runnable_agents(self) -> list[str]:
-        """`agents` less those that need a reference world the bundle does not have."""
-        if self.simulator().has_truth:
-            return list(self.agents)
-        return [n for n in self.agents if not getattr(agents.agent_class(n), "needs_truth", False)]
+        """`agents` less those that need a reference world the bundle does not have.
+
+        And less the ensemble's own searchers where `judges_members`.
+        """
+        names = list(self.agents)
+        if not self.simulator().has_truth:
+            names = [n for n in names if not getattr(agents.agent_class(n), "needs_truth", False)]
+        if self.judges_members:
+            names = [n for n in names if n not in self.ensemble_searchers()]
+        return names
+
+    def ensemble_searchers(self) -> list[str]:
+        """The agents asked for that read the ensemble's members when they act."""
+        return [n for n in self.agents if agents.needs_ensemble(agents.make(n, self.modes[0]))]
 
     def evaluators(self) -> tuple[Evaluator, ...]:
         """Both evaluators, or the world model alone when the bundle has no reference world."""
         return EVALUATORS if self.simulator().has_truth else ("world_model",)
 
     def announce_skipped(self) -> list[str]:
-        """One line per thing left out because the bundle has no reference world (printed)."""
+        """One line per thing left out (the reference world the bundle lacks; printed)."""
         bundle = self.simulator()
-        if bundle.has_truth:
-            return []
-        why = f"bundle {bundle.path.name} has no reference world (logs: {bundle.logs_source})"
-        lines = [f"skipped: the reference evaluator: {why}"]
-        lines += [
-            f"skipped: agent {name}: it needs a reference world; {why}"
-            for name in self.agents
-            if name not in self.runnable_agents()
-        ]
+        lines = []
+        if not bundle.has_truth:
+            why = f"bundle {bundle.path.name} has no reference world (logs: {bundle.logs_source})"
+            lines.append(f"skipped: the reference evaluator: {why}")
+            lines += [
+                f"skipped: agent {name}: it needs a reference world; {why}"
+                for name in self.agents
+                if getattr(agents.agent_class(name), "needs_truth", False)
+            ]
+        if self.judges_members:
+            lines += [
+                f"skipped: agent {name}: it searches the ensemble itself, and this command judges "
+                "policies member by member or by the ensemble's own estimates"
+                for name in self.ensemble_searchers()
+            ]
         for line in lines:
             print(line, file=sys.stderr)
         return lines

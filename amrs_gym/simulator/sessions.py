@@ -18,7 +18,13 @@ from amrs_gym.reward import UtilityInputs
 from amrs_gym.simulator.observation import build_observations, observation_space
 from amrs_gym.simulator.outcomes import OutcomeSource, ReferenceOutcomes, WorldModelOutcomes
 from amrs_gym.simulator.starts import StartSession, start_batch
-from amrs_gym.world_model.protocol import ModelState, StepPrediction, disagreement, member_std
+from amrs_gym.world_model.protocol import (
+    EnsembleModel,
+    ModelState,
+    StepPrediction,
+    disagreement,
+    member_std,
+)
 
 if TYPE_CHECKING:
     from gymnasium import spaces
@@ -304,19 +310,29 @@ class ListeningSessions:
         return SessionView(self)
 
     def predicted_utility(
-        self, candidates: np.ndarray, rows: np.ndarray | None = None, pessimism: float | None = None
+        self,
+        candidates: np.ndarray,
+        rows: np.ndarray | None = None,
+        pessimism: float | None = None,
+        member: int | None = None,
     ) -> np.ndarray:
         """The world model's expected one-step utility of each candidate track as the next one.
 
         Minus `pessimism` (default: the sessions' own) times its uncertainty: the reward an agent
         is trained on in pessimistic sessions. A pessimism above 0 needs ensemble sessions.
+        `member` (with no pessimism): that ensemble member's utility alone, a K-th of the cost
+        (member 0 of one world model is the model).
 
         For sessions `rows` (default all).
 
         # candidates (rows, k) -> (rows, k)
         """
         pessimism = self.pessimism if pessimism is None else pessimism
-        rows, prediction = self._predict_rows(candidates, rows)
+        if member is not None and pessimism:
+            raise ValueError(
+                f"pessimism {pessimism} needs every member; a single member's utility has none"
+            )
+        rows, prediction = self._predict_rows(candidates, rows, member)
         if pessimism and prediction.members is None:
             raise ValueError(
                 f"pessimism {pessimism} needs the ensemble's disagreement: these sessions run "
@@ -339,13 +355,20 @@ class ListeningSessions:
         return utility
 
     def _predict_rows(
-        self, candidates: np.ndarray, rows: np.ndarray | None
+        self, candidates: np.ndarray, rows: np.ndarray | None, member: int | None = None
     ) -> tuple[np.ndarray, StepPrediction]:
-        """The model's prediction of candidates (rows, k) for sessions `rows` (default all)."""
-        state = self._state()
+        """The model's (or one `member`'s) prediction of candidates (rows, k) for sessions `rows`.
+
+        `rows` default to all.
+        """
+        model, state = self.model, self._state()
+        if member is not None and isinstance(model, EnsembleModel) and model.members > 1:
+            model, state = model.member(member), state.member(member)
+        elif member not in (None, 0):
+            raise ValueError(f"member {member} of a world model with one member (only 0)")
         rows = np.arange(self.n) if rows is None else np.asarray(rows)
-        part = state if len(rows) == self.n else self.model.select(state, rows)
-        return rows, self.model.predict(part, candidates)
+        part = state if len(rows) == self.n else model.select(state, rows)
+        return rows, model.predict(part, candidates)
 
     def utility_uncertainty(
         self, candidates: np.ndarray, rows: np.ndarray | None = None

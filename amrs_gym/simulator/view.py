@@ -82,15 +82,20 @@ class SessionView:
         return self._sessions.config.resolved_bundle.production_policy()
 
     def one_step_utility(
-        self, candidates: np.ndarray, rows: np.ndarray | None = None, pessimism: float | None = None
+        self,
+        candidates: np.ndarray,
+        rows: np.ndarray | None = None,
+        pessimism: float | None = None,
+        member: int | None = None,
     ) -> np.ndarray:
         """The world model's expected utility of each candidate as the next track.
 
-        Minus `pessimism` (default: the sessions' own) times the ensemble's disagreement on it.
+        Minus `pessimism` (default: the sessions' own) times the ensemble's disagreement on it;
+        or, with `member` and no pessimism, that ensemble member's alone (a cheap screen).
 
         # (rows, k)
         """
-        return self._sessions.predicted_utility(candidates, rows, pessimism)
+        return self._sessions.predicted_utility(candidates, rows, pessimism, member)
 
     def true_one_step_utility(
         self, candidates: np.ndarray, rows: np.ndarray | None = None

@@ -26,6 +26,7 @@ _EXPORTS = {
     "WorldModel": "model",
     "NumpyRollout": "rollout",
     "TorchRollout": "torch_rollout",
+    "EnsembleModel": "protocol",
     "ListenerModel": "protocol",
 }
 

@@ -229,3 +229,17 @@ class ListenerModel(Protocol):
     def assign(self, state: ModelState, rows: np.ndarray, other: ModelState) -> None:
         """Overwrite sessions `rows` of `state` with `other` (as many rows, possibly compact)."""
         ...
+
+
+@runtime_checkable
+class EnsembleModel(ListenerModel, Protocol):
+    """A `ListenerModel` of several members whose predictions it mixes (`NumpyRollout.ensemble`).
+
+    Its state has a `member(index)` view that the member model steps alone.
+    """
+
+    members: int
+
+    def member(self, index: int) -> ListenerModel:
+        """Member `index` alone: its `predict` on `state.member(index)` is that member's."""
+        ...

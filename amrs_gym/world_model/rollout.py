@@ -15,9 +15,10 @@ the single model). Its prediction is the members' mixture; `StepPrediction.membe
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -67,6 +68,21 @@ class RolloutState:
             memory_keys=self.memory_keys[:, rows][..., cut],
             memory_values=self.memory_values[:, rows][:, :, :, cut],
             last_hidden=self.last_hidden[:, rows],
+        )
+
+    def member(self, index: int) -> RolloutState:
+        """Member `index`'s slice of the state, as views (K = 1), for `NumpyRollout.member`."""
+        one = slice(index, index + 1)
+        return RolloutState(
+            session=self.session[one],
+            length=self.length,
+            played=self.played,
+            tracks=self.tracks,
+            keys=[k[one] for k in self.keys],
+            values=[v[one] for v in self.values],
+            memory_keys=self.memory_keys[one],
+            memory_values=self.memory_values[one],
+            last_hidden=self.last_hidden[one],
         )
 
     def assign(self, rows: np.ndarray, other: RolloutState) -> None:
@@ -144,6 +160,15 @@ def _write_slot(
     values[:, rows, :, slot] = _to_rows(new_values)
 
 
+def _member_slice(value: Any, one: slice) -> Any:
+    """`value` (an array with a leading member axis, or a tuple, list or dict of them) at `one`."""
+    if isinstance(value, np.ndarray):
+        return value[one]
+    if isinstance(value, dict):
+        return {key: _member_slice(item, one) for key, item in value.items()}
+    return type(value)(_member_slice(item, one) for item in value)
+
+
 def _masked_softmax(scores: np.ndarray, hidden: np.ndarray | None) -> np.ndarray:
     """Softmax of `scores` (a temporary) over its last axis, with `hidden` slots set to -inf.
 
@@ -152,6 +177,26 @@ def _masked_softmax(scores: np.ndarray, hidden: np.ndarray | None) -> np.ndarray
     if hidden is not None:
         np.copyto(scores, -np.inf, where=hidden)
     return softmax(scores)
+
+
+_MEMBER_WEIGHTS = (
+    "context_track",
+    "query_track",
+    "context_feedback",
+    "query_candidate",
+    "mode",
+    "cohort",
+    "start_report",
+    "positions",
+    "segments",
+    "start_token",
+    "blocks",
+    "norm",
+    "memory",
+    "query_norm",
+    "head",
+)
+"""`NumpyRollout`'s attributes that hold one slice per member (leading axis K)."""
 
 
 class NumpyRollout:
@@ -230,6 +275,20 @@ class NumpyRollout:
         self.memory = linear("memory")
         self.query_norm = norm("query_norm")
         self.head = [linear(f"head.{i}") for i in (0, 3, 5)]
+
+    def member(self, index: int) -> NumpyRollout:
+        """Member `index` alone, on views of this ensemble's weights (no copy).
+
+        Its `predict` on `RolloutState.member(index)` of an ensemble state is that member's
+        prediction at a K-th of the cost: a cheap screen before the ensemble scores a shortlist.
+        """
+        if not 0 <= index < self.members:
+            raise ValueError(f"member must be in [0, {self.members}), got {index!r}")
+        one = copy.copy(self)
+        one.members = 1
+        for name in _MEMBER_WEIGHTS:
+            setattr(one, name, _member_slice(getattr(self, name), slice(index, index + 1)))
+        return one
 
     @classmethod
     def from_model(cls, model: WorldModel) -> NumpyRollout:

@@ -41,7 +41,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -80,6 +80,8 @@ from benchmarks.zoo import ZooArgs, map_modes
 @dataclass
 class Args(ZooArgs):
     """Settings of the off-policy-evaluation benchmark."""
+
+    judges_members: ClassVar[bool] = True
 
     out_dir: str = "results/ope"
     """Where the tables and plots go."""
@@ -269,6 +271,7 @@ def main(args: Args) -> dict[str, Any]:
     """Run every mode, then write the table, the metrics and the plots."""
     out = prepare_output_dir(args.out_dir)
     prepare_output_dir(args.cache_dir, "--cache")
+    skipped = args.announce_skipped()
     started = time.perf_counter()
     results = map_modes(run_one, args, args.modes, args.workers)
     resampled = [
@@ -295,6 +298,7 @@ def main(args: Args) -> dict[str, Any]:
         "fqe": asdict(args.fqe_settings()),
         "logged_sessions": {r["mode"]: r["evidence"].n_sessions for r in results},
         "bundle": args.simulator().fingerprint,
+        "skipped": skipped,
         "wall_seconds": time.perf_counter() - started,
         "phase_seconds": {r["mode"]: r["seconds"] for r in results},
         **provenance(args),

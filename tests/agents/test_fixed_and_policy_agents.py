@@ -159,8 +159,10 @@ def test_greedy_on_the_truth_needs_the_reference_world() -> None:
         rollout(GreedyAgent("calm"), calm(1), n_episodes=2, world=object())  # type: ignore[arg-type]
 
 
-def test_pessimistic_greedy_plays_the_best_track_less_its_uncertainty() -> None:
-    agent = agents.make("greedy", "calm", pessimism=DEFAULT_PESSIMISM)
+@pytest.mark.parametrize("shortlist", [0, 40])
+def test_pessimistic_greedy_plays_the_best_track_less_its_uncertainty(shortlist: int) -> None:
+    """Exhaustive (shortlist 0), or the best of the first member's `shortlist` best tracks."""
+    agent = agents.make("greedy", "calm", pessimism=DEFAULT_PESSIMISM, shortlist=shortlist)
     assert agents.needs_ensemble(agent) and not agents.needs_ensemble(agents.make("greedy", "calm"))
     picked: list[tuple[np.ndarray, np.ndarray]] = []
 
@@ -170,6 +172,11 @@ def test_pessimistic_greedy_plays_the_best_track_less_its_uncertainty() -> None:
         )
         score = sessions.predicted_utility(every, pessimism=0.0)
         score = score - DEFAULT_PESSIMISM * sessions.utility_uncertainty(every)
+        if shortlist:
+            screen = sessions.predicted_utility(every, pessimism=0.0, member=0)
+            outside = screen < np.sort(screen, axis=1)[:, -shortlist, None]
+            assert (outside.sum(axis=1) == every.shape[1] - shortlist).all()  # no ties at the cut
+            score[outside] = -np.inf
         picked.append((actions, score.argmax(axis=1)))
 
     rollout(agent, calm(3), "reference", n_episodes=3, seed=0, watch=check)  # ensemble switched on

@@ -37,6 +37,7 @@ def test_evaluate_policy_drives_every_registered_agent(name, zoo, calm_data) -> 
 def test_binding_is_needed_exactly_by_the_session_aware_agents(zoo) -> None:
     assert sorted(name for name, agent in zoo.items() if agents.needs_view(agent)) == [
         "greedy",
+        "greedy_pessimistic",
         "logged",
     ]
     with pytest.raises(ValueError, match="not a listening env"):

@@ -99,6 +99,19 @@ def test_without_an_ensemble_the_single_model_verdict_is_kept() -> None:
     assert cell_verdict([9, 9], 100, args) == ensemble_verdict([9, 9], 100, 0.1, 0.95)
 
 
+def test_agents_that_search_the_ensemble_are_left_out_with_a_line(capsys) -> None:
+    """Stress judges member by member, where pessimistic greedy's policy is undefined."""
+    from benchmarks.leaderboard import Args as LeaderboardArgs
+
+    names = ["greedy", "greedy_pessimistic", "bc"]
+    args = Args(agents=names)
+    assert args.runnable_agents() == ["greedy", "bc"]
+    (line,) = args.announce_skipped()
+    assert line.startswith("skipped: agent greedy_pessimistic: it searches the ensemble itself")
+    assert line in capsys.readouterr().err
+    assert LeaderboardArgs(agents=names).runnable_agents() == names
+
+
 def test_confidence_is_checked_in_one_line() -> None:
     with pytest.raises(ValueError, match="confidence must be"):
         Args(confidence=1.0)

@@ -109,3 +109,22 @@ def test_a_caller_may_ask_for_its_own_pessimism_on_ensemble_sessions() -> None:
     single.reset(np.arange(1), rngs[:1], cold=False)
     with pytest.raises(ValueError, match=r"pessimism 1\.5 needs the ensemble's disagreement"):
         single.predicted_utility(candidates[:1], pessimism=1.5)
+
+
+def test_one_members_utility_is_the_single_model_s_and_takes_no_pessimism() -> None:
+    """The shipped ensemble's member 0 is the single world model: its utility, bit for bit."""
+    from amrs_gym.simulator import SessionConfig
+
+    ensemble = SessionConfig("focus", pessimism=DEFAULT_PESSIMISM).create(2)
+    single = SessionConfig("focus").create(2)
+    for sessions in (ensemble, single):
+        sessions.reset(np.arange(2), [np.random.default_rng(i) for i in range(2)], cold=False)
+    candidates = np.array([[5, 6, 7], [300, 301, 302]])
+    plain = single.predicted_utility(candidates)
+    np.testing.assert_array_equal(ensemble.predicted_utility(candidates, None, 0.0, 0), plain)
+    np.testing.assert_array_equal(single.predicted_utility(candidates, None, None, 0), plain)
+    assert not np.array_equal(ensemble.predicted_utility(candidates, None, 0.0, 1), plain)
+    with pytest.raises(ValueError, match=r"pessimism 1\.0 needs every member"):
+        ensemble.predicted_utility(candidates, None, None, 0)
+    with pytest.raises(ValueError, match="member 1 of a world model with one member"):
+        single.predicted_utility(candidates, None, None, 1)

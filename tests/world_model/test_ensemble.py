@@ -62,6 +62,30 @@ def test_the_batched_ensemble_equals_its_members_run_one_by_one(small_dataset) -
     )
 
 
+def test_a_member_alone_predicts_what_it_predicts_in_the_ensemble(small_dataset) -> None:
+    models = members(small_dataset.catalog, 3)
+    ensemble = NumpyRollout.ensemble(
+        models[0].config, states(models), small_dataset.catalog.embeddings
+    )
+    picks = start_sessions_for(small_dataset.logs, "focus", "mixed")[:5]
+    reports = np.stack([s.start_report for s in picks])
+    starts = start_batch(picks, mode_index("focus"), 20, cold=False, reports=reports)
+    state = ensemble.start(starts)
+    ensemble.observe(state, np.arange(5), random_feedback(np.random.default_rng(0), 5))
+    candidates = np.arange(20).reshape(5, 4)
+    joint = ensemble.predict(state, candidates).members
+    assert joint is not None
+    for index in range(3):
+        alone = ensemble.member(index).predict(state.member(index), candidates)
+        assert alone.members is None
+        for name in ("skip_probability", "engagement_probabilities", "arousal_mean"):
+            np.testing.assert_array_equal(
+                getattr(alone, name), getattr(joint, name)[index], err_msg=name
+            )
+    with pytest.raises(ValueError, match=r"member must be in \[0, 3\), got 3"):
+        ensemble.member(3)
+
+
 def test_one_member_is_the_single_model_bit_for_bit(small_dataset) -> None:
     (model,) = members(small_dataset.catalog, 1)
     alone = NumpyRollout.from_model(model)
