@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from agents.data import TrainingData
 from agents.greedy import shortlist
+from amrs_gym import defaults
 from amrs_gym.io import prepare_output_dir
 from amrs_gym.modes import MODES
 from amrs_gym.reward import DEFAULT_PESSIMISM, MAX_PESSIMISM
@@ -54,17 +55,25 @@ class Args:
     """lambda of the searched utility."""
     modes: list[str] = field(default_factory=lambda: list(MODES), metadata={"choices": MODES})
     """Modes to run."""
+    bundle: str | None = None
+    """Simulator bundle directory with an ensemble (default: the shipped one)."""
 
     def __post_init__(self) -> None:
         check_fields(self)
         if not self.sizes or min(self.sizes) < 1:
             raise ValueError(f"sizes must be positive shortlist lengths, got {self.sizes}")
+        if len(defaults.bundle_or_shipped(self.bundle).members) < 2:
+            raise ValueError(
+                f"--bundle {self.bundle}: has one world model, and the shortlist is judged "
+                "against a search through an ensemble"
+            )
 
 
 def run_mode(args: Args, mode: str) -> dict[str, Any]:
     """Exhaustive pessimistic greedy in the ensemble, each shortlist size judged at every step."""
     n, steps = (4, 3) if args.quick else (args.sessions, args.steps)
-    data = TrainingData.default(mode, quick=args.quick, seed=args.seed)
+    bundle = defaults.bundle_or_shipped(args.bundle)
+    data = TrainingData.from_bundle(bundle, mode, quick=args.quick, seed=args.seed)
     sessions = data.sessions(n, pessimism=args.pessimism)
     rngs = [np.random.default_rng([args.seed, i]) for i in range(n)]
     sessions.reset(np.arange(n), rngs, cold=False)

@@ -21,6 +21,7 @@ BENCHMARKS = [
     "stress",
     "dpo_sweep",
     "greedy_spread",
+    "greedy_shortlist",
     "throughput",
     "fidelity",
 ]
