@@ -17,7 +17,7 @@ It reads the world model's state of its sessions, so it is session-aware: bind i
 With `pessimism=lambda` it maximises the utility less lambda times the ensemble's disagreement
 on it (MOPO's penalty, one step deep). It then reads the members and needs ensemble sessions
 (`needs_ensemble`: `agents.evaluation.rollout` switches the ensemble on for it; an env needs
-`ensemble=True` or a pessimistic id). Scoring the catalog with five members costs about nine
+`ensemble=True` or a pessimistic id). Scoring the catalog with five members costs six to nine
 times greedy's search, so it searches in two stages: the first member's plain utility ranks the
 catalog, and the pessimistic ensemble scores the `shortlist` best (registered as
 `greedy_pessimistic`; how the shortlist was chosen: `GreedyConfig.shortlist`).
@@ -49,11 +49,12 @@ class GreedyConfig:
     """Lambda of the utility's penalty for the ensemble's disagreement (None: the sessions' own,
     the pessimistic envs' lambda, else 0). Above 0 it needs ensemble sessions."""
     shortlist: int = field(default=256, metadata={"min": 0})
-    """With pessimism: how many tracks, ranked by the first member's plain utility, the pessimistic
-    ensemble scores (0: the whole catalog). Chosen in the world model on training listeners,
-    against the exhaustive search (`python -m benchmarks.greedy_shortlist`): 256 of 1,200 tracks
-    found its track in 98.8-100% of 640 decisions per mode and gave up at most 0.0012 per step of
-    the pessimistic utility on average, at about a third of its cost; 128 missed up to 11%."""
+    """With pessimism (its own or the sessions'): how many tracks, ranked by the first member's
+    plain utility, the pessimistic ensemble scores (0: the whole catalog). Chosen in the world
+    model on training listeners, against the exhaustive search (`python -m
+    benchmarks.greedy_shortlist`): 256 of 1,200 tracks found its track in 98.8-100% of 640
+    decisions per mode and gave up at most 0.0012 per step of the pessimistic utility on average,
+    at about a third of its cost; 128 missed up to 11%."""
     chunk: int = 32
     """Sessions scored at once (each scores the whole catalog: memory grows with chunk x
     catalog)."""
@@ -93,18 +94,19 @@ class GreedyAgent(BaseAgent):
         view = self._bound_view(len(np.atleast_2d(observation)))
         config: GreedyConfig = self.config
         n_tracks = view.n_tracks
+        pessimism = view.pessimism if config.pessimism is None else config.pessimism
         best = np.zeros(view.n, dtype=np.int64)
         for first in range(0, view.n, config.chunk):
             rows = np.arange(first, min(first + config.chunk, view.n))
             every = np.broadcast_to(np.arange(n_tracks), (len(rows), n_tracks))
             if config.scorer == "reference":
                 scores = view.true_one_step_utility(every, rows)
-            elif config.pessimism and 0 < config.shortlist < n_tracks:
+            elif pessimism and 0 < config.shortlist < n_tracks:
                 screen = view.one_step_utility(every, rows, pessimism=0.0, member=0)
                 every = shortlist(screen, config.shortlist)
-                scores = view.one_step_utility(every, rows, config.pessimism)
+                scores = view.one_step_utility(every, rows, pessimism)
             else:
-                scores = view.one_step_utility(every, rows, config.pessimism)
+                scores = view.one_step_utility(every, rows, pessimism)
             best[rows] = np.take_along_axis(every, scores.argmax(axis=1)[:, None], 1)[:, 0]
         return best
 

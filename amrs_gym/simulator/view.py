@@ -81,6 +81,11 @@ class SessionView:
         """The policy that logged the sessions' bundle (`NoTruthError` if it has no truth)."""
         return self._sessions.config.resolved_bundle.production_policy()
 
+    @property
+    def pessimism(self) -> float:
+        """The sessions' own lambda (0 unless they are pessimistic world-model sessions)."""
+        return float(self._sessions.pessimism)
+
     def one_step_utility(
         self,
         candidates: np.ndarray,

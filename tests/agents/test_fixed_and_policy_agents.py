@@ -159,11 +159,23 @@ def test_greedy_on_the_truth_needs_the_reference_world() -> None:
         rollout(GreedyAgent("calm"), calm(1), n_episodes=2, world=object())  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("shortlist", [0, 40])
-def test_pessimistic_greedy_plays_the_best_track_less_its_uncertainty(shortlist: int) -> None:
-    """Exhaustive (shortlist 0), or the best of the first member's `shortlist` best tracks."""
-    agent = agents.make("greedy", "calm", pessimism=DEFAULT_PESSIMISM, shortlist=shortlist)
-    assert agents.needs_ensemble(agent) and not agents.needs_ensemble(agents.make("greedy", "calm"))
+@pytest.mark.parametrize(("shortlist", "own"), [(0, True), (40, True), (40, False)])
+def test_pessimistic_greedy_plays_the_best_track_less_its_uncertainty(
+    shortlist: int, own: bool
+) -> None:
+    """Exhaustive (shortlist 0), or the best of the first member's `shortlist` best tracks.
+
+    With its own lambda, or (not `own`) the pessimistic sessions'.
+    """
+    from amrs_gym.simulator import SessionConfig
+
+    agent = agents.make(
+        "greedy", "calm", pessimism=DEFAULT_PESSIMISM if own else None, shortlist=shortlist
+    )
+    assert agents.needs_ensemble(agent) == own
+    sessions = (
+        calm(3) if own else SessionConfig("calm", episode_length=3, pessimism=DEFAULT_PESSIMISM)
+    )
     picked: list[tuple[np.ndarray, np.ndarray]] = []
 
     def check(sessions, actions) -> None:
@@ -179,7 +191,8 @@ def test_pessimistic_greedy_plays_the_best_track_less_its_uncertainty(shortlist:
             score[outside] = -np.inf
         picked.append((actions, score.argmax(axis=1)))
 
-    rollout(agent, calm(3), "reference", n_episodes=3, seed=0, watch=check)  # ensemble switched on
+    evaluator = "reference" if own else "world_model"  # the truth's sessions are never penalised
+    rollout(agent, sessions, evaluator, n_episodes=3, seed=0, watch=check)  # ensemble switched on
     assert len(picked) == 3
     for actions, best in picked:
         assert (actions == best).all()
