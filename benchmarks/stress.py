@@ -36,7 +36,7 @@ the single model's verdict (one line says so).
 The same rollouts are then played in the reference world, which says whether each verdict was
 right (an `uncertain` cell counts as not passed).
 
-    # 49 minutes on 2 shared cores, 30 CPU-minutes (agents cached; five members and the truth)
+    # 14 minutes on 2 cores (agents cached; five members and the truth)
     python -m benchmarks.stress --cache results/agents --out results/stress
     python -m benchmarks.stress --quick --out results/stress
 
