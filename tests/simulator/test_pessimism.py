@@ -128,3 +128,20 @@ def test_one_members_utility_is_the_single_model_s_and_takes_no_pessimism() -> N
         ensemble.predicted_utility(candidates, None, None, 0)
     with pytest.raises(ValueError, match="member 1 of a world model with one member"):
         single.predicted_utility(candidates, None, None, 1)
+
+
+def test_utility_scored_in_blocks_of_rows_equals_one_batch(monkeypatch) -> None:
+    """Blocks keep the model's temporaries in cache; they must not change a single value."""
+    from amrs_gym.simulator import SessionConfig, sessions
+
+    many = SessionConfig("calm", pessimism=DEFAULT_PESSIMISM).create(7)
+    many.reset(np.arange(7), [np.random.default_rng(i) for i in range(7)], cold=False)
+    candidates = np.random.default_rng(0).integers(0, 1200, (7, 50))
+    whole = [many.predicted_utility(candidates, pessimism=p) for p in (0.0, 2.0)]
+    first = many.predicted_utility(candidates[1:6], np.arange(1, 6), 0.0, 0)
+    monkeypatch.setattr(sessions, "SCORED_AT_ONCE", 100)  # blocks of 2 rows
+    for p, expected in zip((0.0, 2.0), whole, strict=True):
+        np.testing.assert_array_equal(many.predicted_utility(candidates, pessimism=p), expected)
+    np.testing.assert_array_equal(
+        many.predicted_utility(candidates[1:6], np.arange(1, 6), 0.0, 0), first
+    )
