@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -32,6 +33,11 @@ from amrs_gym.modes import MODES
 from benchmarks._common import check_fields, cli, markdown_table, provenance, write_outputs
 
 T = TypeVar("T")
+
+
+def _needs_truth(name: str) -> bool:
+    """Whether the registered agent `name` needs a reference world (e.g. a session-aware oracle)."""
+    return bool(getattr(agents.agent_class(name), "needs_truth", False))
 
 
 @dataclass
@@ -87,13 +93,14 @@ class ZooArgs:
         """
         names = list(self.agents)
         if not self.simulator().has_truth:
-            names = [n for n in names if not getattr(agents.agent_class(n), "needs_truth", False)]
+            names = [n for n in names if not _needs_truth(n)]
         if self.judges_members:
-            names = [n for n in names if n not in self.ensemble_searchers()]
+            names = [n for n in names if n not in self.ensemble_searchers]
         return names
 
+    @cached_property
     def ensemble_searchers(self) -> list[str]:
-        """The agents asked for that read the ensemble's members when they act."""
+        """The agents asked for that read the ensemble's members when they act (made once)."""
         return [n for n in self.agents if agents.needs_ensemble(agents.make(n, self.modes[0]))]
 
     def evaluators(self) -> tuple[Evaluator, ...]:
@@ -110,13 +117,13 @@ class ZooArgs:
             lines += [
                 f"skipped: agent {name}: it needs a reference world; {why}"
                 for name in self.agents
-                if getattr(agents.agent_class(name), "needs_truth", False)
+                if _needs_truth(name)
             ]
         if self.judges_members:
             lines += [
                 f"skipped: agent {name}: it searches the ensemble itself, and this command judges "
                 "policies member by member or by the ensemble's own estimates"
-                for name in self.ensemble_searchers()
+                for name in self.ensemble_searchers
             ]
         for line in lines:
             print(line, file=sys.stderr)

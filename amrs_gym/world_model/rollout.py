@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,6 +36,10 @@ from amrs_gym.world_model.protocol import (
 
 if TYPE_CHECKING:
     from amrs_gym.world_model.model import WorldModel
+
+
+_PER_MEMBER = ("session", "keys", "values", "memory_keys", "memory_values", "last_hidden")
+"""`RolloutState`'s fields that hold one slice per member (leading axis K)."""
 
 
 @dataclass
@@ -73,16 +77,8 @@ class RolloutState:
     def member(self, index: int) -> RolloutState:
         """Member `index`'s slice of the state, as views (K = 1), for `NumpyRollout.member`."""
         one = slice(index, index + 1)
-        return RolloutState(
-            session=self.session[one],
-            length=self.length,
-            played=self.played,
-            tracks=self.tracks,
-            keys=[k[one] for k in self.keys],
-            values=[v[one] for v in self.values],
-            memory_keys=self.memory_keys[one],
-            memory_values=self.memory_values[one],
-            last_hidden=self.last_hidden[one],
+        return replace(
+            self, **{name: _member_slice(getattr(self, name), one) for name in _PER_MEMBER}
         )
 
     def assign(self, rows: np.ndarray, other: RolloutState) -> None:
