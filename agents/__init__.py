@@ -45,6 +45,7 @@ AGENTS: dict[str, str | type] = {
     "dpo": "agents.dpo:DPOAgent",
     "dpo_sharp": "agents.dpo:SharpDPOAgent",
     "dpo_broad": "agents.dpo:BroadDPOAgent",
+    "dpo_cold": "agents.dpo:ColdDPOAgent",
     "a2c": "agents.a2c:A2CAgent",
     "a2c_pessimistic": "agents.a2c:PessimisticA2CAgent",
     "ddpg": "agents.ddpg:DDPGAgent",
@@ -52,7 +53,7 @@ AGENTS: dict[str, str | type] = {
     "cql": "agents.cql:CQLAgent",
     "bcq": "agents.bcq:BCQAgent",
 }
-DPO_FAMILY = ("dpo_sharp", "dpo", "dpo_broad")
+DPO_FAMILY = ("dpo_cold", "dpo_sharp", "dpo", "dpo_broad")
 """The registered DPO settings, from the most utility-seeking to the most diverse."""
 ENTRY_POINT_GROUP = "amrs_gym.agents"
 

@@ -42,9 +42,12 @@ def train_or_load(
     trained: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     for name in tqdm(order, desc=f"agents ({data.mode})", disable=not progress):
-        trained[name], seconds[name] = _train_or_load(
-            agents.make(name, mode=data.mode, seed=data.seed), data, cache, trained
-        )
+        fresh = agents.make(name, mode=data.mode, seed=data.seed)
+        known = trained.get(name)  # fitted on the way, as another agent's reference
+        if known is not None and asdict(known.config) == asdict(fresh.config):
+            seconds[name] = 0.0
+            continue
+        trained[name], seconds[name] = _train_or_load(fresh, data, cache, trained)
     return {n: trained[n] for n in names}, seconds
 
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import torch
@@ -45,7 +45,7 @@ from agents.base import BaseAgent, PolicyAgent, preset
 from agents.data import TrainingData
 from agents.policy import TrackPolicy
 from amrs_gym.reward import DEFAULT_PESSIMISM
-from amrs_gym.sampling import sample_categorical
+from amrs_gym.sampling import sample_categorical, tempered
 from amrs_gym.simulator import ListeningSessions
 
 MODE_WEIGHTS: dict[str, tuple[float, float]] = {
@@ -503,3 +503,57 @@ BroadDPOAgent = preset(
     "The DPO family's diversity end: four times the KL and novelty weights.",
     diversity=4.0,
 )
+
+
+@dataclass(frozen=True)
+class ColdDPOConfig(DPOConfig):
+    """`dpo_sharp`'s settings, and the temperature its fine-tuned policy is served at."""
+
+    diversity: float = 0.25
+    temperature: float = field(default=0.25, metadata={"min": 0.01, "max": 1.0})
+    """Serving temperature: the policy's distribution raised to 1 / temperature, renormalised.
+    0.25 was chosen on training listeners in the pessimistic ensemble (benchmarks/NOTES.md):
+    the warmest of {0.5, 0.25, 0.1} whose validation utility, averaged over the modes, is within
+    0.01 of the best (0.1 adds 0.004 and halves the coverage)."""
+
+
+class ColdDPOAgent(DPOAgent):
+    """The DPO family's far utility end: `dpo_sharp`'s fine-tuned policy, served cold.
+
+    Fine-tuning is `dpo_sharp`'s (its fitted policy is reused, not trained again); acting draws
+    from that policy at `temperature`, so the family reaches the low-entropy regime a
+    deterministic heuristic plays in, and the two compare on the same footing.
+    """
+
+    name: ClassVar[str] = "dpo_cold"
+    config_type: ClassVar[type] = ColdDPOConfig
+
+    def reference_agent(self) -> BaseAgent:
+        """An unfitted `dpo_sharp` with this config's DPO settings (the policy served cold)."""
+        import agents
+
+        shared = {f: getattr(self.config, f) for f in DPOConfig.__dataclass_fields__}
+        return agents.make("dpo_sharp", mode=self.mode, **shared)
+
+    def use_reference(self, reference: BaseAgent) -> Self:
+        """Serve this fitted `dpo_sharp` (e.g. one shared with a cache) instead of fitting one."""
+        if not isinstance(reference, SharpDPOAgent) or reference.mode != self.mode:
+            raise ValueError(
+                f"the reference must be a fitted dpo_sharp agent of mode {self.mode!r}"
+            )
+        self._reference = reference
+        return self
+
+    def fit(self, data: TrainingData) -> Self:
+        """Take the fitted `dpo_sharp` policy (fitting one unless `use_reference` gave it)."""
+        self._adopt(data)
+        reference = getattr(self, "_reference", None)
+        if reference is None:
+            reference = self.reference_agent().fit(data)
+        self.policy = copy.deepcopy(reference.policy).eval()
+        return self
+
+    def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:
+        """The fine-tuned policy's distribution, tempered (see `PolicyAgent`)."""
+        config: ColdDPOConfig = self.config
+        return tempered(super().action_probabilities(observation, state), config.temperature)

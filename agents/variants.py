@@ -18,7 +18,7 @@ import numpy as np
 
 from agents.base import act_remembering
 from agents.protocol import needs_view
-from amrs_gym.sampling import sample_categorical
+from amrs_gym.sampling import sample_categorical, tempered
 from amrs_gym.simulator import SessionView
 from amrs_gym.validation import check_value
 
@@ -134,14 +134,7 @@ class TemperedAgent(PolicyVariant):
 
         # (n, n_tracks)
         """
-        base = self._base_probabilities(observation, state)
-        # in log space, so tiny probabilities neither underflow nor divide by zero
-        with np.errstate(divide="ignore"):
-            logits = np.log(base) / self.temperature
-        logits -= logits.max(axis=1, keepdims=True)
-        weights = np.exp(logits)
-        tempered: np.ndarray = weights / weights.sum(axis=1, keepdims=True)
-        return tempered
+        return tempered(self._base_probabilities(observation, state), self.temperature)
 
 
 __all__ = ["PolicyVariant", "RandomMixtureAgent", "TemperedAgent"]

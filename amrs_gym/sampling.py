@@ -19,3 +19,21 @@ def sample_categorical(probabilities: np.ndarray, uniforms: np.ndarray) -> np.nd
     draws = uniforms[:, None] * cumulative[:, -1:]
     result: np.ndarray = np.minimum((cumulative < draws).sum(axis=1), probabilities.shape[1] - 1)
     return result
+
+
+def tempered(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """Each row of `probabilities` (n, k) raised to 1 / `temperature` and renormalised.
+
+    Below 1 sharper (towards each row's most likely entry), above 1 softer. Computed in log
+    space, so tiny probabilities neither underflow nor divide by zero; zeros stay zero.
+
+    Example:
+        >>> tempered(np.array([[0.25, 0.75]]), 0.5)
+        array([[0.1, 0.9]])
+    """
+    with np.errstate(divide="ignore"):
+        logits = np.log(probabilities) / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    weights = np.exp(logits)
+    result: np.ndarray = weights / weights.sum(axis=1, keepdims=True)
+    return result

@@ -243,6 +243,11 @@ def bars(
             greedy["top10_share"] >= 2 * bc["top10_share"]
         )
         out["greedy_ild_at_most_75pct_of_bc"] = bool(greedy["ild"] <= 0.75 * bc["ild"])
+    family = [name for name in DPO_FAMILY if name in has]
+    if family and "steer" in has:  # the hand-made heuristic that steers by the affect estimate
+        out["a_dpo_setting_beats_steer"] = bool(
+            ref.loc[family, "utility_mean"].max() > ref.loc["steer", "utility_mean"]
+        )
     if dpo_frontier:
         out["no_agent_dominates_every_dpo_setting"] = not any(
             v["dominates"] for v in dpo_frontier.values()

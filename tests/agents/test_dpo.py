@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from agents.dpo import DPOAgent, DPOConfig, Rankings, dpo_loss, plackett_luce_loss
@@ -170,3 +171,30 @@ def test_expected_scoring_ranks_candidates_by_the_models_expected_utility(calm_d
     expected = sessions.predicted_utility(rankings.ranked, rows)  # pessimistic: less 1 x spread
     np.testing.assert_allclose(rankings.returns, expected, atol=1e-5)  # float32 forks
     assert (np.diff(rankings.returns, axis=1) <= 0).all()
+
+
+def test_cold_dpo_serves_the_sharp_policy_tempered_without_training_it_again(
+    calm_data, tmp_path
+) -> None:
+    import agents
+    from agents.cache import train_or_load
+    from amrs_gym.sampling import tempered
+
+    trained, seconds = train_or_load(["dpo_cold", "dpo_sharp"], calm_data, None, progress=False)
+    cold, sharp = trained["dpo_cold"], trained["dpo_sharp"]
+    assert cold._reference is sharp and seconds["dpo_sharp"] == 0.0  # fitted once, on the way
+    obs = calm_data.replay.observations[:8]
+    played = np.full((8, calm_data.episode_length), -1)
+    base = sharp.action_probabilities(obs, played)
+    served = cold.action_probabilities(obs, played)
+    assert np.allclose(served, tempered(base, cold.config.temperature))
+    assert (served.max(1) > base.max(1)).all()  # colder: more mass on the most likely track
+    assert (served.argmax(1) == base.argmax(1)).all()
+    cold.save(tmp_path / "cold.npz")
+    loaded = type(cold).load(tmp_path / "cold.npz")
+    assert loaded.config.temperature == 0.25
+    assert np.array_equal(loaded.action_probabilities(obs, played), served)
+    with pytest.raises(ValueError, match="temperature"):
+        agents.make("dpo_cold", mode="calm", temperature=0.0)
+    with pytest.raises(ValueError, match="dpo_sharp"):
+        agents.make("dpo_cold", mode="calm").use_reference(agents.make("bc", mode="calm"))

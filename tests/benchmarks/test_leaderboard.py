@@ -67,8 +67,14 @@ def test_summary_ranks_exploitation_and_bars_on_a_hand_made_table() -> None:
         "dominates": False,
     }
     assert bars["no_agent_dominates_every_dpo_setting"]
+    assert "a_dpo_setting_beats_steer" not in bars  # no steer in this table
     table.loc[(table.agent == "cql") & (table.evaluator == "reference"), "coverage"] = 0.5
     assert summarise(table)["calm"]["frontier"]["cql"]["dominates"]
+    # the best DPO setting (dpo_sharp, 1.15) against the heuristic, on the truth's utility
+    for steer, beaten in ((1.14, True), (1.16, False)):
+        rows = [_row("steer", "world_model", 1.0), _row("steer", "reference", steer)]
+        with_steer = pd.concat([table, pd.DataFrame(rows)], ignore_index=True)
+        assert summarise(with_steer)["calm"]["bars"]["a_dpo_setting_beats_steer"] is beaten
 
 
 @pytest.mark.slow
