@@ -42,31 +42,32 @@ def train_or_load(
     trained: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     for name in tqdm(order, desc=f"agents ({data.mode})", disable=not progress):
-        fresh = agents.make(name, mode=data.mode, seed=data.seed)
-        known = trained.get(name)  # fitted on the way, as another agent's reference
-        if known is not None and asdict(known.config) == asdict(fresh.config):
-            seconds[name] = 0.0
-            continue
-        trained[name], seconds[name] = _train_or_load(fresh, data, cache, trained)
+        trained[name], seconds[name] = _train_or_load(
+            agents.make(name, mode=data.mode, seed=data.seed), data, cache, trained
+        )
     return {n: trained[n] for n in names}, seconds
 
 
 def _train_or_load(
     fresh: Any, data: TrainingData, cache: Path | None, trained: dict[str, Any]
 ) -> tuple[Any, float]:
-    """`fresh` fitted on `data` (or its cached twin), and the seconds its fit took (0 if loaded)."""
+    """`fresh` fitted on `data` (or its cached twin), and the seconds its fit took (0 if loaded).
+
+    An agent already in `trained` with `fresh`'s config (e.g. fitted as another's reference) is
+    reused as it is.
+    """
+    known = trained.get(fresh.name)
+    if known is not None and asdict(known.config) == asdict(fresh.config):
+        return known, 0.0
     path = cache_path(cache, fresh.name, data) if cache is not None else None
     cached = _cached(path, fresh, data) if path is not None else None
     if cached is not None:
         return cached, 0.0
     started = time.perf_counter()
     if hasattr(fresh, "reference_agent"):
-        reference = fresh.reference_agent()
-        known = trained.get(reference.name)
-        if known is None or asdict(known.config) != asdict(reference.config):
-            known, _ = _train_or_load(reference, data, cache, trained)
-            trained.setdefault(reference.name, known)
-        fresh.use_reference(known)
+        reference, _ = _train_or_load(fresh.reference_agent(), data, cache, trained)
+        trained.setdefault(reference.name, reference)
+        fresh.use_reference(reference)
     fresh.fit(data)
     elapsed = time.perf_counter() - started
     if path is not None:
