@@ -20,6 +20,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 import agents
@@ -143,12 +144,17 @@ def map_modes(
 ) -> list[T]:
     """`function(args, mode)` for every mode, in order.
 
-    `workers` modes run at a time, in separate processes.
+    `workers` modes run at a time, in separate processes, each with one BLAS/OpenMP thread: the
+    workers already fill the cores, and an idle BLAS thread spins on the core another needs.
     """
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread) as pool:
         return list(
             tqdm(pool.map(function, [args] * len(modes), modes), total=len(modes), desc="modes")
         )
+
+
+def _one_thread() -> None:
+    threadpool_limits(1)
 
 
 def _train_mode(args: Args, mode: str) -> tuple[str, dict[str, float]]:

@@ -11,6 +11,7 @@ from amrs_gym.reference_world.population import Population
 from amrs_gym.reference_world.world import _TARGETS, SessionState
 from amrs_gym.sampling import sample_categorical
 from amrs_gym.validation import check_fields
+from amrs_gym.world_model.numpy_ops import single_threaded_blas
 
 
 @dataclass(frozen=True)
@@ -90,15 +91,13 @@ class ProductionPolicy:
         rows = np.arange(len(listener))
         if history.shape[1] == 0:
             history = np.full((len(listener), 1), -1, dtype=np.int64)
-        scores = self._static[mode] + cfg.taste_weight * (
-            self._taste_estimate[listener] @ self._unit.T
-        )
-        started = position > 0
         last = history[rows, np.maximum(position - 1, 0)]
-        sign = np.where(last_skipped, -1.0, 1.0) * started
-        scores += (cfg.continuity_weight * sign)[:, None] * (
-            self._unit[np.maximum(last, 0)] @ self._unit.T
-        )
+        with single_threaded_blas(len(listener)):  # (batch, dim) @ (dim, catalog), twice
+            taste = self._taste_estimate[listener] @ self._unit.T
+            continuity = self._unit[np.maximum(last, 0)] @ self._unit.T
+        scores = self._static[mode] + cfg.taste_weight * taste
+        sign = np.where(last_skipped, -1.0, 1.0) * (position > 0)
+        scores += (cfg.continuity_weight * sign)[:, None] * continuity
         played = history[:, : max(1, int(position.max(initial=0)))]
         valid = played >= 0
         np.add.at(

@@ -7,12 +7,14 @@ equal the rollouts'.
 import numpy as np
 import pytest
 import torch
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from amrs_gym.modes import mode_index
 from amrs_gym.simulator.starts import start_batch, start_sessions_for
 from amrs_gym.world_model.candidates import candidate_features
 from amrs_gym.world_model.features import sessions_to_tensors
 from amrs_gym.world_model.model import WorldModel, WorldModelConfig
+from amrs_gym.world_model.numpy_ops import GELU_BLOCK, _gelu, gelu
 from amrs_gym.world_model.protocol import Feedback, ListenerModel
 from amrs_gym.world_model.rollout import NumpyRollout
 from amrs_gym.world_model.torch_rollout import TorchRollout
@@ -44,9 +46,10 @@ def test_numpy_rollout_matches_the_torch_rollout(small_dataset, use_affect: bool
     )  # rows of different history lengths in one batch
     fast_state, slow_state = fast.start(starts), slow.start(starts)
     rng = np.random.default_rng(0)
-    for _ in range(8):
+    for step in range(8):
         np.testing.assert_allclose(fast.context(fast_state), slow.context(slow_state), atol=2e-5)
-        candidates = rng.integers(0, fast.n_tracks, (len(picks), 5))
+        # 12 x 40 candidates go through the output head in blocks that split a session's
+        candidates = rng.integers(0, fast.n_tracks, (len(picks), 40 if step % 2 else 5))
         quick, reference = (
             fast.predict(fast_state, candidates),
             slow.predict(slow_state, candidates),
@@ -86,3 +89,31 @@ def test_training_candidate_features_equal_the_rollouts(small_dataset) -> None:
             :, 0
         ]
         np.testing.assert_allclose(step, full[:, t], atol=1e-5, err_msg=f"row {t}")
+
+
+def test_gelu_in_blocks_equals_one_pass() -> None:
+    x = np.random.default_rng(0).normal(0, 3, (3, GELU_BLOCK // 7 + 5, 7)).astype(np.float32)
+    np.testing.assert_array_equal(gelu(x), _gelu(x))
+    exact = torch.nn.functional.gelu(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(gelu(x), exact, atol=2e-6)  # erf to 1.5e-7, in float32
+
+
+def test_predicting_many_candidates_runs_blas_on_one_thread(small_dataset, monkeypatch) -> None:
+    # a few sessions x the catalog: an idle BLAS thread would spin on another process's core
+    model = WorldModel(WorldModelConfig(), torch.as_tensor(small_dataset.catalog.embeddings))
+    fast = NumpyRollout.from_model(model.eval())
+    picks = start_sessions_for(small_dataset.logs, "calm", "mixed")[:2]
+    reports = np.stack([s.start_report for s in picks])
+    state = fast.start(start_batch(picks, mode_index("calm"), 5, cold=False, reports=reports))
+    seen: list[int] = []
+    original = NumpyRollout._predict
+
+    def spy(self, *args):  # type: ignore[no-untyped-def]
+        seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+        return original(self, *args)
+
+    monkeypatch.setattr(NumpyRollout, "_predict", spy)
+    every = np.broadcast_to(np.arange(fast.n_tracks), (2, fast.n_tracks))
+    with threadpool_limits(2, user_api="blas"):
+        fast.predict(state, every)
+    assert seen and set(seen) == {1}
