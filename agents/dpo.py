@@ -381,12 +381,12 @@ class DPOAgent(PolicyAgent):
             -np.log(rng.random(log_probs.shape))
         )  # Gumbel top-k: k draws without replacement
         candidates = np.argpartition(-gumbel, k - 1, axis=1)[:, :k]  # (rows, k)
-        forks = sessions.fork(np.repeat(rows, k))
+        steps = min(config.horizon, data.episode_length - int(sessions.t[rows[0]]))
+        forks = sessions.fork(np.repeat(rows, k), look_ahead_only=steps == 1)
         seeds = rng.integers(0, 2**63, len(rows))
         fork_rngs = [
             np.random.default_rng(int(s)) for s in np.repeat(seeds, k)
         ]  # common random numbers per state
-        steps = min(config.horizon, data.episode_length - int(sessions.t[rows[0]]))
         returns = np.zeros(len(rows) * k)
         actions = candidates.reshape(-1)
         expected = config.scoring == "expected"
@@ -395,7 +395,7 @@ class DPOAgent(PolicyAgent):
                 returns += config.discount**h * forks.predicted_utility(actions[:, None])[:, 0]
                 if h + 1 == steps:
                     break
-            rewards, _ = forks.step(actions, fork_rngs)
+            rewards, _ = forks.step(actions, fork_rngs, advance=h + 1 < steps)
             if not expected:
                 returns += config.discount**h * rewards
             if h + 1 < steps:

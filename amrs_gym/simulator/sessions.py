@@ -16,7 +16,12 @@ import numpy as np
 from amrs_gym.modes import mode_index
 from amrs_gym.reward import UtilityInputs
 from amrs_gym.simulator.observation import build_observations, observation_space
-from amrs_gym.simulator.outcomes import OutcomeSource, ReferenceOutcomes, WorldModelOutcomes
+from amrs_gym.simulator.outcomes import (
+    OutcomeSource,
+    ReferenceOutcomes,
+    StepOutcome,
+    WorldModelOutcomes,
+)
 from amrs_gym.simulator.starts import StartSession, start_batch
 from amrs_gym.world_model.protocol import (
     EnsembleModel,
@@ -73,6 +78,7 @@ class ListeningSessions:
         self._target = np.array([self.utility.target_valence, self.utility.target_arousal])
         self.state: ModelState | None = None
         self._encoded: dict[int, tuple[ModelState, int]] = {}
+        self._look_ahead_only = False
         """Encoded starting sessions: index into `starts` -> (compact batch of states, its row)."""
         self.t = np.zeros(n, dtype=np.int64)
         self.affect = np.zeros((n, 2))
@@ -180,12 +186,22 @@ class ListeningSessions:
         actions: np.ndarray,
         rngs: Sequence[np.random.Generator],
         live: np.ndarray | None = None,
+        advance: bool = True,
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Play one track in every session; returns utilities (n,) and per-session info arrays.
 
         Session i draws its randomness from `rngs[i]` only, and only while `live[i]` (a session
-        about to be reset is stepped without consuming its generator).
+        about to be reset is stepped without consuming its generator). With `advance` False the
+        rewards and info are the same, but the sessions stay where they were (only `rngs` move
+        on): a look-ahead that skips encoding the tracks into the context, e.g. a fork's last
+        step. World-model sessions only (a reference world's draw moves its latent state).
         """
+        if not advance and isinstance(self.outcomes, ReferenceOutcomes):
+            raise ValueError("advance=False needs world-model sessions: the reference world moves")
+        if advance and self._look_ahead_only:
+            raise ValueError(
+                "these sessions were forked look_ahead_only: step them with advance=False"
+            )
         state = self._state()
         actions = np.asarray(actions, dtype=np.int64)
         live = np.ones(self.n, dtype=bool) if live is None else live
@@ -200,15 +216,9 @@ class ListeningSessions:
                 prediction, actions[:, None], np.arange(self.n), repeats[:, None]
             )
             uncertainty = {key: value[:, 0] for key, value in uncertainty.items()}
-        if live.any():  # sessions that are not live keep their state: skip a step none takes
-            self.model.observe(state, actions, outcome, active=None if live.all() else live)
-        self.played[np.arange(self.n), np.minimum(self.t, self.episode_length - 1)] = actions
-        self.t += 1
+        if advance:
+            self._advance(state, actions, outcome, live, prediction)
         valence, arousal = prediction.valence_mean[:, 0], prediction.arousal_mean[:, 0]
-        self.affect = np.stack([valence, arousal], 1)
-        like = prediction.like_probability[:, 0]
-        self.last = np.stack([outcome.engagement, outcome.skipped.astype(np.float64), like], 1)
-        self.context = self.model.context(state)
         info = {
             "track_id": actions,
             "engagement": outcome.engagement,
@@ -230,6 +240,24 @@ class ListeningSessions:
             info["pessimism_penalty"] = self.pessimism * uncertainty["utility"]
             rewards = rewards - info["pessimism_penalty"]
         return rewards, info
+
+    def _advance(
+        self,
+        state: ModelState,
+        actions: np.ndarray,
+        outcome: StepOutcome,
+        live: np.ndarray,
+        prediction: StepPrediction,
+    ) -> None:
+        """Move every session past the track it just played (`step`'s second half)."""
+        if live.any():  # sessions that are not live keep their state: skip a step none takes
+            self.model.observe(state, actions, outcome, active=None if live.all() else live)
+        self.played[np.arange(self.n), np.minimum(self.t, self.episode_length - 1)] = actions
+        self.t += 1
+        self.affect = np.stack([prediction.valence_mean[:, 0], prediction.arousal_mean[:, 0]], 1)
+        like = prediction.like_probability[:, 0]
+        self.last = np.stack([outcome.engagement, outcome.skipped.astype(np.float64), like], 1)
+        self.context = self.model.context(state)
 
     def _uncertainty(
         self,
@@ -450,15 +478,18 @@ class ListeningSessions:
             )
         )
 
-    def fork(self, rows: np.ndarray) -> ListeningSessions:
+    def fork(self, rows: np.ndarray, look_ahead_only: bool = False) -> ListeningSessions:
         """Independent copies of sessions `rows` (repeats allowed).
 
         They roll out alternatives from the same point. World-model sessions only (the reference
-        world's latent state is not forked).
+        world's latent state is not forked). `look_ahead_only` copies only the context the
+        sessions have (a fraction of the model's cache): the copies can be scored and looked
+        ahead (`step(..., advance=False)`) but not stepped on.
         """
         rows = np.asarray(rows, dtype=np.int64)
         copy = ListeningSessions(self.config, len(rows), self.outcomes.fork(rows))
-        copy.state = self.model.select(self._state(), rows)
+        copy.state = self.model.select(self._state(), rows, compact=look_ahead_only)
+        copy._look_ahead_only = look_ahead_only
         for name in ("t", "affect", "cohort", "listener", "last", "played", "context", "profile"):
             setattr(copy, name, getattr(self, name)[rows].copy())
         return copy

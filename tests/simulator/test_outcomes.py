@@ -66,6 +66,10 @@ def test_the_reference_world_scores_its_own_latent_state(stub_model) -> None:
     np.testing.assert_allclose(rewards, expected, atol=1e-12)
     with pytest.raises(RuntimeError, match="only world-model sessions can be forked"):
         sessions.fork(np.array([0]))
+    with pytest.raises(ValueError, match="advance=False needs world-model sessions"):
+        sessions.step(
+            np.array([2, 3, 4]), [np.random.default_rng(i) for i in range(3)], advance=False
+        )
 
 
 def test_the_reference_evaluator_refuses_logs_without_latent_affect(stub_model) -> None:

@@ -142,3 +142,28 @@ def test_the_view_is_read_only(sessions) -> None:
     assert scores.shape == (2, 2)
     with pytest.raises(RuntimeError, match="latent state"):
         view.true_one_step_utility(np.array([[2], [3]]))
+
+
+def test_a_look_ahead_scores_a_step_and_leaves_the_sessions_where_they_were() -> None:
+    sessions = SessionConfig("calm", ensemble=True, pessimism=1.0).create(3)
+    sessions.reset(np.arange(3), [np.random.default_rng(i) for i in range(3)], cold=False)
+    sessions.step(np.array([1, 2, 3]), [np.random.default_rng(i) for i in range(3)])
+    observations, t = sessions.observations().copy(), sessions.t.copy()
+    actions = np.array([5, 6, 5])
+
+    def generators() -> list[np.random.Generator]:
+        return [np.random.default_rng([9, i]) for i in range(3)]
+
+    played, played_info = sessions.fork(np.arange(3)).step(actions, generators())
+    looked = sessions.fork(np.arange(3), look_ahead_only=True)  # only the filled context copied
+    for ahead, info in (
+        looked.step(actions, generators(), advance=False),
+        sessions.step(actions, generators(), advance=False),
+    ):
+        np.testing.assert_array_equal(ahead, played)
+        for key in ("engagement", "skipped", "valence", "utility", "pessimism_penalty"):
+            np.testing.assert_array_equal(info[key], played_info[key], err_msg=key)
+    np.testing.assert_array_equal(sessions.observations(), observations)
+    np.testing.assert_array_equal(sessions.t, t)
+    with pytest.raises(ValueError, match="look_ahead_only"):
+        looked.step(actions, generators())

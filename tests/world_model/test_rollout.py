@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 
 from amrs_gym.modes import mode_index
 from amrs_gym.simulator.starts import start_batch, start_sessions_for
+from amrs_gym.world_model import numpy_ops
 from amrs_gym.world_model.candidates import candidate_features
 from amrs_gym.world_model.features import sessions_to_tensors
 from amrs_gym.world_model.model import WorldModel, WorldModelConfig
@@ -106,10 +107,13 @@ def test_predicting_many_candidates_runs_blas_on_one_thread(small_dataset, monke
     reports = np.stack([s.start_report for s in picks])
     state = fast.start(start_batch(picks, mode_index("calm"), 5, cold=False, reports=reports))
     seen: list[int] = []
+    numpys_blas = {  # the libraries loaded with numpy (others, e.g. scipy's, may load later)
+        c.filepath for c in numpy_ops._THREADPOOLS.lib_controllers if c.user_api == "blas"
+    }
     original = NumpyRollout._predict
 
     def spy(self, *args):  # type: ignore[no-untyped-def]
-        seen.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+        seen.extend(i["num_threads"] for i in threadpool_info() if i["filepath"] in numpys_blas)
         return original(self, *args)
 
     monkeypatch.setattr(NumpyRollout, "_predict", spy)
