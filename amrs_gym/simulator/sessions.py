@@ -78,8 +78,8 @@ class ListeningSessions:
         self._target = np.array([self.utility.target_valence, self.utility.target_arousal])
         self.state: ModelState | None = None
         self._encoded: dict[int, tuple[ModelState, int]] = {}
-        self._look_ahead_only = False
         """Encoded starting sessions: index into `starts` -> (compact batch of states, its row)."""
+        self._look_ahead_only = False  # a fork with only its filled context (`fork`)
         self.t = np.zeros(n, dtype=np.int64)
         self.affect = np.zeros((n, 2))
         """The world model's current valence/arousal estimate."""
