@@ -280,10 +280,7 @@ class DPOAgent(PolicyAgent):
         config: DPOConfig = self.config
         self._adopt(data)
         torch.set_num_threads(1)
-        reference = getattr(self, "_reference", None)
-        if reference is None:
-            reference = self.reference_agent().fit(data)
-            self.use_reference(reference)
+        reference = self._fitted_reference(data)
         frozen = copy.deepcopy(reference.policy).eval().requires_grad_(False)
         self.policy = copy.deepcopy(reference.policy).train()
         optimizer = torch.optim.Adam(self.policy.parameters(), lr=config.learning_rate)
@@ -305,6 +302,14 @@ class DPOAgent(PolicyAgent):
             )
         self.policy.eval()
         return self
+
+    def _fitted_reference(self, data: TrainingData) -> PolicyAgent:
+        """The reference `use_reference` gave, else `reference_agent()` fitted on `data` now."""
+        reference: PolicyAgent | None = getattr(self, "_reference", None)
+        if reference is None:
+            reference = self.reference_agent().fit(data)
+            self.use_reference(reference)
+        return reference
 
     # ----- preferences from world-model rollouts ------------------------------------------------
 
@@ -547,10 +552,7 @@ class ColdDPOAgent(DPOAgent):
     def fit(self, data: TrainingData) -> Self:
         """Take the fitted `dpo_sharp` policy (fitting one unless `use_reference` gave it)."""
         self._adopt(data)
-        reference = getattr(self, "_reference", None)
-        if reference is None:
-            reference = self.reference_agent().fit(data)
-        self.policy = copy.deepcopy(reference.policy).eval()
+        self.policy = copy.deepcopy(self._fitted_reference(data).policy).eval()
         return self
 
     def action_probabilities(self, observation: np.ndarray, state: Any = None) -> np.ndarray:

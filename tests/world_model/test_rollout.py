@@ -7,7 +7,7 @@ equal the rollouts'.
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from amrs_gym.modes import mode_index
 from amrs_gym.simulator.starts import start_batch, start_sessions_for
@@ -15,7 +15,6 @@ from amrs_gym.world_model import numpy_ops
 from amrs_gym.world_model.candidates import candidate_features
 from amrs_gym.world_model.features import sessions_to_tensors
 from amrs_gym.world_model.model import WorldModel, WorldModelConfig
-from amrs_gym.world_model.numpy_ops import GELU_BLOCK, _gelu, gelu
 from amrs_gym.world_model.protocol import Feedback, ListenerModel
 from amrs_gym.world_model.rollout import NumpyRollout
 from amrs_gym.world_model.torch_rollout import TorchRollout
@@ -93,10 +92,11 @@ def test_training_candidate_features_equal_the_rollouts(small_dataset) -> None:
 
 
 def test_gelu_in_blocks_equals_one_pass() -> None:
-    x = np.random.default_rng(0).normal(0, 3, (3, GELU_BLOCK // 7 + 5, 7)).astype(np.float32)
-    np.testing.assert_array_equal(gelu(x), _gelu(x))
+    shape = (3, numpy_ops.GELU_BLOCK // 7 + 5, 7)
+    x = np.random.default_rng(0).normal(0, 3, shape).astype(np.float32)
+    np.testing.assert_array_equal(numpy_ops.gelu(x), numpy_ops._gelu(x))
     exact = torch.nn.functional.gelu(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(gelu(x), exact, atol=2e-6)  # erf to 1.5e-7, in float32
+    np.testing.assert_allclose(numpy_ops.gelu(x), exact, atol=2e-6)  # erf to 1.5e-7, in float32
 
 
 def test_predicting_many_candidates_runs_blas_on_one_thread(small_dataset, monkeypatch) -> None:
@@ -107,13 +107,12 @@ def test_predicting_many_candidates_runs_blas_on_one_thread(small_dataset, monke
     reports = np.stack([s.start_report for s in picks])
     state = fast.start(start_batch(picks, mode_index("calm"), 5, cold=False, reports=reports))
     seen: list[int] = []
-    numpys_blas = {  # the libraries loaded with numpy (others, e.g. scipy's, may load later)
-        c.filepath for c in numpy_ops._THREADPOOLS.lib_controllers if c.user_api == "blas"
-    }
     original = NumpyRollout._predict
 
     def spy(self, *args):  # type: ignore[no-untyped-def]
-        seen.extend(i["num_threads"] for i in threadpool_info() if i["filepath"] in numpys_blas)
+        # numpy's own BLAS, the one the switch controls (scipy's may load later, unswitched)
+        blas = [i for i in numpy_ops._THREADPOOLS.info() if i["user_api"] == "blas"]
+        seen.extend(i["num_threads"] for i in blas)
         return original(self, *args)
 
     monkeypatch.setattr(NumpyRollout, "_predict", spy)
