@@ -279,7 +279,7 @@ class ListeningSessions:
         engagement = members.expected_engagement()
         spread = disagreement(members, engagement, mixed=prediction)
         before = self.affect[rows]
-        utilities = self._candidate_utility(
+        terms = self._candidate_terms(
             rows,
             candidates,
             engagement,
@@ -289,8 +289,8 @@ class ListeningSessions:
             members.valence_mean,
             members.arousal_mean,
             repeats,
-        )  # (K, rows, k)
-        return {**spread, "utility": member_std(utilities)}
+        )  # (K, rows, k) each
+        return {**spread, "utility": member_std(self.utility.total(terms))}
 
     def _state(self) -> ModelState:
         if self.state is None:
@@ -383,17 +383,8 @@ class ListeningSessions:
                 f"pessimism {pessimism} needs the ensemble's disagreement: these sessions run "
                 "one world model (SessionConfig(ensemble=True), or a pessimistic env)"
             )
-        before = self.affect[rows]
-        utility = self._candidate_utility(
-            rows,
-            candidates,
-            prediction.expected_engagement(),
-            prediction.like_probability,
-            before[:, :1],
-            before[:, 1:],
-            prediction.valence_mean,
-            prediction.arousal_mean,
-        )
+        expected = self._expected(prediction, rows)
+        utility = self.utility.total(self._candidate_terms(rows, candidates, *expected))
         if pessimism:
             spread = self._uncertainty(prediction, candidates, rows)
             utility = utility - pessimism * spread["utility"]
@@ -436,17 +427,51 @@ class ListeningSessions:
 
         # (rows, k)
         """
+        rows = np.arange(self.n) if rows is None else np.asarray(rows)
+        candidates = np.asarray(candidates, dtype=np.int64)
+        expected = self._truth().expected_outcome(rows, candidates)
+        return self.utility.total(self._candidate_terms(rows, candidates, *expected))
+
+    def utility_terms(self, candidates: np.ndarray, truth: bool = False) -> dict[str, np.ndarray]:
+        """Each weighted term of every candidate's one-step utility (`Utility.components`).
+
+        As the world model expects it (`predicted_utility` without pessimism, term by term), or
+        with `truth` as the reference world does (`reference_utility`, reference-world sessions
+        only): which part of an estimate is wrong.
+
+        # candidates (n, k) -> each term (n, k)
+        """
+        rows, candidates = np.arange(self.n), np.asarray(candidates, dtype=np.int64)
+        if truth:
+            expected = self._truth().expected_outcome(rows, candidates)
+        else:
+            expected = self._expected(self._predict_rows(candidates, rows)[1], rows)
+        return self._candidate_terms(rows, candidates, *expected)
+
+    def _truth(self) -> ReferenceOutcomes:
+        """The reference world behind these sessions, or a clear error."""
         if not isinstance(self.outcomes, ReferenceOutcomes):
             raise RuntimeError(
                 "only reference-world sessions have a latent state to score candidates with"
             )
-        rows = np.arange(self.n) if rows is None else np.asarray(rows)
-        candidates = np.asarray(candidates, dtype=np.int64)
-        return self._candidate_utility(
-            rows, candidates, *self.outcomes.expected_outcome(rows, candidates)
+        return self.outcomes
+
+    def _expected(self, prediction: StepPrediction, rows: np.ndarray) -> tuple[np.ndarray, ...]:
+        """What the utility reads from a prediction for sessions `rows` (`_candidate_terms`' order).
+
+        Engagement, like, the affect before (the sessions' current estimate) and after.
+        """
+        before = self.affect[rows]
+        return (
+            prediction.expected_engagement(),
+            prediction.like_probability,
+            before[:, :1],
+            before[:, 1:],
+            prediction.valence_mean,
+            prediction.arousal_mean,
         )
 
-    def _candidate_utility(
+    def _candidate_terms(
         self,
         rows: np.ndarray,
         candidates: np.ndarray,
@@ -457,8 +482,8 @@ class ListeningSessions:
         valence_after: np.ndarray,
         arousal_after: np.ndarray,
         repeats: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """The mode's utility of candidates (rows, k) from expected outcomes.
+    ) -> dict[str, np.ndarray]:
+        """The mode's utility terms of candidates (rows, k) from expected outcomes.
 
         The outcomes are (rows, k), the affect before (rows, 1); each candidate's earlier plays in
         the episode count (`repeats` (rows, k), if already counted).
@@ -466,7 +491,7 @@ class ListeningSessions:
         if repeats is None:
             repeats = (self.played[rows, None, :] == candidates[:, :, None]).sum(-1)
         repeats = np.broadcast_to(repeats, np.shape(engagement))  # members' outcomes: (K, rows, k)
-        return self.utility(
+        return self.utility.components(
             UtilityInputs(
                 engagement=engagement,
                 like=like,

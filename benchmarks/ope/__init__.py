@@ -193,11 +193,13 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         if args.pessimism > 0:
             uncertainty[name] = float(np.mean(penalty)) / args.pessimism
     lap("rollouts")
-    pairs = [
-        uncertainty_and_error(agent, replace(base, ensemble=True), probe, args.seed)
-        for name, agent in trained.items()
-        if name not in SIMULATOR_BOUND
-    ]
+    probed = probe_summary(
+        [
+            uncertainty_and_error(agent, replace(base, ensemble=True), probe, args.seed)
+            for name, agent in trained.items()
+            if name not in SIMULATOR_BOUND
+        ]
+    )
     lap("probe")
     weighed = {
         name: policy
@@ -212,7 +214,8 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         "mode": mode,
         "values": values,
         "episodes": episodes,
-        "pairs": np.concatenate(pairs),
+        "pairs": probed.pop("pairs"),
+        "probe": probed,
         "evidence": evidence,
         "registered": list(trained),
         "uncertainty": uncertainty,
@@ -227,22 +230,48 @@ def _per_episode(result: Any) -> np.ndarray:
 
 def uncertainty_and_error(
     agent: Agent, config: SessionConfig, episodes: int, seed: int
-) -> np.ndarray:
-    """(uncertainty, |error|) of every (state, track) pair the agent visits in the reference world.
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The uncertainty and the error of every (state, track) pair the agent visits in the truth.
 
-    The ensemble observes the truth's outcomes; before each step, the members' standard deviation
-    of the played track's one-step utility, and how far the mixture's expected utility of it lies
-    from the reference world's own expected utility (from the latent state). # (steps, 2)
+    The ensemble observes the reference world's outcomes; before each step, the members' standard
+    deviation of the played track's one-step utility (episodes, steps), and each utility term's
+    error: the mixture's expectation minus the reference world's own, from the latent state
+    ({term: (episodes, steps)}; they sum to the utility's error).
     """
-    rows: list[np.ndarray] = []
+    uncertainty: list[np.ndarray] = []
+    errors: list[dict[str, np.ndarray]] = []
 
     def record(sessions: ListeningSessions, actions: np.ndarray) -> None:
         played = actions[:, None]
-        error = sessions.predicted_utility(played) - sessions.reference_utility(played)
-        rows.append(np.stack([sessions.utility_uncertainty(played)[:, 0], np.abs(error[:, 0])]))
+        model, truth = sessions.utility_terms(played), sessions.utility_terms(played, truth=True)
+        uncertainty.append(sessions.utility_uncertainty(played)[:, 0])
+        errors.append({term: model[term][:, 0] - truth[term][:, 0] for term in model})
 
     rollout(agent, config, "reference", episodes, seed, watch=record)
-    return np.concatenate(rows, axis=1).T
+    terms = {term: np.stack([e[term] for e in errors], axis=1) for term in errors[0]}
+    return np.stack(uncertainty, axis=1), terms
+
+
+def probe_summary(probes: list[tuple[np.ndarray, dict[str, np.ndarray]]]) -> dict[str, Any]:
+    """Does the uncertainty predict the error, pair by pair and episode by episode?
+
+    `pairs`: (uncertainty, |error|) of every pair. `episodes`: Spearman's rho of an episode's
+    mean uncertainty with the absolute error of its mean utility. `terms`: each utility term's
+    mean absolute error per pair and of its episode mean (a term whose errors cancel along an
+    episode, as the progress term's do, weighs far less in a policy's value than pair by pair).
+    """
+    uncertainty = np.concatenate([u for u, _ in probes])
+    terms = {t: np.concatenate([e[t] for _, e in probes]) for t in probes[0][1]}
+    error = np.sum(list(terms.values()), axis=0)
+    return {
+        "pairs": np.c_[uncertainty.ravel(), np.abs(error).ravel()],
+        "episodes": rank_correlation(np.c_[uncertainty.mean(1), np.abs(error.mean(1))]),
+        "terms": {
+            t: {"pair": float(np.abs(e).mean()), "episode": float(np.abs(e.mean(1)).mean())}
+            for t, e in terms.items()
+            if np.abs(e).max() > 0
+        },
+    }
 
 
 def point_estimates(
@@ -288,7 +317,7 @@ def main(args: Args) -> dict[str, Any]:
     report: dict[str, Any] = {
         "modes": modes,
         "uncertainty_vs_error": {
-            **{r["mode"]: rank_correlation(r["pairs"]) for r in results},
+            **{r["mode"]: rank_correlation(r["pairs"]) | r["probe"] for r in results},
             "all": rank_correlation(np.concatenate([r["pairs"] for r in results])),
         },
         "uncertainty_vs_gap": {r["mode"]: uncertainty_and_gap(r) for r in results},

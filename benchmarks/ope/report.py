@@ -118,16 +118,33 @@ def markdown(table: pd.DataFrame, report: dict[str, Any]) -> str:
             markdown_table(["agent", "truth", *columns], rows),
             "",
         ]
+    probes = report["uncertainty_vs_error"]
+    modes = [m for m in probes if m != "all"]
     rows = [
-        [name, f"{entry['spearman']:.3f}", f"{entry['pairs']:,}"]
-        for name, entry in report["uncertainty_vs_error"].items()
+        [
+            name,
+            f"{entry['spearman']:.3f}",
+            f"{entry['pairs']:,}",
+            f"{entry['episodes']['spearman']:.3f}" if "episodes" in entry else "",
+        ]
+        for name, entry in probes.items()
+    ]
+    terms = list(dict.fromkeys(t for m in modes for t in probes[m]["terms"]))
+    term_rows = [
+        [term, *(_pair_and_episode(probes[m]["terms"].get(term)) for m in modes)] for term in terms
     ]
     lines += [
         "Rank correlation of the ensemble's utility uncertainty with the mixture's absolute error "
         "against the reference world's expected utility, over the (state, track) pairs the "
-        "registered agents visit there:",
+        "registered agents visit there (the bar), and over their episodes (an episode's mean "
+        "uncertainty against the error of its mean utility):",
         "",
-        markdown_table(["mode", "Spearman", "pairs"], rows),
+        markdown_table(["mode", "Spearman (pairs)", "pairs", "Spearman (episodes)"], rows),
+        "",
+        "Where the error is: each utility term's mean absolute error per pair / of its episode "
+        "mean (a term whose errors cancel along an episode weighs less in a policy's value):",
+        "",
+        markdown_table(["term", *modes], term_rows),
         "",
         "Across the zoo, rank correlation of a policy's mean utility uncertainty (along its "
         "ensemble episodes) with the ensemble's overestimate of it: "
@@ -220,6 +237,11 @@ def plot_calibration(pairs: dict[str, np.ndarray], path: Path) -> None:
     axis.legend(fontsize=7)
     figure.tight_layout()
     save_figure(figure, path, dpi=110)
+
+
+def _pair_and_episode(error: dict[str, float] | None) -> str:
+    """A term's mean absolute error per pair / of its episode mean ('' if the mode has none)."""
+    return "" if error is None else f"{error['pair']:.3f} / {error['episode']:.3f}"
 
 
 __all__ = ["ESTIMATORS", "bars", "markdown", "plot_calibration", "plot_metrics", "plot_scatter"]

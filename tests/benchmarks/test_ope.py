@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.ope import dope_metrics, score
+from benchmarks.ope import dope_metrics, probe_summary, score
 
 
 def test_dope_metrics_on_hand_made_cases() -> None:
@@ -22,6 +22,24 @@ def test_dope_metrics_on_hand_made_cases() -> None:
     swapped = truth.copy()
     swapped[[5, 6]] = swapped[[6, 5]]
     assert dope_metrics(swapped, truth)["regret_at_1"] == pytest.approx(0.5)
+
+
+def test_the_probe_tells_errors_that_cancel_along_an_episode_from_those_that_add_up() -> None:
+    # two agents, 2 episodes of 4 steps: progress errors alternate in sign, engagement's persist
+    uncertainty = np.array([[0.1, 0.2, 0.3, 0.4], [1.0, 2.0, 3.0, 4.0]])
+    progress = np.array([[1.0, -1.0, 1.0, -1.0], [2.0, -2.0, 2.0, -2.0]])
+    engagement = np.array([[0.1, 0.1, 0.1, 0.1], [0.3, 0.3, 0.3, 0.3]])
+    none = np.zeros((2, 4))
+    probe = (uncertainty, {"progress": progress, "engagement": engagement, "repeat": none})
+    summary = probe_summary([probe, probe])
+    assert summary["pairs"].shape == (16, 2)
+    np.testing.assert_allclose(summary["pairs"][:4, 1], [1.1, 0.9, 1.1, 0.9])
+    assert summary["terms"]["progress"] == {"pair": 1.5, "episode": 0.0}
+    assert summary["terms"]["engagement"]["episode"] == pytest.approx(0.2)
+    assert "repeat" not in summary["terms"]  # a term with no error is left out
+    # the episode with more uncertainty has the larger error of its mean
+    assert summary["episodes"]["spearman"] == pytest.approx(1.0)
+    assert summary["episodes"]["pairs"] == 4
 
 
 def test_score_gives_intervals_that_hold_the_point_estimate() -> None:
@@ -75,5 +93,7 @@ def test_quick_ope_writes_the_contract(tmp_path) -> None:
     correlation = report["uncertainty_vs_error"]
     assert correlation["sleep"]["pairs"] == 3 * 6 * 20  # random, popular, bc; 6 episodes of 20
     assert -1 <= correlation["all"]["spearman"] <= 1
+    assert correlation["sleep"]["episodes"]["pairs"] == 3 * 6
+    assert {"engagement", "progress", "falling_arousal"} <= set(correlation["sleep"]["terms"])
     for name in ("ope.md", "scatter.png", "metrics.png", "uncertainty.png"):
         assert (tmp_path / name).stat().st_size > 0

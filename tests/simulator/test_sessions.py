@@ -167,3 +167,22 @@ def test_a_look_ahead_scores_a_step_and_leaves_the_sessions_where_they_were() ->
     np.testing.assert_array_equal(sessions.t, t)
     with pytest.raises(ValueError, match="look_ahead_only"):
         looked.step(actions, generators())
+
+
+def test_utility_terms_sum_to_the_world_models_and_the_truths_utility() -> None:
+    config = SessionConfig("sleep", episode_length=5)
+    truth = config.create(3, config.reference_outcomes())
+    truth.reset(np.arange(3), [np.random.default_rng(i) for i in range(3)], cold=False)
+    truth.step(np.array([1, 2, 1]), [np.random.default_rng(i) for i in range(3)])
+    candidates = np.array([[1, 7], [2, 8], [3, 9]])  # earlier plays included
+    for terms, total in (
+        (truth.utility_terms(candidates), truth.predicted_utility(candidates)),
+        (truth.utility_terms(candidates, truth=True), truth.reference_utility(candidates)),
+    ):
+        assert {"progress", "falling_arousal", "repeat"} <= set(terms)
+        np.testing.assert_allclose(np.sum(list(terms.values()), axis=0), total, atol=1e-12)
+    assert (truth.utility_terms(candidates)["repeat"][:, 0] == [-0.5, -0.5, 0]).all()
+    simulated = config.create(1)
+    simulated.reset(np.arange(1), [np.random.default_rng(0)], cold=False)
+    with pytest.raises(RuntimeError, match="only reference-world sessions"):
+        simulated.utility_terms(np.array([[4]]), truth=True)
