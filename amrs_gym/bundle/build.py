@@ -40,6 +40,7 @@ from amrs_gym.world_model.checkpoint import save_checkpoint
 from amrs_gym.world_model.config import WorldModelConfig
 from amrs_gym.world_model.features import sessions_to_tensors
 from amrs_gym.world_model.model import WorldModel
+from amrs_gym.world_model.track_features import model_track_features
 from amrs_gym.world_model.train import fit_world_model
 from amrs_gym.world_model.training import TrainConfig
 
@@ -147,7 +148,7 @@ def train_models(
         **{member_name(m): settings.model for m in range(1, settings.members)},
     }
     chosen = [name for name in configs if names is None or name in names]
-    features = catalog.embeddings
+    features = model_track_features(catalog.embeddings, settings.model, split.train)
     everyone = sessions_to_tensors(split.train)  # padded once, shared by the models fitted on it
     jobs, trainings = [], {}
     for name in chosen:

@@ -80,6 +80,12 @@ def parser() -> argparse.ArgumentParser:
         "logs bootstrap members overfit; benchmarks/NOTES.md)",
     )
     parse.add_argument(
+        "--track-popularity",
+        action="store_true",
+        help="the world model also reads each track's popularity in the training logs (lower "
+        "validation loss on the shipped logs; the shipped bundle predates it: benchmarks/NOTES.md)",
+    )
+    parse.add_argument(
         "--quick",
         action="store_true",
         help=f"{QUICK_LISTENERS} listeners and {QUICK_EPOCHS} epochs (unless --epochs): to try it",
@@ -108,7 +114,7 @@ def train_bundle(argv: list[str] | None = None) -> int:
             args.members if args.members is not None else (SHIPPED_MEMBERS if args.ship else 1)
         )
         settings = BuildSettings(
-            WorldModelConfig(encoder=args.encoder),
+            WorldModelConfig(encoder=args.encoder, track_popularity=args.track_popularity),
             training,
             args.split_seed,
             args.workers,
@@ -162,6 +168,7 @@ def _ship_conflicts(args: argparse.Namespace) -> str:
         "--encoder": args.encoder != "transformer",
         "--members": args.members is not None,
         "--bootstrap": args.bootstrap,
+        "--track-popularity": args.track_popularity,
     }
     return ", ".join(name for name, value in given.items() if value)
 

@@ -19,6 +19,7 @@ import numpy as np
 from amrs_gym.catalog import Catalog
 from amrs_gym.io import atomic_write
 from amrs_gym.world_model.config import N_CANDIDATE_FEATURES, WorldModelConfig
+from amrs_gym.world_model.track_features import content_width
 
 if TYPE_CHECKING:
     from amrs_gym.world_model.model import WorldModel
@@ -107,14 +108,19 @@ def read_checkpoint(path: str | Path, catalog: Catalog | None = None) -> Checkpo
         raise CheckpointError(
             f"{path} has config fields this code does not know: {', '.join(unknown)}"
         )
+    try:
+        config = WorldModelConfig(**meta.get("config", {}))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path} has an invalid config: {exc}") from None
     features = arrays.pop("track_features", None)
     if features is None or features.ndim != 2:
         raise CheckpointError(f"{path} has no track features")
     if catalog is not None:
-        if features.shape != (catalog.n_tracks, catalog.embedding_dim):
+        content = content_width(config, features.shape[1])
+        if (features.shape[0], content) != (catalog.n_tracks, catalog.embedding_dim):
             raise CheckpointError(
                 f"{path} was trained for a catalog of {features.shape[0]} tracks x "
-                f"{features.shape[1]} features, not {catalog.n_tracks} x {catalog.embedding_dim}"
+                f"{content} features, not {catalog.n_tracks} x {catalog.embedding_dim}"
             )
         if meta.get("catalog_fingerprint") != catalog.fingerprint():
             raise CheckpointError(
@@ -122,10 +128,6 @@ def read_checkpoint(path: str | Path, catalog: Catalog | None = None) -> Checkpo
                 f"(fingerprint {meta.get('catalog_fingerprint')}, "
                 f"this catalog's is {catalog.fingerprint()})"
             )
-    try:
-        config = WorldModelConfig(**meta.get("config", {}))
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{path} has an invalid config: {exc}") from None
     state = {k.removeprefix(_STATE): v for k, v in arrays.items() if k.startswith(_STATE)}
     _check_state(path, config, features, state)
     return Checkpoint(

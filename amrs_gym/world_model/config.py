@@ -48,6 +48,10 @@ class WorldModelConfig:
     """Ablation switch: False replaces track content features by zeros."""
     use_affect: bool = True
     """Ablation switch: False hides the starting and in-session valence/arousal reports."""
+    track_popularity: bool = False
+    """Read each track's popularity in the training logs (log of its plays, standardised) as one
+    more track feature (`world_model.track_features`). Lower validation loss on the shipped logs
+    (benchmarks/NOTES.md); off here so that checkpoints written before it read as they were."""
 
     def __post_init__(self) -> None:
         check_fields(self)

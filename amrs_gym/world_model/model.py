@@ -23,6 +23,7 @@ from torch import nn
 
 from amrs_gym.world_model.config import N_CANDIDATE_FEATURES, WorldModelConfig
 from amrs_gym.world_model.features import SessionTensors
+from amrs_gym.world_model.track_features import content_unit
 
 
 @dataclass
@@ -111,7 +112,7 @@ class WorldModel(nn.Module):
         if not config.use_content:
             features = torch.zeros_like(features)
         self.register_buffer("track_features", features, persistent=False)
-        unit = features / features.norm(dim=1, keepdim=True).clamp_min(1e-8)
+        unit = torch.from_numpy(content_unit(features.numpy(), config))
         self.register_buffer("track_unit", unit, persistent=False)
         n_features = features.shape[1]
         self.context_track = nn.Linear(n_features, d)

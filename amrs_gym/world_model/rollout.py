@@ -33,6 +33,7 @@ from amrs_gym.world_model.protocol import (
     StepPrediction,
     mixture,
 )
+from amrs_gym.world_model.track_features import content_unit
 
 if TYPE_CHECKING:
     from amrs_gym.world_model.model import WorldModel
@@ -253,9 +254,7 @@ class NumpyRollout:
         features = np.asarray(track_features, dtype=np.float32)
         self.context_track = _affine(features, linear("context_track"), shared=True)  # (K, T, d)
         self.query_track = _affine(features, linear("query_track"), shared=True)
-        self.track_unit = features / np.maximum(
-            np.linalg.norm(features, axis=1, keepdims=True), 1e-8
-        )
+        self.track_unit = content_unit(features, config)
         self.context_feedback = linear("context_feedback")
         self.query_candidate = linear("query_candidate")
         self.mode = stacked("mode_embedding.weight")

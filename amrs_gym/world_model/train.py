@@ -27,6 +27,7 @@ from amrs_gym.data.splits import Split
 from amrs_gym.world_model.config import WorldModelConfig
 from amrs_gym.world_model.features import SessionTensors, sessions_to_tensors
 from amrs_gym.world_model.model import WorldModel
+from amrs_gym.world_model.track_features import model_track_features
 from amrs_gym.world_model.training import TrainConfig, fit
 
 
@@ -74,7 +75,8 @@ def train_world_model(
     config = config or WorldModelConfig()
     train_config = train_config or TrainConfig()
     train, val = sessions_to_tensors(split.train), sessions_to_tensors(split.val)
-    model, history = fit_world_model(config, catalog.embeddings, train, val, train_config, progress)
+    features = model_track_features(catalog.embeddings, config, split.train)
+    model, history = fit_world_model(config, features, train, val, train_config, progress)
     return TrainedModel(model=model, history=history, config=config, train_config=train_config)
 
 

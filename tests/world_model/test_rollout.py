@@ -18,6 +18,9 @@ from amrs_gym.world_model.model import WorldModel, WorldModelConfig
 from amrs_gym.world_model.protocol import Feedback, ListenerModel
 from amrs_gym.world_model.rollout import NumpyRollout
 from amrs_gym.world_model.torch_rollout import TorchRollout
+from amrs_gym.world_model.track_features import model_track_features
+
+POPULAR = WorldModelConfig(track_popularity=True)  # one more track feature
 
 
 def random_feedback(rng: np.random.Generator, n: int) -> Feedback:
@@ -31,11 +34,15 @@ def random_feedback(rng: np.random.Generator, n: int) -> Feedback:
     )
 
 
-@pytest.mark.parametrize("use_affect", [True, False])
-def test_numpy_rollout_matches_the_torch_rollout(small_dataset, use_affect: bool) -> None:
+@pytest.mark.parametrize(
+    "config",
+    [WorldModelConfig(), WorldModelConfig(use_affect=False), POPULAR],
+    ids=["default", "no-affect", "popularity"],
+)
+def test_numpy_rollout_matches_the_torch_rollout(small_dataset, config) -> None:
     torch.manual_seed(1)
-    features = torch.as_tensor(small_dataset.catalog.embeddings)
-    model = WorldModel(WorldModelConfig(use_affect=use_affect), features).eval()
+    features = model_track_features(small_dataset.catalog.embeddings, config, small_dataset.logs)
+    model = WorldModel(config, features).eval()
     fast, slow = NumpyRollout.from_model(model), TorchRollout(model)
     assert isinstance(fast, ListenerModel) and isinstance(slow, ListenerModel)
     picks = start_sessions_for(small_dataset.logs, "calm", "mixed")[:12]
