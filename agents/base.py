@@ -147,6 +147,11 @@ def act_remembering(
     return actions, remember(played, actions)
 
 
+def sb3_actions(observation: Any, actions: np.ndarray) -> np.ndarray:
+    """Actions as SB3's `predict` returns them: (n,) for a batch, () for one observation."""
+    return actions.reshape(()) if np.ndim(observation) == 1 else actions
+
+
 class BaseAgent:
     """Mode and config, seeding, sizes, the SB3 `predict` loop, an optional session view, and files.
 
@@ -235,9 +240,10 @@ class BaseAgent:
         deterministic: bool = False,
     ) -> tuple[np.ndarray, Any]:
         """A track per observation; `state` is the tracks played so far (SB3's recurrent state)."""
-        return act_remembering(
+        actions, played = act_remembering(
             self._act, observation, state, episode_start, deterministic, self.obs_dim
         )
+        return sb3_actions(observation, actions), played
 
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
         """Track ids (n,) for observations (n, obs_dim).

@@ -40,7 +40,10 @@ class Agent(Protocol):
         episode_start: np.ndarray | None = None,
         deterministic: bool = False,
     ) -> tuple[np.ndarray, Any]:
-        """Track ids for a batch of observations (n, obs_dim) -> ((n,), state)."""
+        """Track ids for a batch of observations (n, obs_dim) -> ((n,), state).
+
+        One observation (obs_dim,) gets one action of shape (), as SB3's `predict` returns it.
+        """
         ...
 
     def fit(self, data: TrainingData) -> Self:

@@ -16,7 +16,7 @@ from typing import Any, Self
 
 import numpy as np
 
-from agents.base import act_remembering
+from agents.base import act_remembering, sb3_actions
 from agents.protocol import needs_view
 from amrs_gym.sampling import sample_categorical, tempered
 from amrs_gym.simulator import SessionView
@@ -62,7 +62,10 @@ class PolicyVariant:
         deterministic: bool = False,
     ) -> tuple[np.ndarray, Any]:
         """A track per observation (SB3's signature); `state` is the tracks played so far."""
-        return act_remembering(self._act, observation, state, episode_start, deterministic)
+        actions, played = act_remembering(
+            self._act, observation, state, episode_start, deterministic
+        )
+        return sb3_actions(observation, actions), played
 
     def _act(self, observation: np.ndarray, played: np.ndarray, deterministic: bool) -> np.ndarray:
         raise NotImplementedError

@@ -9,6 +9,7 @@ results readable.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,8 +22,45 @@ from amrs_gym.validation import check_fields
 DESCRIPTOR_COLUMNS = ("valence", "arousal", "energy", "tempo", "popularity", "cluster")
 
 
+MIN_EMBEDDING_NORM = 1e-8
+"""A track's embedding must be longer than this (`unit_embeddings` divides by the norm)."""
+
+_EMBEDDING_COLUMN = re.compile(r"emb_(0|[1-9][0-9]*)")
+"""The name of an embedding column: `emb_<i>`, i without leading zeros."""
+
+
 class CatalogError(ValueError):
     """A catalog file or array that does not have the expected shape or ranges."""
+
+
+def _refuse_rows(name: str, bad: np.ndarray, values: np.ndarray | None, rule: str) -> None:
+    """Raise one line naming column `name`, `rule` and the first few bad tracks (with values).
+
+    Raises:
+        CatalogError: if any of `bad` (a boolean mask over the tracks) is set.
+    """
+    rows = np.flatnonzero(bad)
+    if not rows.size:
+        return
+    shown = 3
+    if values is None:
+        first = "track_id " + ", ".join(str(row) for row in rows[:shown])
+    else:
+        first = ", ".join(f"track_id {row}: {values[row]:g}" for row in rows[:shown])
+    more = f" and {rows.size - shown} more" if rows.size > shown else ""
+    raise CatalogError(f"{name}: {rule}; found {first}{more}")
+
+
+def _numeric_column(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A column of `frame` as float64, or a CatalogError naming it and its first non-number."""
+    values = frame[column]
+    if not pd.api.types.is_numeric_dtype(values):
+        bad = (pd.to_numeric(values, errors="coerce").isna() & values.notna()).to_numpy()
+        row = int(np.flatnonzero(bad)[0]) if bad.any() else 0
+        where = f"row {row}" if column == "track_id" else f"track_id {row}"
+        raise CatalogError(f"{column}: expected numbers, found {values.iloc[row]!r} ({where})")
+    numbers: np.ndarray = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return numbers
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,15 +78,17 @@ class Catalog:
     source: str = "synthetic"
 
     def __post_init__(self) -> None:
+        if self.embeddings.ndim != 2 or len(self.embeddings) == 0 or self.embeddings.shape[1] == 0:
+            raise CatalogError(
+                f"embeddings: expected a non-empty (n_tracks, dim) array, got shape "
+                f"{self.embeddings.shape}"
+            )
         n = len(self.embeddings)
-        if self.embeddings.ndim != 2 or n == 0:
-            raise CatalogError("embeddings must be a non-empty (n_tracks, dim) array")
         for name in DESCRIPTOR_COLUMNS:
             values = getattr(self, name)
             if values.shape != (n,):
-                raise CatalogError(f"{name} has shape {values.shape}, expected ({n},)")
-            if not np.all(np.isfinite(values)):
-                raise CatalogError(f"{name} has non-finite values")
+                raise CatalogError(f"{name}: has shape {values.shape}, expected ({n},)")
+            _refuse_rows(name, ~np.isfinite(values), values, "must be finite")
         for name, low, high in (
             ("valence", -1, 1),
             ("arousal", -1, 1),
@@ -56,10 +96,23 @@ class Catalog:
             ("popularity", 0, 1),
         ):
             values = getattr(self, name)
-            if values.min() < low or values.max() > high:
-                raise CatalogError(f"{name} must lie in [{low}, {high}]")
-        if not np.all(np.isfinite(self.embeddings)):
-            raise CatalogError("embeddings have non-finite values")
+            _refuse_rows(
+                name, (values < low) | (values > high), values, f"must lie in [{low}, {high}]"
+            )
+        _refuse_rows("tempo", self.tempo <= 0, self.tempo, "must be > 0 (beats per minute)")
+        _refuse_rows(
+            "cluster", self.cluster != np.round(self.cluster), self.cluster, "must be an integer"
+        )
+        finite = np.isfinite(self.embeddings).all(axis=1)
+        _refuse_rows("embeddings", ~finite, None, "must be finite (no NaN or inf)")
+        norms = np.linalg.norm(self.embeddings.astype(np.float64), axis=1)
+        _refuse_rows(
+            "embeddings",
+            norms <= MIN_EMBEDDING_NORM,
+            None,
+            f"all-zero embedding (norm <= {MIN_EMBEDDING_NORM:g}); each track needs a non-zero "
+            "norm, similarities use unit vectors",
+        )
 
     @property
     def n_tracks(self) -> int:
@@ -107,18 +160,43 @@ class Catalog:
     def from_frame(cls, frame: pd.DataFrame, source: str = "file") -> Catalog:
         """Inverse of `to_frame`; raises CatalogError naming a missing or bad column."""
         missing = [c for c in ("track_id", *DESCRIPTOR_COLUMNS) if c not in frame.columns]
-        emb_cols = sorted(
-            (c for c in frame.columns if c.startswith("emb_")), key=lambda c: int(c[4:])
-        )
-        if missing or not emb_cols:
+        emb_names = [str(c) for c in frame.columns if str(c).startswith("emb_")]
+        if missing or not emb_names:
             raise CatalogError(f"catalog is missing columns: {', '.join(missing or ['emb_*'])}")
-        if not np.array_equal(frame["track_id"].to_numpy(), np.arange(len(frame))):
-            raise CatalogError("track_id must run 0 .. n_tracks - 1 in order")
-        try:
-            arrays = {c: frame[c].to_numpy(dtype=np.float64) for c in DESCRIPTOR_COLUMNS}
-            embeddings = frame[emb_cols].to_numpy(dtype=np.float32)
-        except (TypeError, ValueError) as exc:
-            raise CatalogError(f"catalog has a non-numeric column: {exc}") from None
+        misnamed = [c for c in emb_names if not _EMBEDDING_COLUMN.fullmatch(c)]
+        if misnamed:
+            raise CatalogError(
+                f"{misnamed[0]}: not an embedding column name; allowed: emb_0, emb_1, ... "
+                "(emb_ and the dimension's index, without leading zeros)"
+            )
+        indices = sorted(int(c[4:]) for c in emb_names)
+        gaps = sorted(set(range(indices[-1] + 1)) - set(indices))
+        if gaps:
+            named = ", ".join(f"emb_{i}" for i in gaps[:3]) + (" ..." if len(gaps) > 3 else "")
+            raise CatalogError(
+                f"{named}: missing embedding column(s); the embedding columns must be emb_0 .. "
+                f"emb_{indices[-1]} without gaps (found {len(indices)} of {indices[-1] + 1})"
+            )
+        if frame.empty:
+            raise CatalogError("track_id: no rows (a catalog needs at least one track)")
+        track_id = _numeric_column(frame, "track_id")
+        _refuse_rows(
+            "track_id",
+            track_id != np.arange(len(frame)),
+            track_id,
+            f"must run 0 .. {len(frame) - 1} in order (the row number)",
+        )
+        arrays = {c: _numeric_column(frame, c) for c in DESCRIPTOR_COLUMNS}
+        for c in emb_names:
+            _numeric_column(frame, c)
+        cluster = arrays["cluster"]
+        _refuse_rows(
+            "cluster",
+            ~np.isfinite(cluster) | (cluster != np.round(cluster)),
+            cluster,
+            "must be an integer (a genre-like group)",
+        )
+        embeddings = frame[[f"emb_{i}" for i in indices]].to_numpy(dtype=np.float32)
         titles = tuple(frame["title"].astype(str)) if "title" in frame.columns else ()
         return cls(
             embeddings=embeddings,
@@ -127,7 +205,7 @@ class Catalog:
             energy=arrays["energy"],
             tempo=arrays["tempo"],
             popularity=arrays["popularity"],
-            cluster=arrays["cluster"].astype(np.int64),
+            cluster=cluster.astype(np.int64),
             titles=titles,
             source=source,
         )

@@ -91,18 +91,36 @@ def export_logged_dataset(
     config = training_sessions(bundle, mode)
     if format == "minari":
         _require_minari()
-    out_dir = prepare_output_dir(out)
-    steps = replay_logs(config)
-    if format == "d3rlpy":
-        dataset = d3rlpy_dataset(steps, config.resolved_bundle.catalog.n_tracks)
-        path = out_dir / f"{mode}.h5"
+    created = _missing_dirs(Path(out).absolute())
+    try:
+        out_dir = prepare_output_dir(out)
+        steps = replay_logs(config)
+        if format == "d3rlpy":
+            dataset = d3rlpy_dataset(steps, config.resolved_bundle.catalog.n_tracks)
+            path = out_dir / f"{mode}.h5"
 
-        def dump(tmp: Path) -> None:
-            with tmp.open("w+b") as handle:  # h5py reads back what it writes
-                dataset.dump(handle)
+            def dump(tmp: Path) -> None:
+                with tmp.open("w+b") as handle:  # h5py reads back what it writes
+                    dataset.dump(handle)
 
-        return atomic_write(path, dump)
-    return _write_minari(steps, config, out_dir)
+            return atomic_write(path, dump)
+        return _write_minari(steps, config, out_dir)
+    except BaseException:
+        for folder in created:  # deepest first: leave no empty folder this call made behind
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
+
+
+def _missing_dirs(path: Path) -> list[Path]:
+    """The folders `path` and its parents that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
 
 
 def _require_minari() -> None:
@@ -151,7 +169,8 @@ def _write_minari(steps: LoggedSteps, config: SessionConfig, out_dir: Path) -> P
         },
     )
     dataset_id = f"amrs-{mode}-logged-v0"
-    staging = Path(tempfile.mkdtemp(prefix=".minari.", dir=out_dir))
+    # absolute: Minari joins MINARI_DATASETS_PATH with paths it has already joined with it
+    staging = Path(tempfile.mkdtemp(prefix=".minari.", dir=out_dir.absolute()))
     previous = os.environ.get("MINARI_DATASETS_PATH")
     os.environ["MINARI_DATASETS_PATH"] = str(staging)
     try:

@@ -11,10 +11,12 @@ import ast
 import dataclasses
 import inspect
 import itertools
+import math
 import platform
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from dataclasses import MISSING, asdict, dataclass, fields, is_dataclass
 from importlib import metadata
 from pathlib import Path
@@ -23,6 +25,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 
 import numpy as np
 
+import amrs_gym
 from amrs_gym import validation
 from amrs_gym.io import atomic_write_json, atomic_write_text
 from amrs_gym.io import pyplot as pyplot  # re-exported for the benchmarks' plots
@@ -79,11 +82,17 @@ def _command() -> str:
     return " ".join(["python", *target, *sys.argv[1:]])
 
 
+MISSING_CELL = "—"
+"""What a table shows for a number that does not exist (NaN), as the CSV's empty cell."""
+
+
 def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
-    """A GitHub markdown table; floats get 3 decimals."""
+    """A GitHub markdown table; floats get 3 decimals, NaN shows as `MISSING_CELL`."""
 
     def cell(value: Any) -> str:
-        return f"{value:.3f}" if isinstance(value, float) else str(value)
+        if isinstance(value, float):
+            return MISSING_CELL if math.isnan(value) else f"{value:.3f}"
+        return str(value)
 
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
@@ -255,12 +264,30 @@ def cli(args_type: type[T], argv: list[str] | None = None) -> T:
         parser.error(str(error))
 
 
+def run(main: Callable[[T], object], args_type: type[T], argv: list[str] | None = None) -> None:
+    """A benchmark's entry point: parse the command line into `args_type`, then call `main`.
+
+    A ValueError while it runs (a bad `--out` or `--cache`, a bundle without what a mode needs,
+    the project's own error types, which subclass it, even when raised in a mode's worker process)
+    is a bad input: it ends the program with one `error: ...` line on stderr and exit status 2, not
+    a traceback. Any other exception is a bug and keeps its traceback.
+    """
+    args = cli(args_type, argv)
+    try:
+        main(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 @dataclass
 class EnvArgs:
     """Settings the env benchmarks (throughput, soak) share: which env, how wide, which bundle."""
 
-    env_id: str = "AMRS-Calm-v0"
-    """The world-model env id."""
+    env_id: str = dataclasses.field(
+        default="AMRS-Calm-v0", metadata={"choices": tuple(amrs_gym.MODE_ENV_IDS.values())}
+    )
+    """The world-model env id of a mode (the benchmarks use its options and vector env)."""
     num_envs: int = dataclasses.field(default=256, metadata={"min": 1})
     """Sessions per vector-env call."""
     seed: int = dataclasses.field(default=0, metadata={"min": 0})

@@ -36,7 +36,7 @@ from amrs_gym.io import prepare_output_dir
 from amrs_gym.modes import MODES, mode_index
 from amrs_gym.reference_world import ProductionPolicy
 from amrs_gym.simulator import LAST_SKIPPED_INDEX, LoggedSteps, SessionView
-from benchmarks._common import check_fields, cli, markdown_table, provenance, write_outputs
+from benchmarks._common import check_fields, markdown_table, provenance, run, write_outputs
 from benchmarks.zoo import map_modes
 
 TERMS = ("taste_weight", "continuity_weight", "repeat_penalty")
@@ -194,4 +194,4 @@ def main(args: Args) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run(main, Args)

@@ -41,10 +41,10 @@ from amrs_gym.modes import MODES
 from amrs_gym.reward import DEFAULT_PESSIMISM
 from benchmarks._common import (
     check_fields,
-    cli,
     markdown_table,
     provenance,
     pyplot,
+    run,
     save_figure,
     write_outputs,
 )
@@ -235,4 +235,4 @@ def _plot(done: list[dict[str, Any]], path: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run(main, Args)

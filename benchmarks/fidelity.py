@@ -4,7 +4,7 @@ It is compared with a history-free model (same inputs, no session history), a GR
 similar size, and the oracle (the reference world's own expected outcomes given its
 latent state: the ceiling no observer can pass), plus the paper's ablations.
 
-    # 7 trainings: over an hour on 2 cores
+    # 8 trainings: 62 minutes with --workers 1 on a shared 2-core machine (README)
     python -m benchmarks.fidelity --out results/fidelity
     # about 2 minutes
     python -m benchmarks.fidelity --quick --out results/fidelity
@@ -44,10 +44,10 @@ from amrs_gym.world_model.train import train_world_model
 from amrs_gym.world_model.training import TrainConfig
 from benchmarks._common import (
     check_fields,
-    cli,
     markdown_table,
     provenance,
     pyplot,
+    run,
     save_figure,
     write_outputs,
 )
@@ -234,4 +234,4 @@ def _plots(out: Path, results: dict[str, RowPredictions], splits: dict[str, Spli
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run(main, Args)

@@ -30,7 +30,7 @@ from amrs_gym import defaults
 from amrs_gym.io import prepare_output_dir
 from amrs_gym.modes import MODES
 from amrs_gym.reward import DEFAULT_PESSIMISM, MAX_PESSIMISM
-from benchmarks._common import check_fields, cli, markdown_table, provenance, write_outputs
+from benchmarks._common import check_fields, markdown_table, provenance, run, write_outputs
 
 NAME = "greedy_shortlist"
 
@@ -151,4 +151,4 @@ def main(args: Args) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run(main, Args)

@@ -49,10 +49,10 @@ from amrs_gym.reference_world import ReferenceWorld
 from amrs_gym.simulator import SessionConfig
 from benchmarks._common import (
     check_fields,
-    cli,
     markdown_table,
     provenance,
     pyplot,
+    run,
     save_figure,
     write_outputs,
 )
@@ -266,4 +266,4 @@ def _plot(report: dict[str, Any], path: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run(main, Args)

@@ -9,9 +9,9 @@ and in the reference world. Off-policy estimates (IPS, SNIPS) on the held-out li
 third opinion for agents whose action probabilities depend on the observation alone (and, for BC and
 DPO, the tracks their session has played, which the logs show).
 
-    # 1000 episodes; about 20 minutes on a shared 2-core machine, training included
+    # 1000 episodes: 19 min 27 s on 2 cores with every agent in the cache (README)
     python -m benchmarks.leaderboard --out results/leaderboard
-    # 200 episodes, quick training
+    # 200 episodes, quick training from scratch: 4 min 43 s on 2 cores (README)
     python -m benchmarks.leaderboard --quick --out results/leaderboard
 
 Writes leaderboard.csv (one row per agent, mode, evaluator), leaderboard.json (per mode: the
@@ -38,7 +38,15 @@ from agents.evaluation import held_out_steps, off_policy, rollout
 from amrs_gym.io import atomic_write, prepare_output_dir
 from amrs_gym.modes import DEFAULT_TARGETS
 from amrs_gym.simulator import SessionConfig
-from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
+from benchmarks._common import (
+    MISSING_CELL,
+    markdown_table,
+    provenance,
+    pyplot,
+    run,
+    save_figure,
+    write_outputs,
+)
 from benchmarks.zoo import ZooArgs, map_modes
 
 COLUMNS = (
@@ -293,12 +301,21 @@ def _markdown(table: pd.DataFrame, report: dict[str, Any]) -> str:
         if truth
         else "in the world model (the bundle has no reference world), with diversity there"
     )
+    ope = "snips_utility" in table.columns
+    no_estimate = ope and bool(table["snips_utility"].isna().any())
     parts = [
         f"Mean per-step utility (± 95% CI over {report['episodes']} episodes) {where}.",
         *(f"- {line}" for line in report["skipped"]),
+        *(
+            [
+                f"- SNIPS {MISSING_CELL}: no off-policy estimate (the agent's action "
+                "probabilities do not follow from what the logs show)"
+            ]
+            if no_estimate
+            else []
+        ),
         "",
     ]
-    ope = "snips_utility" in table.columns
     for mode in table["mode"].unique():
         part = table[table["mode"] == mode]
         main = part[part["evaluator"] == primary].set_index("agent")
@@ -471,4 +488,4 @@ def _plot_trajectories(
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run(main, Args)

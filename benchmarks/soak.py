@@ -27,10 +27,10 @@ import amrs_gym  # noqa: F401  (registers the env ids)
 from amrs_gym.io import prepare_output_dir
 from benchmarks._common import (
     EnvArgs,
-    cli,
     markdown_table,
     provenance,
     pyplot,
+    run,
     save_figure,
     write_outputs,
 )
@@ -196,4 +196,4 @@ def _plot(runs: dict[str, list[dict[str, float]]], path: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run(main, Args)

@@ -67,7 +67,7 @@ from amrs_gym.bundle.bundle import LATENT_START_COLUMNS
 from amrs_gym.io import prepare_output_dir
 from amrs_gym.metrics import repeat_rate
 from amrs_gym.simulator import SessionConfig
-from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
+from benchmarks._common import markdown_table, provenance, pyplot, run, save_figure, write_outputs
 from benchmarks.zoo import ZooArgs, map_modes
 
 SCENARIOS = ("distress", "over_aroused", "never_skips", "one_track", "empty_history")
@@ -496,4 +496,4 @@ def _plot(report: dict[str, Any], path: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run(main, Args)

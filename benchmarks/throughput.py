@@ -28,10 +28,10 @@ from amrs_gym.io import prepare_output_dir
 from amrs_gym.reward import DEFAULT_PESSIMISM
 from benchmarks._common import (
     EnvArgs,
-    cli,
     markdown_table,
     provenance,
     pyplot,
+    run,
     save_figure,
     write_outputs,
 )
@@ -153,4 +153,4 @@ def _plot(out: Path, results: dict[str, float]) -> None:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run(main, Args)

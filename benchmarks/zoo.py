@@ -1,6 +1,6 @@
 """Zoo: every registered agent trained for every mode (or loaded from a cache of agent files).
 
-    # the full zoo, 4 modes: about 6 min on 2 cores
+    # the full zoo, 4 modes: about 22 min on 2 cores
     python -m benchmarks.zoo --out results/agents
     python -m benchmarks.zoo --quick --modes calm --agents bc dpo
     python -m benchmarks.zoo --bundle mine/bundle --out results/agents   # your own simulator
@@ -31,7 +31,7 @@ from amrs_gym import defaults
 from amrs_gym.bundle import Bundle
 from amrs_gym.io import prepare_output_dir
 from amrs_gym.modes import MODES
-from benchmarks._common import check_fields, cli, markdown_table, provenance, write_outputs
+from benchmarks._common import check_fields, markdown_table, provenance, run, write_outputs
 
 T = TypeVar("T")
 
@@ -88,16 +88,27 @@ class ZooArgs:
     `greedy_pessimistic`) are then left out, as their policy is not defined in one member."""
 
     def runnable_agents(self) -> list[str]:
-        """`agents` less those that need a reference world the bundle does not have.
+        """`agents` less those that need a reference world or an ensemble the bundle lacks.
 
         And less the ensemble's own searchers where `judges_members`.
         """
         names = list(self.agents)
         if not self.simulator().has_truth:
             names = [n for n in names if not _needs_truth(n)]
+        if len(self.simulator().members) < 2:
+            names = [n for n in names if n not in self.pessimistic]
         if self.judges_members:
             names = [n for n in names if n not in self.ensemble_searchers]
         return names
+
+    @cached_property
+    def pessimistic(self) -> list[str]:
+        """The agents asked for that train or act against the pessimistic ensemble."""
+        return [
+            n
+            for n in self.agents
+            if (getattr(agents.make(n, self.modes[0]).config, "pessimism", None) or 0) > 0
+        ]
 
     @cached_property
     def ensemble_searchers(self) -> list[str]:
@@ -119,6 +130,12 @@ class ZooArgs:
                 f"skipped: agent {name}: it needs a reference world; {why}"
                 for name in self.agents
                 if _needs_truth(name)
+            ]
+        if len(bundle.members) < 2:
+            lines += [
+                f"skipped: agent {name}: it needs the pessimistic ensemble, and bundle "
+                f"{bundle.path.name} has one world model (train it with --members 5)"
+                for name in self.pessimistic
             ]
         if self.judges_members:
             lines += [
@@ -194,4 +211,4 @@ def main(args: Args) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run(main, Args)

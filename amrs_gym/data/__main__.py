@@ -88,9 +88,26 @@ def parser() -> argparse.ArgumentParser:
     commands = parse.add_subparsers(dest="command", required=True)
     generate = commands.add_parser("generate", help="generate logs from the reference world")
     generate.add_argument("--out", required=True, help="output .parquet (catalog, config beside)")
-    generate.add_argument("--listeners", type=int, default=DatasetConfig.n_listeners)
-    generate.add_argument("--sessions", type=int, default=DatasetConfig.n_sessions)
-    generate.add_argument("--seed", type=int, default=DatasetConfig.seed)
+    generate.add_argument(
+        "--listeners",
+        type=int,
+        default=DatasetConfig.n_listeners,
+        help="number of listeners, >= 1 (default: %(default)s)",
+    )
+    generate.add_argument(
+        "--sessions",
+        type=int,
+        default=DatasetConfig.n_sessions,
+        help="number of sessions, >= --listeners: each listener has at least one "
+        "(default: %(default)s)",
+    )
+    generate.add_argument(
+        "--seed",
+        type=int,
+        default=DatasetConfig.seed,
+        help="master seed, >= 0: listeners, production policy, sessions, and the catalog with "
+        "--new-catalog (default: %(default)s)",
+    )
     source = generate.add_mutually_exclusive_group()
     source.add_argument("--catalog", help="use this catalog file (default: the shipped catalog)")
     source.add_argument(
@@ -104,8 +121,15 @@ def parser() -> argparse.ArgumentParser:
     annotations.add_argument("--deam", help="DEAM folder (static song-level annotations)")
     annotations.add_argument("--emomusic", help="emoMusic (1000 songs) folder")
     catalog.add_argument("--out", required=True, help="catalog .parquet to write")
-    catalog.add_argument("--embedding-dim", type=int, default=16, help="content embedding size")
-    catalog.add_argument("--seed", type=int, default=0, help="seed of the feature projection")
+    catalog.add_argument(
+        "--embedding-dim",
+        type=int,
+        default=16,
+        help="content embedding size (default: %(default)s)",
+    )
+    catalog.add_argument(
+        "--seed", type=int, default=0, help="seed of the feature projection (default: %(default)s)"
+    )
     export = commands.add_parser("export", help="a mode's logged sessions as offline-RL data")
     export.add_argument("--bundle", required=True, help="bundle directory")
     export.add_argument("--mode", required=True, choices=MODES)

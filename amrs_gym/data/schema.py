@@ -23,7 +23,7 @@ LOG_COLUMNS: dict[str, tuple[str, str]] = {
         "logging policy's probability of that track, in (0, 1]; optional, missing when unknown "
         "(off-policy estimates need it)",
     ),
-    "engagement": ("float", "fraction of the track listened to, in [0, 1]"),
+    "engagement": ("float", "fraction of the track listened to, in [0, 1]; 1 when not skipped"),
     "skipped": ("bool", "whether the listener skipped the track"),
     "rating": ("nullable", "1 like, 0 dislike, missing when not given"),
     "valence_report": ("nullable", "self-reported valence after the track, [-1, 1], or missing"),
@@ -50,6 +50,10 @@ OPTIONAL_COLUMNS = ("propensity",)
 """Columns a log may leave out; `validate_logs` then fills them with NaN (unknown)."""
 
 
+NO_ROWS = "file: no rows (a log needs at least one session)"
+"""The one problem of a log without rows (its columns' types cannot be told: a header-only CSV)."""
+
+
 class LogSchemaError(ValueError):
     """Logged sessions that do not fit the schema; `problems` holds one line per problem."""
 
@@ -65,10 +69,14 @@ def find_problems(logs: pd.DataFrame, n_tracks: int | None = None) -> list[str]:
         for c, (_, meaning) in LOG_COLUMNS.items()
         if c not in logs.columns and c not in OPTIONAL_COLUMNS
     ]
+    if logs.empty:  # no values to check (a header-only CSV has no column types either)
+        return [*problems, NO_ROWS]
     for column, (kind, _) in LOG_COLUMNS.items():
         if column not in logs.columns:
             continue
         problems += _column_problems(column, kind, logs[column])
+    if not any(p.startswith(("engagement:", "skipped:")) for p in problems):
+        problems += _kept_engagement_problems(logs)
     if (
         n_tracks is not None
         and "track_id" in logs.columns
@@ -86,14 +94,28 @@ def find_problems(logs: pd.DataFrame, n_tracks: int | None = None) -> list[str]:
     return problems
 
 
+def _kept_engagement_problems(logs: pd.DataFrame) -> list[str]:
+    """The datasheet's rule (data/README.md): engagement is 1 when the track was not skipped."""
+    if "engagement" not in logs.columns or "skipped" not in logs.columns:
+        return []
+    engagement = logs["engagement"].to_numpy(dtype=np.float64)
+    broken = np.flatnonzero(~logs["skipped"].to_numpy(dtype=bool) & (engagement != 1.0))
+    if not broken.size:
+        return []
+    first = ", ".join(f"row {row}: {engagement[row]:g}" for row in broken[:3])
+    more = f" and {broken.size - 3} more" if broken.size > 3 else ""
+    return [
+        f"engagement: must be 1 when skipped is False (a kept track is listened to the end); "
+        f"found {first}{more} (0-based data rows)"
+    ]
+
+
 SESSION_CONSTANTS = ("listener_id", "mode", "cohort", "valence_start", "arousal_start")
 """Columns that describe a whole session: one value per session."""
 
 
 def _session_problems(logs: pd.DataFrame) -> list[str]:
     """Problems of whole sessions (the columns are valid): rows, positions, per-session columns."""
-    if logs.empty:
-        return ["file: no rows (a log needs at least one session)"]
     problems = []
     if logs.duplicated(["session_id", "position"]).any():
         problems.append("position: duplicated (session_id, position) pairs")
@@ -131,6 +153,8 @@ def _column_problems(column: str, kind: str, values: pd.Series) -> list[str]:
     if kind == "bool":
         if not pd.api.types.is_bool_dtype(values):
             problems.append(f"{column}: expected bool, got {values.dtype}")
+        elif values.isna().any():  # a nullable "boolean" column
+            problems.append(f"{column}: {int(values.isna().sum())} missing values (not allowed)")
         return problems
     if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
         problems.append(

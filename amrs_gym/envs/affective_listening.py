@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from amrs_gym.envs.checks import reset_options
+from amrs_gym.envs.checks import check_made_as_registered, check_render_mode, reset_options
 from amrs_gym.simulator import (
     OutcomeSource,
     SessionConfig,
@@ -145,8 +145,13 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
 
     metadata = {"render_modes": []}  # noqa: RUF012
 
-    def __init__(self, mode: str, **session: Any):
-        """Build the sessions `SessionConfig(mode, **session)` describes (see Arguments)."""
+    def __init__(self, mode: str, render_mode: str | None = None, **session: Any):
+        """Build the sessions `SessionConfig(mode, **session)` describes (see Arguments).
+
+        `render_mode` is Gymnasium's (what `gym.make` and SB3's `make_vec_env` pass): None only.
+        """
+        check_render_mode(render_mode)
+        self.render_mode = render_mode
         self.config = SessionConfig.from_options(mode, **session)
         self.sessions = self.config.create(1, self._outcomes(self.config))
         self.mode, self.start = self.config.mode, self.config.start
@@ -189,6 +194,7 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode; `options={"start": "cold"}` overrides the start for this episode."""
         super().reset(seed=seed)
+        check_made_as_registered(self.spec, self.mode)
         start = check_choice(
             "start", reset_options(options, ("start",)).get("start", self.start), START_CHOICES
         )

@@ -4,13 +4,16 @@ Each env truncates its own episodes after its length argument (`episode_length`,
 so the ids are registered without Gymnasium's `max_episode_steps`: `gym.make(id, episode_length=40)`
 and `gym.make_vec(id, ..., episode_length=40)` both run 40-step episodes. The vector env takes
 `max_episode_steps` as the same length and refuses two different values; `gym.make`'s own
-`max_episode_steps` is Gymnasium's `TimeLimit` on top of the env: it can only cut episodes shorter.
+`max_episode_steps` is Gymnasium's `TimeLimit` on top of the env, which the env cannot see: it can
+only cut episodes shorter (pass `episode_length` for longer ones).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from gymnasium.envs.registration import EnvSpec, registry
 
 
 def reset_options(options: object, allowed: tuple[str, ...]) -> dict[str, Any]:
@@ -38,3 +41,24 @@ def vector_length(session: dict[str, Any], max_episode_steps: int | None) -> Non
             "pass one of them (they are the same length)"
         )
     session["episode_length"] = max_episode_steps
+
+
+def check_render_mode(render_mode: Any) -> None:
+    """Refuse a render mode: the listening envs draw nothing (Gymnasium's None is accepted).
+
+    A TypeError, as for an argument the env does not take: SB3's `make_vec_env` asks for
+    "rgb_array" first and builds the env without it on a TypeError.
+    """
+    if render_mode is not None:
+        raise TypeError(f"render_mode {render_mode!r}: these envs do not render; pass None")
+
+
+def check_made_as_registered(spec: EnvSpec | None, mode: str) -> None:
+    """Refuse a `mode` other than the id's (`gym.make(id, mode=...)`).
+
+    Checked at reset: `gym.make` sets the spec after building the env.
+    """
+    registered = registry.get(spec.id) if spec is not None else None
+    own = registered.kwargs.get("mode") if registered is not None else None
+    if spec is not None and own is not None and own != mode:
+        raise ValueError(f"mode {mode!r}: {spec.id} simulates {own}; make the {mode} id instead")

@@ -9,7 +9,7 @@ from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from amrs_gym.envs.checks import reset_options, vector_length
+from amrs_gym.envs.checks import check_render_mode, reset_options, vector_length
 from amrs_gym.simulator import SessionConfig, SessionView
 from amrs_gym.simulator.config import MAX_SESSIONS, START_CHOICES
 from amrs_gym.validation import check_choice, check_int
@@ -28,13 +28,20 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
     metadata = {"autoreset_mode": "next_step"}  # noqa: RUF012
 
     def __init__(
-        self, num_envs: int, mode: str, max_episode_steps: int | None = None, **session: Any
+        self,
+        num_envs: int,
+        mode: str,
+        max_episode_steps: int | None = None,
+        render_mode: str | None = None,
+        **session: Any,
     ):
         """`num_envs` sessions of `SessionConfig(mode, **session)`.
 
         `max_episode_steps` (what `make_vec` passes on) is the episode length, and must agree
-        with `episode_length` when both are given.
+        with `episode_length` when both are given. `render_mode`: None only.
         """
+        check_render_mode(render_mode)
+        self.render_mode = render_mode
         num_envs = check_int("num_envs", num_envs, 1, MAX_SESSIONS)
         vector_length(session, max_episode_steps)
         self.config = SessionConfig.from_options(mode, **session)

@@ -150,7 +150,13 @@ class SessionConfig:
             raise ValueError(
                 f"unknown argument(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
             )
-        return cls(mode=mode, **options)
+        config = cls(mode=mode, **options)
+        if options.get("ensemble") is False and config.pessimism > 0:
+            raise ValueError(
+                f"ensemble=False conflicts with pessimism={config.pessimism}: the pessimistic "
+                "reward needs the ensemble's disagreement (a pessimistic id turns it on)"
+            )
+        return config
 
     @cached_property
     def setup(self) -> SessionSetup:

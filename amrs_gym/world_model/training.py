@@ -19,6 +19,9 @@ from amrs_gym.validation import check_fields
 from amrs_gym.world_model.features import SessionTensors
 from amrs_gym.world_model.model import Prediction, WorldModel
 
+MIN_SCHEDULE_STEPS = 20
+"""The learning-rate schedule spans at least this many steps (a short run stops inside it)."""
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -160,7 +163,8 @@ def fit(
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer,
         max_lr=config.learning_rate,
-        total_steps=max(1, steps_per_epoch * config.epochs),
+        # at least 20 steps: torch's schedule divides by zero when 10% of them is one step
+        total_steps=max(MIN_SCHEDULE_STEPS, steps_per_epoch * config.epochs),
         pct_start=0.1,
     )
     best, best_state, best_epoch, bad = math.inf, None, -1, 0

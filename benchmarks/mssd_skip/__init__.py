@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from benchmarks._common import check_fields
 from benchmarks.mssd_skip.gbt import GbtSettings
 from benchmarks.mssd_skip.world_model import WorldModelSettings
 
@@ -54,17 +55,23 @@ class Args:
     """Where to write the outputs."""
     quick: bool = False
     """Fewer sessions and epochs, one seed, one member (for tests)."""
-    seed: int = 0
+    seed: int = field(default=0, metadata={"min": 0})
     """Seed of the session split; training seeds are seed, seed + 1, ..."""
-    seeds: int = 3
+    seeds: int = field(default=3, metadata={"min": 1})
     """Training seeds of the learned models (world_model, gbt)."""
     test_fraction: float = 0.2
     """Share of sessions held out for scoring when train and eval are the same file."""
     val_fraction: float = 0.15
     """Share of training sessions each learned model holds out for early stopping."""
-    workers: int = 2
+    workers: int = field(default=2, metadata={"min": 1})
     """Models trained in parallel processes (one thread each)."""
     world_model: WorldModelSettings = field(default_factory=WorldModelSettings)
     """World model settings."""
     gbt: GbtSettings = field(default_factory=GbtSettings)
     """Gradient-boosted trees settings."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        for name in ("test_fraction", "val_fraction"):
+            if not 0 < getattr(self, name) < 1:
+                raise ValueError(f"{name} must lie in (0, 1), got {getattr(self, name)}")

@@ -18,11 +18,11 @@ import torch
 from amrs_gym.data.wsdm import accuracy_by_step, session_average_accuracy, skip_metrics
 from amrs_gym.io import prepare_output_dir
 from benchmarks._common import (
-    cli,
     markdown_table,
     paired_bootstrap,
     provenance,
     pyplot,
+    run,
     save_figure,
     write_outputs,
 )
@@ -284,4 +284,4 @@ def _plot(out: Path, runs: dict[str, dict[int, dict[str, Any]]]) -> None:
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run(main, Args)

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from amrs_gym.data.mssd import load_mssd
+from amrs_gym.data.mssd import MssdFormatError, MssdLogs, load_mssd
 from amrs_gym.data.wsdm import skip_metrics
 
 QUICK_SESSIONS = 700
@@ -71,7 +71,7 @@ def load_data(
     eval_path = eval_file or train_file
     limit = QUICK_SESSIONS if quick else None
     same = Path(eval_path).resolve() == Path(train_file).resolve()
-    train_logs = load_mssd(train_file, max_sessions=limit)
+    train_logs = _load("--train", train_file, limit)
     if same:
         train_part, eval_part = train_logs.split_by_session(test_fraction, seed)
         train, evaluation = train_part.logs.copy(), eval_part.logs.copy()
@@ -83,7 +83,7 @@ def load_data(
             "test_fraction": test_fraction,
         }
     else:
-        eval_logs = load_mssd(eval_path, max_sessions=limit)
+        eval_logs = _load("--eval", eval_path, limit)
         train, evaluation = train_logs.logs.copy(), eval_logs.logs.copy()
         train_keys, eval_keys = train_logs.track_keys, eval_logs.track_keys
         protocol = {
@@ -119,6 +119,17 @@ def load_data(
     return Data(
         train=train, eval=evaluation, folds=folds, val_fraction=val_fraction, protocol=protocol
     )
+
+
+def _load(option: str, path: str, limit: int | None) -> MssdLogs:
+    """`load_mssd(path)`, a bad file refused with one ValueError naming `option`.
+
+    Missing, unreadable or not in MSSD's format: the command line shows it as one `error:` line.
+    """
+    try:
+        return load_mssd(path, max_sessions=limit)
+    except (OSError, MssdFormatError) as error:
+        raise ValueError(f"{option}: {error}") from None
 
 
 def second_half_mask(frame: pd.DataFrame) -> np.ndarray:

@@ -1,7 +1,7 @@
 """`python -m benchmarks.ope`: see the package docstring."""
 
-from benchmarks._common import cli
+from benchmarks._common import run
 from benchmarks.ope import Args, main
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run(main, Args)

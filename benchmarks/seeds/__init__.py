@@ -26,8 +26,10 @@ reproductions, `baselines` the rule-based and data-driven baselines they are sco
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from typing import Any
+
+from benchmarks._common import check_fields
 
 NAME = "seeds"
 
@@ -51,6 +53,36 @@ PUBLISHED: dict[str, Any] = {
 here)."""
 
 
+FULL_BUDGETS = {
+    "a2c_seeds": 3,
+    "a2c_timesteps_2d_grid": 300_000,
+    "a2c_timesteps_2d_board": 300_000,
+    "a2c_timesteps_3d_grid": 800_000,
+    "a2c_timesteps_4d_grid": 800_000,
+    "ddpg_seeds": 3,
+    "ddpg_timesteps": 30_000,
+    "eval_episodes": 300,
+}
+"""The budgets a field left unset takes."""
+QUICK_BUDGETS = {
+    "a2c_seeds": 1,
+    "a2c_timesteps_2d_grid": 30_000,
+    "a2c_timesteps_2d_board": 10_000,
+    "a2c_timesteps_3d_grid": 10_000,
+    "a2c_timesteps_4d_grid": 10_000,
+    "ddpg_seeds": 1,
+    "ddpg_timesteps": 1_500,
+    "eval_episodes": 40,
+}
+"""The budgets a field left unset takes under --quick (a value given explicitly wins, as the
+other benchmarks' `--episodes` does)."""
+
+
+def _budget() -> Any:
+    """A budget field: unset by default (then FULL_BUDGETS or QUICK_BUDGETS), at least 1."""
+    return field(default=None, metadata={"min": 1})
+
+
 @dataclass
 class Args:
     """Settings of the seeds benchmark."""
@@ -58,36 +90,40 @@ class Args:
     out_dir: str = "results/seeds"
     """Where to write the outputs."""
     quick: bool = False
-    """Far shorter training, fewer episodes and small logs (for tests)."""
-    seed: int = 0
+    """Far shorter training, fewer episodes and small logs (for tests); budgets given explicitly
+    are kept."""
+    seed: int = field(default=0, metadata={"min": 0})
     """Seed of training, targets drawn while training, and the evaluation episodes."""
-    a2c_seeds: int = 3
-    """A2C trainings per thesis configuration (seeds seed, seed + 1, ...)."""
-    a2c_timesteps_2d_grid: int = 300_000
-    a2c_timesteps_2d_board: int = 300_000
-    a2c_timesteps_3d_grid: int = 800_000
-    a2c_timesteps_4d_grid: int = 800_000
-    ddpg_seeds: int = 3
-    """DDPG trainings (seeds seed, seed + 1, ...)."""
-    ddpg_timesteps: int = 30_000
-    """Env steps (tracks) per DDPG training: 2,000 sessions of 15."""
-    eval_episodes: int = 300
-    """Evaluation sessions of the poster/MusicBox part (per DDPG seed, and for each baseline)."""
+    a2c_seeds: int | None = _budget()
+    """A2C trainings per thesis configuration (seeds seed, seed + 1, ...; default 3, 1 with
+    --quick)."""
+    a2c_timesteps_2d_grid: int | None = _budget()
+    """A2C env steps, 2-D GridObs (default 300,000, 30,000 with --quick)."""
+    a2c_timesteps_2d_board: int | None = _budget()
+    """A2C env steps, 2-D BoardObs (default 300,000, 10,000 with --quick)."""
+    a2c_timesteps_3d_grid: int | None = _budget()
+    """A2C env steps, 3-D GridObs (default 800,000, 10,000 with --quick)."""
+    a2c_timesteps_4d_grid: int | None = _budget()
+    """A2C env steps, 4-D GridObs (default 800,000, 10,000 with --quick)."""
+    ddpg_seeds: int | None = _budget()
+    """DDPG trainings (seeds seed, seed + 1, ...; default 3, 1 with --quick)."""
+    ddpg_timesteps: int | None = _budget()
+    """Env steps (tracks) per DDPG training (default 30,000: 2,000 sessions of 15; 1,500 with
+    --quick)."""
+    eval_episodes: int | None = _budget()
+    """Evaluation sessions of the poster/MusicBox part, per DDPG seed and for each baseline
+    (default 300, 40 with --quick)."""
 
-    def quick_version(self) -> Args:
-        """The --quick budgets."""
-        return replace(
-            self,
-            a2c_seeds=1,
-            a2c_timesteps_2d_grid=30_000,
-            a2c_timesteps_2d_board=10_000,
-            a2c_timesteps_3d_grid=10_000,
-            a2c_timesteps_4d_grid=10_000,
-            ddpg_seeds=1,
-            ddpg_timesteps=1_500,
-            eval_episodes=40,
-        )
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    def budget(self, name: str) -> int:
+        """The budget `name` (a field above): as given, else its --quick or full default."""
+        value = getattr(self, name)
+        if value is not None:
+            return int(value)
+        return (QUICK_BUDGETS if self.quick else FULL_BUDGETS)[name]
 
     def a2c_timesteps(self, config: str) -> int:
         """Training budget of one thesis configuration."""
-        return int(getattr(self, f"a2c_timesteps_{config}"))
+        return self.budget(f"a2c_timesteps_{config}")

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from amrs_gym.io import prepare_output_dir
-from benchmarks._common import cli, markdown_table, provenance, pyplot, save_figure, write_outputs
+from benchmarks._common import markdown_table, provenance, pyplot, run, save_figure, write_outputs
 from benchmarks.seeds import NAME, PUBLISHED, Args
 from benchmarks.seeds.poster import poster_and_musicbox
 from benchmarks.seeds.thesis import THESIS_CONFIGS, thesis
@@ -20,8 +20,6 @@ def main(args: Args) -> dict[str, Any]:
     """Run the three reproductions and write seeds.json, seeds.md and seeds.png."""
     torch.set_num_threads(1)
     out = prepare_output_dir(args.out_dir)
-    if args.quick:
-        args = args.quick_version()
     started = time.perf_counter()
     thesis_report = thesis(args)
     poster, musicbox, curves = poster_and_musicbox(args)
@@ -251,4 +249,4 @@ def _plots(path: Path, report: dict[str, Any], curves: dict[int, np.ndarray]) ->
 
 
 if __name__ == "__main__":
-    main(cli(Args))
+    run(main, Args)

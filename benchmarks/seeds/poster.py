@@ -195,12 +195,14 @@ def poster_and_musicbox(args: Args) -> tuple[dict[str, Any], dict[str, Any], dic
     eval_seed = args.seed + EVAL_SEED_OFFSET
     per_seed: list[dict[str, Any]] = []
     curves: dict[int, np.ndarray] = {}
-    for seed in tqdm(range(args.seed, args.seed + args.ddpg_seeds), desc="poster: DDPG trainings"):
-        model, seconds = train_ddpg(data, args.ddpg_timesteps, seed)
+    for seed in tqdm(
+        range(args.seed, args.seed + args.budget("ddpg_seeds")), desc="poster: DDPG trainings"
+    ):
+        model, seconds = train_ddpg(data, args.budget("ddpg_timesteps"), seed)
         played = play_episodes(
             env,
             _deterministic(model),
-            args.eval_episodes,
+            args.budget("eval_episodes"),
             eval_seed,
             f"DDPG seed {seed}: evaluation",
         )
@@ -223,18 +225,18 @@ def poster_and_musicbox(args: Args) -> tuple[dict[str, Any], dict[str, Any], dic
         )
         curves[seed] = played["scores"]
     started = time.perf_counter()
-    nonskip = nonskip_baseline_score(env, episodes=args.eval_episodes, seed=eval_seed)
-    random = random_score(env, episodes=args.eval_episodes, seed=eval_seed)
+    nonskip = nonskip_baseline_score(env, episodes=args.budget("eval_episodes"), seed=eval_seed)
+    random = random_score(env, episodes=args.budget("eval_episodes"), seed=eval_seed)
     baseline_seconds = time.perf_counter() - started
 
     def mean(key: str) -> float:
         return float(np.mean([r[key] for r in per_seed]))
 
     budgets = {
-        "ddpg_timesteps": args.ddpg_timesteps,
-        "ddpg_seeds": args.ddpg_seeds,
+        "ddpg_timesteps": args.budget("ddpg_timesteps"),
+        "ddpg_seeds": args.budget("ddpg_seeds"),
         "ddpg_settings": DDPG_SETTINGS,
-        "eval_episodes": args.eval_episodes,
+        "eval_episodes": args.budget("eval_episodes"),
         "eval_seeds": f"episode i starts with reset(seed={eval_seed} + i) "
         "for DDPG, the non-skip benchmark and random",
         "data": data.source,

@@ -198,7 +198,11 @@ def run_one(config: str, timesteps: int, seed: int) -> dict[str, Any]:
 def thesis(args: Args) -> dict[str, Any]:
     """Every A2C configuration over `a2c_seeds` seeds, the rule-based searcher and the ceiling."""
     report: dict[str, Any] = {}
-    jobs = [(c, s) for c in THESIS_CONFIGS for s in range(args.seed, args.seed + args.a2c_seeds)]
+    jobs = [
+        (c, s)
+        for c in THESIS_CONFIGS
+        for s in range(args.seed, args.seed + args.budget("a2c_seeds"))
+    ]
     runs: dict[str, list[dict[str, Any]]] = {c: [] for c in THESIS_CONFIGS}
     for config, seed in tqdm(jobs, desc="thesis: A2C trainings"):
         runs[config].append(run_one(config, args.a2c_timesteps(config), seed))
@@ -234,7 +238,7 @@ def thesis(args: Args) -> dict[str, Any]:
     report["published"] = PUBLISHED["thesis"]
     report["budgets"] = {
         "a2c_timesteps": {c: args.a2c_timesteps(c) for c in THESIS_CONFIGS},
-        "a2c_seeds": args.a2c_seeds,
+        "a2c_seeds": args.budget("a2c_seeds"),
         "a2c_settings": A2C_SETTINGS,
         "evaluation": "one deterministic episode per target of the grid (25, 125, 625 targets)",
     }

@@ -34,6 +34,23 @@ def test_evaluate_policy_drives_every_registered_agent(name, zoo, calm_data) -> 
     assert lengths == [5, 5] and np.isfinite(rewards).all()
 
 
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_one_observation_gets_one_action_a_single_env_takes(name, zoo) -> None:
+    agent = zoo[name]
+    env = gym.make("AMRS-Calm-v0", episode_length=3, ensemble=agents.needs_ensemble(agent))
+    agents.bind(agent, env)
+    obs, _ = env.reset(seed=0)
+    state, start = None, np.array([True])
+    for _ in range(3):  # SB3's own loop on a single env: the action has no batch axis
+        action, state = agent.predict(obs, state, start, deterministic=True)
+        assert np.shape(action) == () and env.action_space.contains(int(action))
+        obs, *_ = env.step(action)
+        start = np.array([False])
+    if not agents.needs_view(agent):  # a bound agent acts for its env's one session
+        batch, _ = agent.predict(np.stack([obs, obs]), deterministic=True)
+        assert np.shape(batch) == (2,)
+
+
 def test_binding_is_needed_exactly_by_the_session_aware_agents(zoo) -> None:
     assert sorted(name for name, agent in zoo.items() if agents.needs_view(agent)) == [
         "greedy",

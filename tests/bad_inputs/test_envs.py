@@ -107,3 +107,29 @@ def test_vector_env_arguments(kwargs: dict, match: str) -> None:
 def test_feature_target_grids_are_bounded(kwargs: dict) -> None:
     with pytest.raises(ValueError, match=r"(dims|levels) must be an integer in"):
         gym.make("AMRS-FeatureTarget-v0", **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"mode": "sleep"}, "AMRS-Calm-v0 simulates calm"),
+        ({"render_mode": "human"}, "render_mode 'human': these envs do not render"),
+    ],
+)
+def test_make_refuses_arguments_that_contradict_the_id(kwargs: dict, match: str) -> None:
+    with pytest.raises((ValueError, TypeError), match=match):
+        gym.make("AMRS-Calm-v0", **kwargs).reset(seed=0)
+
+
+def test_a_pessimistic_id_refuses_to_turn_the_ensemble_off() -> None:
+    with pytest.raises(ValueError, match=r"ensemble=False conflicts with pessimism=1\.0"):
+        gym.make("AMRS-Calm-Pessimistic-v0", ensemble=False)
+
+
+def test_sb3_make_vec_env_builds_the_listening_envs() -> None:
+    from stable_baselines3.common.env_util import make_vec_env
+
+    envs = make_vec_env("AMRS-Calm-v0", n_envs=2, seed=0, env_kwargs={"episode_length": 3})
+    obs = envs.reset()
+    assert obs.shape == (2, envs.observation_space.shape[0])
+    gym.make("AMRS-Calm-v0", render_mode=None).reset(seed=0)

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from benchmarks._common import cli, field_docs, paired_bootstrap
+from benchmarks._common import MISSING_CELL, cli, field_docs, markdown_table, paired_bootstrap, run
+from benchmarks.zoo import map_modes
 
 
 @dataclass(frozen=True)
@@ -77,3 +78,42 @@ def test_paired_bootstrap_brackets_the_mean() -> None:
     result = paired_bootstrap(difference, seed=0)
     assert result["ci95_low"] < result["mean"] < result["ci95_high"]
     assert result["mean"] == pytest.approx(difference.mean())
+
+
+def _refuses(args: Example) -> None:
+    raise ValueError(f"--out {args.out_dir}: exists and is not a directory")
+
+
+def _breaks(args: Example) -> None:
+    raise TypeError("a bug")
+
+
+def _refuses_in_a_worker(args: Example, mode: str) -> None:
+    raise ValueError(f"no starting sessions for mode={mode!r}")
+
+
+def test_run_turns_a_value_error_into_one_error_line_and_exit_2(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run(_refuses, Example, ["--out", "taken"])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err == "error: --out taken: exists and is not a directory\n"
+
+
+def test_run_keeps_the_traceback_of_a_bug() -> None:
+    with pytest.raises(TypeError, match="a bug"):
+        run(_breaks, Example, [])
+
+
+def test_run_reports_a_value_error_of_a_mode_worker_in_one_line(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run(lambda args: map_modes(_refuses_in_a_worker, args, ["calm"], 1), Example, [])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1] == "error: no starting sessions for mode='calm'"
+    assert "Traceback" not in err
+
+
+def test_a_missing_number_is_a_dash_in_a_table_not_nan() -> None:
+    table = markdown_table(["agent", "SNIPS"], [["logged", float("nan")], ["bc", 0.5]])
+    assert "nan" not in table
+    assert f"| logged | {MISSING_CELL} |" in table and "| bc | 0.500 |" in table

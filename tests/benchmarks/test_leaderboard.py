@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -6,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.leaderboard import COLUMNS, paired_difference, summarise
+from benchmarks._common import MISSING_CELL
+from benchmarks.leaderboard import COLUMNS, _markdown, paired_difference, summarise
 
 
 def _row(
@@ -145,3 +147,24 @@ def test_paired_difference_removes_what_both_agents_share() -> None:
     shared = np.random.default_rng(0).normal(0, 1, 400)  # per-episode luck common to both agents
     paired = paired_difference(list(shared + 0.1), list(shared))
     assert paired["mean"] == pytest.approx(0.1) and paired["ci95"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_markdown_shows_a_missing_snips_as_a_dash_not_nan() -> None:
+    extra = {"final_distance": 0.3, "kl_to_logged": 0.1}
+    table = pd.DataFrame(
+        [
+            {**_row(agent, evaluator, utility), **extra, "snips_utility": snips}
+            for agent, utility, snips in (
+                ("logged", 1.0, float("nan")),
+                ("bc", 0.9, 0.95),
+                ("greedy", 0.8, float("nan")),
+            )
+            for evaluator in ("world_model", "reference")
+        ]
+    )
+    report = {"episodes": 2, "skipped": [], "modes": summarise(table), "command": "python -m x"}
+    markdown = _markdown(table, report)
+    assert not re.search(r"\bnan\b", markdown)
+    rows = {line.split(" | ")[0].strip("| "): line for line in markdown.splitlines()}
+    assert rows["logged"].endswith(f"| {MISSING_CELL} |") and rows["bc"].endswith("| 0.950 |")
+    assert f"SNIPS {MISSING_CELL}: no off-policy estimate" in markdown

@@ -66,6 +66,20 @@ def test_a_bundle_built_with_members_runs_pessimistic_envs(truth_bundle, platfor
         gym.make("AMRS-Calm-v0", bundle=truth_bundle, pessimism=1.0)
 
 
+def test_agents_that_need_the_ensemble_are_skipped_in_one_line_without_one(
+    truth_bundle, platform_bundle, capsys
+) -> None:
+    from benchmarks.zoo import ZooArgs
+
+    asked = ["random", "dpo", "dpo_cold", "a2c_pessimistic", "greedy_pessimistic", "bc"]
+    one_member = ZooArgs(bundle=str(truth_bundle), agents=asked)
+    assert one_member.runnable_agents() == ["random", "bc"]
+    one_member.announce_skipped()
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 4 and all("needs the pessimistic ensemble" in line for line in lines)
+    assert ZooArgs(bundle=str(platform_bundle), agents=asked).runnable_agents() == asked
+
+
 @pytest.mark.slow
 def test_leaderboard_and_stress_on_a_bundle_without_truth_skip_it_in_one_line(
     platform_bundle, tmp_path

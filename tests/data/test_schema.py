@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 
@@ -158,3 +159,39 @@ def test_cli_catalog_refuses_a_folder_without_annotations_in_one_line(tmp_path) 
     result = _cli("catalog", "--deam", str(tmp_path), "--out", str(tmp_path / "c.parquet"))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "Traceback" not in result.stderr
+
+
+def test_a_kept_track_must_have_engagement_one(tiny) -> None:
+    """data/README.md: engagement is "1 when not skipped"; a kept track listened 20% is refused."""
+    logs = tiny.logs.copy()
+    kept = np.flatnonzero(~logs["skipped"].to_numpy())[:5]
+    logs.loc[kept, "engagement"] = 0.2
+    problems = _problems(logs, tiny.catalog.n_tracks)
+    assert len(problems) == 1, problems
+    assert problems[0].startswith("engagement: must be 1 when skipped is False")
+    assert f"row {kept[0]}: 0.2" in problems[0] and "and 2 more" in problems[0]
+    skipped = logs.assign(skipped=logs["skipped"] | logs.index.isin(kept))
+    assert find_problems(skipped, tiny.catalog.n_tracks) == []  # a skipped track may be partial
+
+
+def test_cli_validate_header_only_csv_says_no_rows_as_parquet_does(tiny, tmp_path) -> None:
+    write_dataset(tiny, tmp_path / "logs.parquet")
+    catalog = str(tmp_path / "logs.catalog.parquet")
+    tiny.logs.iloc[:0].to_csv(tmp_path / "header.csv", index=False)
+    tiny.logs.iloc[:0].to_parquet(tmp_path / "empty.parquet")
+    for name in ("header.csv", "empty.parquet"):
+        result = _cli("validate", str(tmp_path / name), "--catalog", catalog)
+        assert result.returncode == 1
+        assert result.stdout == "file: no rows (a log needs at least one session)\n", result.stdout
+
+
+def test_cli_generate_help_shows_each_option_and_its_default() -> None:
+    options = _cli("generate", "--help").stdout.split("options:", 1)[1]
+    shown = " ".join(options.split())  # argparse wraps lines
+    for option, default in (
+        ("--listeners", DatasetConfig.n_listeners),
+        ("--sessions", DatasetConfig.n_sessions),
+        ("--seed", DatasetConfig.seed),
+    ):
+        described = re.search(rf"{option} {option[2:].upper()} (\w[^(]*)\(default: (\d+)\)", shown)
+        assert described and described[2] == str(default), shown

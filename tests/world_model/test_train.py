@@ -41,3 +41,17 @@ def test_single_process_training_is_reproducible(tmp_path) -> None:
     assert card["world_size"] == 1
     for (name, a), b in zip(first.state_dict().items(), second.state_dict().values(), strict=True):
         torch.testing.assert_close(a, b, msg=name)
+
+
+def test_a_run_of_ten_steps_trains(small_dataset, batch) -> None:
+    """Ten optimiser steps in all: torch's one-cycle schedule alone would divide by zero."""
+    from amrs_gym.world_model.model import WorldModel, WorldModelConfig
+    from amrs_gym.world_model.training import TrainConfig, fit
+
+    model = WorldModel(
+        WorldModelConfig(d_model=16, n_heads=2, ff_dim=16), small_dataset.catalog.embeddings
+    )
+    config = TrainConfig(epochs=10, batch_size=len(batch), patience=10)  # one step per epoch
+    history = fit(model, batch, batch, config, progress=False)
+    losses = [epoch["train_loss"] for epoch in history["epochs"]]
+    assert len(losses) == 10 and losses[-1] < losses[0]
