@@ -23,7 +23,7 @@ LOG_COLUMNS: dict[str, tuple[str, str]] = {
         "logging policy's probability of that track, in (0, 1]; optional, missing when unknown "
         "(off-policy estimates need it)",
     ),
-    "engagement": ("float", "fraction of the track listened to, in [0, 1]; 1 when not skipped"),
+    "engagement": ("float", "fraction of the track listened to, in [0, 1]"),
     "skipped": ("bool", "whether the listener skipped the track"),
     "rating": ("nullable", "1 like, 0 dislike, missing when not given"),
     "valence_report": ("nullable", "self-reported valence after the track, [-1, 1], or missing"),
@@ -75,8 +75,6 @@ def find_problems(logs: pd.DataFrame, n_tracks: int | None = None) -> list[str]:
         if column not in logs.columns:
             continue
         problems += _column_problems(column, kind, logs[column])
-    if not any(p.startswith(("engagement:", "skipped:")) for p in problems):
-        problems += _kept_engagement_problems(logs)
     if (
         n_tracks is not None
         and "track_id" in logs.columns
@@ -92,22 +90,6 @@ def find_problems(logs: pd.DataFrame, n_tracks: int | None = None) -> list[str]:
     if not problems:
         problems += _session_problems(logs)
     return problems
-
-
-def _kept_engagement_problems(logs: pd.DataFrame) -> list[str]:
-    """The datasheet's rule (data/README.md): engagement is 1 when the track was not skipped."""
-    if "engagement" not in logs.columns or "skipped" not in logs.columns:
-        return []
-    engagement = logs["engagement"].to_numpy(dtype=np.float64)
-    broken = np.flatnonzero(~logs["skipped"].to_numpy(dtype=bool) & (engagement != 1.0))
-    if not broken.size:
-        return []
-    first = ", ".join(f"row {row}: {engagement[row]:g}" for row in broken[:3])
-    more = f" and {broken.size - 3} more" if broken.size > 3 else ""
-    return [
-        f"engagement: must be 1 when skipped is False (a kept track is listened to the end); "
-        f"found {first}{more} (0-based data rows)"
-    ]
 
 
 SESSION_CONSTANTS = ("listener_id", "mode", "cohort", "valence_start", "arousal_start")
