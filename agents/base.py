@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import fields, make_dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self, get_type_hints
+from typing import Any, ClassVar, Self, get_args, get_type_hints
 
 import numpy as np
 import torch
@@ -85,6 +85,8 @@ def check_agent_config(config: Any) -> None:
     hints = get_type_hints(type(config))
     for field in fields(config):
         value, kind = getattr(config, field.name), hints[field.name]
+        optional = [t for t in get_args(kind) if t is not type(None)]
+        kind = optional[0] if len(optional) == 1 else kind  # `float | None` bounds as a float
         if field.metadata or value is None or kind not in (int, float):
             continue
         if kind is int:

@@ -88,8 +88,9 @@ class DPOConfig:
     (common random numbers across a state's candidates); `expected`, the model's expected
     one-step utility of the track played (no outcome noise; the pessimistic one in a pessimistic
     ensemble)."""
-    candidates: int = 16
-    """Distinct tracks sampled from the reference at each branching state."""
+    candidates: int = field(default=16, metadata={"min": 2})
+    """Distinct tracks sampled from the reference at each branching state (at least two to rank,
+    at most the catalog's size)."""
     branch_probability: float = 0.25
     """Chance that a step of a session becomes a branching state."""
     novelty_weight: float | None = None
@@ -246,6 +247,19 @@ class DPOAgent(PolicyAgent):
     name: ClassVar[str] = "dpo"
     config_type: ClassVar[type] = DPOConfig
 
+    def __init__(self, mode: str, config: Any = None):
+        """A new DPO agent; its `reference` must name a registered policy agent (BC's kind)."""
+        super().__init__(mode, config)
+        import agents
+
+        reference = self.config.reference
+        kind = agents.agent_class(reference) if reference in agents.available() else None
+        if kind is None or not issubclass(kind, PolicyAgent):
+            raise ValueError(
+                f"reference {reference!r}: DPO starts from a registered policy agent (a softmax "
+                "over the catalog that BC fits, e.g. 'bc')"
+            )
+
     def reference_agent(self) -> BaseAgent:
         """A new, unfitted agent of the kind `config.reference` names, as DPO would fit it."""
         import agents
@@ -279,6 +293,10 @@ class DPOAgent(PolicyAgent):
         """Fit the reference (unless `use_reference` gave one), then fine-tune it with DPO."""
         config: DPOConfig = self.config
         self._adopt(data)
+        if config.candidates > data.n_tracks:
+            raise ValueError(
+                f"candidates {config.candidates}: at most the catalog's {data.n_tracks} tracks"
+            )
         torch.set_num_threads(1)
         reference = self._fitted_reference(data)
         frozen = copy.deepcopy(reference.policy).eval().requires_grad_(False)

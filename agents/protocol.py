@@ -101,16 +101,40 @@ def bind(agent: A, target: Any) -> A:
     """Bind a session-aware agent to the sessions of `target`.
 
     `target` is an env, a vector env or a `SessionView`; any other agent is returned unchanged.
+    An agent built for another mode, or fitted for another catalog size, than a listening env's
+    is refused (session-aware or not: it would act on the wrong utility or the wrong tracks).
     """
+    if isinstance(target, SessionView):
+        view: SessionView | None = target
+    else:
+        view = _view_of(target, required=needs_view(agent))
+    if view is not None:
+        _check_fits(agent, view)
     if needs_view(agent):
-        view = target if isinstance(target, SessionView) else _view_of(target)
         agent.bind(view)  # type: ignore[attr-defined]  # needs_view agents are SessionAware
     return agent
 
 
-def _view_of(env: Any) -> SessionView:
+def _check_fits(agent: Any, view: SessionView) -> None:
+    """Refuse an agent of another mode or catalog size than the sessions'."""
+    name = getattr(agent, "name", type(agent).__name__)
+    mode = getattr(agent, "mode", None)
+    if mode is not None and mode != view.mode:
+        raise ValueError(f"the {name} agent was built for mode {mode!r}, the env is {view.mode!r}")
+    tracks = getattr(agent, "n_tracks", None)
+    if tracks is not None and tracks != view.n_tracks:
+        raise ValueError(
+            f"the {name} agent was fitted for {tracks} tracks, the env's catalog has "
+            f"{view.n_tracks}"
+        )
+
+
+def _view_of(env: Any, required: bool = True) -> SessionView | None:
+    """The listening sessions of `env`; None for another env unless `required`."""
     unwrapped = getattr(env, "unwrapped", env)
     if not hasattr(unwrapped, "session_view"):
+        if not required:
+            return None
         raise ValueError(
             f"{type(unwrapped).__name__} has no sessions to bind an agent to (not a listening env)"
         )

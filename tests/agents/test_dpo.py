@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+import agents
 from agents.dpo import DPOAgent, DPOConfig, Rankings, dpo_loss, plackett_luce_loss
 from agents.policy import TrackPolicy
 
@@ -198,3 +199,23 @@ def test_cold_dpo_serves_the_sharp_policy_tempered_without_training_it_again(
         agents.make("dpo_cold", mode="calm", temperature=0.0)
     with pytest.raises(ValueError, match="dpo_sharp"):
         agents.make("dpo_cold", mode="calm").use_reference(agents.make("bc", mode="calm"))
+
+
+@pytest.mark.parametrize(
+    ("settings", "match"),
+    [
+        ({"kl_weight": -1.0}, "kl_weight"),
+        ({"novelty_weight": float("nan")}, "novelty_weight"),
+        ({"candidates": 1}, "candidates"),
+        ({"reference": "random"}, "reference 'random': DPO starts from a registered policy agent"),
+        ({"reference": "nope"}, "reference 'nope'"),
+    ],
+)
+def test_dpo_settings_are_checked_when_made(settings: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        agents.make("dpo", mode="calm", **settings)
+
+
+def test_more_candidates_than_tracks_are_refused_before_fitting(calm_data) -> None:
+    with pytest.raises(ValueError, match="candidates 5000: at most the catalog's 1200 tracks"):
+        agents.make("dpo", mode="calm", candidates=5000).fit(calm_data)

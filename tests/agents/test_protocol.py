@@ -59,6 +59,13 @@ def test_binding_is_needed_exactly_by_the_session_aware_agents(zoo) -> None:
     ]
     with pytest.raises(ValueError, match="not a listening env"):
         agents.bind(zoo["greedy"], gym.make("CartPole-v1"))
+    assert agents.bind(zoo["bc"], gym.make("CartPole-v1")) is zoo["bc"]  # nothing to bind
+
+
+@pytest.mark.parametrize("name", ["greedy", "bc"])
+def test_binding_refuses_an_agent_of_another_mode(name, zoo) -> None:
+    with pytest.raises(ValueError, match="built for mode 'calm', the env is 'sleep'"):
+        agents.bind(zoo[name], gym.make("AMRS-Sleep-v0"))
 
 
 def test_probabilistic_agents_state_their_distribution(zoo, calm_data) -> None:
