@@ -401,8 +401,7 @@ class PolicyAgent(DistributionAgent):
         """
         policy = self._network()
         obs = as_batch(observation, policy.obs_dim)
-        played = None if state is None else np.asarray(state, dtype=np.int64).reshape(len(obs), -1)
-        return policy.probabilities(obs, played)
+        return policy.probabilities(obs, played_tracks(state, None, len(obs)))
 
     def _arrays(self) -> dict[str, np.ndarray]:
         policy = self._network()

@@ -211,6 +211,11 @@ def estimate(
 
     # (R,)
     """
+    if name not in evidence.policies:
+        raise ValueError(
+            f"policy {name!r}: not replayed in this evidence (it holds "
+            f"{', '.join(sorted(evidence.policies))})"
+        )
     counts = np.ones((1, evidence.n_sessions)) if session_weights is None else session_weights
     counts = np.atleast_2d(np.asarray(counts, dtype=np.float64))
     if estimator == "fqe":

@@ -63,6 +63,10 @@ def test_estimators_on_a_hand_made_case() -> None:
     # cumulative weights 2, 2, 0, 0: step 0 only session 0 counts (reward 1), step 1 likewise (2)
     assert value(CASE, "pdwis") == pytest.approx(1.5)
     assert value(CASE, "ips", clip=1.5) == pytest.approx((1.5 + 2 + 0 + 1.5 * 4) / 4)
+    with pytest.raises(ValueError, match="policy 'nope': not replayed in this evidence"):
+        estimate(evidence(**CASE), "nope", "snips")
+    with pytest.raises(ValueError, match="unknown estimator 'ipw'"):
+        estimate(evidence(**CASE), "pi", "ipw")
 
 
 def test_on_policy_every_importance_estimator_is_the_logged_mean_and_dr_needs_no_model() -> None:

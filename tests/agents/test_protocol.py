@@ -78,6 +78,10 @@ def test_probabilistic_agents_state_their_distribution(zoo, calm_data) -> None:
         )
         assert probabilities.shape == (8, calm_data.n_tracks), name
         assert np.allclose(probabilities.sum(axis=1), 1.0), name
+        fresh = agent.action_probabilities(steps.observations[:2])  # None: nothing played yet
+        np.testing.assert_allclose(
+            fresh, agent.action_probabilities(steps.observations[:2], np.full((2, 3), -1))
+        )
 
 
 def test_agents_read_their_sizes_from_the_data_and_keep_them_in_their_file(
