@@ -47,9 +47,9 @@ def as_batch(observation: np.ndarray, obs_dim: int | None = None) -> np.ndarray:
         raise ValueError(f"observations must be numbers, got {observation!r:.80}") from None
     if obs.ndim == 1:
         obs = obs[None]
-    if obs.ndim != 2 or (obs_dim is not None and obs.shape[1] != obs_dim):
+    if obs.ndim != 2 or not len(obs) or (obs_dim is not None and obs.shape[1] != obs_dim):
         raise ValueError(
-            f"expected observations of shape (n, {obs_dim or 'obs_dim'}), "
+            f"expected observations of shape (n, {obs_dim or 'obs_dim'}) with n >= 1, "
             f"got {np.shape(observation)}"
         )
     if not np.isfinite(obs).all():
@@ -99,23 +99,40 @@ def check_agent_config(config: Any) -> None:
             check_value(field.name, value, float, bounds)
 
 
-def played_tracks(state: Any, episode_start: np.ndarray | None, n: int) -> np.ndarray:
+def played_tracks(
+    state: Any, episode_start: np.ndarray | None, n: int, n_tracks: int | None = None
+) -> np.ndarray:
     """The tracks each of n episodes has played, from SB3's recurrent `state`.
 
     # (n, t) int64, -1 padded
 
     `state` is what `predict` returned last time (None at first); rows where `episode_start` is
-    True start afresh.
+    True start afresh. Track ids must lie in [-1, n_tracks) (-1: padding).
     """
-    played = (
-        np.full((n, 0), -1, dtype=np.int64) if state is None else np.array(state, dtype=np.int64)
-    )
-    if played.ndim != 2 or len(played) != n:
+    if state is None:
+        return np.full((n, 0), -1, dtype=np.int64)
+    try:
+        values = np.array(state, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"state must be the (n, t) track ids played, got {state!r:.80}") from None
+    if values.ndim != 2 or len(values) != n:
         raise ValueError(
-            f"state must be the (n, t) tracks played by {n} sessions, got shape {played.shape}"
+            f"state must be the (n, t) tracks played by {n} sessions, got shape {values.shape}"
         )
+    top = np.inf if n_tracks is None else n_tracks - 1
+    if not (
+        np.isfinite(values) & (values == np.round(values)) & (values >= -1) & (values <= top)
+    ).all():
+        allowed = "ids >= -1" if n_tracks is None else f"ids in -1..{n_tracks - 1}"
+        raise ValueError(f"state must hold track {allowed} (-1: none), got {state!r:.80}")
+    played = values.astype(np.int64)
     if episode_start is not None:
-        played[np.asarray(episode_start, dtype=bool).reshape(-1)] = -1
+        starts = np.asarray(episode_start, dtype=bool).reshape(-1)
+        if len(starts) != n:
+            raise ValueError(
+                f"episode_start must hold {n} flags, one per observation, got {len(starts)}"
+            )
+        played[starts] = -1
     return played
 
 
@@ -138,13 +155,14 @@ def act_remembering(
     episode_start: np.ndarray | None,
     deterministic: bool,
     obs_dim: int | None = None,
+    n_tracks: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """SB3's `predict` around `act(observations, played, deterministic)`.
 
     The tracks each episode has played travel in SB3's recurrent `state`.
     """
     batch = as_batch(observation, obs_dim)
-    played = played_tracks(state, episode_start, len(batch))
+    played = played_tracks(state, episode_start, len(batch), n_tracks)
     actions = np.asarray(act(batch, played, deterministic), dtype=np.int64).reshape(-1)
     return actions, remember(played, actions)
 
@@ -243,7 +261,7 @@ class BaseAgent:
     ) -> tuple[np.ndarray, Any]:
         """A track per observation; `state` is the tracks played so far (SB3's recurrent state)."""
         actions, played = act_remembering(
-            self._act, observation, state, episode_start, deterministic, self.obs_dim
+            self._act, observation, state, episode_start, deterministic, self.obs_dim, self.n_tracks
         )
         return sb3_actions(observation, actions), played
 
@@ -401,7 +419,7 @@ class PolicyAgent(DistributionAgent):
         """
         policy = self._network()
         obs = as_batch(observation, policy.obs_dim)
-        return policy.probabilities(obs, played_tracks(state, None, len(obs)))
+        return policy.probabilities(obs, played_tracks(state, None, len(obs), self.n_tracks))
 
     def _arrays(self) -> dict[str, np.ndarray]:
         policy = self._network()

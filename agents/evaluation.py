@@ -22,7 +22,8 @@ from amrs_gym.metrics import Episodes, evaluate_episodes, off_policy_estimates
 from amrs_gym.reference_world import ReferenceWorld
 from amrs_gym.reward import Utility
 from amrs_gym.simulator import ListeningSessions, LoggedSteps, SessionConfig, replay_logs
-from amrs_gym.validation import check_choice
+from amrs_gym.simulator.config import MAX_SESSIONS
+from amrs_gym.validation import check_choice, check_int
 
 Evaluator = Literal["world_model", "reference"]
 EVALUATORS: tuple[Evaluator, ...] = ("world_model", "reference")
@@ -64,6 +65,9 @@ def rollout(
     predicts of them; it must not step the sessions).
     """
     config = SessionConfig(sessions) if isinstance(sessions, str) else sessions
+    check_int("n_episodes", n_episodes, 1, MAX_SESSIONS)
+    for part in np.atleast_1d(seed).tolist():
+        check_int("seed", part, 0)
     if needs_ensemble(agent) and not config.ensemble:
         config = replace(config, ensemble=True)  # it reads the members' disagreement
     check_choice("evaluator", evaluator, EVALUATORS)

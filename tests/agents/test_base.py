@@ -24,6 +24,28 @@ def test_played_tracks_clears_rows_at_episode_start_and_checks_the_state() -> No
         played_tracks(state, None, 3)
 
 
+@pytest.mark.parametrize(
+    ("state", "start", "match"),
+    [
+        ([[5000]], None, r"state must hold track ids in -1\.\.1199"),
+        ([[np.nan]], None, "state must hold track ids"),
+        ([[1.5]], None, "state must hold track ids"),
+        ([[-2]], None, "state must hold track ids"),
+        ([["a"]], None, "state must be the"),
+        ([[1]], [True, False], "episode_start must hold 1 flags"),
+    ],
+)
+def test_a_bad_state_is_named_in_one_line(state, start, match) -> None:
+    with pytest.raises(ValueError, match=match):
+        played_tracks(state, None if start is None else np.array(start), 1, n_tracks=1200)
+
+
+def test_predict_refuses_an_empty_batch(calm_data) -> None:
+    agent = agents.make("random", mode="calm").fit(calm_data)
+    with pytest.raises(ValueError, match="with n >= 1"):
+        agent.predict(np.zeros((0, calm_data.obs_dim), np.float32))
+
+
 def test_played_before_rebuilds_each_logged_steps_past_tracks() -> None:
     steps = LoggedSteps(
         observations=np.zeros((5, 2), np.float32),

@@ -133,3 +133,20 @@ def test_sb3_make_vec_env_builds_the_listening_envs() -> None:
     obs = envs.reset()
     assert obs.shape == (2, envs.observation_space.shape[0])
     gym.make("AMRS-Calm-v0", render_mode=None).reset(seed=0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"n_episodes": 0}, "n_episodes must be an integer in 1..65536, got 0"),
+        ({"seed": -1}, "seed must be an integer >= 0, got -1"),
+        ({"seed": float("nan")}, "seed must be an integer >= 0, got nan"),
+        ({"seed": (0, -2)}, "seed must be an integer >= 0, got -2"),
+    ],
+)
+def test_rollout_names_its_bad_arguments(kwargs: dict, match: str) -> None:
+    import agents
+    from agents.evaluation import rollout
+
+    with pytest.raises(ValueError, match=match):
+        rollout(agents.make("random", mode="calm"), "calm", **kwargs)
