@@ -20,7 +20,9 @@ TrackSpace = Literal["features", "embedding"]
 TRACK_SPACES: tuple[TrackSpace, ...] = ("features", "embedding")
 
 
-class ContinuousTrackAction(gym.ActionWrapper[Any, np.ndarray, Any]):
+class ContinuousTrackAction(
+    gym.ActionWrapper[Any, np.ndarray, Any], gym.utils.RecordConstructorArgs
+):
     """Play the catalog track nearest to a continuous action in a track feature space.
 
     The action is a point of `Box(-1, 1, (d,), float32)`:
@@ -79,7 +81,8 @@ class ContinuousTrackAction(gym.ActionWrapper[Any, np.ndarray, Any]):
             ValueError: If there is no catalog, the wrapped action space is not a
                 `Discrete` of the catalog's size, or `space`/`k` is invalid.
         """
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self, space=space, k=k, catalog=catalog)
+        gym.ActionWrapper.__init__(self, env)
         if catalog is None:
             catalog = getattr(env.unwrapped, "catalog", None)
             if not isinstance(catalog, Catalog):
@@ -172,12 +175,15 @@ class ContinuousTrackAction(gym.ActionWrapper[Any, np.ndarray, Any]):
         return observation, reward, terminated, truncated, info
 
 
-class ScaledObservation(gym.ObservationWrapper[np.ndarray, Any, np.ndarray]):
+class ScaledObservation(
+    gym.ObservationWrapper[np.ndarray, Any, np.ndarray], gym.utils.RecordConstructorArgs
+):
     """Map a bounded Box observation affinely onto [-1, 1] (low -> -1, high -> 1)."""
 
     def __init__(self, env: gym.Env[np.ndarray, Any]) -> None:
         """Read the bounds of `env.observation_space`, which must be finite."""
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.ObservationWrapper.__init__(self, env)
         box = env.observation_space
         if not isinstance(box, spaces.Box) or not (
             np.all(np.isfinite(box.low)) and np.all(np.isfinite(box.high))

@@ -245,3 +245,14 @@ def test_scaled_observation_maps_bounds_to_unit_box() -> None:
     obs, _ = env.reset(seed=0, options={"target": (4, 4)})
     assert obs.tolist() == [0.0, 0.0, 0.0, -1.0]  # centre, closer 0, rating 0
     assert env.observation_space.contains(obs)
+
+
+def test_gymnasium_check_env_passes_on_the_wrapped_listening_env() -> None:
+    from gymnasium.utils.env_checker import check_env
+
+    for wrapped in (
+        ContinuousTrackAction(gymnasium.make("AMRS-Calm-v0", episode_length=3)),
+        ScaledObservation(gymnasium.make("AMRS-Calm-v0", episode_length=3)),
+    ):
+        check_env(wrapped, skip_render_check=True)  # the wrapper can be re-created from its spec
+        assert wrapped.spec is not None and wrapped.spec.additional_wrappers
