@@ -9,6 +9,7 @@ in its config) get that reference from the same cache.
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -93,5 +94,6 @@ def _cached(path: Path, fresh: Any, data: TrainingData) -> Any:
         ):
             return None
         return type(fresh).from_weights(header, arrays)
-    except (AgentFileError, KeyError, TypeError, ValueError):
-        return None  # unreadable or stale: retrain and overwrite
+    except (AgentFileError, KeyError, TypeError, ValueError) as error:
+        print(f"{path}: unreadable ({error}); fitting the agent again", file=sys.stderr)
+        return None  # retrain and overwrite

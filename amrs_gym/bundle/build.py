@@ -110,6 +110,10 @@ def check_bundle_dir(path: str | Path) -> Path:
         raise ValueError(
             f"--out {path}: cannot write there ({existing} is not a writable directory)"
         )
+    try:  # access() can say yes where writing fails (a root user on /proc, a read-only mount)
+        os.rmdir(tempfile.mkdtemp(prefix=".amrs-probe-", dir=existing))
+    except OSError as error:
+        raise ValueError(f"--out {path}: cannot write there ({error.strerror})") from None
     return path
 
 

@@ -7,7 +7,9 @@ import numpy as np
 from agents.cache import cache_path, train_or_load
 
 
-def test_a_cached_agent_is_reused_and_a_broken_file_is_retrained(calm_data, tmp_path) -> None:
+def test_a_cached_agent_is_reused_and_a_broken_file_is_retrained(
+    calm_data, tmp_path, capsys
+) -> None:
     trained, seconds = train_or_load(["popular", "random"], calm_data, tmp_path, progress=False)
     assert seconds["popular"] >= 0 and cache_path(tmp_path, "popular", calm_data).exists()
     again, seconds = train_or_load(["popular"], calm_data, tmp_path, progress=False)
@@ -18,6 +20,7 @@ def test_a_cached_agent_is_reused_and_a_broken_file_is_retrained(calm_data, tmp_
     assert seconds["popular"] > 0.0 and np.array_equal(
         retrained["popular"].ranking, trained["popular"].ranking
     )
+    assert "unreadable" in capsys.readouterr().err  # said, in one line
 
 
 def test_dpo_gets_its_reference_from_the_cache(calm_data, tmp_path) -> None:

@@ -139,3 +139,14 @@ def test_asking_only_for_agents_that_need_a_truth_is_refused(platform_bundle) ->
 
     with pytest.raises(ValueError, match="needs a reference world"):
         ZooArgs(agents=["logged"], bundle=str(platform_bundle))
+
+
+def test_an_unwritable_out_is_refused_before_any_training(tmp_path) -> None:
+    from amrs_gym.bundle.build import check_bundle_dir
+
+    assert check_bundle_dir(tmp_path / "new" / "bundle") == tmp_path / "new" / "bundle"
+    with pytest.raises(ValueError, match="--out /proc/b1: cannot write there"):
+        check_bundle_dir("/proc/b1")  # /proc says it is writable to root, yet refuses a folder
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="exists and is not a directory"):
+        check_bundle_dir(tmp_path / "file")
