@@ -82,6 +82,7 @@ class BuildSettings:
 
     def __post_init__(self) -> None:
         check_int("members", self.members, 1, layout.MAX_MEMBERS)
+        check_int("split_seed", self.split_seed, 0)
         if self.members > 1 and self.model.encoder != "transformer":
             raise ValueError(
                 f"members={self.members} needs the transformer encoder (an ensemble runs as one "

@@ -49,6 +49,7 @@ import torch
 from scipy.stats import spearmanr
 from tqdm.auto import tqdm
 
+import agents
 from agents.cache import train_or_load
 from agents.evaluation import rollout
 from agents.off_policy import FQESettings, fit_fqe_all, replay_policies
@@ -112,6 +113,12 @@ class Args(ZooArgs):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        unknown = sorted(set(self.tempered) - set(agents.available()))
+        if unknown:
+            raise ValueError(
+                f"--tempered: unknown agent(s) {', '.join(unknown)}; registered: "
+                f"{', '.join(agents.available())}"
+            )
         shares, temperatures = self.variants()
         for share in shares:
             if not 0 < share <= 1:

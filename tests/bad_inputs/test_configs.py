@@ -71,3 +71,10 @@ def test_agent_configs(agent: str, data) -> None:
     refused_by_name_or_accepted(
         lambda **kw: agents.make(agent, mode="calm", **kw), name, data.draw(ANYTHING)
     )
+
+
+def test_build_settings_refuse_a_negative_split_seed() -> None:
+    from amrs_gym.bundle.build import BuildSettings
+
+    with pytest.raises(ValueError, match="split_seed must be an integer >= 0, got -1"):
+        BuildSettings(split_seed=-1)

@@ -97,3 +97,10 @@ def test_quick_ope_writes_the_contract(tmp_path) -> None:
     assert {"engagement", "progress", "falling_arousal"} <= set(correlation["sleep"]["terms"])
     for name in ("ope.md", "scatter.png", "metrics.png", "uncertainty.png"):
         assert (tmp_path / name).stat().st_size > 0
+
+
+def test_unknown_tempered_agents_are_refused() -> None:
+    from benchmarks.ope import Args
+
+    with pytest.raises(ValueError, match="--tempered: unknown agent"):
+        Args(tempered=["bc", "nope"])
