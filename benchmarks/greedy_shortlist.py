@@ -42,13 +42,13 @@ class Args:
     out_dir: str = "results/greedy_shortlist"
     """Where the outputs go."""
     quick: bool = False
-    """4 sessions of 3 steps, a fifth of the training listeners (tests)."""
+    """4 sessions of 3 steps, a fifth of the training listeners (tests); explicit sizes win."""
     seed: int = field(default=0, metadata={"min": 0})
     """Seed of the sessions' starts and outcomes."""
-    sessions: int = field(default=32, metadata={"min": 1})
-    """Sessions played at once per mode."""
-    steps: int = field(default=20, metadata={"min": 1})
-    """Steps of each session (an episode)."""
+    sessions: int | None = field(default=None, metadata={"min": 1})
+    """Sessions played at once per mode (default 32; 4 with --quick)."""
+    steps: int | None = field(default=None, metadata={"min": 1})
+    """Steps of each session, an episode (default 20; 3 with --quick)."""
     sizes: list[int] = field(default_factory=lambda: [32, 64, 128, 192, 256, 384])
     """Shortlist sizes compared with the exhaustive search."""
     pessimism: float = field(default=DEFAULT_PESSIMISM, metadata={"min": 0, "max": MAX_PESSIMISM})
@@ -71,7 +71,8 @@ class Args:
 
 def run_mode(args: Args, mode: str) -> dict[str, Any]:
     """Exhaustive pessimistic greedy in the ensemble, each shortlist size judged at every step."""
-    n, steps = (4, 3) if args.quick else (args.sessions, args.steps)
+    n = args.sessions or (4 if args.quick else 32)
+    steps = args.steps or (3 if args.quick else 20)
     bundle = defaults.bundle_or_shipped(args.bundle)
     data = TrainingData.from_bundle(bundle, mode, quick=args.quick, seed=args.seed)
     sessions = data.sessions(n, pessimism=args.pessimism)

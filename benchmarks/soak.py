@@ -54,14 +54,14 @@ class Args(EnvArgs):
 
     out_dir: str = "results/soak"
     """Where the outputs go."""
-    vector_steps: int = field(default=1_000_000, metadata={"min": 1})
-    """Sub-env steps of the vector env."""
-    single_steps: int = field(default=100_000, metadata={"min": 1})
-    """Steps of the single env."""
+    vector_steps: int | None = field(default=None, metadata={"min": 1})
+    """Sub-env steps of the vector env (default 1,000,000; 20,000 with --quick)."""
+    single_steps: int | None = field(default=None, metadata={"min": 1})
+    """Steps of the single env (default 100,000; 2,000 with --quick)."""
     samples: int = field(default=40, metadata={"min": 2})
     """Memory and speed samples per run."""
     quick: bool = False
-    """20,000 vector and 2,000 single steps (for tests)."""
+    """20,000 vector and 2,000 single steps (for tests); explicit step counts win."""
 
 
 def soak_vector(args: Args, steps: int) -> list[dict[str, float]]:
@@ -135,7 +135,8 @@ def main(args: Args) -> dict[str, Any]:
     """Soak both envs and write the outputs."""
     out = prepare_output_dir(args.out_dir)
     vector_steps, single_steps = (
-        (20_000, 2_000) if args.quick else (args.vector_steps, args.single_steps)
+        args.vector_steps or (20_000 if args.quick else 1_000_000),
+        args.single_steps or (2_000 if args.quick else 100_000),
     )
     runs = {"vector": soak_vector(args, vector_steps), "single": soak_single(args, single_steps)}
     summary = {name: summarise(samples) for name, samples in runs.items()}

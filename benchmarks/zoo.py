@@ -1,6 +1,6 @@
 """Zoo: every registered agent trained for every mode (or loaded from a cache of agent files).
 
-    # the full zoo, 4 modes: about 22 min on 2 cores
+    # the full zoo, 4 modes: 28 min on 2 cores (2026-12-05; the DPO family has since halved)
     python -m benchmarks.zoo --out results/agents
     python -m benchmarks.zoo --quick --modes calm --agents bc dpo
     python -m benchmarks.zoo --bundle mine/bundle --out results/agents   # your own simulator
