@@ -1,0 +1,122 @@
+"""Does the world model misjudge the tracks the logs rarely play? A check on logs alone.
+
+A production policy plays the tracks it expects to please more often, so a world model that reads
+only track content rates a rarely played track by its content, however the policy judged it. On
+the validation listeners' logged plays (never trained on; the test listeners stay unread), this
+compares the bundle's world model's predicted engagement and like probability with what the
+listeners did, by how often the training logs play the track. A bias that falls with the count
+is what `python -m amrs_gym.world_model.train --track-popularity` addresses (benchmarks/NOTES.md,
+"The world model's tracks"); compare two bundles' tables to choose, as the shipped one was chosen.
+
+    python -m benchmarks.popularity_bias --out results/popularity_bias        # about 30 s
+    python -m benchmarks.popularity_bias --bundle mine/bundle --out mine/popularity_bias
+
+Writes popularity_bias.json and popularity_bias.md into --out.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from amrs_gym import defaults
+from amrs_gym.io import prepare_output_dir
+from amrs_gym.world_model.checkpoint import load_checkpoint
+from amrs_gym.world_model.features import sessions_to_tensors
+from benchmarks._common import markdown_table, provenance, run, write_outputs
+
+NAME = "popularity_bias"
+COLUMNS = ("plays", "rows", "engagement_bias", "engagement_se", "rated", "like_bias")
+"""What each bin reports, in the table's order."""
+
+
+@dataclass
+class Args:
+    """Settings of the popularity-bias check."""
+
+    out_dir: str = "results/popularity_bias"
+    """Where the outputs go."""
+    bundle: str | None = None
+    """Simulator bundle directory (default: the shipped one)."""
+    edges: list[int] = field(default_factory=lambda: [20, 50, 100, 200])
+    """Play counts that bound the bins (a bin below the first, one from the last up)."""
+
+    def __post_init__(self) -> None:
+        if not self.edges or any(e < 1 for e in self.edges) or self.edges != sorted(self.edges):
+            raise ValueError(f"--edges must be increasing counts >= 1, got {self.edges}")
+
+
+@torch.no_grad()
+def predicted_and_observed(args: Args) -> dict[str, np.ndarray]:
+    """Every scored row of the validation listeners' logs, as arrays.
+
+    The track's plays in the training logs, the world model's expected engagement and like
+    probability, the logged engagement and rating (NaN: none given).
+    """
+    torch.set_num_threads(1)
+    bundle = defaults.bundle_or_shipped(args.bundle)
+    split = bundle.split
+    plays = np.bincount(split.train["track_id"].to_numpy(), minlength=bundle.catalog.n_tracks)
+    model, _ = load_checkpoint(bundle.checkpoint, bundle.catalog)
+    data = sessions_to_tensors(split.val)
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("plays", "engagement", "like", "e", "r")}
+    for start in range(0, len(data), 256):
+        batch = data.index(slice(start, start + 256))
+        prediction = model(batch)
+        rows = batch.valid & batch.scored
+        parts["plays"].append(plays[batch.track[rows].numpy()])
+        parts["engagement"].append(prediction.expected_engagement()[rows].numpy())
+        parts["like"].append(torch.sigmoid(prediction.like_logit)[rows].numpy())
+        parts["e"].append(batch.engagement[rows].numpy())
+        parts["r"].append(batch.rating[rows].numpy())
+    return {key: np.concatenate(values) for key, values in parts.items()}
+
+
+def bias_by_plays(rows: dict[str, np.ndarray], edges: list[int]) -> list[dict[str, Any]]:
+    """Predicted minus observed engagement and like, per bin of the tracks' training plays."""
+    bounds = [0, *edges, np.inf]
+    out = []
+    for low, high in itertools.pairwise(bounds):
+        chosen = (rows["plays"] >= low) & (rows["plays"] < high)
+        rated = chosen & ~np.isnan(rows["r"])
+        n = int(chosen.sum())
+        out.append(
+            {
+                "plays": f"{int(low)}-{int(high) - 1}" if np.isfinite(high) else f"{int(low)}+",
+                "rows": n,
+                "engagement_bias": float(np.mean(rows["engagement"][chosen] - rows["e"][chosen]))
+                if n
+                else float("nan"),
+                "engagement_se": float(np.std(rows["e"][chosen]) / np.sqrt(n)) if n else np.nan,
+                "rated": int(rated.sum()),
+                "like_bias": float(np.mean(rows["like"][rated] - rows["r"][rated]))
+                if rated.any()
+                else float("nan"),
+            }
+        )
+    return out
+
+
+def main(args: Args) -> dict[str, Any]:
+    """Score the bundle's world model on its validation listeners' logs and write the table."""
+    out = prepare_output_dir(args.out_dir)
+    bins = bias_by_plays(predicted_and_observed(args), args.edges)
+    report = {"bins": bins, **provenance(args)}
+    table = markdown_table(
+        ["plays in the training logs", "rows", "engagement bias", "(se)", "rated", "like bias"],
+        [[b[k] for k in COLUMNS] for b in bins],
+    )
+    text = (
+        "Validation listeners' logged plays: the world model's prediction minus what they did.\n\n"
+        + table
+    )
+    write_outputs(out, NAME, report, text)
+    return report
+
+
+if __name__ == "__main__":
+    run(main, Args)
