@@ -58,7 +58,8 @@ def check_made_as_registered(spec: EnvSpec | None, mode: str) -> None:
 
     Checked at reset: `gym.make` sets the spec after building the env.
     """
-    registered = registry.get(spec.id) if spec is not None else None
-    own = registered.kwargs.get("mode") if registered is not None else None
-    if spec is not None and own is not None and own != mode:
+    if spec is None or spec.id not in registry:
+        return
+    own = registry[spec.id].kwargs.get("mode")
+    if own is not None and own != mode:
         raise ValueError(f"mode {mode!r}: {spec.id} simulates {own}; make the {mode} id instead")
