@@ -28,7 +28,8 @@ and has no probabilities on logs: only the one world model scores it (`world_mod
 It also measures whether the uncertainty means something: over the (state, track) pairs the
 registered agents visit in the reference world (the ensemble observing), the rank correlation
 between the members' utility uncertainty and the mixture's absolute error against the reference
-world's own expected utility.
+world's own expected utility; the same episode by episode; and the error split by the utility's
+terms (the progress term's errors cancel along an episode).
 
 Writes ope.csv (one row per mode, policy, estimator), ope.json (metrics, bars, settings), ope.md,
 scatter.png (estimate against truth per estimator), metrics.png and uncertainty.png (error by
