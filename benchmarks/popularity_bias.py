@@ -26,7 +26,9 @@ import torch
 from amrs_gym import defaults
 from amrs_gym.io import prepare_output_dir
 from amrs_gym.world_model.checkpoint import load_checkpoint
+from amrs_gym.world_model.evaluation import predict_rows
 from amrs_gym.world_model.features import sessions_to_tensors
+from amrs_gym.world_model.track_features import track_plays
 from benchmarks._common import markdown_table, provenance, run, write_outputs
 
 NAME = "popularity_bias"
@@ -50,7 +52,6 @@ class Args:
             raise ValueError(f"--edges must be increasing counts >= 1, got {self.edges}")
 
 
-@torch.no_grad()
 def predicted_and_observed(args: Args) -> dict[str, np.ndarray]:
     """Every scored row of the validation listeners' logs, as arrays.
 
@@ -60,20 +61,16 @@ def predicted_and_observed(args: Args) -> dict[str, np.ndarray]:
     torch.set_num_threads(1)
     bundle = defaults.bundle_or_shipped(args.bundle)
     split = bundle.split
-    plays = np.bincount(split.train["track_id"].to_numpy(), minlength=bundle.catalog.n_tracks)
     model, _ = load_checkpoint(bundle.checkpoint, bundle.catalog)
-    data = sessions_to_tensors(split.val)
-    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("plays", "engagement", "like", "e", "r")}
-    for start in range(0, len(data), 256):
-        batch = data.index(slice(start, start + 256))
-        prediction = model(batch)
-        rows = batch.valid & batch.scored
-        parts["plays"].append(plays[batch.track[rows].numpy()])
-        parts["engagement"].append(prediction.expected_engagement()[rows].numpy())
-        parts["like"].append(torch.sigmoid(prediction.like_logit)[rows].numpy())
-        parts["e"].append(batch.engagement[rows].numpy())
-        parts["r"].append(batch.rating[rows].numpy())
-    return {key: np.concatenate(values) for key, values in parts.items()}
+    rows = predict_rows(model, sessions_to_tensors(split.val))
+    plays = track_plays(split.train, bundle.catalog.n_tracks)
+    return {
+        "plays": plays[split.val["track_id"].to_numpy()[rows.row]],
+        "engagement": rows.expected_engagement,
+        "like": rows.like_probability,
+        "e": rows.engagement,
+        "r": rows.rating,
+    }
 
 
 def bias_by_plays(rows: dict[str, np.ndarray], edges: list[int]) -> list[dict[str, Any]]:

@@ -427,21 +427,21 @@ class ListeningSessions:
 
         # (rows, k)
         """
-        rows = np.arange(self.n) if rows is None else np.asarray(rows)
-        candidates = np.asarray(candidates, dtype=np.int64)
-        expected = self._truth().expected_outcome(rows, candidates)
-        return self.utility.total(self._candidate_terms(rows, candidates, *expected))
+        return self.utility.total(self.utility_terms(candidates, rows, truth=True))
 
-    def utility_terms(self, candidates: np.ndarray, truth: bool = False) -> dict[str, np.ndarray]:
+    def utility_terms(
+        self, candidates: np.ndarray, rows: np.ndarray | None = None, truth: bool = False
+    ) -> dict[str, np.ndarray]:
         """Each weighted term of every candidate's one-step utility (`Utility.components`).
 
         As the world model expects it (`predicted_utility` without pessimism, term by term), or
         with `truth` as the reference world does (`reference_utility`, reference-world sessions
-        only): which part of an estimate is wrong.
+        only): which part of an estimate is wrong. For sessions `rows` (default all).
 
-        # candidates (n, k) -> each term (n, k)
+        # candidates (rows, k) -> each term (rows, k)
         """
-        rows, candidates = np.arange(self.n), np.asarray(candidates, dtype=np.int64)
+        rows = np.arange(self.n) if rows is None else np.asarray(rows)
+        candidates = np.asarray(candidates, dtype=np.int64)
         if truth:
             expected = self._truth().expected_outcome(rows, candidates)
         else:

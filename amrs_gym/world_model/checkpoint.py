@@ -19,7 +19,7 @@ import numpy as np
 from amrs_gym.catalog import Catalog
 from amrs_gym.io import atomic_write
 from amrs_gym.world_model.config import N_CANDIDATE_FEATURES, WorldModelConfig
-from amrs_gym.world_model.track_features import content_width
+from amrs_gym.world_model.track_features import content_columns
 
 if TYPE_CHECKING:
     from amrs_gym.world_model.model import WorldModel
@@ -116,7 +116,7 @@ def read_checkpoint(path: str | Path, catalog: Catalog | None = None) -> Checkpo
     if features is None or features.ndim != 2:
         raise CheckpointError(f"{path} has no track features")
     if catalog is not None:
-        content = content_width(config, features.shape[1])
+        content = content_columns(features, config).shape[1]
         if (features.shape[0], content) != (catalog.n_tracks, catalog.embedding_dim):
             raise CheckpointError(
                 f"{path} was trained for a catalog of {features.shape[0]} tracks x "

@@ -17,13 +17,19 @@ import pandas as pd
 from amrs_gym.world_model.config import WorldModelConfig
 
 
+def track_plays(logs: pd.DataFrame, n_tracks: int) -> np.ndarray:
+    """How often `logs` play each track (int64, one count per catalog row)."""
+    tracks = logs["track_id"].to_numpy(dtype=np.int64)
+    plays: np.ndarray = np.bincount(tracks, minlength=n_tracks)[:n_tracks]
+    return plays
+
+
 def track_popularity(logs: pd.DataFrame, n_tracks: int) -> np.ndarray:
     """Each track's plays in `logs` as log(1 + plays), standardised over the catalog.
 
     # (n_tracks,) float32; zeros if every track is played equally often
     """
-    plays = np.bincount(logs["track_id"].to_numpy(dtype=np.int64), minlength=n_tracks)[:n_tracks]
-    popularity = np.log1p(plays.astype(np.float64))
+    popularity = np.log1p(track_plays(logs, n_tracks).astype(np.float64))
     spread = popularity.std()
     centred = popularity - popularity.mean()
     standardised: np.ndarray = (centred / spread if spread > 0 else centred).astype(np.float32)
@@ -50,17 +56,17 @@ def model_track_features(
     return features
 
 
+def content_columns(features: np.ndarray, config: WorldModelConfig) -> np.ndarray:
+    """The catalog's content in a model's track features (popularity, the last column, left out)."""
+    return features[:, :-1] if config.track_popularity else features
+
+
 def content_unit(features: np.ndarray, config: WorldModelConfig) -> np.ndarray:
-    """Unit-length content rows of a model's track features (popularity left out).
+    """Unit-length content rows of a model's track features.
 
     What the candidates' similarity to the listener's history is computed from.
     """
-    content = features[:, :-1] if config.track_popularity else features
+    content = content_columns(features, config)
     norms = np.maximum(np.linalg.norm(content, axis=1, keepdims=True), 1e-8)
     unit: np.ndarray = (content / norms).astype(np.float32)
     return unit
-
-
-def content_width(config: WorldModelConfig, n_features: int) -> int:
-    """How many of a model's `n_features` track features are the catalog's content."""
-    return n_features - int(config.track_popularity)
