@@ -28,6 +28,10 @@ MIN_EMBEDDING_NORM = 1e-8
 _EMBEDDING_COLUMN = re.compile(r"emb_(0|[1-9][0-9]*)")
 """The name of an embedding column: `emb_<i>`, i without leading zeros."""
 
+MAX_EMBEDDING_DIM = 1024
+"""Largest content embedding accepted: every observation carries one (a mistyped size would
+allocate gigabytes before anything is learned)."""
+
 
 class CatalogError(ValueError):
     """A catalog file or array that does not have the expected shape or ranges."""
@@ -242,7 +246,7 @@ class CatalogConfig:
 
     n_tracks: int = field(default=1200, metadata={"min": 1})
     """Number of tracks."""
-    embedding_dim: int = field(default=16, metadata={"min": 1})
+    embedding_dim: int = field(default=16, metadata={"min": 1, "max": MAX_EMBEDDING_DIM})
     """Size of the content embedding."""
     n_clusters: int = field(default=12, metadata={"min": 1})
     """Number of genre-like clusters."""

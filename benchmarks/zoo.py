@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -163,11 +163,19 @@ def map_modes(
 
     `workers` modes run at a time, in separate processes, each with one BLAS/OpenMP thread: the
     workers already fill the cores, and an idle BLAS thread spins on the core another needs.
+    The first mode that fails stops the others at once and its error is raised.
     """
     with ProcessPoolExecutor(max_workers=workers, initializer=_one_thread) as pool:
-        return list(
-            tqdm(pool.map(function, [args] * len(modes), modes), total=len(modes), desc="modes")
-        )
+        futures = [pool.submit(function, args, mode) for mode in modes]
+        for future in tqdm(as_completed(futures), total=len(modes), desc="modes"):
+            error = future.exception()
+            if error is not None:
+                running = list(pool._processes.values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                for process in running:
+                    process.terminate()
+                raise error
+        return [future.result() for future in futures]
 
 
 def _one_thread() -> None:

@@ -64,7 +64,9 @@ class BundleSource:
 class BuildSettings:
     """How to split and train."""
 
-    model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    model: WorldModelConfig = field(default_factory=lambda: WorldModelConfig(track_popularity=True))
+    """The world model; a bundle's reads track popularity by default (chosen on validation loss
+    on the shipped logs: benchmarks/NOTES.md "The world model's tracks")."""
     training: TrainConfig = field(default_factory=TrainConfig)
     split_seed: int = 0
     """Seed of the listener split (the shipped bundle uses 0)."""

@@ -81,9 +81,10 @@ def parser() -> argparse.ArgumentParser:
     )
     parse.add_argument(
         "--track-popularity",
-        action="store_true",
-        help="the world model also reads each track's popularity in the training logs (lower "
-        "validation loss on the shipped logs; the shipped bundle predates it: benchmarks/NOTES.md)",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the world model also reads each track's popularity in the training logs (default "
+        "on: chosen on validation loss on the shipped logs, benchmarks/NOTES.md)",
     )
     parse.add_argument(
         "--quick",
@@ -168,7 +169,7 @@ def _ship_conflicts(args: argparse.Namespace) -> str:
         "--encoder": args.encoder != "transformer",
         "--members": args.members is not None,
         "--bootstrap": args.bootstrap,
-        "--track-popularity": args.track_popularity,
+        "--no-track-popularity": not args.track_popularity,
     }
     return ", ".join(name for name, value in given.items() if value)
 

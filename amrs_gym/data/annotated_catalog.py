@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from amrs_gym.catalog import Catalog, CatalogError
+from amrs_gym.catalog import MAX_EMBEDDING_DIM, Catalog, CatalogError
 from amrs_gym.data.annotations import (
     DEAM_BASE_COLUMNS,
     DEAM_FILES,
@@ -27,6 +27,7 @@ from amrs_gym.data.annotations import (
     read_emomusic,
     require_folder,
 )
+from amrs_gym.validation import check_int
 
 DatasetKind = Literal["auto", "deam", "emomusic"]
 
@@ -66,8 +67,7 @@ def project_features(features: np.ndarray, embedding_dim: int, seed: int) -> np.
     Returns:
         (n, embedding_dim) float32 embeddings.
     """
-    if embedding_dim < 1:
-        raise ValueError(f"embedding_dim must be >= 1, got {embedding_dim}")
+    check_int("embedding_dim", embedding_dim, 1, MAX_EMBEDDING_DIM)
     x = np.asarray(features, dtype=np.float64)
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise CatalogError(f"need a non-empty (n, n_features) feature array, got {x.shape}")
@@ -164,7 +164,9 @@ def load_annotated_catalog(
 
     Raises:
         CatalogError: A missing folder, file or column (named), or bad values.
+        ValueError: An embedding size outside 1..MAX_EMBEDDING_DIM.
     """
+    check_int("embedding_dim", embedding_dim, 1, MAX_EMBEDDING_DIM)
     folder = require_folder(path)
     if kind == "auto":
         kind = _detect(folder)

@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from amrs_gym.validation import check_int
+
 RAW_COLUMNS: tuple[str, ...] = (
     "session_id",
     "session_position",
@@ -311,8 +313,8 @@ def load_mssd(path: str | Path, max_sessions: int | None = None) -> MssdLogs:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"MSSD log file not found: {path}")
-    if max_sessions is not None and max_sessions < 1:
-        raise ValueError(f"max_sessions must be >= 1, got {max_sessions}")
+    if max_sessions is not None:
+        max_sessions = check_int("max_sessions", max_sessions, 1)
     raw = _read_raw(path, max_sessions)
 
     for name in BOOL_COLUMNS:

@@ -51,7 +51,8 @@ class WorldModelConfig:
     track_popularity: bool = False
     """Read each track's popularity in the training logs (log of its plays, standardised) as one
     more track feature (`world_model.track_features`). Lower validation loss on the shipped logs
-    (benchmarks/NOTES.md); off here so that checkpoints written before it read as they were."""
+    (benchmarks/NOTES.md), so bundles turn it on (`bundle.build.BuildSettings.model`); off here
+    so that a model built from catalog features alone, and older checkpoints, read as they were."""
 
     def __post_init__(self) -> None:
         check_fields(self)

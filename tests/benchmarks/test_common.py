@@ -5,6 +5,7 @@ The command line derived from an Args dataclass, and the bootstrap.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,6 +112,20 @@ def test_run_reports_a_value_error_of_a_mode_worker_in_one_line(capsys) -> None:
     err = capsys.readouterr().err
     assert err.splitlines()[-1] == "error: no starting sessions for mode='calm'"
     assert "Traceback" not in err
+
+
+def _sleeps_unless_refused(args: Example, mode: str) -> str:
+    if mode == "refused":
+        raise ValueError("refused at once")
+    time.sleep(60)
+    return mode
+
+
+def test_a_failing_mode_stops_the_others_at_once() -> None:
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match="refused at once"):
+        map_modes(_sleeps_unless_refused, Example(), ["slow", "refused"], 2)
+    assert time.perf_counter() - started < 30  # not the slow mode's 60 s
 
 
 def test_a_missing_number_is_a_dash_in_a_table_not_nan() -> None:

@@ -20,6 +20,7 @@ from .conftest import train
         (["--logs", "missing.parquet"], "file: not found: missing.parquet"),
         (["--logs", "notes.txt"], "pass the catalog with --catalog"),
         (["--logs", "logs.parquet", "--catalog", "nowhere.parquet"], "catalog file not found"),
+        (["--ship", "--no-track-popularity"], "drop --out, --no-track-popularity"),
     ],
 )
 def test_bad_arguments_are_one_line_and_a_nonzero_exit(args, message, logs_dir) -> None:
@@ -40,16 +41,17 @@ def test_out_is_checked_before_the_work(logs_dir) -> None:
     assert (logs_dir / "busy" / "thesis.tex").read_text() == "keep me"
 
 
-def test_quick_keeps_an_explicit_epoch_count_and_a_bundle_is_replaced_whole(logs_dir) -> None:
+def test_quick_epochs_the_popularity_switch_and_a_bundle_replaced_whole(logs_dir) -> None:
     args = ["--logs", "logs.parquet", "--out", "again", "--quick"]
     first = train(*args, "--epochs", "3", cwd=logs_dir)
     assert first.returncode == 0, first.stderr[-2000:]
-    epochs = read_checkpoint(Bundle.load(logs_dir / "again").checkpoint).card["train_config"]
-    assert epochs["epochs"] == 3
-    second = train(*args, cwd=logs_dir)
+    first_model = read_checkpoint(Bundle.load(logs_dir / "again").checkpoint)
+    assert first_model.card["train_config"]["epochs"] == 3
+    assert first_model.config.track_popularity  # a bundle reads popularity unless told not to
+    second = train(*args, "--no-track-popularity", cwd=logs_dir)
     assert second.returncode == 0, second.stderr[-2000:]
-    replaced = read_checkpoint(Bundle.load(logs_dir / "again").checkpoint).card["train_config"]
-    assert replaced["epochs"] == 2
+    replaced = read_checkpoint(Bundle.load(logs_dir / "again").checkpoint)
+    assert replaced.card["train_config"]["epochs"] == 2 and not replaced.config.track_popularity
     assert not [p for p in logs_dir.iterdir() if p.name.startswith(".again")]  # no leftovers
 
 

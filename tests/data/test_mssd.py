@@ -250,6 +250,14 @@ def test_made_up_csv(tmp_path: Path) -> None:
     assert second["hour_of_day"].tolist() == [10, 10, 10]  # not the hidden 11, 12, 11
 
 
+@pytest.mark.parametrize("bad", [0, float("nan"), 1.5, "2"])
+def test_max_sessions_must_be_a_whole_number(tmp_path: Path, bad) -> None:
+    path = tmp_path / "log.csv"
+    _made_up_rows().to_csv(path, index=False)
+    with pytest.raises(ValueError, match="max_sessions must be an integer >= 1"):
+        load_mssd(path, max_sessions=bad)
+
+
 def test_engagement_levels_are_ordered() -> None:
     order = ["skip_1", "skip_2", "skip_3", "late_end", "not_skipped"]
     values = [ENGAGEMENT_LEVELS[k] for k in order]

@@ -161,6 +161,14 @@ def test_cli_catalog_refuses_a_folder_without_annotations_in_one_line(tmp_path) 
     assert "Traceback" not in result.stderr
 
 
+def test_cli_catalog_refuses_an_embedding_beyond_the_cap_in_one_line(tmp_path) -> None:
+    out = tmp_path / "c.parquet"
+    result = _cli("catalog", "--deam", str(tmp_path), "--out", str(out), "--embedding-dim", "99999")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "embedding_dim must be an integer in 1..1024, got 99999" in result.stderr
+    assert not out.exists()
+
+
 def test_a_kept_track_may_end_before_the_end(tiny) -> None:
     """A platform's kept track can stop early (a session ended): no rule ties it to 1."""
     logs = tiny.logs.copy()
