@@ -279,6 +279,13 @@ class BaseAgent:
     def _set_arrays(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore what `_arrays` returned."""
 
+    def resolved_settings(self) -> dict[str, Any]:
+        """Settings the config leaves to module defaults (None fields), as training resolves them.
+
+        Saved with the agent; a cache refits when they change (e.g. re-chosen defaults).
+        """
+        return {}
+
     def save(self, path: str | Path) -> None:
         """Write the config, sizes and learned arrays (`.npz`, no pickle), atomically."""
         arrays = self._arrays()
@@ -288,6 +295,7 @@ class BaseAgent:
             self.mode,
             self.config,
             arrays,
+            resolved=self.resolved_settings(),
             n_tracks=self.n_tracks,
             obs_dim=self.obs_dim,
         )

@@ -1,10 +1,10 @@
 """Train an agent, or load it from a cache of agent files when one was trained the same way.
 
 Files are named `<agent>-<mode>[-quick]-<bundle fingerprint>.npz`: one cache serves several
-bundles. A cached file is reused only if its header matches the agent's config and the data's
-catalog and observation sizes; a file that is missing, stale or unreadable is retrained and
-rewritten. Agents that fine-tune another (DPO names its reference
-in its config) get that reference from the same cache.
+bundles. A cached file is reused only if its header matches the agent's config, the defaults it
+resolved (`resolved_settings`) and the data's catalog and observation sizes; a file that is
+missing, stale or unreadable is retrained and rewritten. Agents that fine-tune another (DPO
+names its reference in its config) get that reference from the same cache.
 """
 
 from __future__ import annotations
@@ -85,12 +85,9 @@ def _cached(path: Path, fresh: Any, data: TrainingData) -> Any:
         return None
     try:
         header, arrays = load_weights(path, fresh.name)
-        if header["config"] != asdict(fresh.config) or (
-            header.get("n_tracks"),
-            header.get("obs_dim"),
-        ) != (
-            data.n_tracks,
-            data.obs_dim,
+        trained_as = (header["config"], header.get("resolved", {}), header.get("n_tracks"))
+        if trained_as != (asdict(fresh.config), fresh.resolved_settings(), data.n_tracks) or (
+            header.get("obs_dim") != data.obs_dim
         ):
             return None
         return type(fresh).from_weights(header, arrays)

@@ -49,17 +49,17 @@ from amrs_gym.sampling import sample_categorical, tempered
 from amrs_gym.simulator import ListeningSessions
 
 MODE_WEIGHTS: dict[str, tuple[float, float]] = {
-    "energize": (1.0, 2.0),
-    "focus": (1.0, 1.0),
-    "calm": (2.0, 1.5),
-    "sleep": (1.0, 2.0),
+    "energize": (2.0, 1.5),
+    "focus": (1.0, 1.5),
+    "calm": (1.0, 2.0),
+    "sleep": (2.0, 1.0),
 }
-"""Per mode, the (KL weight, novelty weight) chosen by `python -m benchmarks.dpo_sweep`
-(validation on training listeners in the pessimistic ensemble; benchmarks/NOTES.md). The KL
-weights {0.5, 1, 2} were swept for the default method (Plackett-Luce, pessimism 1, policy share
-0.5) at the novelty weights an earlier sweep chose; kept: the best validation utility keeping 90%
-of BC's coverage and of its ILD. Validation gain over BC and coverage / ILD kept: energize +0.076
-(92% / 95%), focus +0.070 (91% / 101%), calm +0.035 (94% / 98%), sleep +0.058 (93% / 95%)."""
+"""Per mode, the (KL weight, novelty weight) chosen by `python -m benchmarks.dpo_sweep` in the
+shipped (popularity) world model: validation on training listeners in the pessimistic ensemble,
+KL {0.5, 1, 2} x novelty {1, 1.5, 2} for the default method (Plackett-Luce, pessimism 1, policy
+share 0.5); kept: the best validation utility keeping 90% of BC's coverage and of its ILD
+(benchmarks/NOTES.md). Validation gain over BC and coverage / ILD kept: energize +0.062 (93% /
+96%), focus +0.091 (91% / 101%), calm +0.072 (90% / 97%), sleep +0.073 (95% / 91%)."""
 
 
 @dataclass(frozen=True)
@@ -259,6 +259,10 @@ class DPOAgent(PolicyAgent):
                 f"reference {reference!r}: DPO starts from a registered policy agent (a softmax "
                 "over the catalog that BC fits, e.g. 'bc')"
             )
+
+    def resolved_settings(self) -> dict[str, Any]:
+        """The KL and novelty weights training uses (the mode's `MODE_WEIGHTS` where None)."""
+        return {"weights": list(self.config.weights(self.mode))}
 
     def reference_agent(self) -> BaseAgent:
         """A new, unfitted agent of the kind `config.reference` names, as DPO would fit it."""

@@ -31,17 +31,20 @@ def save_weights(
     mode: str,
     config: Any,
     arrays: dict[str, np.ndarray],
+    resolved: dict[str, Any] | None = None,
     **sizes: int | None,
 ) -> None:
     """Write arrays plus a JSON header to one `.npz`, atomically.
 
-    The header holds the agent kind, mode, config and sizes.
+    The header holds the agent kind, mode, config, the settings the config left to module
+    defaults as training resolved them (`resolved`), and sizes.
     """
     header = {
         "format": WEIGHTS_FORMAT,
         "kind": kind,
         "mode": mode,
         "config": asdict(config),
+        **({"resolved": resolved} if resolved else {}),
         **sizes,
     }
     payload = {f"array/{k}": np.asarray(v) for k, v in arrays.items()}

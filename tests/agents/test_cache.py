@@ -30,3 +30,17 @@ def test_dpo_gets_its_reference_from_the_cache(calm_data, tmp_path) -> None:
         cache_path(tmp_path, "bc", calm_data).exists()
         and cache_path(tmp_path, "dpo", calm_data).exists()
     )
+
+
+def test_dpo_is_refitted_when_its_mode_weights_are_chosen_again(
+    calm_data, tmp_path, monkeypatch
+) -> None:
+    """The config leaves the weights to `MODE_WEIGHTS`: a re-chosen default must not be served."""
+    import agents.dpo
+
+    train_or_load(["dpo"], calm_data, tmp_path, progress=False)
+    _, seconds = train_or_load(["dpo"], calm_data, tmp_path, progress=False)
+    assert seconds["dpo"] == 0.0
+    monkeypatch.setitem(agents.dpo.MODE_WEIGHTS, "calm", (0.123, 0.5))
+    refitted, seconds = train_or_load(["dpo"], calm_data, tmp_path, progress=False)
+    assert seconds["dpo"] > 0.0 and refitted["dpo"].resolved_settings() == {"weights": [0.123, 0.5]}
