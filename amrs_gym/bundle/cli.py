@@ -100,7 +100,10 @@ def train_bundle(argv: list[str] | None = None) -> int:
     args = parse.parse_args(argv)
     conflicts = _ship_conflicts(args)
     if args.ship and conflicts:
-        parse.error(f"--ship rebuilds the shipped bundle with the defaults: drop {conflicts}")
+        print(
+            f"error: --ship rebuilds the shipped bundle as it is: drop {conflicts}", file=sys.stderr
+        )
+        return 2
     command = "python -m amrs_gym.world_model.train " + " ".join(
         sys.argv[1:] if argv is None else argv
     )
