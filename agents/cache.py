@@ -85,10 +85,14 @@ def _cached(path: Path, fresh: Any, data: TrainingData) -> Any:
         return None
     try:
         header, arrays = load_weights(path, fresh.name)
-        trained_as = (header["config"], header.get("resolved", {}), header.get("n_tracks"))
-        if trained_as != (asdict(fresh.config), fresh.resolved_settings(), data.n_tracks) or (
-            header.get("obs_dim") != data.obs_dim
-        ):
+        trained_as = [header["config"], *map(header.get, ("resolved", "n_tracks", "obs_dim"))]
+        wanted = [
+            asdict(fresh.config),
+            fresh.resolved_settings() or None,
+            data.n_tracks,
+            data.obs_dim,
+        ]
+        if trained_as != wanted:
             return None
         return type(fresh).from_weights(header, arrays)
     except (AgentFileError, KeyError, TypeError, ValueError) as error:

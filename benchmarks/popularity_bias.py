@@ -5,8 +5,9 @@ only track content rates a rarely played track by its content, however the polic
 the validation listeners' logged plays (never trained on; the test listeners stay unread), this
 compares the bundle's world model's predicted engagement and like probability with what the
 listeners did, by how often the training logs play the track. A bias that falls with the count
-is what `python -m amrs_gym.world_model.train --track-popularity` addresses (benchmarks/NOTES.md,
-"The world model's tracks"); compare two bundles' tables to choose, as the shipped one was chosen.
+is what reading popularity addresses (on by default; `python -m amrs_gym.world_model.train
+--no-track-popularity` builds without it; benchmarks/NOTES.md, "The world model's tracks");
+compare two bundles' tables to choose, as the shipped one was chosen.
 
     python -m benchmarks.popularity_bias --out results/popularity_bias        # about 30 s
     python -m benchmarks.popularity_bias --bundle mine/bundle --out mine/popularity_bias
@@ -85,17 +86,18 @@ def bias_by_plays(rows: dict[str, np.ndarray], edges: list[int]) -> list[dict[st
             {
                 "plays": f"{int(low)}-{int(high) - 1}" if np.isfinite(high) else f"{int(low)}+",
                 "rows": n,
-                "engagement_bias": float(np.mean(rows["engagement"][chosen] - rows["e"][chosen]))
-                if n
-                else float("nan"),
+                "engagement_bias": _mean(rows["engagement"][chosen] - rows["e"][chosen]),
                 "engagement_se": float(np.std(rows["e"][chosen]) / np.sqrt(n)) if n else np.nan,
                 "rated": int(rated.sum()),
-                "like_bias": float(np.mean(rows["like"][rated] - rows["r"][rated]))
-                if rated.any()
-                else float("nan"),
+                "like_bias": _mean(rows["like"][rated] - rows["r"][rated]),
             }
         )
     return out
+
+
+def _mean(values: np.ndarray) -> float:
+    """The mean, NaN for no values (an empty bin)."""
+    return float(values.mean()) if values.size else float("nan")
 
 
 def main(args: Args) -> dict[str, Any]:
