@@ -22,8 +22,10 @@ rollouts violate (`passed`).
 
 The verdict with uncertainty (`verdict`) plays the same rollouts (same starting sessions and
 seeds) in every member of the bundle's ensemble (member 0 is the world model, the others are
-other seeds) and pools their violations, k of the members x rollouts played. The rule, fixed
-before any reference-world result was looked at:
+other seeds) and pools their violations, k of the members x rollouts played. In every member the
+agent observes the world model's context vector (`SessionConfig.member`): each member's encoder
+has its own representation, which agents that read the context were never trained on. The rule,
+fixed before any reference-world result was looked at:
 - `blocked` if the one-sided `confidence` Clopper-Pearson upper bound of the pooled rate passes
   `max_violation_rate`;
 - `uncertain` if not blocked, but at least one member's own rate passes it (the members disagree
@@ -36,7 +38,7 @@ the single model's verdict (one line says so).
 The same rollouts are then played in the reference world, which says whether each verdict was
 right (an `uncertain` cell counts as not passed).
 
-    # 14 minutes on 2 cores (agents cached; five members and the truth)
+    # 13 minutes on 2 cores (agents cached; five members and the truth)
     python -m benchmarks.stress --cache results/agents --out results/stress
     python -m benchmarks.stress --quick --out results/stress
 
@@ -225,9 +227,13 @@ def play(
     return violations(episodes.valence, episodes.arousal, episodes.tracks, sessions.mode, args)
 
 
-def member_sessions(starts: dict[str, SessionConfig], member: Path) -> dict[str, SessionConfig]:
-    """`starts` (one config per scenario) with `member`'s checkpoint as the world model."""
-    return {s: replace(config, world_model=member) for s, config in starts.items()}
+def member_sessions(starts: dict[str, SessionConfig], member: int) -> dict[str, SessionConfig]:
+    """`starts` (one config per scenario) with ensemble member `member` as the listener.
+
+    The agent still observes the world model's context (`SessionConfig.member`), as it would in
+    the world model and in the reference world.
+    """
+    return {s: replace(config, member=member) for s, config in starts.items()}
 
 
 def _flags_summary(flags: list[dict[str, np.ndarray]], args: Args) -> dict[str, Any]:
@@ -260,7 +266,7 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
     starts = {s: scenario_sessions(mode, s, bundle) for s in SCENARIOS}
     members = bundle.members if args.ensemble else bundle.members[:1]
     # member 0 is the world model itself: the bundle's default sessions, the old verdict's
-    worlds = [starts, *(member_sessions(starts, m) for m in members[1:])]
+    worlds = [starts, *(member_sessions(starts, m) for m in range(1, len(members)))]
     out: dict[str, Any] = {}
     for name, agent in trained.items():
         played = [

@@ -111,6 +111,7 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
     | catalog | Catalog, path or None | None | the catalog; None means the bundle's |
     | ensemble | bool | False | simulate with every member of the bundle's ensemble |
     | pessimism | float | 0.0 | lambda >= 0 of the pessimistic reward (implies ensemble) |
+    | member | int | 0 | the listener of this member of the bundle's ensemble (0: its world model) |
 
     A bundle (`python -m amrs_gym.world_model.train --logs LOGS --out BUNDLE`) brings its own
     catalog, so the action space is `Discrete(n_tracks)` of that catalog. `start_sessions` are
@@ -129,6 +130,10 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
       `pessimism` are new options, `AMRS-<Mode>-Pessimistic-v0` new ids. The observation keeps its
       layout: with the ensemble its context vector is the first member's (the one world model of
       the default env) and its affect estimate the mixture's.
+    - v0, with member worlds: same dynamics, spaces and reward by default; `member=k` draws the
+      listener's responses from member k of the ensemble, while the observation keeps the world
+      model's context vector (each member's encoder has its own representation, which agents
+      that read the context were trained on only as the world model's).
 
     Example:
         >>> import gymnasium as gym, amrs_gym

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
@@ -24,7 +24,8 @@ from amrs_gym.simulator.sessions import ListeningSessions
 from amrs_gym.simulator.starts import StartSession, read_start_frame, start_sessions_for
 from amrs_gym.validation import check_choice, check_int, check_value
 from amrs_gym.world_model.checkpoint import load_ensemble, load_listener_model
-from amrs_gym.world_model.protocol import ListenerModel
+from amrs_gym.world_model.member_world import MemberWorld
+from amrs_gym.world_model.protocol import EnsembleModel, ListenerModel
 
 COHORT_CHOICES = (*COHORTS, "mixed")
 START_CHOICES = ("history", "cold")
@@ -103,6 +104,11 @@ class SessionConfig:
     pessimism: float = 0.0
     """lambda >= 0: the world model's reward becomes utility - lambda * utility uncertainty
     (implies `ensemble`). `DEFAULT_PESSIMISM` is the pessimistic ids' value."""
+    member: int = 0
+    """Draw the listener's responses from this member of the bundle's ensemble (0: its world
+    model). The observation keeps the world model's context (`MemberWorld`), so an agent meets
+    another member's listener as it would meet the world model's: a check of a policy against
+    the ensemble's other plausible worlds."""
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -120,6 +126,12 @@ class SessionConfig:
         object.__setattr__(self, "pessimism", float(self.pessimism))
         if self.pessimism > 0:
             object.__setattr__(self, "ensemble", True)
+        object.__setattr__(self, "member", check_int("member", self.member, 0))
+        if self.member and (self.ensemble or self.world_model is not None):
+            raise ValueError(
+                f"member={self.member} plays one member of the bundle's ensemble: it excludes "
+                "ensemble, pessimism and world_model"
+            )
         if self.bundle is not None:
             if not isinstance(self.bundle, Bundle | str | Path):
                 raise ValueError(
@@ -201,6 +213,16 @@ class SessionConfig:
     def _model(self, catalog: Catalog) -> ListenerModel:
         if self.world_model is None:
             bundle = self.resolved_bundle
+            if self.member:
+                if self.member >= len(bundle.members):
+                    raise ValueError(
+                        f"member must be in [0, {len(bundle.members)}) for {bundle.path}, "
+                        f"got {self.member}"
+                    )
+                pair = _shared_model(
+                    (str(bundle.checkpoint), str(bundle.members[self.member])), catalog
+                )
+                return MemberWorld(cast(EnsembleModel, pair), 1)
             if not self.ensemble:
                 return _shared_model((str(bundle.checkpoint),), catalog)
             if len(bundle.members) < 2:

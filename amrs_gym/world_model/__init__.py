@@ -3,8 +3,8 @@
 Submodules: `config` (WorldModelConfig), `model` (the torch module), `features` (logs to
 tensors), `training` / `train` (fitting, the command line), `checkpoint` (weights-only
 files), `rollout` (fast numpy inference for envs, one model or a batched ensemble),
-`protocol` (ListenerModel, the members' mixture and disagreement), `evaluation` (fidelity
-metrics).
+`protocol` (ListenerModel, the members' mixture and disagreement), `member_world` (one member's
+listener behind the world model's context), `evaluation` (fidelity metrics).
 Names below are imported lazily, so `import amrs_gym.world_model.rollout` does not load torch.
 """
 
@@ -24,6 +24,7 @@ _EXPORTS = {
     "ModelState": "torch_rollout",
     "Prediction": "model",
     "WorldModel": "model",
+    "MemberWorld": "member_world",
     "NumpyRollout": "rollout",
     "TorchRollout": "torch_rollout",
     "EnsembleModel": "protocol",
