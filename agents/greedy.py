@@ -12,7 +12,10 @@ reference world's own expected utility (`scorer="reference"`, a ceiling, not a d
 agent) spreads as far, and collapses only when personal taste is switched off.
 
 It reads the world model's state of its sessions, so it is session-aware: bind it first
-(`agents.bind(agent, env)`).
+(`agents.bind(agent, env)`). It searches the world model (the ensemble's first member) in every
+simulator: in the ensemble's envs, in a member's world (`member=k`) and in the reference world
+(where the world model observes), so it is one policy wherever it is scored, the one a listener
+would hear.
 
 With `pessimism=lambda` it maximises the utility less lambda times the ensemble's disagreement
 on it (MOPO's penalty, one step deep). It then reads the members and needs ensemble sessions
@@ -45,11 +48,11 @@ class GreedyConfig:
     scorer: str = "world_model"
     """Whose expected one-step utility is maximised: "world_model" (the agent), or "reference", the
     reference world's own from the listener's latent state (only in the reference world)."""
-    pessimism: float | None = field(default=None, metadata={"min": 0.0, "max": 1e3})
-    """Lambda of the utility's penalty for the ensemble's disagreement (None: the sessions' own,
-    the pessimistic envs' lambda, else 0). Above 0 it needs ensemble sessions."""
+    pessimism: float = field(default=0.0, metadata={"min": 0.0, "max": 1e3})
+    """Lambda of the utility's penalty for the ensemble's disagreement. Above 0 it needs ensemble
+    sessions. Its own, not the sessions': in a pessimistic env, plain greedy stays plain."""
     shortlist: int = field(default=256, metadata={"min": 0})
-    """With pessimism (its own or the sessions'): how many tracks, ranked by the first member's
+    """With pessimism: how many tracks, ranked by the first member's
     plain utility, the pessimistic ensemble scores (0: the whole catalog). Chosen in the world
     model on training listeners, against the exhaustive search (`python -m
     benchmarks.greedy_shortlist`): 256 of 1,200 tracks found its track in 98.8-100% of 640
@@ -96,19 +99,19 @@ class GreedyAgent(BaseAgent):
         """The catalog's best track by predicted utility, per session."""
         view = self._bound_view(len(np.atleast_2d(observation)))
         config: GreedyConfig = self.config
-        n_tracks = view.n_tracks
-        pessimism = view.pessimism if config.pessimism is None else config.pessimism
+        n_tracks, pessimism = view.n_tracks, config.pessimism
         best = np.zeros(view.n, dtype=np.int64)
         for first in range(0, view.n, config.chunk):
             rows = np.arange(first, min(first + config.chunk, view.n))
             every = np.broadcast_to(np.arange(n_tracks), (len(rows), n_tracks))
             if config.scorer == "reference":
                 scores = view.true_one_step_utility(every, rows)
-            elif pessimism and 0 < config.shortlist < n_tracks:
-                screen = view.one_step_utility(every, rows, pessimism=0.0, member=0)
-                every = shortlist(screen, config.shortlist)
-                scores = view.one_step_utility(every, rows, pessimism)
+            elif not pessimism:  # the world model's own, whatever the outcomes come from
+                scores = view.one_step_utility(every, rows, pessimism=0.0, member=0)
             else:
+                if 0 < config.shortlist < n_tracks:
+                    screen = view.one_step_utility(every, rows, pessimism=0.0, member=0)
+                    every = shortlist(screen, config.shortlist)
                 scores = view.one_step_utility(every, rows, pessimism)
             best[rows] = np.take_along_axis(every, scores.argmax(axis=1)[:, None], 1)[:, 0]
         return best

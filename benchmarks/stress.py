@@ -31,8 +31,8 @@ fixed before any reference-world result was looked at:
 - `uncertain` if not blocked, but at least one member's own rate passes it (the members disagree
   about which side of the threshold the policy is on);
 - `passed` otherwise.
-A session-aware agent that searches the model it plays in (greedy) is, in member k, member k's
-greedy: its members are its own policy in each model. A bundle without an ensemble falls back to
+Greedy searches the world model in every member too (`MemberWorld.world_model`): the policy a
+listener would hear, met by each member's listener. A bundle without an ensemble falls back to
 the single model's verdict (one line says so).
 
 The same rollouts are then played in the reference world, which says whether each verdict was

@@ -23,6 +23,7 @@ from amrs_gym.simulator.outcomes import (
     WorldModelOutcomes,
 )
 from amrs_gym.simulator.starts import StartSession, start_batch
+from amrs_gym.world_model.member_world import MemberWorld
 from amrs_gym.world_model.protocol import (
     EnsembleModel,
     ModelState,
@@ -355,7 +356,8 @@ class ListeningSessions:
         Minus `pessimism` (default: the sessions' own) times its uncertainty: the reward an agent
         is trained on in pessimistic sessions. A pessimism above 0 needs ensemble sessions.
         `member` (with no pessimism): that ensemble member's utility alone, a K-th of the cost
-        (member 0 of one world model is the model).
+        (member 0 of one world model is the model; of a member's world, `SessionConfig.member`,
+        the world model, not the member that answers).
 
         For sessions `rows` (default all).
 
@@ -398,7 +400,9 @@ class ListeningSessions:
         `rows` default to all.
         """
         model, state = self.model, self._state()
-        if member is not None and isinstance(model, EnsembleModel) and model.members > 1:
+        if member == 0 and isinstance(model, MemberWorld):  # the world model, not the member
+            model, state = model.world_model(state)
+        elif member is not None and isinstance(model, EnsembleModel) and model.members > 1:
             model, state = model.member(member), state.member(member)
         elif member not in (None, 0):
             raise ValueError(f"member {member} of a world model with one member (only 0)")

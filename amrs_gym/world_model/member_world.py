@@ -5,7 +5,8 @@ member has its own encoder, so a member played alone hands a context-reading age
 representation it never saw in training, and its behaviour there says nothing about that member's
 dynamics. A `MemberWorld` draws responses from member `index` while the world model (member 0)
 encodes the same history for the observation: the agent is the one it would be in the world
-model, the listener is the member's. The stress benchmark's member worlds are these.
+model, the listener is the member's; an agent that searches the world model (greedy) searches it
+here too (`world_model`). The stress benchmark's member worlds are these.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from amrs_gym.world_model.protocol import (
     EnsembleModel,
     Feedback,
+    ListenerModel,
     ModelState,
     StartBatch,
     StepPrediction,
@@ -63,6 +65,13 @@ class MemberWorld:
     def predict(self, state: ModelState, candidates: np.ndarray) -> StepPrediction:
         """The member's own prediction (no mixture, no disagreement)."""
         return self._member.predict(state.member(self.index), candidates)
+
+    def world_model(self, state: ModelState) -> tuple[ListenerModel, ModelState]:
+        """The world model alone, with its view of `state`.
+
+        What an agent that searches the world model (greedy) reads here, as anywhere else.
+        """
+        return self.ensemble.member(0), state.member(0)
 
     def context(self, state: ModelState) -> np.ndarray:
         """The world model's context (the first member's), as in every other env."""

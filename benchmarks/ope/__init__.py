@@ -17,9 +17,10 @@ utility of its episodes in the reference world, and the estimate of every estima
 Rollout estimators play the same starting sessions and seeds as the truth. Metrics as DOPE defines
 them (Fu et al. 2021): normalised absolute error, Spearman rank correlation, regret@1 and
 regret@5, each with a 95% bootstrap interval, over the policies every estimator scored (the
-zoo), and over the registered agents alone (`<estimator>_registered`). A policy that acts on the
-simulator's own predictions (`greedy`, and its mixtures) is a different policy in each simulator
-and has no probabilities on logs: only the one world model scores it (`world_model_all`).
+zoo), and over the registered agents alone (`<estimator>_registered`). Greedy searches the world
+model in every simulator, so it is one policy that every rollout estimator scores; it has no
+probabilities on logs, so the log-based estimators do not (`<estimator>_all`: every policy the
+estimator scored).
 
     # 1000 episodes per cell; agents cached: 26 min on 2 cores (15 agents, 44-47 policies)
     python -m benchmarks.ope --out results/ope
@@ -67,7 +68,7 @@ from benchmarks.ope.metrics import (
     score,
     score_resampled,
 )
-from benchmarks.ope.policies import SIMULATOR_BOUND, base_name, policy_zoo, simulator_bound
+from benchmarks.ope.policies import base_name, policy_zoo
 from benchmarks.ope.report import (
     ROLLOUT_ESTIMATORS,
     bars,
@@ -192,8 +193,6 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         values[(name, "world_model")] = _per_episode(
             rollout(policy, base, "world_model", episodes, args.seed)
         )
-        if simulator_bound(name):
-            continue
         result = rollout(policy, pessimistic, "world_model", episodes, args.seed)
         values[(name, "pessimistic")] = _per_episode(result)
         penalty = 0.0 if result.penalty is None else result.penalty.mean(axis=1)
@@ -204,15 +203,14 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
     probed = probe_summary(
         [
             uncertainty_and_error(agent, replace(base, ensemble=True), probe, args.seed)
-            for name, agent in trained.items()
-            if name not in SIMULATOR_BOUND
+            for agent in trained.values()
         ]
     )
     lap("probe")
     weighed = {
         name: policy
         for name, policy in zoo.items()
-        if not simulator_bound(name) and callable(getattr(policy, "action_probabilities", None))
+        if callable(getattr(policy, "action_probabilities", None))
     }
     evidence = replay_policies(weighed, base, seed=args.seed, n_sessions=args.logged_sessions())
     lap("replay")

@@ -7,9 +7,9 @@ from typing import Any
 
 from agents.variants import RandomMixtureAgent, TemperedAgent
 
-SIMULATOR_BOUND = ("greedy",)
-"""Agents whose policy is the simulator's own argmax: the same policy only in the one world
-model (the reference evaluator observes with it too), so only that estimator scores them."""
+SEARCHING = ("greedy",)
+"""Agents that search the whole catalog at every step: not varied (each variant would cost such a
+search per step), and without probabilities for the log-based estimators."""
 
 
 def policy_zoo(
@@ -22,12 +22,11 @@ def policy_zoo(
 
     Each agent mixed with uniformly random tracks at every share, and the `tempered` agents
     (stochastic ones) at every temperature. Random is not varied (its variants are itself), nor
-    are simulator-bound agents: one estimator alone could score their variants, at the price of
-    a catalog-wide search per step.
+    are the `SEARCHING` agents.
     """
     zoo: dict[str, Any] = dict(trained)
     for name, agent in trained.items():
-        if name == "random" or simulator_bound(name):
+        if name == "random" or name in SEARCHING:
             continue
         for share in shares:
             variant = RandomMixtureAgent(agent, share)
@@ -44,9 +43,4 @@ def base_name(policy: str) -> str:
     return policy.split("+")[0].split("@")[0]
 
 
-def simulator_bound(policy: str) -> bool:
-    """Whether the policy acts on the simulator's own predictions (scored by one model only)."""
-    return base_name(policy) in SIMULATOR_BOUND
-
-
-__all__ = ["SIMULATOR_BOUND", "base_name", "policy_zoo", "simulator_bound"]
+__all__ = ["SEARCHING", "base_name", "policy_zoo"]

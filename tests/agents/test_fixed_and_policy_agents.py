@@ -159,23 +159,11 @@ def test_greedy_on_the_truth_needs_the_reference_world() -> None:
         rollout(GreedyAgent("calm"), calm(1), n_episodes=2, world=object())  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("shortlist", "own"), [(0, True), (40, True), (40, False)])
-def test_pessimistic_greedy_plays_the_best_track_less_its_uncertainty(
-    shortlist: int, own: bool
-) -> None:
-    """Exhaustive (shortlist 0), or the best of the first member's `shortlist` best tracks.
-
-    With its own lambda, or (not `own`) the pessimistic sessions'.
-    """
-    from amrs_gym.simulator import SessionConfig
-
-    agent = agents.make(
-        "greedy", "calm", pessimism=DEFAULT_PESSIMISM if own else None, shortlist=shortlist
-    )
-    assert agents.needs_ensemble(agent) == own
-    sessions = (
-        calm(3) if own else SessionConfig("calm", episode_length=3, pessimism=DEFAULT_PESSIMISM)
-    )
+@pytest.mark.parametrize("shortlist", [0, 40])
+def test_pessimistic_greedy_plays_the_best_track_less_its_uncertainty(shortlist: int) -> None:
+    """Exhaustive (shortlist 0), or the best of the first member's `shortlist` best tracks."""
+    agent = agents.make("greedy", "calm", pessimism=DEFAULT_PESSIMISM, shortlist=shortlist)
+    assert agents.needs_ensemble(agent)
     picked: list[tuple[np.ndarray, np.ndarray]] = []
 
     def check(sessions, actions) -> None:
@@ -191,10 +179,34 @@ def test_pessimistic_greedy_plays_the_best_track_less_its_uncertainty(
             score[outside] = -np.inf
         picked.append((actions, score.argmax(axis=1)))
 
-    evaluator = "reference" if own else "world_model"  # the truth's sessions are never penalised
-    rollout(agent, sessions, evaluator, n_episodes=3, seed=0, watch=check)  # ensemble switched on
+    # the truth's sessions are never penalised: its lambda is its own; the ensemble is switched on
+    rollout(agent, calm(3), "reference", n_episodes=3, seed=0, watch=check)
     assert len(picked) == 3
     for actions, best in picked:
         assert (actions == best).all()
     with pytest.raises(ValueError, match="pessimism must be a finite number"):
         GreedyConfig(pessimism=-1.0)
+
+
+@pytest.mark.parametrize("world", ["pessimistic", "member"])
+def test_plain_greedy_searches_the_world_model_in_every_simulator(world: str) -> None:
+    """In the pessimistic ensemble and in a member's world: the world model's argmax, as in
+    the truth (one policy wherever it is scored), though the outcomes come from elsewhere."""
+    from amrs_gym.simulator import SessionConfig
+
+    options = {"pessimism": DEFAULT_PESSIMISM} if world == "pessimistic" else {"member": 3}
+    sessions = SessionConfig("calm", episode_length=3, **options)
+    picked: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def check(sessions, actions) -> None:
+        every = np.broadcast_to(
+            np.arange(sessions.catalog.n_tracks), (sessions.n, sessions.catalog.n_tracks)
+        )
+        own = sessions.predicted_utility(every, pessimism=0.0, member=0)
+        answering = sessions.predicted_utility(every, pessimism=0.0)  # the mixture, or member 3
+        picked.append((actions, own.argmax(axis=1), answering.argmax(axis=1)))
+
+    rollout(agents.make("greedy", "calm"), sessions, "world_model", 3, seed=0, watch=check)
+    assert len(picked) == 3
+    assert all((actions == best).all() for actions, best, _ in picked)
+    assert any((best != other).any() for _, best, other in picked)  # another search differs

@@ -76,7 +76,7 @@ def test_quick_ope_writes_the_contract(tmp_path) -> None:
     policies = set(table["policy"])
     assert len(policies) == 4 + 2 + 1 and {"bc+random0.5", "bc@T2", "greedy"} <= policies
     greedy = table[table["policy"] == "greedy"]
-    assert set(greedy["estimator"]) == {"world_model"}  # another policy in the ensemble
+    assert set(greedy["estimator"]) == rollout  # one policy in every simulator; no propensities
     assert np.isfinite(table[["estimate", "truth"]].to_numpy()).all()
     report = json.loads((tmp_path / "ope.json").read_text())
     metrics = report["modes"]["sleep"]
@@ -84,16 +84,22 @@ def test_quick_ope_writes_the_contract(tmp_path) -> None:
         metrics
     )
     assert "greedy" in metrics["world_model_all"]["policies"]
+    assert "greedy" in metrics["pessimistic_all"]["policies"]
     assert "greedy" not in metrics["world_model"]["policies"]
-    assert set(metrics["pessimistic_registered"]["policies"]) == {"random", "popular", "bc"}
+    assert set(metrics["pessimistic_registered"]["policies"]) == {
+        "random",
+        "popular",
+        "bc",
+        "greedy",
+    }
     assert len(metrics["snips"]["policies"]) == 6  # all but greedy
     assert isinstance(report["bars"]["sleep"]["best_rollout_spearman_at_least_0.9"], bool)
     assert report["logged_sessions"]["sleep"] == 64  # --quick reads 64 logged sessions
     assert set(report["phase_seconds"]["sleep"]) == {"agents", "rollouts", "probe", "replay", "fqe"}
     correlation = report["uncertainty_vs_error"]
-    assert correlation["sleep"]["pairs"] == 3 * 6 * 20  # random, popular, bc; 6 episodes of 20
+    assert correlation["sleep"]["pairs"] == 4 * 6 * 20  # every agent; 6 episodes of 20
     assert -1 <= correlation["all"]["spearman"] <= 1
-    assert correlation["sleep"]["episodes"]["pairs"] == 3 * 6
+    assert correlation["sleep"]["episodes"]["pairs"] == 4 * 6
     assert {"engagement", "progress", "falling_arousal"} <= set(correlation["sleep"]["terms"])
     for name in ("ope.md", "scatter.png", "metrics.png", "uncertainty.png"):
         assert (tmp_path / name).stat().st_size > 0
