@@ -38,7 +38,7 @@ the single model's verdict (one line says so).
 The same rollouts are then played in the reference world, which says whether each verdict was
 right (an `uncertain` cell counts as not passed).
 
-    # 13 minutes on 2 cores (agents cached; five members and the truth)
+    # 12 minutes on 2 cores (agents cached; five members and the truth)
     python -m benchmarks.stress --cache results/agents --out results/stress
     python -m benchmarks.stress --quick --out results/stress
 
