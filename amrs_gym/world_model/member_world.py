@@ -31,7 +31,7 @@ class MemberWorld:
         if not 1 <= index < ensemble.members:
             raise ValueError(f"member must be in [1, {ensemble.members}), got {index!r}")
         self.ensemble, self.index = ensemble, index
-        self._member = ensemble.member(index)
+        self._member, self._world_model = ensemble.member(index), ensemble.member(0)
 
     @property
     def n_tracks(self) -> int:
@@ -71,7 +71,7 @@ class MemberWorld:
 
         What an agent that searches the world model (greedy) reads here, as anywhere else.
         """
-        return self.ensemble.member(0), state.member(0)
+        return self._world_model, state.member(0)
 
     def context(self, state: ModelState) -> np.ndarray:
         """The world model's context (the first member's), as in every other env."""

@@ -22,7 +22,7 @@ model in every simulator, so it is one policy that every rollout estimator score
 probabilities on logs, so the log-based estimators do not (`<estimator>_all`: every policy the
 estimator scored).
 
-    # 1000 episodes per cell; agents cached: 26 min on 2 cores (15 agents, 44-47 policies)
+    # 1000 episodes per cell; agents cached: 31 min on 2 cores (16 agents, 52 policies)
     python -m benchmarks.ope --out results/ope
     python -m benchmarks.ope --quick --out results/ope     # smaller zoo and sample: under 3 min
 
