@@ -4,9 +4,10 @@ An agent's observation carries the world model's encoder output (`ListenerModel.
 member has its own encoder, so a member played alone hands a context-reading agent a
 representation it never saw in training, and its behaviour there says nothing about that member's
 dynamics. A `MemberWorld` draws responses from member `index` while the world model (member 0)
-encodes the same history for the observation: the agent is the one it would be in the world
-model, the listener is the member's; an agent that searches the world model (greedy) searches it
-here too (`world_model`). The stress benchmark's member worlds are these.
+encodes the same history for the observation's context vector (its affect estimate, a
+prediction on the same scale in every member, is the member's): the agent is the one it would be
+in the world model, the listener is the member's; an agent that searches the world model
+(greedy) searches it here too (`world_model`). The stress benchmark's member worlds are these.
 """
 
 from __future__ import annotations
