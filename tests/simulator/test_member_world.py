@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from amrs_gym import defaults
+from amrs_gym.modes import mode_index
 from amrs_gym.simulator import SessionConfig
 from amrs_gym.simulator.starts import start_batch
 from amrs_gym.world_model import MemberWorld, load_ensemble
@@ -42,10 +43,9 @@ def test_member_world_predicts_as_the_member_and_encodes_as_the_world_model() ->
     world_model = load_ensemble([bundle.checkpoint], bundle.catalog)
     member = load_ensemble([bundle.members[3]], bundle.catalog)
     world = MemberWorld(pair, 1)  # type: ignore[arg-type]
-    sessions = SessionConfig("sleep").create(3)
-    sessions.reset(np.arange(3), [np.random.default_rng(s) for s in range(3)], cold=False)
-    picks = [sessions.starts[i] for i in (0, 7, 11)]
-    batch = start_batch(picks, sessions._mode, 20, False, np.stack([p.start_report for p in picks]))
+    picks = [SessionConfig("sleep").setup.starts[i] for i in (0, 7, 11)]
+    reports = np.stack([p.start_report for p in picks])
+    batch = start_batch(picks, mode_index("sleep"), 20, False, reports)
     states = [model.start(batch) for model in (world, world_model, member)]
     feedback = Feedback(
         engagement=np.array([1.0, 0.2, 0.6]),
