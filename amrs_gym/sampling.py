@@ -6,18 +6,23 @@ import numpy as np
 
 
 def sample_categorical(probabilities: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
-    """One draw per row of a (n, k) probability matrix, by inverse CDF of the uniforms.
+    """One draw per uniform from its row of a (n, k) probability matrix, by inverse CDF.
 
-    The uniforms (n,) are in [0, 1). Rows need not be normalised: each uniform is scaled by its
-    row's total.
+    The uniforms, (n,) for one draw per row or (n, m) for m, are in [0, 1). Rows need not be
+    normalised: each uniform is scaled by its row's total. Each row's CDF is summed once,
+    however many draws it gets.
 
     Example:
         >>> sample_categorical(np.array([[0.2, 0.8], [1.0, 0.0]]), np.array([0.5, 0.99]))
         array([1, 0])
+        >>> sample_categorical(np.array([[0.2, 0.8]]), np.array([[0.1, 0.5]]))
+        array([[0, 1]])
     """
+    uniforms = np.asarray(uniforms)
     cumulative = np.cumsum(probabilities, axis=1)
-    draws = uniforms[:, None] * cumulative[:, -1:]
-    result: np.ndarray = np.minimum((cumulative < draws).sum(axis=1), probabilities.shape[1] - 1)
+    draws = uniforms.reshape(len(uniforms), -1) * cumulative[:, -1:]  # (n, m)
+    below = (cumulative[:, None, :] < draws[:, :, None]).sum(axis=2)
+    result: np.ndarray = np.minimum(below, probabilities.shape[1] - 1).reshape(uniforms.shape)
     return result
 
 

@@ -6,7 +6,7 @@ starting sessions and catalog), validated once; `create(n)` builds the sessions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
@@ -25,7 +25,7 @@ from amrs_gym.simulator.starts import StartSession, read_start_frame, start_sess
 from amrs_gym.validation import check_choice, check_int, check_value
 from amrs_gym.world_model.checkpoint import load_ensemble, load_listener_model
 from amrs_gym.world_model.member_world import MemberWorld
-from amrs_gym.world_model.protocol import EnsembleModel, ListenerModel
+from amrs_gym.world_model.protocol import EnsembleModel, ListenerModel, ModelState
 
 COHORT_CHOICES = (*COHORTS, "mixed")
 START_CHOICES = ("history", "cold")
@@ -66,6 +66,9 @@ class SessionSetup:
     model: ListenerModel
     catalog: Catalog
     starts: list[StartSession]
+    encoded: dict[tuple[int, ...], ModelState] = field(default_factory=dict)
+    """Batches of starting sessions encoded together, by the starts' indices, shared by every
+    `create` (see `ListeningSessions._encode`)."""
 
 
 @dataclass(frozen=True, eq=False)

@@ -22,7 +22,7 @@ model in every simulator, so it is one policy that every rollout estimator score
 probabilities on logs, so the log-based estimators do not (`<estimator>_all`: every policy the
 estimator scored).
 
-    # 1000 episodes per cell; agents cached: 31 min on 2 cores (16 agents, 52 policies)
+    # 1000 episodes per cell; agents cached: 25 min on 2 cores (16 agents, 52 policies)
     python -m benchmarks.ope --out results/ope
     python -m benchmarks.ope --quick --out results/ope     # smaller zoo and sample: under 3 min
 
@@ -200,11 +200,9 @@ def run_one(args: Args, mode: str) -> dict[str, Any]:
         if args.pessimism > 0:
             uncertainty[name] = float(np.mean(penalty)) / args.pessimism
     lap("rollouts")
+    observed = replace(base, ensemble=True)
     probed = probe_summary(
-        [
-            uncertainty_and_error(agent, replace(base, ensemble=True), probe, args.seed)
-            for agent in trained.values()
-        ]
+        [uncertainty_and_error(agent, observed, probe, args.seed) for agent in trained.values()]
     )
     lap("probe")
     weighed = {

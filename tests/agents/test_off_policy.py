@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from agents import off_policy
 from agents.off_policy import (
     FQESettings,
     LoggedEvidence,
@@ -205,6 +206,35 @@ def test_content_fqe_values_tracks_the_logs_never_played() -> None:
     settings = FQESettings(n_steps=400, batch_size=64, learning_rate=3e-3)
     good, bad = (float(fit_fqe(evidence_, name, settings).mean()) for name in ("good", "bad"))
     assert good == pytest.approx(1.0, abs=0.2) and bad == pytest.approx(0.0, abs=0.2)
+
+
+@pytest.mark.parametrize("q_function", ["content", "tracks"])
+def test_fqe_batches_drawn_at_once_are_d3rlpys(
+    q_function: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from d3rlpy.dataset import MDPDataset
+
+    # sessions of unequal length, so terminal transitions and episode borders are both drawn
+    actions = np.random.default_rng(4).integers(0, 5, 60)
+    steps = _logged_steps(actions, actions * 0.25, 4)
+    steps.timeouts[[2, 9, 30]] = True
+    dataset = MDPDataset(steps.observations, actions, steps.rewards, steps.timeouts)
+    batches = []
+    for sample in (off_policy._sampled_at_once(dataset), dataset.sample_transition_batch):
+        np.random.seed(7)
+        batches.append(sample(64))
+    assert batches[0].terminals.sum() > 0
+    for field in ("observations", "actions", "rewards", "next_observations", "terminals"):
+        assert np.array_equal(getattr(batches[0], field), getattr(batches[1], field)), field
+    # and FQE's values
+    session = np.r_[0, np.cumsum(steps.timeouts)[:-1]]
+    plays = {"p": PolicyOnLogs(np.zeros(60), np.zeros(60), actions[:, None] % 3)}
+    content = np.random.default_rng(5).normal(size=(5, 3)).astype(np.float32)
+    evidence_ = LoggedEvidence(steps, 5, np.zeros(60), session, plays, track_content=content)
+    settings = FQESettings(q_function=q_function, n_steps=30, batch_size=16)
+    ours = fit_fqe(evidence_, "p", settings, seed=2).copy()
+    monkeypatch.setattr(off_policy, "_sampled_at_once", lambda d: d.sample_transition_batch)
+    assert np.array_equal(fit_fqe(evidence_, "p", settings, seed=2), ours)
 
 
 def test_content_fqe_needs_track_content() -> None:

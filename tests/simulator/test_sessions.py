@@ -8,6 +8,7 @@ import pytest
 
 from amrs_gym.reward import default_utility
 from amrs_gym.simulator import INFO_KEYS, SessionConfig
+from amrs_gym.simulator.sessions import ENCODED_BATCHES
 
 CALM = default_utility("calm")
 
@@ -32,8 +33,8 @@ def sessions(stub_model):
     return simulated
 
 
-def rngs(seed: int = 0) -> list[np.random.Generator]:
-    return [np.random.default_rng([seed, i]) for i in range(2)]
+def rngs(seed: int = 0, n: int = 2) -> list[np.random.Generator]:
+    return [np.random.default_rng([seed, i]) for i in range(n)]
 
 
 def test_a_step_scores_the_world_models_prediction_exactly(sessions, stub_model) -> None:
@@ -101,6 +102,27 @@ def test_a_reset_starts_from_the_picked_history_and_reuses_its_encoding(
     assert sessions.t.tolist() == [0, 0] and (sessions.played == -1).all()
     sessions.reset(np.arange(2), rngs(), cold=True, start_indices=[0, 0])
     assert stub_model.starts[-1].history_length.tolist() == [0, 0]
+
+
+def test_sessions_of_one_config_share_only_identical_encoded_batches(stub_model) -> None:
+    def encodings() -> int:  # model.start calls with histories (not a new state's template)
+        return sum(bool(batch.history_length.any()) for batch in stub_model.starts)
+
+    config = SessionConfig("calm", world_model=stub_model, history_length=3, episode_length=4)
+    first = config.create(2)
+    first.reset(np.arange(2), rngs(), cold=False, start_indices=[1, 0])
+    assert encodings() == 1
+    again = config.create(2)  # the same batch of starts: reused, the same states
+    again.reset(np.arange(2), rngs(), cold=False, start_indices=[0, 1])
+    assert encodings() == 1
+    np.testing.assert_array_equal(again.context, first.context[::-1])
+    alone = config.create(1)  # start 0 alone would encode differently: encoded afresh
+    alone.reset(np.arange(1), rngs(), cold=False, start_indices=[0])
+    assert encodings() == 2
+    for size in range(2, 2 + ENCODED_BATCHES):
+        config.create(size).reset(np.arange(size), rngs(0, size), False, list(range(size)))
+    assert len(config.setup.encoded) == ENCODED_BATCHES  # the oldest ones went
+    assert (0, 1) not in config.setup.encoded
 
 
 def test_a_partial_reset_leaves_the_other_sessions_alone(sessions) -> None:
