@@ -297,9 +297,9 @@ def _sampled_at_once(dataset: Any) -> Callable[[int], Any]:
     observations = np.concatenate([e.observations for e in episodes])
     actions = np.concatenate([e.actions for e in episodes]).astype(np.float32)
     rewards = np.concatenate([e.rewards for e in episodes]).astype(np.float32)
-    firsts = np.cumsum([0] + [e.size() for e in episodes])
+    firsts = np.cumsum([0] + [e.size() for e in episodes])[:-1]
     index = [np.arange(e.transition_count) for e in episodes]  # each episode's transitions
-    rows = np.concatenate([first + i for first, i in zip(firsts, index, strict=False)])
+    rows = np.concatenate([first + i for first, i in zip(firsts, index, strict=True)])
     terminal = np.concatenate(
         [e.terminated & (i == e.size() - 1) for e, i in zip(episodes, index, strict=True)]
     )
