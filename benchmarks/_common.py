@@ -206,7 +206,8 @@ def _add_option(
         if default is None and optional
         else (" ".join(map(str, default)) if isinstance(default, list) else default)
     )
-    options["help"] = f"{doc} (default: {shown})" if doc else f"(default: {shown})"
+    text = f"{doc} (default: {shown})" if doc else f"(default: {shown})"
+    options["help"] = text.replace("%", "%%")  # argparse formats help with %: "90%" is text
     parser.add_argument(flag(prefix.replace(".", "_") + field.name), **options)
 
 

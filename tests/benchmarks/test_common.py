@@ -34,7 +34,7 @@ class Example:
     episodes: int | None = None
     """Episodes (default: depends on quick)."""
     weights: list[float] = field(default_factory=lambda: [0.5, 1.0])
-    """Weights tried."""
+    """Weights tried (keeping 90% of the base)."""
     inner: Inner = field(default_factory=Inner)
     """The nested part."""
 
@@ -61,7 +61,8 @@ def test_help_shows_the_docstrings_defaults_and_module_usage(capsys) -> None:
     assert "python -m tests.benchmarks.test_common" in text
     assert "Where outputs go. (default: results/example)" in text
     assert "Hidden width. (default: 8)" in text
-    assert field_docs(Example)["weights"] == "Weights tried."
+    assert "Weights tried (keeping 90% of the base). (default: 0.5 1.0)" in " ".join(text.split())
+    assert field_docs(Example)["weights"] == "Weights tried (keeping 90% of the base)."
 
 
 def test_a_refused_value_is_one_usage_line_not_a_traceback(capsys) -> None:

@@ -52,6 +52,13 @@ def test_an_out_that_is_a_file_is_one_error_line(name: str, tmp_path: Path) -> N
     )
 
 
+@pytest.mark.parametrize("name", BENCHMARKS)
+def test_help_prints_usage(name: str) -> None:
+    result = _run(name, "--help")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.startswith("usage:") and f"benchmarks.{name}" in result.stdout
+
+
 @pytest.mark.parametrize("name", ["leaderboard", "stress", "ope", "greedy_spread"])
 def test_a_cache_that_cannot_be_written_is_one_error_line(name: str, tmp_path: Path) -> None:
     result = _run(name, "--out", str(tmp_path / "out"), "--cache", "/proc/no_cache_here")
