@@ -11,11 +11,11 @@ reference world are never consulted). The chosen setting is the one with the hig
 validation utility among those that keep 90% of BC's coverage and of its intra-list
 diversity; that is how `agents.dpo`'s defaults were picked (benchmarks/NOTES.md has the runs).
 
-    # the method (losses x pessimism x candidate sources) at the modes' weights: ~10 minutes
+    # the method (losses x pessimism x candidate sources) at the modes' weights: 8 settings
     python -m benchmarks.dpo_sweep --out results/dpo_sweep
-    # the weights, for a chosen method
-    python -m benchmarks.dpo_sweep --kl-weights 0.1 0.25 0.5 --novelty-weights 1 2 --losses pairs \
-        --pessimisms 1 --policy-shares 0.5 --out results/dpo_sweep_weights
+    # the weights, for the chosen method: 9 settings, 17 minutes on 2 cores
+    python -m benchmarks.dpo_sweep --kl-weights 0.5 1 2 --novelty-weights 1 1.5 2 \
+        --losses plackett_luce --pessimisms 1 --policy-shares 0.5 --out results/dpo_sweep_weights
     # a minute
     python -m benchmarks.dpo_sweep --quick --modes calm --out DIR
 
