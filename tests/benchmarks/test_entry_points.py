@@ -26,6 +26,7 @@ BENCHMARKS = [
     "dpo_sweep",
     "mssd_skip",
     "zoo",
+    "uncertainty_on_logs",
 ]
 
 

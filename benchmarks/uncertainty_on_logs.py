@@ -1,0 +1,226 @@
+"""Does the ensemble's disagreement track its error? A check on held-out logs alone.
+
+The reference world can say where the simulator is wrong; a platform cannot. What it can check
+is the logs of listeners the world model never trained on: for every logged step, each member of
+the bundle's ensemble predicts the listener's response to the logged track (with the listener's
+logged history as context), and the members' spread is set beside the mixture's error against
+what the listener did. Per mode and output (engagement, skip, like where rated, valence and
+arousal where reported), the rank correlation of spread and absolute error, and both by quintile
+of the production policy's propensity of the logged track (where the logs have propensities): an
+uncertainty worth penalising grows with the error, and the error grows where production rarely
+goes. benchmarks/NOTES.md, "What the penalty measures", reads the shipped bundle's table.
+
+    python -m benchmarks.uncertainty_on_logs --out results/uncertainty_on_logs   # about a minute
+    python -m benchmarks.uncertainty_on_logs --bundle mine/bundle --out mine/uncertainty_on_logs
+
+Validation listeners by default: any weight chosen from this table is chosen on listeners the
+test never scores (`--listeners test` reads the held-out test listeners, as the fidelity card).
+Writes uncertainty_on_logs.json, uncertainty_on_logs.md and uncertainty_on_logs.png into --out.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import spearmanr
+
+from amrs_gym import defaults
+from amrs_gym.io import prepare_output_dir
+from amrs_gym.modes import MODES
+from amrs_gym.world_model.checkpoint import load_checkpoint
+from amrs_gym.world_model.evaluation import predict_rows
+from amrs_gym.world_model.features import sessions_to_tensors
+from benchmarks._common import (
+    check_fields,
+    markdown_table,
+    provenance,
+    pyplot,
+    run,
+    save_figure,
+    write_outputs,
+)
+
+NAME = "uncertainty_on_logs"
+OUTPUTS = {  # output: (the members' prediction, what the log shows)
+    "engagement": ("expected_engagement", "engagement"),
+    "skip": ("skip_probability", "skipped"),
+    "like": ("like_probability", "rating"),
+    "valence": ("valence", "valence_report"),
+    "arousal": ("arousal", "arousal_report"),
+}
+
+
+@dataclass
+class Args:
+    """Settings of the check."""
+
+    out_dir: str = "results/uncertainty_on_logs"
+    """Where the outputs go."""
+    bundle: str | None = None
+    """Simulator bundle directory with an ensemble (default: the shipped one)."""
+    listeners: Literal["validation", "test"] = "validation"
+    """Whose logs: the validation listeners (never trained on; safe to choose weights on) or the
+    held-out test listeners."""
+    sessions: int | None = field(default=None, metadata={"min": 1})
+    """Read only the first N sessions (none: all)."""
+    quantiles: int = field(default=5, metadata={"min": 2, "max": 20})
+    """Propensity bins (equal counts)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        bundle = defaults.bundle_or_shipped(self.bundle)  # a bad bundle is refused now, in one line
+        if len(bundle.members) < 2:
+            raise ValueError(
+                f"--bundle {self.bundle or 'shipped'}: has one world model and no ensemble "
+                "members (build it with `train --members K`, K >= 2)"
+            )
+
+
+def member_predictions(args: Args) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+    """Every member's predictions (name -> (K, rows)) and the scored log rows, in one order."""
+    torch.set_num_threads(1)
+    bundle = defaults.bundle_or_shipped(args.bundle)
+    frame = bundle.split.val if args.listeners == "validation" else bundle.split.test
+    if args.sessions is not None:
+        keep = frame["session_id"].drop_duplicates().sort_values().head(args.sessions)
+        frame = frame[frame["session_id"].isin(keep)].reset_index(drop=True)
+    tensors = sessions_to_tensors(frame)
+    members: dict[str, list[np.ndarray]] = {}
+    for path in bundle.members:
+        model, _ = load_checkpoint(path, bundle.catalog)
+        rows = predict_rows(model, tensors)
+        for name, (predicted, observed) in OUTPUTS.items():
+            members.setdefault(name, []).append(getattr(rows, predicted))
+            members.setdefault(f"observed:{name}", [getattr(rows, observed)])
+    scored = frame.iloc[rows.row].reset_index(drop=True)
+    return {name: np.stack(values) for name, values in members.items()}, scored
+
+
+def spread_and_error(
+    members: np.ndarray, observed: np.ndarray, propensity: np.ndarray | None, quantiles: int
+) -> dict[str, Any]:
+    """The members' spread (ddof 0) against the mixture's absolute error, over observed rows.
+
+    members (K, rows); observed (rows,), NaN where the log shows nothing. The Spearman
+    correlation over rows, the means, and both per propensity bin (lowest first) if given.
+    """
+    seen = ~np.isnan(observed)
+    spread = members[:, seen].std(axis=0)
+    error = np.abs(members[:, seen].mean(axis=0) - observed[seen])
+    result: dict[str, Any] = {
+        "rows": int(seen.sum()),
+        "spearman": _rank_correlation(spread, error),
+        "mean_spread": float(spread.mean()) if seen.any() else float("nan"),
+        "mean_error": float(error.mean()) if seen.any() else float("nan"),
+    }
+    if propensity is not None and seen.sum() >= quantiles:
+        order = np.argsort(propensity[seen], kind="stable")
+        bins = np.array_split(order, quantiles)
+        result["by_propensity"] = [
+            {
+                "median_propensity": float(np.median(propensity[seen][b])),
+                "mean_spread": float(spread[b].mean()),
+                "mean_error": float(error[b].mean()),
+            }
+            for b in bins
+        ]
+    return result
+
+
+def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's rho; NaN where it is undefined (under 3 rows, or a constant side)."""
+    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+def main(args: Args) -> dict[str, Any]:
+    """Score every member on the chosen listeners' logs and write the tables and the plot."""
+    out = prepare_output_dir(args.out_dir)
+    members, scored = member_predictions(args)
+    has_propensity = "propensity" in scored and not scored["propensity"].isna().any()
+    modes: dict[str, dict[str, Any]] = {}
+    for mode in [m for m in MODES if (scored["mode"] == m).any()]:
+        rows = (scored["mode"] == mode).to_numpy()
+        propensity = scored["propensity"].to_numpy(float)[rows] if has_propensity else None
+        modes[mode] = {
+            name: spread_and_error(
+                members[name][:, rows],
+                members[f"observed:{name}"][0][rows],
+                propensity,
+                args.quantiles,
+            )
+            for name in OUTPUTS
+        }
+    report = {
+        "listeners": args.listeners,
+        "members": int(members["engagement"].shape[0]),
+        "modes": modes,
+        **provenance(args),
+    }
+    write_outputs(out, NAME, report, _markdown(report, has_propensity))
+    if has_propensity:
+        _plot(modes, out / f"{NAME}.png")
+    return report
+
+
+def _markdown(report: dict[str, Any], has_propensity: bool) -> str:
+    modes = report["modes"]
+    rows = [
+        [name, *(f"{_rho(modes[m][name]['spearman'])} ({modes[m][name]['rows']:,})" for m in modes)]
+        for name in OUTPUTS
+    ]
+    parts = [
+        f"The {report['members']} members on the {report['listeners']} listeners' logged steps: "
+        "rank correlation of the members' spread with the mixture's absolute error (rows scored).",
+        "",
+        markdown_table(["output", *modes], rows),
+    ]
+    if has_propensity:
+        bins = [
+            [
+                name,
+                *(
+                    " -> ".join(f"{b['mean_error']:.3f}" for b in modes[m][name]["by_propensity"])
+                    for m in modes
+                ),
+            ]
+            for name in ("engagement", "skip")
+        ]
+        parts += [
+            "",
+            "Mean absolute error by propensity bin of the logged track, lowest first:",
+            "",
+            markdown_table(["output", *modes], bins),
+        ]
+    else:
+        parts += ["", "The logs have no (or incomplete) propensities: no propensity bins."]
+    return "\n".join(parts)
+
+
+def _rho(value: float) -> str:
+    return "undefined" if np.isnan(value) else f"{value:.2f}"
+
+
+def _plot(modes: dict[str, dict[str, Any]], path: Path) -> None:
+    plt = pyplot()
+    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for mode, outputs in modes.items():
+        bins = outputs["engagement"]["by_propensity"]
+        x = np.arange(1, len(bins) + 1)
+        line = axes[0].plot(x, [b["mean_error"] for b in bins], marker="o", label=mode)
+        axes[1].plot(x, [b["mean_spread"] for b in bins], marker="o", color=line[0].get_color())
+    axes[0].set(xlabel="propensity bin (lowest first)", ylabel="engagement |error|")
+    axes[1].set(xlabel="propensity bin (lowest first)", ylabel="members' engagement spread")
+    axes[0].legend()
+    figure.tight_layout()
+    save_figure(figure, path)
+
+
+if __name__ == "__main__":
+    run(main, Args)
