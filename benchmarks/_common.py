@@ -100,10 +100,25 @@ def markdown_table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def write_outputs(out_dir: Path, name: str, data: dict[str, Any], markdown: str) -> None:
-    """Write `<name>.json` and `<name>.md` atomically into `out_dir`."""
+    """Write `<name>.json` and `<name>.md` atomically into `out_dir`.
+
+    A number that is not finite (e.g. a rank correlation of one agent) is written as null, so the
+    JSON stays standard.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(data, out_dir / f"{name}.json")
+    atomic_write_json(_finite_or_null(data), out_dir / f"{name}.json")
     atomic_write_text(markdown.rstrip() + "\n", out_dir / f"{name}.md")
+
+
+def _finite_or_null(value: Any) -> Any:
+    """`value` with every NaN or infinite float (nested in dicts, lists, tuples) as None."""
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_null(item) for item in value]
+    if isinstance(value, float | np.floating) and not np.isfinite(value):
+        return None
+    return value
 
 
 def paired_bootstrap(difference: np.ndarray, seed: int, resamples: int = 2000) -> dict[str, float]:
@@ -131,7 +146,7 @@ def check_fields(args: Any) -> None:
     """Check every field of a benchmark's `Args` (call it from `__post_init__`).
 
     As `amrs_gym.validation.check_fields` (types, finite numbers, metadata bounds), and every list
-    option must name at least one value.
+    option must name at least one value, none of them twice.
 
     Raises:
         ValueError: naming the field, the value and what is allowed.
@@ -141,6 +156,9 @@ def check_fields(args: Any) -> None:
         value = getattr(args, field.name)
         if isinstance(value, list) and not value:
             raise ValueError(f"{field.name} must name at least one value")
+        if isinstance(value, list) and len(set(value)) < len(value):
+            twice = next(v for i, v in enumerate(value) if v in value[:i])
+            raise ValueError(f"{field.name} names {twice!r} twice: {value}")
 
 
 # ----- command lines derived from the Args dataclasses ------------------------------------------
@@ -271,13 +289,17 @@ def run(main: Callable[[T], object], args_type: type[T], argv: list[str] | None 
     A ValueError while it runs (a bad `--out` or `--cache`, a bundle without what a mode needs,
     the project's own error types, which subclass it, even when raised in a mode's worker process)
     is a bad input: it ends the program with one `error: ...` line on stderr and exit status 2, not
-    a traceback. Any other exception is a bug and keeps its traceback.
+    a traceback; so does running out of memory. Any other exception is a bug and keeps its
+    traceback.
     """
     args = cli(args_type, argv)
     try:
         main(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    except MemoryError as error:  # a run sized past this machine: say so, not a traceback
+        print(f"error: out of memory ({error}): ask for less", file=sys.stderr)
         raise SystemExit(2) from None
 
 

@@ -69,10 +69,8 @@ class ZooArgs:
         if self.bundle is not None:
             Bundle.load(self.bundle)  # a bad bundle is refused now, in one line
         if not self.runnable_agents():
-            raise ValueError(
-                f"every agent asked for ({', '.join(self.agents)}) needs a reference world, "
-                f"and bundle {self.bundle} has none"
-            )
+            reasons = "; ".join(line.removeprefix("skipped: ") for line in self.skip_reasons())
+            raise ValueError(f"--agents {' '.join(self.agents)}: none can run here ({reasons})")
 
     def simulator(self) -> Bundle:
         """The bundle every mode trains and plays in."""
@@ -120,7 +118,14 @@ class ZooArgs:
         return EVALUATORS if self.simulator().has_truth else ("world_model",)
 
     def announce_skipped(self) -> list[str]:
-        """One line per thing left out (the reference world the bundle lacks; printed)."""
+        """Print and return `skip_reasons`."""
+        lines = self.skip_reasons()
+        for line in lines:
+            print(line, file=sys.stderr)
+        return lines
+
+    def skip_reasons(self) -> list[str]:
+        """One line per thing left out (the reference world the bundle lacks, an agent...)."""
         bundle = self.simulator()
         lines = []
         if not bundle.has_truth:
@@ -143,8 +148,6 @@ class ZooArgs:
                 "policies member by member or by the ensemble's own estimates"
                 for name in self.ensemble_searchers
             ]
-        for line in lines:
-            print(line, file=sys.stderr)
         return lines
 
 

@@ -42,3 +42,8 @@ def test_the_readme_agent_plugs_into_the_leaderboard(tmp_path, monkeypatch) -> N
     gap = report["modes"]["calm"]["exploitation_gap"]
     assert "on_target" in gap
     assert list((tmp_path / "results" / "mine" / "agents").glob("on_target-calm-quick-*.npz"))
+
+
+def test_the_readme_ensemble_block_runs_as_printed() -> None:
+    code = _block_after("### The ensemble: where the simulator is unsure")
+    exec(compile(code, "README.md", "exec"), {})  # its last line asserts the penalty's identity

@@ -136,6 +136,9 @@ def train_bundle(argv: list[str] | None = None) -> int:
     except (ValueError, CatalogError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except MemoryError as error:  # e.g. logs of millions of sessions: say so, not a traceback
+        print(f"error: out of memory ({error}): ask for less", file=sys.stderr)
+        return 2
     if bundle is None:  # a torchrun process other than the first
         return 0
     card = bundle.fidelity

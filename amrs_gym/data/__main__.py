@@ -153,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, CatalogError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except MemoryError as error:  # e.g. logs of millions of sessions: say so, not a traceback
+        print(f"error: out of memory ({error}): ask for less", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -9,7 +9,12 @@ from gymnasium import spaces
 from gymnasium.vector import VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from amrs_gym.envs.checks import check_render_mode, reset_options, vector_length
+from amrs_gym.envs.checks import (
+    check_made_as_registered,
+    check_render_mode,
+    reset_options,
+    vector_length,
+)
 from amrs_gym.simulator import SessionConfig, SessionView
 from amrs_gym.simulator.config import MAX_SESSIONS, START_CHOICES
 from amrs_gym.validation import check_choice, check_int
@@ -68,6 +73,7 @@ class AffectiveListeningVectorEnv(VectorEnv[np.ndarray, np.ndarray, np.ndarray])
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every sub-env; sub-env i gets seed `seed + i` (or `seed[i]`)."""
+        check_made_as_registered(self.spec, self.mode)
         seeds = (
             seed
             if isinstance(seed, list)

@@ -24,6 +24,7 @@ BENCHMARKS = [
     "greedy_shortlist",
     "throughput",
     "fidelity",
+    "uncertainty_on_logs",
 ]
 
 

@@ -121,6 +121,14 @@ def test_make_refuses_arguments_that_contradict_the_id(kwargs: dict, match: str)
         gym.make("AMRS-Calm-v0", **kwargs).reset(seed=0)
 
 
+def test_make_vec_refuses_a_mode_other_than_the_ids() -> None:
+    envs = gym.make_vec(
+        "AMRS-Calm-v0", num_envs=2, vectorization_mode="vector_entry_point", mode="focus"
+    )
+    with pytest.raises(ValueError, match="AMRS-Calm-v0 simulates calm"):
+        envs.reset(seed=0)
+
+
 def test_a_pessimistic_id_refuses_to_turn_the_ensemble_off() -> None:
     with pytest.raises(ValueError, match=r"ensemble=False conflicts with pessimism=1\.0"):
         gym.make("AMRS-Calm-Pessimistic-v0", ensemble=False)

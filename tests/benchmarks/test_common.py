@@ -5,13 +5,23 @@ The command line derived from an Args dataclass, and the bootstrap.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 
-from benchmarks._common import MISSING_CELL, cli, field_docs, markdown_table, paired_bootstrap, run
+from benchmarks._common import (
+    MISSING_CELL,
+    check_fields,
+    cli,
+    field_docs,
+    markdown_table,
+    paired_bootstrap,
+    run,
+    write_outputs,
+)
 from benchmarks.zoo import map_modes
 
 
@@ -75,6 +85,22 @@ def test_a_refused_value_is_one_usage_line_not_a_traceback(capsys) -> None:
         cli(Example, ["--episodes", "many"])
 
 
+@dataclass
+class Listed:
+    modes: list[str] = field(default_factory=lambda: ["calm"])
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+def test_a_list_option_that_names_a_value_twice_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"modes names 'calm' twice: \['calm', 'sleep', 'calm'\]"):
+        Listed(["calm", "sleep", "calm"])
+    with pytest.raises(ValueError, match="modes must name at least one value"):
+        Listed([])
+    assert Listed(["calm", "sleep"]).modes == ["calm", "sleep"]
+
+
 def test_paired_bootstrap_brackets_the_mean() -> None:
     difference = np.random.default_rng(0).normal(0.1, 0.2, size=400)
     result = paired_bootstrap(difference, seed=0)
@@ -99,6 +125,18 @@ def test_run_turns_a_value_error_into_one_error_line_and_exit_2(capsys) -> None:
         run(_refuses, Example, ["--out", "taken"])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == "error: --out taken: exists and is not a directory\n"
+
+
+def _needs_too_much(args: Example) -> None:
+    raise MemoryError("Unable to allocate 89.4 GiB")
+
+
+def test_run_reports_running_out_of_memory_in_one_line(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        run(_needs_too_much, Example, [])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == "error: out of memory (Unable to allocate 89.4 GiB): ask for less\n"
 
 
 def test_run_keeps_the_traceback_of_a_bug() -> None:
@@ -133,3 +171,10 @@ def test_a_missing_number_is_a_dash_in_a_table_not_nan() -> None:
     table = markdown_table(["agent", "SNIPS"], [["logged", float("nan")], ["bc", 0.5]])
     assert "nan" not in table
     assert f"| logged | {MISSING_CELL} |" in table and "| bc | 0.500 |" in table
+
+
+def test_outputs_write_a_number_that_is_not_finite_as_null(tmp_path) -> None:
+    data = {"spearman": float("nan"), "rows": [1.0, np.float32(np.inf)], "n": 3}
+    write_outputs(tmp_path, "x", data, "table")
+    saved = json.loads((tmp_path / "x.json").read_text(), parse_constant=pytest.fail)
+    assert saved == {"spearman": None, "rows": [1.0, None], "n": 3}

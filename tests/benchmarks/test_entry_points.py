@@ -60,6 +60,21 @@ def test_help_prints_usage(name: str) -> None:
     assert result.stdout.startswith("usage:") and f"benchmarks.{name}" in result.stdout
 
 
+@pytest.mark.parametrize("name", ["stress", "ope"])
+def test_agents_that_cannot_run_here_are_refused_with_the_reason(name: str, tmp_path: Path) -> None:
+    result = _run(name, "--quick", "--agents", "greedy_pessimistic", "--out", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .endswith(
+            "error: --agents greedy_pessimistic: none can run here (agent greedy_pessimistic: it "
+            "searches the ensemble itself, and this command judges policies member by member or by "
+            "the ensemble's own estimates)"
+        )
+    )
+
+
 @pytest.mark.parametrize("name", ["leaderboard", "stress", "ope", "greedy_spread"])
 def test_a_cache_that_cannot_be_written_is_one_error_line(name: str, tmp_path: Path) -> None:
     result = _run(name, "--out", str(tmp_path / "out"), "--cache", "/proc/no_cache_here")
