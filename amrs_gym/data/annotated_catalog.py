@@ -164,9 +164,10 @@ def load_annotated_catalog(
 
     Raises:
         CatalogError: A missing folder, file or column (named), or bad values.
-        ValueError: An embedding size outside 1..MAX_EMBEDDING_DIM.
+        ValueError: An embedding size outside 1..MAX_EMBEDDING_DIM, or a negative seed.
     """
     check_int("embedding_dim", embedding_dim, 1, MAX_EMBEDDING_DIM)
+    check_int("seed", seed, 0)
     folder = require_folder(path)
     if kind == "auto":
         kind = _detect(folder)

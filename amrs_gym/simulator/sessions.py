@@ -328,8 +328,13 @@ class ListeningSessions:
             raise ValueError(
                 f"invalid actions: expected {self.n} integer track ids, got {actions!r}"
             )
-        if actions.min() < 0 or actions.max() >= self.catalog.n_tracks:
-            raise ValueError(f"invalid actions: track ids must lie in [0, {self.catalog.n_tracks})")
+        outside = (actions < 0) | (actions >= self.catalog.n_tracks)
+        if outside.any():
+            first = int(np.flatnonzero(outside)[0])
+            raise ValueError(
+                f"invalid actions: track ids must lie in [0, {self.catalog.n_tracks}), got "
+                f"{int(actions[first])} for session {first}"
+            )
         return actions.astype(np.int64, copy=False)
 
     # ----- what agents and evaluators read -----------------------------------------------------

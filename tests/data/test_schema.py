@@ -169,6 +169,13 @@ def test_cli_catalog_refuses_an_embedding_beyond_the_cap_in_one_line(tmp_path) -
     assert not out.exists()
 
 
+def test_cli_catalog_refuses_a_negative_seed_by_name(tmp_path) -> None:
+    out = tmp_path / "c.parquet"
+    result = _cli("catalog", "--deam", str(tmp_path), "--out", str(out), "--seed", "-1")
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "seed must be an integer >= 0, got -1" in result.stderr
+
+
 def test_a_kept_track_may_end_before_the_end(tiny) -> None:
     """A platform's kept track can stop early (a session ended): no rule ties it to 1."""
     logs = tiny.logs.copy()

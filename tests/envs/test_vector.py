@@ -52,3 +52,5 @@ def test_vector_env_rejects_bad_actions() -> None:
     for bad in (np.array([0]), np.array([0.5, 1.0]), np.array([0, 5000])):
         with pytest.raises(ValueError, match="invalid actions"):
             envs.step(bad)
+    with pytest.raises(ValueError, match=r"must lie in \[0, 1200\), got 5000 for session 1"):
+        envs.step(np.array([0, 5000]))
