@@ -10,7 +10,7 @@ of the production policy's propensity of the logged track (where the logs have p
 uncertainty worth penalising grows with the error, and the error grows where production rarely
 goes. benchmarks/NOTES.md, "What the penalty measures", reads the shipped bundle's table.
 
-    python -m benchmarks.uncertainty_on_logs --out results/uncertainty_on_logs   # about a minute
+    python -m benchmarks.uncertainty_on_logs --out results/uncertainty_on_logs   # about 20 s
     python -m benchmarks.uncertainty_on_logs --bundle mine/bundle --out mine/uncertainty_on_logs
 
 Validation listeners by default: any weight chosen from this table is chosen on listeners the
@@ -81,8 +81,13 @@ class Args:
             )
 
 
-def member_predictions(args: Args) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
-    """Every member's predictions (name -> (K, rows)) and the scored log rows, in one order."""
+def member_predictions(
+    args: Args,
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], pd.DataFrame]:
+    """Every member's predictions, what the logs show, and the scored log rows, in one order.
+
+    Predictions: output -> (K, rows); what the logs show: output -> (rows,), NaN where nothing.
+    """
     torch.set_num_threads(1)
     bundle = defaults.bundle_or_shipped(args.bundle)
     frame = bundle.split.val if args.listeners == "validation" else bundle.split.test
@@ -90,15 +95,15 @@ def member_predictions(args: Args) -> tuple[dict[str, np.ndarray], pd.DataFrame]
         keep = frame["session_id"].drop_duplicates().sort_values().head(args.sessions)
         frame = frame[frame["session_id"].isin(keep)].reset_index(drop=True)
     tensors = sessions_to_tensors(frame)
-    members: dict[str, list[np.ndarray]] = {}
+    predicted: dict[str, list[np.ndarray]] = {name: [] for name in OUTPUTS}
     for path in bundle.members:
         model, _ = load_checkpoint(path, bundle.catalog)
         rows = predict_rows(model, tensors)
-        for name, (predicted, observed) in OUTPUTS.items():
-            members.setdefault(name, []).append(getattr(rows, predicted))
-            members.setdefault(f"observed:{name}", [getattr(rows, observed)])
+        for name, (prediction, _) in OUTPUTS.items():
+            predicted[name].append(getattr(rows, prediction))
+    observed = {name: getattr(rows, outcome) for name, (_, outcome) in OUTPUTS.items()}
     scored = frame.iloc[rows.row].reset_index(drop=True)
-    return {name: np.stack(values) for name, values in members.items()}, scored
+    return {name: np.stack(values) for name, values in predicted.items()}, observed, scored
 
 
 def spread_and_error(
@@ -142,7 +147,7 @@ def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
 def main(args: Args) -> dict[str, Any]:
     """Score every member on the chosen listeners' logs and write the tables and the plot."""
     out = prepare_output_dir(args.out_dir)
-    members, scored = member_predictions(args)
+    members, observed, scored = member_predictions(args)
     has_propensity = "propensity" in scored and not scored["propensity"].isna().any()
     modes: dict[str, dict[str, Any]] = {}
     for mode in [m for m in MODES if (scored["mode"] == m).any()]:
@@ -151,7 +156,7 @@ def main(args: Args) -> dict[str, Any]:
         modes[mode] = {
             name: spread_and_error(
                 members[name][:, rows],
-                members[f"observed:{name}"][0][rows],
+                observed[name][rows],
                 propensity,
                 args.quantiles,
             )
@@ -186,7 +191,10 @@ def _markdown(report: dict[str, Any], has_propensity: bool) -> str:
             [
                 name,
                 *(
-                    " -> ".join(f"{b['mean_error']:.3f}" for b in modes[m][name]["by_propensity"])
+                    " -> ".join(
+                        f"{b['mean_error']:.3f}" for b in modes[m][name].get("by_propensity", [])
+                    )
+                    or "-"
                     for m in modes
                 ),
             ]
@@ -211,7 +219,7 @@ def _plot(modes: dict[str, dict[str, Any]], path: Path) -> None:
     plt = pyplot()
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     for mode, outputs in modes.items():
-        bins = outputs["engagement"]["by_propensity"]
+        bins = outputs["engagement"].get("by_propensity", [])
         x = np.arange(1, len(bins) + 1)
         line = axes[0].plot(x, [b["mean_error"] for b in bins], marker="o", label=mode)
         axes[1].plot(x, [b["mean_spread"] for b in bins], marker="o", color=line[0].get_color())
