@@ -141,6 +141,22 @@ class SessionConfig:
                     f"bundle must be a bundle directory, a Bundle or None, got {self.bundle!r}"
                 )
             object.__setattr__(self, "bundle", Bundle.load(self.bundle))
+        for name, kinds, allowed in (
+            ("start_sessions", (pd.DataFrame, str, Path), "a DataFrame, a parquet/CSV file"),
+            ("catalog", (Catalog, str, Path), "a Catalog, a parquet file"),
+        ):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, kinds):
+                raise ValueError(f"{name} must be {allowed} or None, got {value!r}")
+        model = self.world_model
+        if (
+            model is not None
+            and not isinstance(model, str | Path)
+            and not hasattr(model, "predict")
+        ):
+            raise ValueError(
+                f"world_model must be a ListenerModel, a checkpoint file or None, got {model!r}"
+            )
         if self.utility is not None:
             if not isinstance(self.utility, Utility):
                 raise ValueError(

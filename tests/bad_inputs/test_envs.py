@@ -121,6 +121,19 @@ def test_make_refuses_arguments_that_contradict_the_id(kwargs: dict, match: str)
         gym.make("AMRS-Calm-v0", **kwargs).reset(seed=0)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"start_sessions": 42}, "start_sessions must be a DataFrame, a parquet/CSV file or None"),
+        ({"catalog": 5}, "catalog must be a Catalog, a parquet file or None, got 5"),
+        ({"world_model": 3}, "world_model must be a ListenerModel, a checkpoint file or None"),
+    ],
+)
+def test_make_refuses_pieces_of_the_wrong_kind_by_name(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        gym.make("AMRS-Calm-v0", **kwargs)
+
+
 def test_make_vec_refuses_a_mode_other_than_the_ids() -> None:
     envs = gym.make_vec(
         "AMRS-Calm-v0", num_envs=2, vectorization_mode="vector_entry_point", mode="focus"
