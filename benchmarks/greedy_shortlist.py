@@ -60,9 +60,13 @@ class Args:
 
     def __post_init__(self) -> None:
         check_fields(self)
-        if not self.sizes or min(self.sizes) < 1:
-            raise ValueError(f"sizes must be positive shortlist lengths, got {self.sizes}")
-        if len(defaults.bundle_or_shipped(self.bundle).members) < 2:
+        bundle = defaults.bundle_or_shipped(self.bundle)
+        tracks = bundle.catalog.n_tracks
+        if not self.sizes or min(self.sizes) < 1 or max(self.sizes) > tracks:
+            raise ValueError(
+                f"sizes must be shortlist lengths in 1..{tracks} (the catalog), got {self.sizes}"
+            )
+        if len(bundle.members) < 2:
             raise ValueError(
                 f"--bundle {self.bundle}: has one world model, and the shortlist is judged "
                 "against a search through an ensemble"

@@ -35,4 +35,9 @@ class ReferenceListeningEnv(AffectiveListeningEnv):
                 f"pessimism={config.pessimism}: the reference env's rewards are the truth's and "
                 "are never penalised (pessimism is for world-model envs)"
             )
+        if config.member:
+            raise ValueError(
+                f"member={config.member}: the reference env's listener is the truth's, not an "
+                "ensemble member's (member is for world-model envs)"
+            )
         return config.reference_outcomes()

@@ -134,6 +134,18 @@ def test_make_refuses_pieces_of_the_wrong_kind_by_name(kwargs: dict, match: str)
         gym.make("AMRS-Calm-v0", **kwargs)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"pessimism": 1.0}, "pessimism=1.0: the reference env's rewards are the truth's"),
+        ({"member": 2}, "member=2: the reference env's listener is the truth's"),
+    ],
+)
+def test_the_reference_env_refuses_world_model_options(kwargs: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        gym.make("AMRS-Calm-Reference-v0", **kwargs)
+
+
 def test_make_vec_refuses_a_mode_other_than_the_ids() -> None:
     envs = gym.make_vec(
         "AMRS-Calm-v0", num_envs=2, vectorization_mode="vector_entry_point", mode="focus"
