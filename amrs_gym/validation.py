@@ -101,6 +101,11 @@ def check_int(name: str, value: object, minimum: int, maximum: int | None = None
     return int(value)
 
 
+def out_of_memory(error: MemoryError) -> str:
+    """The one line a command line prints when a run is sized past the machine's memory."""
+    return f"out of memory ({error}): ask for less"
+
+
 def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
     """`value` if it is one of `choices`, or one clear error naming the parameter."""
     if not isinstance(value, str) or value not in choices:

@@ -154,9 +154,11 @@ def check_fields(args: Any) -> None:
     validation.check_fields(args)
     for field in fields(args):
         value = getattr(args, field.name)
-        if isinstance(value, list) and not value:
+        if not isinstance(value, list):
+            continue
+        if not value:
             raise ValueError(f"{field.name} must name at least one value")
-        if isinstance(value, list) and len(set(value)) < len(value):
+        if len(set(value)) < len(value):
             twice = next(v for i, v in enumerate(value) if v in value[:i])
             raise ValueError(f"{field.name} names {twice!r} twice: {value}")
 
@@ -299,7 +301,7 @@ def run(main: Callable[[T], object], args_type: type[T], argv: list[str] | None 
         print(f"error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     except MemoryError as error:  # a run sized past this machine: say so, not a traceback
-        print(f"error: out of memory ({error}): ask for less", file=sys.stderr)
+        print(f"error: {validation.out_of_memory(error)}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

@@ -27,7 +27,6 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import torch
-from scipy.stats import spearmanr
 
 from amrs_gym import defaults
 from amrs_gym.io import prepare_output_dir
@@ -44,6 +43,7 @@ from benchmarks._common import (
     save_figure,
     write_outputs,
 )
+from benchmarks.ope.metrics import spearman
 
 NAME = "uncertainty_on_logs"
 OUTPUTS = {  # output: (the members' prediction, what the log shows)
@@ -115,33 +115,27 @@ def spread_and_error(
     correlation over rows, the means, and both per propensity bin (lowest first) if given.
     """
     seen = ~np.isnan(observed)
-    spread = members[:, seen].std(axis=0)
-    error = np.abs(members[:, seen].mean(axis=0) - observed[seen])
+    predicted, observed = members[:, seen], observed[seen]
+    spread = predicted.std(axis=0)
+    error = np.abs(predicted.mean(axis=0) - observed)
     result: dict[str, Any] = {
         "rows": int(seen.sum()),
-        "spearman": _rank_correlation(spread, error),
+        "spearman": float(spearman(spread[:, None], error[:, None])[0]),
         "mean_spread": float(spread.mean()) if seen.any() else float("nan"),
         "mean_error": float(error.mean()) if seen.any() else float("nan"),
     }
     if propensity is not None and seen.sum() >= quantiles:
-        order = np.argsort(propensity[seen], kind="stable")
-        bins = np.array_split(order, quantiles)
+        propensity = propensity[seen]
+        bins = np.array_split(np.argsort(propensity, kind="stable"), quantiles)
         result["by_propensity"] = [
             {
-                "median_propensity": float(np.median(propensity[seen][b])),
+                "median_propensity": float(np.median(propensity[b])),
                 "mean_spread": float(spread[b].mean()),
                 "mean_error": float(error[b].mean()),
             }
             for b in bins
         ]
     return result
-
-
-def _rank_correlation(a: np.ndarray, b: np.ndarray) -> float:
-    """Spearman's rho; NaN where it is undefined (under 3 rows, or a constant side)."""
-    if len(a) < 3 or np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(spearmanr(a, b).statistic)
 
 
 def main(args: Args) -> dict[str, Any]:

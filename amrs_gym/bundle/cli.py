@@ -21,6 +21,7 @@ from amrs_gym.catalog import Catalog, CatalogError
 from amrs_gym.data.generate import DatasetConfig
 from amrs_gym.data.logs_io import config_path_for, read_logs
 from amrs_gym.data.schema import LOG_COLUMNS, LogSchemaError
+from amrs_gym.validation import out_of_memory
 from amrs_gym.world_model.config import WorldModelConfig
 from amrs_gym.world_model.training import TrainConfig
 
@@ -137,7 +138,7 @@ def train_bundle(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except MemoryError as error:  # e.g. logs of millions of sessions: say so, not a traceback
-        print(f"error: out of memory ({error}): ask for less", file=sys.stderr)
+        print(f"error: {out_of_memory(error)}", file=sys.stderr)
         return 2
     if bundle is None:  # a torchrun process other than the first
         return 0

@@ -22,6 +22,7 @@ from amrs_gym.data.generate import DatasetConfig
 from amrs_gym.data.logs_io import catalog_path_for, check_logs_path, read_logs, write_dataset
 from amrs_gym.data.schema import LogSchemaError
 from amrs_gym.modes import MODES
+from amrs_gym.validation import out_of_memory
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -154,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except MemoryError as error:  # e.g. logs of millions of sessions: say so, not a traceback
-        print(f"error: out of memory ({error}): ask for less", file=sys.stderr)
+        print(f"error: {out_of_memory(error)}", file=sys.stderr)
         return 2
 
 

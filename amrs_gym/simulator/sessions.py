@@ -328,8 +328,8 @@ class ListeningSessions:
             raise ValueError(
                 f"invalid actions: expected {self.n} integer track ids, got {actions!r}"
             )
-        outside = (actions < 0) | (actions >= self.catalog.n_tracks)
-        if outside.any():
+        if actions.min() < 0 or actions.max() >= self.catalog.n_tracks:
+            outside = (actions < 0) | (actions >= self.catalog.n_tracks)
             first = int(np.flatnonzero(outside)[0])
             raise ValueError(
                 f"invalid actions: track ids must lie in [0, {self.catalog.n_tracks}), got "

@@ -52,14 +52,17 @@ def dope_metrics_batch(estimate: np.ndarray, truth: np.ndarray) -> dict[str, np.
     best = truth.max(axis=0)
     return {
         "normalised_abs_error": np.abs(estimate - truth).mean(axis=0) / span,
-        "spearman": _spearman(estimate, truth),
+        "spearman": spearman(estimate, truth),
         "regret_at_1": (best - ranked_truth[:1].max(axis=0)) / span,
         "regret_at_5": (best - ranked_truth[:5].max(axis=0)) / span,
     }
 
 
-def _spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman's rho of each column pair of a and b (policies, resamples)."""
+def spearman(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each column pair of a and b (rows, columns).
+
+    NaN where it is undefined: under 3 rows, or a constant column.
+    """
     if len(a) < 3:
         return np.full(a.shape[1], np.nan)
     ra, rb = rankdata(a, axis=0), rankdata(b, axis=0)
