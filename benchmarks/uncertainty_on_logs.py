@@ -8,7 +8,11 @@ what the listener did. Per mode and output (engagement, skip, like where rated, 
 arousal where reported), the rank correlation of spread and absolute error, and both by quintile
 of the production policy's propensity of the logged track (where the logs have propensities): an
 uncertainty worth penalising grows with the error, and the error grows where production rarely
-goes. benchmarks/NOTES.md, "What the penalty measures", reads the shipped bundle's table.
+goes. Also by quintile, the mixture's bias (prediction minus log): where it falls with the
+propensity, production chose by something the logs do not carry, and the model, fitted to what
+production chose, is optimistic about what it did not (confounding, which members share).
+benchmarks/NOTES.md, "What the penalty measures" and "Why no penalty closes the gaps", read the
+shipped bundle's tables.
 
     python -m benchmarks.uncertainty_on_logs --out results/uncertainty_on_logs   # about 20 s
     python -m benchmarks.uncertainty_on_logs --bundle mine/bundle --out mine/uncertainty_on_logs
@@ -112,17 +116,21 @@ def spread_and_error(
     """The members' spread (ddof 0) against the mixture's absolute error, over observed rows.
 
     members (K, rows); observed (rows,), NaN where the log shows nothing. The Spearman
-    correlation over rows, the means, and both per propensity bin (lowest first) if given.
+    correlation over rows, the means, and both per propensity bin (lowest first) if given, with
+    the mixture's bias (prediction minus log): a bias that falls as the propensity rises is the
+    logs' confounding (production chose by what the model cannot see), which every member shares.
     """
     seen = ~np.isnan(observed)
     predicted, observed = members[:, seen], observed[seen]
     spread = predicted.std(axis=0)
-    error = np.abs(predicted.mean(axis=0) - observed)
+    bias = predicted.mean(axis=0) - observed
+    error = np.abs(bias)
     result: dict[str, Any] = {
         "rows": int(seen.sum()),
         "spearman": float(spearman(spread[:, None], error[:, None])[0]),
         "mean_spread": float(spread.mean()) if seen.any() else float("nan"),
         "mean_error": float(error.mean()) if seen.any() else float("nan"),
+        "mean_bias": float(bias.mean()) if seen.any() else float("nan"),
     }
     if propensity is not None and seen.sum() >= quantiles:
         propensity = propensity[seen]
@@ -132,6 +140,7 @@ def spread_and_error(
                 "median_propensity": float(np.median(propensity[b])),
                 "mean_spread": float(spread[b].mean()),
                 "mean_error": float(error[b].mean()),
+                "mean_bias": float(bias[b].mean()),
             }
             for b in bins
         ]
@@ -181,28 +190,43 @@ def _markdown(report: dict[str, Any], has_propensity: bool) -> str:
         markdown_table(["output", *modes], rows),
     ]
     if has_propensity:
-        bins = [
-            [
-                name,
-                *(
-                    " -> ".join(
-                        f"{b['mean_error']:.3f}" for b in modes[m][name].get("by_propensity", [])
-                    )
-                    or "-"
-                    for m in modes
-                ),
-            ]
-            for name in ("engagement", "skip")
-        ]
         parts += [
             "",
             "Mean absolute error by propensity bin of the logged track, lowest first:",
             "",
-            markdown_table(["output", *modes], bins),
+            markdown_table(
+                ["output", *modes], _by_bin(modes, ("engagement", "skip"), "mean_error")
+            ),
+            "",
+            "Mean bias (prediction minus log) by propensity bin, lowest first. A bias that falls "
+            "from positive to negative means the model is optimistic about the tracks production "
+            "rarely plays and pessimistic about its favourites: production chose by what the logs "
+            "do not show (confounding), and every member shares it, so no spread penalty sees it:",
+            "",
+            markdown_table(
+                ["output", *modes], _by_bin(modes, ("engagement", "like"), "mean_bias", "+.3f")
+            ),
         ]
     else:
         parts += ["", "The logs have no (or incomplete) propensities: no propensity bins."]
     return "\n".join(parts)
+
+
+def _by_bin(
+    modes: dict[str, dict[str, Any]], outputs: tuple[str, ...], key: str, spec: str = ".3f"
+) -> list[list[str]]:
+    """One row per output: `key` of each propensity bin, lowest first, per mode."""
+    return [
+        [
+            name,
+            *(
+                " -> ".join(format(b[key], spec) for b in modes[m][name].get("by_propensity", []))
+                or "-"
+                for m in modes
+            ),
+        ]
+        for name in outputs
+    ]
 
 
 def _rho(value: float) -> str:
@@ -211,14 +235,22 @@ def _rho(value: float) -> str:
 
 def _plot(modes: dict[str, dict[str, Any]], path: Path) -> None:
     plt = pyplot()
-    figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    figure, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    ylabels = {
+        "mean_error": "engagement |error|",
+        "mean_spread": "members' engagement spread",
+        "mean_bias": "engagement bias (prediction - log)",
+    }
     for mode, outputs in modes.items():
         bins = outputs["engagement"].get("by_propensity", [])
         x = np.arange(1, len(bins) + 1)
-        line = axes[0].plot(x, [b["mean_error"] for b in bins], marker="o", label=mode)
-        axes[1].plot(x, [b["mean_spread"] for b in bins], marker="o", color=line[0].get_color())
-    axes[0].set(xlabel="propensity bin (lowest first)", ylabel="engagement |error|")
-    axes[1].set(xlabel="propensity bin (lowest first)", ylabel="members' engagement spread")
+        colour = None
+        for axis, key in zip(axes, ylabels, strict=True):
+            line = axis.plot(x, [b[key] for b in bins], marker="o", label=mode, color=colour)
+            colour = line[0].get_color()
+    for axis, ylabel in zip(axes, ylabels.values(), strict=True):
+        axis.set(xlabel="propensity bin (lowest first)", ylabel=ylabel)
+    axes[2].axhline(0, color="grey", linewidth=0.8)
     axes[0].legend()
     figure.tight_layout()
     save_figure(figure, path)

@@ -21,6 +21,7 @@ def test_spread_that_grows_with_the_error_ranks_perfectly_and_gaps_are_skipped()
     assert result["rows"] == 5
     assert result["spearman"] == pytest.approx(1.0)
     assert result["mean_error"] == pytest.approx(np.mean(2 * spread))
+    assert result["mean_bias"] == pytest.approx(-np.mean(2 * spread))  # the mixture predicts 0.5
     assert result["mean_spread"] == pytest.approx(np.mean(spread * np.sqrt(2 / 3)))
     assert "by_propensity" not in result
 
@@ -33,6 +34,8 @@ def test_propensity_bins_run_from_the_least_likely_track() -> None:
     assert np.isnan(result["spearman"])  # members that always agree: no correlation to report
     bins = result["by_propensity"]
     assert [b["mean_error"] for b in bins] == pytest.approx([0.55, 0.35, 0.15])
+    assert [b["mean_bias"] for b in bins] == pytest.approx([-0.55, -0.35, -0.15])
+    assert result["mean_bias"] == pytest.approx(-0.35)
     assert [b["median_propensity"] for b in bins] == pytest.approx([0.015, 0.035, 0.055])
 
 
