@@ -27,8 +27,13 @@ def atomic_write_many(writers: dict[Path, Callable[[Path], object]]) -> None:
     staged: dict[Path, Path] = {}
     try:
         for path, write in writers.items():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd, tmp_name = tempfile.mkstemp(
+                    prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+                )
+            except OSError as error:  # name the file asked for, not the temporary one
+                raise OSError(error.errno, f"cannot write {path}: {error.strerror}") from None
             os.close(fd)
             staged[path] = Path(tmp_name)
             write(staged[path])

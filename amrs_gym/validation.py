@@ -4,7 +4,8 @@ The error names the field, the value and what is allowed.
 
 `check_fields` reads each dataclass field's type (int, float, str, bool, a Literal, or a list or
 tuple of those) and its metadata bounds (`metadata={"min": 0}`, `{"max": 1}`, `{"choices": ...}`);
-numbers must be finite, an int field takes no bool and no fractional float.
+numbers must be finite, an int field takes no bool and no fractional float. NumPy scalars are
+accepted as the numbers they are and stored as Python ones (a config stays JSON-ready).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import math
 from dataclasses import fields
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
+
+import numpy as np
 
 
 def check_fields(config: Any) -> None:
@@ -36,17 +39,23 @@ def check_fields(config: Any) -> None:
             element = get_args(base)[0] if get_args(base) else Any
             if not isinstance(value, list | tuple):
                 raise ValueError(f"{field.name} must be a sequence, got {value!r}")
-            for item in value:
-                check_value(field.name, item, element, field.metadata)
+            items = [check_value(field.name, item, element, field.metadata) for item in value]
+            if any(new is not old for new, old in zip(items, value, strict=True)):
+                object.__setattr__(config, field.name, type(value)(items))
         else:
-            check_value(field.name, value, base, field.metadata)
+            checked = check_value(field.name, value, base, field.metadata)
+            if checked is not value:
+                object.__setattr__(config, field.name, checked)
 
 
-def check_value(name: str, value: Any, kind: Any, bounds: Any = None) -> None:
+def check_value(name: str, value: Any, kind: Any, bounds: Any = None) -> Any:
     """Check one value against a kind (int, float, str, bool or a Literal) and its bounds.
 
-    `bounds` may hold min, max and choices; any other kind is left to its owner.
+    `bounds` may hold min, max and choices; any other kind is left to its owner. Returns the
+    value, a NumPy scalar as the Python number it is.
     """
+    if isinstance(value, np.generic):  # numpy.int64(3) -> 3, numpy.bool_(True) -> True
+        value = value.item()
     bounds = dict(bounds or {})
     if get_origin(kind) is Literal:
         bounds.setdefault("choices", get_args(kind))
@@ -60,7 +69,7 @@ def check_value(name: str, value: Any, kind: Any, bounds: Any = None) -> None:
     elif kind is str:
         ok = isinstance(value, str)
     else:
-        return  # nested dataclasses and other kinds check themselves
+        return value  # nested dataclasses and other kinds check themselves
     if ok and "min" in bounds:
         ok = value >= bounds["min"]
     if ok and "max" in bounds:
@@ -69,6 +78,7 @@ def check_value(name: str, value: Any, kind: Any, bounds: Any = None) -> None:
         ok = value in bounds["choices"]
     if not ok:
         raise ValueError(f"{name} must be {describe(kind, bounds)}, got {value!r}")
+    return value
 
 
 def describe(kind: Any, bounds: Any) -> str:
@@ -88,6 +98,8 @@ def describe(kind: Any, bounds: Any) -> str:
 
 def check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> int:
     """`value` as an int in [minimum, maximum] (a whole float is accepted), or one clear error."""
+    if isinstance(value, np.generic):  # numpy.int64(3) -> 3, numpy.bool_(True) -> True
+        value = value.item()
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)

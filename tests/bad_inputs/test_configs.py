@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from dataclasses import fields
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -78,3 +81,17 @@ def test_build_settings_refuse_a_negative_split_seed() -> None:
 
     with pytest.raises(ValueError, match="split_seed must be an integer >= 0, got -1"):
         BuildSettings(split_seed=-1)
+
+
+def test_numpy_scalars_are_taken_as_the_numbers_they_are() -> None:
+    # a value read from an array is a numpy scalar: accepted, and stored as a Python number so
+    # the config still writes as JSON
+    config = SessionConfig(
+        "calm", episode_length=np.int64(10), history_length=np.int32(5), pessimism=np.float32(0.5)
+    )
+    assert (config.episode_length, config.history_length, config.pessimism) == (10, 5, 0.5)
+    assert all(type(v) in (int, float) for v in (config.episode_length, config.pessimism))
+    json.dumps(dataclasses.asdict(TrainConfig(epochs=np.int64(3), learning_rate=np.float64(0.1))))
+    for bad in (np.float64(2.5), np.bool_(True), np.int64(0)):
+        with pytest.raises(ValueError, match="episode_length must be an integer >= 1"):
+            SessionConfig("calm", episode_length=bad)

@@ -3,6 +3,8 @@ bit-flipped, emptied or replaced, and log files with any column broken."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -102,3 +104,14 @@ def test_a_broken_log_column_is_named(logs, column: str, value: object, rows: in
         assert any(
             p.split(":")[0] in (column, "position", "file", *LOG_COLUMNS) for p in error.problems
         )
+
+
+def test_an_agent_saved_where_no_file_can_be_made_names_the_path(tmp_path) -> None:
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    agent = agents.make("popular", mode="calm")
+    agent.ranking, agent.n_tracks, agent.obs_dim = np.arange(1200), 1200, 95
+    target = blocker / "popular.npz"
+    with pytest.raises(OSError, match=re.escape(f"cannot write {target}")):
+        agent.save(target)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]

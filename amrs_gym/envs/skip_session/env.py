@@ -208,6 +208,11 @@ class SkipSessionEnv(gym.Env[np.ndarray, np.ndarray]):
             ValueError: If an argument is out of range or inconsistent with the others.
         """
         _check_settings(history_length, max_steps, action_weight, start)
+        if not callable(reward_fn):
+            raise ValueError(
+                f"reward_fn must be a callable reward(skipped, engagement) -> float, got "
+                f"{reward_fn!r}"
+            )
         pairs = memory_for(logs, catalog, history_length)
         starts = starts_for(start_logs, logs, history_length)
         if starts.history_length != history_length:

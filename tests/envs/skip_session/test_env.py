@@ -198,6 +198,13 @@ def test_reward_fn_is_used(logs: pd.DataFrame, catalog: Catalog) -> None:
     assert reward == info["engagement"]
 
 
+def test_a_reward_fn_that_cannot_be_called_is_refused_at_construction(
+    logs: pd.DataFrame, catalog: Catalog
+) -> None:
+    with pytest.raises(ValueError, match=r"reward_fn must be a callable.*'kept'"):
+        SkipSessionEnv(logs=logs, catalog=catalog, reward_fn="kept")  # type: ignore[arg-type]
+
+
 def test_action_equal_to_a_track_maps_to_that_track(env: SkipSessionEnv) -> None:
     features = env.catalog.features()
     env.reset(seed=0, options={"start": "empty"})
