@@ -54,8 +54,7 @@ def check_value(name: str, value: Any, kind: Any, bounds: Any = None) -> Any:
     `bounds` may hold min, max and choices; any other kind is left to its owner. Returns the
     value, a NumPy scalar as the Python number it is.
     """
-    if isinstance(value, np.generic):  # numpy.int64(3) -> 3, numpy.bool_(True) -> True
-        value = value.item()
+    value = _plain(value)
     bounds = dict(bounds or {})
     if get_origin(kind) is Literal:
         bounds.setdefault("choices", get_args(kind))
@@ -81,6 +80,11 @@ def check_value(name: str, value: Any, kind: Any, bounds: Any = None) -> Any:
     return value
 
 
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value it is (numpy.int64(3) -> 3); anything else as is."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def describe(kind: Any, bounds: Any) -> str:
     """What a value of `kind` within `bounds` is, in words ("an integer >= 1")."""
     if "choices" in bounds:
@@ -98,8 +102,7 @@ def describe(kind: Any, bounds: Any) -> str:
 
 def check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> int:
     """`value` as an int in [minimum, maximum] (a whole float is accepted), or one clear error."""
-    if isinstance(value, np.generic):  # numpy.int64(3) -> 3, numpy.bool_(True) -> True
-        value = value.item()
+    value = _plain(value)
     if (
         isinstance(value, bool)
         or not isinstance(value, int | float)

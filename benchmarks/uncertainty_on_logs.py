@@ -201,7 +201,8 @@ def _markdown(report: dict[str, Any], has_propensity: bool) -> str:
             "Mean bias (prediction minus log) by propensity bin, lowest first. A bias that falls "
             "from positive to negative means the model is optimistic about the tracks production "
             "rarely plays and pessimistic about its favourites: production chose by what the logs "
-            "do not show (confounding), and every member shares it, so no spread penalty sees it:",
+            "do not show (confounding). Members fitted to the same logs share it, and a penalty "
+            "on their spread cannot see what they share:",
             "",
             markdown_table(
                 ["output", *modes], _by_bin(modes, ("engagement", "like"), "mean_bias", "+.3f")
