@@ -88,6 +88,13 @@ def parser() -> argparse.ArgumentParser:
         "on: chosen on validation loss on the shipped logs, benchmarks/NOTES.md)",
     )
     parse.add_argument(
+        "--production-propensity",
+        action="store_true",
+        help="the world model also reads the production policy's propensity of each candidate "
+        "(logs with propensities; the simulator then needs the bundle's production policy: a "
+        "reference world). Removes most of the logs' confounding (benchmarks/NOTES.md)",
+    )
+    parse.add_argument(
         "--quick",
         action="store_true",
         help=f"{QUICK_LISTENERS} listeners and {QUICK_EPOCHS} epochs (unless --epochs): to try it",
@@ -119,7 +126,11 @@ def train_bundle(argv: list[str] | None = None) -> int:
             args.members if args.members is not None else (SHIPPED_MEMBERS if args.ship else 1)
         )
         settings = BuildSettings(
-            WorldModelConfig(encoder=args.encoder, track_popularity=args.track_popularity),
+            WorldModelConfig(
+                encoder=args.encoder,
+                track_popularity=args.track_popularity,
+                production_propensity=args.production_propensity,
+            ),
             training,
             args.split_seed,
             args.workers,
@@ -177,6 +188,7 @@ def _ship_conflicts(args: argparse.Namespace) -> str:
         "--members": args.members is not None,
         "--bootstrap": args.bootstrap,
         "--no-track-popularity": not args.track_popularity,
+        "--production-propensity": args.production_propensity,
     }
     return ", ".join(name for name, value in given.items() if value)
 

@@ -25,7 +25,12 @@ from amrs_gym.simulator.starts import StartSession, read_start_frame, start_sess
 from amrs_gym.validation import check_choice, check_int, check_value
 from amrs_gym.world_model.checkpoint import load_ensemble, load_listener_model
 from amrs_gym.world_model.member_world import MemberWorld
-from amrs_gym.world_model.protocol import EnsembleModel, ListenerModel, ModelState
+from amrs_gym.world_model.protocol import (
+    EnsembleModel,
+    ListenerModel,
+    ModelState,
+    reads_propensity,
+)
 
 COHORT_CHOICES = (*COHORTS, "mixed")
 START_CHOICES = ("history", "cold")
@@ -204,6 +209,12 @@ class SessionConfig:
             raise ValueError(
                 f"history_length + episode_length = {total} exceeds the world model's context of "
                 f"{model.max_tracks} tracks"
+            )
+        if reads_propensity(model) and not self.resolved_bundle.has_truth:
+            raise ValueError(
+                f"the world model reads the production policy's propensity of each candidate, "
+                f"and bundle {self.resolved_bundle.path} has no production policy to ask (no "
+                "reference world)"
             )
         frame = self.start_frame()
         return SessionSetup(

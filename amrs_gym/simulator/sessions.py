@@ -26,10 +26,12 @@ from amrs_gym.simulator.starts import StartSession, start_batch
 from amrs_gym.world_model.member_world import MemberWorld
 from amrs_gym.world_model.protocol import (
     EnsembleModel,
+    ListenerModel,
     ModelState,
     StepPrediction,
     disagreement,
     member_std,
+    reads_propensity,
 )
 
 if TYPE_CHECKING:
@@ -229,7 +231,7 @@ class ListeningSessions:
         state = self._state()
         actions = np.asarray(actions, dtype=np.int64)
         live = np.ones(self.n, dtype=bool) if live is None else live
-        prediction = self.model.predict(state, actions[:, None])
+        prediction = self._model_predict(self.model, state, actions[:, None], np.arange(self.n))
         outcome = self.outcomes.draw(self, actions, prediction, rngs, live)
         repeats = (self.played == actions[:, None]).sum(axis=1)
         components = self.utility.components(outcome.utility_inputs(repeats))
@@ -436,7 +438,39 @@ class ListeningSessions:
             raise ValueError(f"member {member} of a world model with one member (only 0)")
         rows = np.arange(self.n) if rows is None else np.asarray(rows)
         part = state if len(rows) == self.n else model.select(state, rows)
-        return rows, model.predict(part, candidates)
+        return rows, self._model_predict(model, part, candidates, rows)
+
+    def _model_predict(
+        self, model: ListenerModel, state: ModelState, candidates: np.ndarray, rows: np.ndarray
+    ) -> StepPrediction:
+        """`model`'s prediction of candidates (rows, k) in `state` (sessions `rows` only).
+
+        With the production policy's propensity of each candidate if the model reads it.
+        """
+        if not reads_propensity(model):
+            return model.predict(state, candidates)
+        return model.predict(state, candidates, self.production_propensity(candidates, rows))
+
+    def production_propensity(
+        self, candidates: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
+        """The production policy's probability of playing each candidate next, as the logs'.
+
+        From what it reads in sessions `rows` (default all): the listener, the tracks played,
+        whether the last was skipped. Needs a bundle with a reference world (`NoTruthError`).
+
+        # candidates (rows, k) -> (rows, k)
+        """
+        rows = np.arange(self.n) if rows is None else np.asarray(rows)
+        probabilities = self.config.resolved_bundle.production_policy().track_probabilities(
+            listener=self.listener[rows],
+            mode=np.full(len(rows), self._mode),
+            history=self.played[rows],
+            position=np.minimum(self.t[rows], self.episode_length),
+            last_skipped=self.last[rows, 1] > 0.5,
+        )
+        chosen: np.ndarray = np.take_along_axis(probabilities, np.asarray(candidates), axis=1)
+        return chosen
 
     def utility_uncertainty(
         self, candidates: np.ndarray, rows: np.ndarray | None = None

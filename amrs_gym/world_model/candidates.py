@@ -4,7 +4,8 @@ Three numbers per candidate, in this order (`N_CANDIDATE_FEATURES`): its earlier
 the session, its largest cosine similarity to a played track (0 before the first), and its
 mean similarity to the last three played tracks. Every rollout path computes them here;
 training computes the same three for whole sequences at once (`WorldModel`), and a test holds
-the two to each other.
+the two to each other. A model with `production_propensity` reads a fourth: the production
+policy's propensity of the candidate (`propensity_feature`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,43 @@ from __future__ import annotations
 from typing import cast
 
 import numpy as np
+
+PROPENSITY_RANGE = (-8.0, 5.0)
+"""Bounds of `propensity_feature` (e^-8 to e^5 times the uniform propensity)."""
+
+
+def propensity_feature(propensity: np.ndarray, n_tracks: int) -> np.ndarray:
+    """The logging policy's propensity of a candidate as the model reads it.
+
+    log(n_tracks x propensity), clipped to `PROPENSITY_RANGE`: 0 is as likely as a uniform
+    draw. Unknown (NaN) propensities read as 0. Same shape as `propensity`, float32.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.log(n_tracks * np.asarray(propensity, dtype=np.float64))
+    feature: np.ndarray = np.nan_to_num(np.clip(value, *PROPENSITY_RANGE), nan=0.0)
+    return feature.astype(np.float32)
+
+
+def append_propensity(
+    features: np.ndarray, propensity: np.ndarray | None, n_tracks: int
+) -> np.ndarray:
+    """`features` (n, k, f) with each candidate's `propensity_feature` as one more column.
+
+    Raises:
+        ValueError: no propensity given (a model that reads it cannot predict without it).
+    """
+    if propensity is None:
+        raise ValueError(
+            "this world model reads the production policy's propensity of each candidate "
+            "(production_propensity=True): the sessions need a production policy that scores "
+            "every track (a bundle with a reference world)"
+        )
+    column = propensity_feature(propensity, n_tracks)
+    if column.shape != features.shape[:-1]:
+        raise ValueError(
+            f"propensity has shape {column.shape}, the candidates {features.shape[:-1]}"
+        )
+    return np.concatenate([features, column[..., None]], axis=-1)
 
 
 def candidate_features(

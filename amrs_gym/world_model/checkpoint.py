@@ -18,7 +18,7 @@ import numpy as np
 
 from amrs_gym.catalog import Catalog
 from amrs_gym.io import atomic_write
-from amrs_gym.world_model.config import N_CANDIDATE_FEATURES, WorldModelConfig
+from amrs_gym.world_model.config import WorldModelConfig
 from amrs_gym.world_model.track_features import content_columns
 
 if TYPE_CHECKING:
@@ -156,7 +156,7 @@ def expected_state_shapes(config: WorldModelConfig, n_features: int) -> dict[str
         **linear("context_track", d, n_features),
         **linear("context_feedback", d, config.feedback_dim),
         **linear("query_track", d, n_features),
-        **linear("query_candidate", d, N_CANDIDATE_FEATURES),
+        **linear("query_candidate", d, config.candidate_features),
         "mode_embedding.weight": (config.n_modes, d),
         "cohort_embedding.weight": (config.n_cohorts, d),
         **linear("start_report", d, 2),

@@ -54,9 +54,22 @@ class WorldModelConfig:
     (benchmarks/NOTES.md), so bundles turn it on (`bundle.build.BuildSettings.model`); off here
     so that a model built from catalog features alone, and older checkpoints, read as they were."""
 
+    production_propensity: bool = False
+    """Read the logging policy's propensity of each candidate as one more candidate feature
+    (`candidates.propensity_feature`). Production chose tracks by what no log carries (its
+    estimate of each listener's taste), so a model fitted to its choices is optimistic about
+    tracks it rarely played; told how likely production was to play the candidate, the model
+    can tell the two apart (benchmarks/NOTES.md, "What production knew"). Training needs logs
+    with propensities; simulating needs a production policy that scores any track."""
+
     def __post_init__(self) -> None:
         check_fields(self)
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads})"
             )
+
+    @property
+    def candidate_features(self) -> int:
+        """How many numbers describe a candidate: `N_CANDIDATE_FEATURES`, plus the propensity."""
+        return N_CANDIDATE_FEATURES + int(self.production_propensity)

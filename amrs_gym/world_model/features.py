@@ -41,6 +41,7 @@ class SessionTensors:
     row: (
         torch.Tensor
     )  # (batch, seq_len) long, positional index of the token's row in the input frame, -1 pad
+    propensity: torch.Tensor  # (batch, seq_len) float, the logging policy's, nan when unknown
 
     def __len__(self) -> int:
         return int(self.track.shape[0])
@@ -190,6 +191,13 @@ def sessions_to_tensors(
         arousal=pad(arousal, np.nan, torch.float32),
         scored=pad((keep[source_rows] & is_current).astype(np.float64), 0, torch.bool),
         row=pad(order[source_rows], -1, torch.long),
+        propensity=pad(
+            column("propensity")
+            if "propensity" in logs.columns
+            else np.full(len(source_rows), np.nan),
+            np.nan,
+            torch.float32,
+        ),
     )
 
 

@@ -22,6 +22,7 @@ from amrs_gym.world_model.protocol import (
     StartBatch,
     StepPrediction,
 )
+from amrs_gym.world_model.protocol import reads_propensity as model_reads_propensity
 
 
 class MemberWorld:
@@ -63,9 +64,19 @@ class MemberWorld:
         """Append the played tracks and feedback to both."""
         self.ensemble.observe(state, tracks, feedback, active)
 
-    def predict(self, state: ModelState, candidates: np.ndarray) -> StepPrediction:
+    @property
+    def reads_propensity(self) -> bool:
+        """True if `predict` needs the production policy's propensity of each candidate."""
+        return model_reads_propensity(self.ensemble)
+
+    def predict(
+        self, state: ModelState, candidates: np.ndarray, propensity: np.ndarray | None = None
+    ) -> StepPrediction:
         """The member's own prediction (no mixture, no disagreement)."""
-        return self._member.predict(state.member(self.index), candidates)
+        member_state = state.member(self.index)
+        if not self.reads_propensity:
+            return self._member.predict(member_state, candidates)
+        return self._member.predict(member_state, candidates, propensity)
 
     def world_model(self, state: ModelState) -> tuple[ListenerModel, ModelState]:
         """The world model alone, with its view of `state`.

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from amrs_gym.world_model.candidates import PROPENSITY_RANGE
 from amrs_gym.world_model.config import N_CANDIDATE_FEATURES, WorldModelConfig
 from amrs_gym.world_model.features import SessionTensors
 from amrs_gym.world_model.track_features import content_unit
@@ -118,7 +119,7 @@ class WorldModel(nn.Module):
         self.context_track = nn.Linear(n_features, d)
         self.context_feedback = nn.Linear(config.feedback_dim, d)
         self.query_track = nn.Linear(n_features, d)
-        self.query_candidate = nn.Linear(N_CANDIDATE_FEATURES, d)
+        self.query_candidate = nn.Linear(config.candidate_features, d)
         self.mode_embedding = nn.Embedding(config.n_modes, d)
         self.cohort_embedding = nn.Embedding(config.n_cohorts, d)
         self.start_report = nn.Linear(2, d)
@@ -233,6 +234,8 @@ class WorldModel(nn.Module):
         hidden = self._encode(tokens, causal)  # (n, seq_len + 1, d)
         keys, values = self.split_memory(hidden)
         candidate = self._candidate_features_full(batch.track, batch.segment)
+        if cfg.production_propensity:
+            candidate = torch.cat([candidate, self._propensity(batch.propensity)[..., None]], -1)
         query = (
             self.query_track(self.track_features[batch.track])
             + self.query_candidate(candidate)
@@ -260,6 +263,11 @@ class WorldModel(nn.Module):
         out, _ = self.gru(tokens)
         hidden = self.norm(out)
         return hidden
+
+    def _propensity(self, propensity: torch.Tensor) -> torch.Tensor:
+        """`candidates.propensity_feature` in torch (NaN, unknown, reads as 0)."""
+        value = torch.log(len(self.track_features) * propensity.double()).clamp(*PROPENSITY_RANGE)
+        return torch.nan_to_num(value, nan=0.0).float()
 
     def _candidate_features_full(self, track: torch.Tensor, segment: torch.Tensor) -> torch.Tensor:
         """`candidate_features` of every row's own track at once.

@@ -210,8 +210,15 @@ class ListenerModel(Protocol):
         """
         ...
 
-    def predict(self, state: ModelState, candidates: np.ndarray) -> StepPrediction:
-        """The predicted response to each candidate (n, k) as the next track of each session."""
+    def predict(
+        self, state: ModelState, candidates: np.ndarray, propensity: np.ndarray | None = None
+    ) -> StepPrediction:
+        """The predicted response to each candidate (n, k) as the next track of each session.
+
+        `propensity` (n, k): the production policy's probability of playing each candidate
+        there. Only a model whose `reads_propensity` is True reads it (and needs it); the
+        simulator passes it to no other, so a model may leave the argument out.
+        """
         ...
 
     def context(self, state: ModelState) -> np.ndarray:
@@ -229,6 +236,14 @@ class ListenerModel(Protocol):
     def assign(self, state: ModelState, rows: np.ndarray, other: ModelState) -> None:
         """Overwrite sessions `rows` of `state` with `other` (as many rows, possibly compact)."""
         ...
+
+
+def reads_propensity(model: object) -> bool:
+    """True if `model` predicts from the production policy's propensity of each candidate.
+
+    An optional attribute (`reads_propensity`) of a `ListenerModel`: absent means False.
+    """
+    return bool(getattr(model, "reads_propensity", False))
 
 
 @runtime_checkable

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from amrs_gym.world_model.candidates import candidate_features
+from amrs_gym.world_model.candidates import append_propensity, candidate_features
 from amrs_gym.world_model.config import WorldModelConfig
 from amrs_gym.world_model.feedback import feedback_vector
 from amrs_gym.world_model.numpy_ops import gelu, layer_norm, sigmoid, single_threaded_blas, softmax
@@ -500,24 +500,36 @@ class NumpyRollout:
         )
         state.length = position + active
 
-    def predict(self, state: RolloutState, candidates: np.ndarray) -> StepPrediction:
+    @property
+    def reads_propensity(self) -> bool:
+        """True if `predict` needs the production policy's propensity of each candidate."""
+        return bool(self.config.production_propensity)
+
+    def predict(
+        self, state: RolloutState, candidates: np.ndarray, propensity: np.ndarray | None = None
+    ) -> StepPrediction:
         """Predicted response to each candidate (batch, k) as the next track of each session.
 
-        An ensemble's is its members' mixture, with theirs in `members`.
+        An ensemble's is its members' mixture, with theirs in `members`. `propensity`: see
+        `ListenerModel.predict`.
         """
         candidates = np.asarray(candidates)
         with single_threaded_blas(candidates.size * self.members):  # rows of the head's products
-            members = self._predict(state, candidates)
+            members = self._predict(state, candidates, propensity)
         if self.members == 1:
             return StepPrediction(**{name: getattr(members, name)[0] for name in PREDICTION_FIELDS})
         return mixture(members)
 
-    def _predict(self, state: RolloutState, candidates: np.ndarray) -> StepPrediction:
+    def _predict(
+        self, state: RolloutState, candidates: np.ndarray, propensity: np.ndarray | None
+    ) -> StepPrediction:
         """Every member's prediction, stacked on a leading axis (K, n, k)."""
         n, k = candidates.shape
         members, d, heads, head_dim = self.members, self.config.d_model, self.heads, self.head_dim
         w, b = self.query_candidate
         features = candidate_features(state.tracks, state.played, candidates, self.track_unit)
+        if self.config.production_propensity:
+            features = append_propensity(features, propensity, self.n_tracks)
         query = (
             self.query_track[:, candidates]
             + _matmul(features, w, shared=True)

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from amrs_gym.world_model.candidates import candidate_features
+from amrs_gym.world_model.candidates import append_propensity, candidate_features
 from amrs_gym.world_model.config import N_CANDIDATE_FEATURES
 from amrs_gym.world_model.feedback import feedback_vector
 from amrs_gym.world_model.model import Block, Prediction, WorldModel
@@ -150,16 +150,27 @@ def _push(model: WorldModel, state: ModelState, token: torch.Tensor) -> None:
     state.length = position + 1
 
 
-def predict_next(model: WorldModel, state: ModelState, candidates: torch.Tensor) -> Prediction:
-    """The response to each candidate (batch, k) as the next track of each session."""
+def predict_next(
+    model: WorldModel,
+    state: ModelState,
+    candidates: torch.Tensor,
+    propensity: np.ndarray | None = None,
+) -> Prediction:
+    """The response to each candidate (batch, k) as the next track of each session.
+
+    `propensity` (batch, k): the production policy's probability of each candidate, read by a
+    model with `production_propensity` (ignored by others).
+    """
     n, k = candidates.shape
     if model.config.use_history:
         features = candidate_features(
             state.tracks.numpy(), state.played.numpy(), candidates.numpy(), model.track_unit.numpy()
         )
-        candidate = torch.from_numpy(features)
     else:
-        candidate = torch.zeros(n, k, N_CANDIDATE_FEATURES)
+        features = np.zeros((n, k, N_CANDIDATE_FEATURES), dtype=np.float32)
+    if model.config.production_propensity:
+        features = append_propensity(features, propensity, len(model.track_features))
+    candidate = torch.from_numpy(features)
     query = (
         model.query_track(model.track_features[candidates])
         + model.query_candidate(candidate)
@@ -249,10 +260,19 @@ class TorchRollout:
         observe_token(self.model, part, played[rows], vectors[rows])
         state.assign(rows, part)
 
+    @property
+    def reads_propensity(self) -> bool:
+        """True if `predict` needs the production policy's propensity of each candidate."""
+        return bool(self.model.config.production_propensity)
+
     @torch.no_grad()
-    def predict(self, state: ModelState, candidates: np.ndarray) -> StepPrediction:
-        """Predicted response to each candidate (n, k)."""
-        prediction = predict_next(self.model, state, torch.tensor(candidates, dtype=torch.long))
+    def predict(
+        self, state: ModelState, candidates: np.ndarray, propensity: np.ndarray | None = None
+    ) -> StepPrediction:
+        """Predicted response to each candidate (n, k) (`propensity`: see `ListenerModel`)."""
+        prediction = predict_next(
+            self.model, state, torch.tensor(candidates, dtype=torch.long), propensity
+        )
         return StepPrediction(
             skip_probability=prediction.skip_probability.double().numpy(),
             engagement_probabilities=prediction.engagement_logits.softmax(-1).double().numpy(),

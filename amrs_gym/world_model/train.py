@@ -54,6 +54,13 @@ def fit_world_model(
     Initialisation and dropout are seeded with `train_config.seed` and the global torch generator
     is restored after.
     """
+    if config.production_propensity:
+        for name, data in (("training", train), ("validation", val)):
+            if torch.isnan(data.propensity[data.scored]).any():
+                raise ValueError(
+                    f"production_propensity needs the logging policy's propensity of every "
+                    f"logged track: the {name} logs lack some (column propensity)"
+                )
     with torch.random.fork_rng():
         torch.manual_seed(train_config.seed)
         model = WorldModel(config, track_features)

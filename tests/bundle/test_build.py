@@ -13,6 +13,7 @@ import pytest
 
 import amrs_gym
 from amrs_gym.bundle import Bundle, NoTruthError
+from amrs_gym.world_model.checkpoint import read_checkpoint
 
 from .conftest import EMOMUSIC, train
 
@@ -150,3 +151,26 @@ def test_an_unwritable_out_is_refused_before_any_training(tmp_path) -> None:
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="exists and is not a directory"):
         check_bundle_dir(tmp_path / "file")
+
+
+def test_a_world_model_that_reads_production_propensity(logs_dir, platform_bundle) -> None:
+    result = train(
+        "--logs", "logs.parquet", "--out", "reads", "--epochs", "1", "--production-propensity",
+        cwd=logs_dir,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    bundle = Bundle.load(logs_dir / "reads")
+    assert read_checkpoint(bundle.checkpoint, bundle.catalog).config.production_propensity
+    env = gym.make("AMRS-Calm-v0", bundle=str(logs_dir / "reads"))
+    obs, _ = env.reset(seed=0)
+    for track in (3, 7, 3):
+        obs, reward, *_ = env.step(track)
+    assert env.observation_space.contains(obs) and np.isfinite(reward)
+    # a platform's logs without propensities cannot train it: one line, before any epoch
+    result = train(
+        "--logs", "platform.csv", "--catalog", "logs.catalog.parquet", "--out", "no",
+        "--epochs", "1", "--production-propensity",
+        cwd=logs_dir,
+    )  # fmt: skip
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "lack some (column propensity)" in result.stderr
