@@ -73,10 +73,7 @@ class MemberWorld:
         self, state: ModelState, candidates: np.ndarray, propensity: np.ndarray | None = None
     ) -> StepPrediction:
         """The member's own prediction (no mixture, no disagreement)."""
-        member_state = state.member(self.index)
-        if not self.reads_propensity:
-            return self._member.predict(member_state, candidates)
-        return self._member.predict(member_state, candidates, propensity)
+        return self._member.predict(state.member(self.index), candidates, propensity)
 
     def world_model(self, state: ModelState) -> tuple[ListenerModel, ModelState]:
         """The world model alone, with its view of `state`.
