@@ -112,6 +112,7 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
     | ensemble | bool | False | simulate with every member of the bundle's ensemble |
     | pessimism | float | 0.0 | lambda >= 0 of the pessimistic reward (implies ensemble) |
     | member | int | 0 | the listener of this member of the bundle's ensemble (0: its world model) |
+    | production | callable or None | None | production's scorer (`SessionConfig.production`) |
 
     A bundle (`python -m amrs_gym.world_model.train --logs LOGS --out BUNDLE`) brings its own
     catalog, so the action space is `Discrete(n_tracks)` of that catalog. `start_sessions` are

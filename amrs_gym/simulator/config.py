@@ -6,11 +6,13 @@ starting sessions and catalog), validated once; `create(n)` builds the sessions.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 
 from amrs_gym import defaults
@@ -33,6 +35,9 @@ from amrs_gym.world_model.protocol import (
 )
 
 COHORT_CHOICES = (*COHORTS, "mixed")
+
+ProductionScorer = Callable[..., np.ndarray]
+"""(listener, mode, history, position, last_skipped) -> each track's probability (n, n_tracks)."""
 START_CHOICES = ("history", "cold")
 MAX_SESSIONS = 65_536
 """Most sessions one batch holds (each keeps about 0.13 MB of world-model state per member)."""
@@ -117,6 +122,13 @@ class SessionConfig:
     model). The observation keeps the world model's context (`MemberWorld`), so an agent meets
     another member's listener as it would meet the world model's: a check of a policy against
     the ensemble's other plausible worlds."""
+    production: ProductionScorer | None = None
+    """What a world model that reads the production policy's propensity (`production_propensity`)
+    asks at every step: a callable `(listener, mode, history, position, last_skipped)` -> every
+    track's probability (n, n_tracks), as `ProductionPolicy.track_probabilities` takes them (the
+    sessions' listener ids, mode index, tracks played, -1 padded, how many, whether the last was
+    skipped). None: the bundle's production policy (a bundle with a reference world). A platform
+    passes its own production system here."""
 
     def __post_init__(self) -> None:
         check_mode(self.mode)
@@ -153,6 +165,10 @@ class SessionConfig:
             value = getattr(self, name)
             if value is not None and not isinstance(value, kinds):
                 raise ValueError(f"{name} must be {allowed} or None, got {value!r}")
+        self._check_pieces()
+
+    def _check_pieces(self) -> None:
+        """The world model, production scorer and utility given: of the right kind and mode."""
         model = self.world_model
         if (
             model is not None
@@ -161,6 +177,11 @@ class SessionConfig:
         ):
             raise ValueError(
                 f"world_model must be a ListenerModel, a checkpoint file or None, got {model!r}"
+            )
+        if self.production is not None and not callable(self.production):
+            raise ValueError(
+                "production must be a callable (listener, mode, history, position, last_skipped) "
+                f"-> probabilities (n, n_tracks), or None; got {self.production!r}"
             )
         if self.utility is not None:
             if not isinstance(self.utility, Utility):
@@ -176,6 +197,12 @@ class SessionConfig:
     def resolved_bundle(self) -> Bundle:
         """The bundle the missing pieces come from (the shipped one unless `bundle` was given)."""
         return defaults.bundle_or_shipped(self.bundle)
+
+    def production_scorer(self) -> ProductionScorer:
+        """`production`, or the bundle's production policy (`NoTruthError` if it has none)."""
+        if self.production is not None:
+            return self.production
+        return self.resolved_bundle.production_policy().track_probabilities
 
     @classmethod
     def from_options(cls, mode: str, **options: Any) -> SessionConfig:
@@ -210,11 +237,15 @@ class SessionConfig:
                 f"history_length + episode_length = {total} exceeds the world model's context of "
                 f"{model.max_tracks} tracks"
             )
-        if reads_propensity(model) and not self.resolved_bundle.has_truth:
+        if (
+            reads_propensity(model)
+            and self.production is None
+            and not self.resolved_bundle.has_truth
+        ):
             raise ValueError(
                 f"the world model reads the production policy's propensity of each candidate, "
                 f"and bundle {self.resolved_bundle.path} has no production policy to ask (no "
-                "reference world)"
+                "reference world): pass your production system as `production`"
             )
         frame = self.start_frame()
         return SessionSetup(

@@ -457,18 +457,27 @@ class ListeningSessions:
         """The production policy's probability of playing each candidate next, as the logs'.
 
         From what it reads in sessions `rows` (default all): the listener, the tracks played,
-        whether the last was skipped. Needs a bundle with a reference world (`NoTruthError`).
+        whether the last was skipped. The config's `production` scorer, else the bundle's
+        production policy (`NoTruthError` without a reference world).
 
         # candidates (rows, k) -> (rows, k)
         """
         rows = np.arange(self.n) if rows is None else np.asarray(rows)
-        probabilities = self.config.resolved_bundle.production_policy().track_probabilities(
-            listener=self.listener[rows],
-            mode=np.full(len(rows), self._mode),
-            history=self.played[rows],
-            position=np.minimum(self.t[rows], self.episode_length),
-            last_skipped=self.last[rows, 1] > 0.5,
+        probabilities = np.asarray(
+            self.config.production_scorer()(
+                listener=self.listener[rows],
+                mode=np.full(len(rows), self._mode),
+                history=self.played[rows],
+                position=np.minimum(self.t[rows], self.episode_length),
+                last_skipped=self.last[rows, 1] > 0.5,
+            ),
+            dtype=np.float64,
         )
+        if probabilities.shape != (len(rows), self.catalog.n_tracks):
+            raise ValueError(
+                f"the production scorer returned shape {probabilities.shape}, expected "
+                f"{(len(rows), self.catalog.n_tracks)} (sessions, tracks)"
+            )
         chosen: np.ndarray = np.take_along_axis(probabilities, np.asarray(candidates), axis=1)
         return chosen
 

@@ -13,6 +13,7 @@ import pytest
 
 import amrs_gym
 from amrs_gym.bundle import Bundle, NoTruthError
+from amrs_gym.simulator import SessionConfig
 from amrs_gym.world_model.checkpoint import read_checkpoint
 
 from .conftest import EMOMUSIC, train
@@ -174,3 +175,18 @@ def test_a_world_model_that_reads_production_propensity(logs_dir, platform_bundl
     )  # fmt: skip
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "lack some (column propensity)" in result.stderr
+    # a platform's bundle has no production policy to ask: it passes its own scorer
+    reads = str(logs_dir / "reads" / "world_model.npz")
+    with pytest.raises(ValueError, match="pass your production system as `production`"):
+        SessionConfig("calm", bundle=platform_bundle, world_model=reads).create(1)
+    asked: list[int] = []
+
+    def uniform(listener, mode, history, position, last_skipped):  # type: ignore[no-untyped-def]
+        asked.append(len(listener))
+        return np.full((len(listener), 1200), 1 / 1200)
+
+    env = gym.make(
+        "AMRS-Calm-v0", bundle=str(platform_bundle), world_model=reads, production=uniform
+    )
+    env.reset(seed=0)
+    assert np.isfinite(env.step(5)[1]) and asked == [1]

@@ -112,3 +112,26 @@ def test_the_sessions_ask_production_what_the_logs_recorded() -> None:
     steps = replay_logs(SessionConfig("sleep"), watch=ask, progress=False, starts=range(25))
     assert len(steps.propensities) > 300
     np.testing.assert_allclose(steps.extras["asked"], steps.propensities, rtol=1e-9)
+
+
+def test_a_production_scorer_given_is_the_one_asked() -> None:
+    seen: dict[str, np.ndarray] = {}
+
+    def scorer(listener, mode, history, position, last_skipped):  # type: ignore[no-untyped-def]
+        seen.update(listener=listener, mode=mode, position=position)
+        return np.tile(np.arange(1, 1201) / 720600, (len(listener), 1))  # rows sum to 1
+
+    sessions = SessionConfig("focus", production=scorer).create(3)
+    sessions.reset(np.arange(3), [np.random.default_rng(i) for i in range(3)], cold=False)
+    asked = sessions.production_propensity(
+        np.array([[0, 1199], [5, 5], [9, 0]]), np.array([0, 2, 1])
+    )
+    np.testing.assert_allclose(asked, np.array([[1, 1200], [6, 6], [10, 1]]) / 720600)
+    np.testing.assert_array_equal(seen["listener"], sessions.listener[[0, 2, 1]])
+    assert (seen["mode"] == mode_index("focus")).all() and (seen["position"] == 0).all()
+    with pytest.raises(ValueError, match="production must be a callable"):
+        SessionConfig("focus", production="production")
+    wrong = SessionConfig("focus", production=lambda **_: np.ones((1, 7))).create(2)
+    wrong.reset(np.arange(2), [np.random.default_rng(i) for i in range(2)], cold=False)
+    with pytest.raises(ValueError, match=r"returned shape \(1, 7\), expected \(2, 1200\)"):
+        wrong.production_propensity(np.zeros((2, 1), dtype=int))
