@@ -95,3 +95,11 @@ def test_numpy_scalars_are_taken_as_the_numbers_they_are() -> None:
     for bad in (np.float64(2.5), np.bool_(True), np.int64(0)):
         with pytest.raises(ValueError, match="episode_length must be an integer >= 1"):
             SessionConfig("calm", episode_length=bad)
+
+
+def test_a_model_width_the_heads_do_not_divide_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"d_model \(10\) must be divisible by n_heads \(4\)"):
+        WorldModelConfig(d_model=10, n_heads=4)
+    assert (
+        WorldModelConfig(d_model=12, n_heads=4, production_propensity=True).candidate_features == 4
+    )
