@@ -35,12 +35,11 @@ from amrs_gym.world_model.protocol import (
 )
 
 COHORT_CHOICES = (*COHORTS, "mixed")
-
-ProductionScorer = Callable[..., np.ndarray]
-"""(listener, mode, history, position, last_skipped) -> each track's probability (n, n_tracks)."""
 START_CHOICES = ("history", "cold")
 MAX_SESSIONS = 65_536
 """Most sessions one batch holds (each keeps about 0.13 MB of world-model state per member)."""
+ProductionScorer = Callable[..., np.ndarray]
+"""(listener, mode, history, position, last_skipped) -> each track's probability (n, n_tracks)."""
 _MODELS: dict[tuple[object, ...], ListenerModel] = {}
 
 
@@ -198,8 +197,12 @@ class SessionConfig:
         """The bundle the missing pieces come from (the shipped one unless `bundle` was given)."""
         return defaults.bundle_or_shipped(self.bundle)
 
+    @cached_property
     def production_scorer(self) -> ProductionScorer:
-        """`production`, or the bundle's production policy (`NoTruthError` if it has none)."""
+        """`production`, or the bundle's production policy (`NoTruthError` if it has none).
+
+        Resolved once per config: sessions ask it at every step.
+        """
         if self.production is not None:
             return self.production
         return self.resolved_bundle.production_policy().track_probabilities

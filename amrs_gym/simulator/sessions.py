@@ -231,7 +231,7 @@ class ListeningSessions:
         state = self._state()
         actions = np.asarray(actions, dtype=np.int64)
         live = np.ones(self.n, dtype=bool) if live is None else live
-        prediction = self._model_predict(self.model, state, actions[:, None], np.arange(self.n))
+        prediction = self._model_predict(self.model, state, actions[:, None])
         outcome = self.outcomes.draw(self, actions, prediction, rngs, live)
         repeats = (self.played == actions[:, None]).sum(axis=1)
         components = self.utility.components(outcome.utility_inputs(repeats))
@@ -441,9 +441,13 @@ class ListeningSessions:
         return rows, self._model_predict(model, part, candidates, rows)
 
     def _model_predict(
-        self, model: ListenerModel, state: ModelState, candidates: np.ndarray, rows: np.ndarray
+        self,
+        model: ListenerModel,
+        state: ModelState,
+        candidates: np.ndarray,
+        rows: np.ndarray | None = None,
     ) -> StepPrediction:
-        """`model`'s prediction of candidates (rows, k) in `state` (sessions `rows` only).
+        """`model`'s prediction of candidates (rows, k) in `state` (sessions `rows`, default all).
 
         With the production policy's propensity of each candidate if the model reads it.
         """
@@ -464,7 +468,7 @@ class ListeningSessions:
         """
         rows = np.arange(self.n) if rows is None else np.asarray(rows)
         probabilities = np.asarray(
-            self.config.production_scorer()(
+            self.config.production_scorer(
                 listener=self.listener[rows],
                 mode=np.full(len(rows), self._mode),
                 history=self.played[rows],

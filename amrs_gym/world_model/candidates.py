@@ -41,8 +41,8 @@ def append_propensity(
     if propensity is None:
         raise ValueError(
             "this world model reads the production policy's propensity of each candidate "
-            "(production_propensity=True): the sessions need a production policy that scores "
-            "every track (a bundle with a reference world)"
+            "(production_propensity=True): pass it as `propensity` (the simulator does, from "
+            "the bundle's production policy or `SessionConfig.production`)"
         )
     column = propensity_feature(propensity, n_tracks)
     if column.shape != features.shape[:-1]:

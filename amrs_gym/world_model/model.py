@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from amrs_gym.world_model.candidates import PROPENSITY_RANGE
+from amrs_gym.world_model.candidates import propensity_feature
 from amrs_gym.world_model.config import N_CANDIDATE_FEATURES, WorldModelConfig
 from amrs_gym.world_model.features import SessionTensors
 from amrs_gym.world_model.track_features import content_unit
@@ -235,7 +235,8 @@ class WorldModel(nn.Module):
         keys, values = self.split_memory(hidden)
         candidate = self._candidate_features_full(batch.track, batch.segment)
         if cfg.production_propensity:
-            candidate = torch.cat([candidate, self._propensity(batch.propensity)[..., None]], -1)
+            propensity = propensity_feature(batch.propensity.numpy(), len(self.track_features))
+            candidate = torch.cat([candidate, torch.from_numpy(propensity)[..., None]], -1)
         query = (
             self.query_track(self.track_features[batch.track])
             + self.query_candidate(candidate)
@@ -263,11 +264,6 @@ class WorldModel(nn.Module):
         out, _ = self.gru(tokens)
         hidden = self.norm(out)
         return hidden
-
-    def _propensity(self, propensity: torch.Tensor) -> torch.Tensor:
-        """`candidates.propensity_feature` in torch (NaN, unknown, reads as 0)."""
-        value = torch.log(len(self.track_features) * propensity.double()).clamp(*PROPENSITY_RANGE)
-        return torch.nan_to_num(value, nan=0.0).float()
 
     def _candidate_features_full(self, track: torch.Tensor, segment: torch.Tensor) -> torch.Tensor:
         """`candidate_features` of every row's own track at once.

@@ -57,9 +57,15 @@ def test_a_gru_checkpoint_drives_the_env_and_the_vector_env(tmp_path) -> None:
     assert batch.shape == (3, 15 + 16 + catalog.embedding_dim) and np.isfinite(rewards).all()
 
 
-@pytest.mark.parametrize("encoder", ["transformer", "gru"])
-def test_incremental_prediction_equals_full_recomputation(small_dataset, batch, encoder) -> None:
-    model = make_model(small_dataset.catalog, encoder=encoder)
+@pytest.mark.parametrize(
+    "config",
+    [{"encoder": "transformer"}, {"encoder": "gru"}, {"production_propensity": True}],
+    ids=["transformer", "gru", "production-propensity"],
+)
+def test_incremental_prediction_equals_full_recomputation(small_dataset, batch, config) -> None:
+    # a model that reads the production policy's propensity gets each row's logged one, as in
+    # training; the others ignore it
+    model = make_model(small_dataset.catalog, **config)
     with torch.no_grad():
         full = model(batch)
         state = start_state(model, batch.mode, batch.cohort, batch.start)
@@ -68,7 +74,8 @@ def test_incremental_prediction_equals_full_recomputation(small_dataset, batch, 
             live = batch.valid[:, t]
             if not live.all():
                 break
-            step = predict_next(model, state, batch.track[:, t : t + 1])
+            propensity = batch.propensity[:, t : t + 1].numpy()
+            step = predict_next(model, state, batch.track[:, t : t + 1], propensity)
             scored = batch.segment[:, t] == 1  # previous-session rows are context, never predicted
             for name in ("skip_logit", "like_logit", "valence_mean", "arousal_log_std"):
                 torch.testing.assert_close(
