@@ -89,10 +89,11 @@ def parser() -> argparse.ArgumentParser:
     )
     parse.add_argument(
         "--production-propensity",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
         help="the world model also reads the production policy's propensity of each candidate "
-        "(logs with propensities; the simulator then needs the bundle's production policy: a "
-        "reference world). Removes most of the logs' confounding (benchmarks/NOTES.md)",
+        "(default off; --ship: on). Needs logs with propensities, and the simulator then needs "
+        "a production policy to ask: the bundle's reference world or `production=`. Removes "
+        "most of the logs' confounding (benchmarks/NOTES.md)",
     )
     parse.add_argument(
         "--quick",
@@ -126,11 +127,7 @@ def train_bundle(argv: list[str] | None = None) -> int:
             args.members if args.members is not None else (SHIPPED_MEMBERS if args.ship else 1)
         )
         settings = BuildSettings(
-            WorldModelConfig(
-                encoder=args.encoder,
-                track_popularity=args.track_popularity,
-                production_propensity=args.production_propensity,
-            ),
+            model_config(args),
             training,
             args.split_seed,
             args.workers,
@@ -170,6 +167,16 @@ def train_bundle(argv: list[str] | None = None) -> int:
     return 0
 
 
+def model_config(args: argparse.Namespace) -> WorldModelConfig:
+    """The world model the command line asks for (`--ship`: the shipped one's inputs)."""
+    propensity = args.production_propensity
+    return WorldModelConfig(
+        encoder=args.encoder,
+        track_popularity=args.track_popularity,
+        production_propensity=args.ship if propensity is None else propensity,
+    )
+
+
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
@@ -188,7 +195,7 @@ def _ship_conflicts(args: argparse.Namespace) -> str:
         "--members": args.members is not None,
         "--bootstrap": args.bootstrap,
         "--no-track-popularity": not args.track_popularity,
-        "--production-propensity": args.production_propensity,
+        "--no-production-propensity": args.production_propensity is False,
     }
     return ", ".join(name for name, value in given.items() if value)
 

@@ -135,6 +135,11 @@ class AffectiveListeningEnv(gym.Env[np.ndarray, np.int64]):
       listener's responses from member k of the ensemble, while the observation keeps the world
       model's context vector (each member's encoder has its own representation, which agents
       that read the context were trained on only as the world model's).
+    - v0, with the propensity world model: same spaces and reward. The shipped world model also
+      reads the production policy's propensity of each candidate, so its dynamics and context
+      vector are a new model's: agents trained in the earlier one must be retrained (the agent
+      cache is keyed by the bundle's fingerprint). `production` (a platform's own production
+      scorer) is a new option.
 
     Example:
         >>> import gymnasium as gym, amrs_gym

@@ -26,7 +26,8 @@ def propensity_feature(propensity: np.ndarray, n_tracks: int) -> np.ndarray:
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.log(n_tracks * np.asarray(propensity, dtype=np.float64))
-    feature: np.ndarray = np.nan_to_num(np.clip(value, *PROPENSITY_RANGE), nan=0.0)
+    feature = np.asarray(np.clip(value, *PROPENSITY_RANGE))
+    feature[np.isnan(feature)] = 0.0  # half the time of nan_to_num on a step's few candidates
     return feature.astype(np.float32)
 
 

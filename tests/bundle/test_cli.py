@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from amrs_gym.bundle import Bundle
+from amrs_gym.bundle.cli import model_config, parser
 from amrs_gym.world_model.checkpoint import read_checkpoint
 
 from .conftest import train
@@ -21,6 +22,7 @@ from .conftest import train
         (["--logs", "notes.txt"], "pass the catalog with --catalog"),
         (["--logs", "logs.parquet", "--catalog", "nowhere.parquet"], "catalog file not found"),
         (["--ship", "--no-track-popularity"], "drop --out, --no-track-popularity"),
+        (["--ship", "--no-production-propensity"], "drop --out, --no-production-propensity"),
     ],
 )
 def test_bad_arguments_are_one_line_and_a_nonzero_exit(args, message, logs_dir) -> None:
@@ -29,6 +31,20 @@ def test_bad_arguments_are_one_line_and_a_nonzero_exit(args, message, logs_dir) 
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert result.stderr.strip().count("\n") == 0 and message in result.stderr
     assert not (logs_dir / "never").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "reads"),
+    [
+        ([], False),
+        (["--ship"], True),
+        (["--production-propensity"], True),
+        (["--logs", "mine.csv", "--no-production-propensity"], False),
+    ],
+)
+def test_only_ship_reads_production_propensity_unless_asked(args, reads) -> None:
+    config = model_config(parser().parse_args(args))
+    assert config.production_propensity is reads and config.track_popularity
 
 
 def test_out_is_checked_before_the_work(logs_dir) -> None:
