@@ -58,7 +58,9 @@ def test_member_world_predicts_as_the_member_and_encodes_as_the_world_model() ->
     for model, state in zip((world, world_model, member), states, strict=True):
         model.observe(state, tracks, feedback)
     candidates = np.array([[1, 2], [3, 4], [5, 6]])
-    mine, its = world.predict(states[0], candidates), member.predict(states[2], candidates)
+    propensity = np.array([[0.01, 0.001], [0.0, 0.2], [0.003, 0.05]])  # for a model that reads it
+    mine = world.predict(states[0], candidates, propensity)
+    its = member.predict(states[2], candidates, propensity)
     for name in PREDICTION_FIELDS:
         assert np.allclose(getattr(mine, name), getattr(its, name), atol=1e-6), name
     assert np.allclose(world.context(states[0]), world_model.context(states[1]), atol=1e-6)
