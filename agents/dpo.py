@@ -55,9 +55,10 @@ MODE_WEIGHTS: dict[str, tuple[float, float]] = {
     "sleep": (1.0, 1.5),
 }
 """Per mode, the (KL weight, novelty weight) chosen by `python -m benchmarks.dpo_sweep` in the
-popularity world model shipped before the propensity one (kept for it, not chosen again yet):
-validation on training listeners in the pessimistic ensemble, 1000 episodes (coverage depends on
-the episode count, so it is measured at the bar's), KL {0.5, 1, 2} x novelty {1, 1.5, 2} for the
+popularity world model shipped before the propensity one (the same rule in the propensity model
+picks the same weights in energize, focus and calm, and (1, 2) in sleep: NOTES): validation on
+training listeners in the pessimistic ensemble, 1000 episodes (coverage depends on the episode
+count, so it is measured at the bar's), KL {0.5, 1, 2} x novelty {1, 1.5, 2} for the
 default method (Plackett-Luce, pessimism 1, policy share 0.5); kept: the best validation utility
 keeping 90% of BC's coverage and of its ILD (benchmarks/NOTES.md). Validation gain over BC and
 coverage / ILD kept: energize +0.109 (93.8% / 92.5%), focus +0.145 (92.7% / 99.9%), calm +0.102
