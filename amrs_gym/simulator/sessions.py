@@ -466,21 +466,22 @@ class ListeningSessions:
 
         # candidates (rows, k) -> (rows, k)
         """
-        rows = np.arange(self.n) if rows is None else np.asarray(rows)
+        index = slice(None) if rows is None else np.asarray(rows)  # every row: views, no copies
+        n = len(self.listener[index])
         probabilities = np.asarray(
             self.config.production_scorer(
-                listener=self.listener[rows],
-                mode=np.full(len(rows), self._mode),
-                history=self.played[rows],
-                position=np.minimum(self.t[rows], self.episode_length),
-                last_skipped=self.last[rows, 1] > 0.5,
+                listener=self.listener[index],
+                mode=np.full(n, self._mode),
+                history=self.played[index],
+                position=np.minimum(self.t[index], self.episode_length),
+                last_skipped=self.last[index, 1] > 0.5,
             ),
             dtype=np.float64,
         )
-        if probabilities.shape != (len(rows), self.catalog.n_tracks):
+        if probabilities.shape != (n, self.catalog.n_tracks):
             raise ValueError(
                 f"the production scorer returned shape {probabilities.shape}, expected "
-                f"{(len(rows), self.catalog.n_tracks)} (sessions, tracks)"
+                f"{(n, self.catalog.n_tracks)} (sessions, tracks)"
             )
         chosen: np.ndarray = np.take_along_axis(probabilities, np.asarray(candidates), axis=1)
         return chosen
