@@ -36,7 +36,8 @@ from amrs_gym.reference_world import ProductionPolicy, ReferenceWorld
 from amrs_gym.world_model.checkpoint import CheckpointError, read_checkpoint
 
 FORMAT = "amrs-gym-bundle"
-VERSION = 1
+VERSION = 2
+"""Version 2: frame fingerprints hash float columns at float32 precision (`frame_fingerprint`)."""
 MANIFEST = "bundle.json"
 CATALOG = "catalog.parquet"
 WORLD_MODEL = "world_model.npz"
@@ -72,13 +73,21 @@ def file_sha256(path: Path) -> str:
 
 
 def frame_fingerprint(frame: pd.DataFrame) -> str:
-    """A short hash of a frame's values, column by column in name order (stable across files)."""
+    """A short hash of a frame's values, column by column in name order (stable across files).
+
+    Float columns are hashed at float32 precision: logs regenerated from a world config differ
+    in the last bit of some values from one CPU's SIMD paths to another's (NumPy dispatches exp
+    and tanh by CPU), and those are the same logs.
+    """
     digest = hashlib.sha256()
     for name in sorted(frame.columns):
         column = frame[name]
         digest.update(str(name).encode())
         if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
-            digest.update(np.ascontiguousarray(column.to_numpy(np.float64)).tobytes())
+            values = column.to_numpy(np.float64)
+            if pd.api.types.is_float_dtype(column):
+                values = values.astype(np.float32).astype(np.float64)
+            digest.update(np.ascontiguousarray(values).tobytes())
         else:
             digest.update("\x00".join(column.astype(str)).encode())
     return digest.hexdigest()[:16]
@@ -296,7 +305,8 @@ def _load(path: Path, _files: tuple[tuple[str, int, int], ...]) -> Bundle:
         raise BundleError(f"bundle {path}: {MANIFEST} is not an amrs-gym bundle manifest")
     if manifest.get("version") != VERSION:
         raise BundleError(
-            f"bundle {path}: format version {manifest.get('version')}, this code reads {VERSION}"
+            f"bundle {path}: format version {manifest.get('version')}, this code reads {VERSION} "
+            "(rebuild it with `python -m amrs_gym.world_model.train`)"
         )
     optional = ("history_free", "ensemble")
     missing = [name for name in PIECES if name not in manifest and name not in optional]

@@ -104,3 +104,24 @@ def test_the_world_config_round_trips_exactly() -> None:
     from amrs_gym.data.generate import DatasetConfig
 
     assert defaults.default_bundle().dataset_config == DatasetConfig().resolved()
+
+
+def test_the_frame_fingerprint_ignores_last_bit_rounding_but_not_edits() -> None:
+    from amrs_gym.bundle.bundle import frame_fingerprint
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"track_id": np.arange(1000), "valence": rng.uniform(-1, 1, 1000)})
+    another_cpu = frame.assign(valence=np.nextafter(frame["valence"], np.inf))  # one ulp away
+    edited = frame.assign(valence=frame["valence"] + 1e-5)
+    assert frame_fingerprint(another_cpu) == frame_fingerprint(frame)
+    assert frame_fingerprint(edited) != frame_fingerprint(frame)
+    assert frame_fingerprint(frame.assign(track_id=frame["track_id"] + 1)) != frame_fingerprint(
+        frame
+    )
+
+
+def test_a_bundle_of_another_format_version_is_refused(shipped_copy) -> None:
+    manifest = json.loads((shipped_copy / "bundle.json").read_text())
+    (shipped_copy / "bundle.json").write_text(json.dumps({**manifest, "version": 1}))
+    with pytest.raises(BundleError, match="format version 1, this code reads 2"):
+        Bundle.load(shipped_copy)
