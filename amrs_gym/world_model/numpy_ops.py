@@ -7,6 +7,7 @@ these sizes dispatch, not arithmetic, is the cost).
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
+from typing import Any
 
 import numpy as np
 from threadpoolctl import ThreadpoolController
@@ -79,26 +80,32 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return result
 
 
-GELU_BLOCK = 32768
-"""Elements per block of a large `gelu`: a block's twenty-odd passes then stay in the CPU's cache.
+BLOCK = 32768
+"""Values per block of a large `gelu` or `softmax`. torch runs an operation of at most this many
+values on one thread (its parallel grain), and a block stays in the CPU's cache."""
 
-On the greedy agent's catalog-wide batches (millions of elements) blocks of 32,768 made GELU 2.5
-times faster than one pass over the whole array (16,384 and 65,536 were slower). The same blocking
-made `softmax` (three passes) no faster."""
+TORCH_FROM = 4096
+"""Arrays whose first slice (one member's values, in the rollout's (K, ...) arrays) holds at least
+this many values go through torch's vectorised GELU and softmax, so an ensemble and its members
+run the same kernels. torch is imported on first use: a single env, whose arrays are smaller,
+never loads it. On the greedy agent's catalog-wide batches torch's GELU is 4.6 times and its
+softmax twice as fast as the numpy passes; the two agree to 5e-7 (float32 rounding)."""
+
+
+def _large(x: np.ndarray) -> bool:
+    return x.ndim > 1 and x[0].size >= TORCH_FROM
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    """Exact (erf) GELU, as torch's default: (0.5 x) (1 + erf(x / sqrt 2)), in that order.
+    """Exact (erf) GELU, as torch's default: (0.5 x) (1 + erf(x / sqrt 2)).
 
     Elementwise, so computing a large array block by block changes no bit of the result.
     """
-    if x.size <= GELU_BLOCK:
+    if not _large(x):
         return _gelu(x)
-    flat = np.ascontiguousarray(x).reshape(-1)
-    result = np.empty_like(flat)
-    for start in range(0, flat.size, GELU_BLOCK):
-        result[start : start + GELU_BLOCK] = _gelu(flat[start : start + GELU_BLOCK])
-    return result.reshape(x.shape)
+    import torch.nn.functional as F
+
+    return _in_blocks(F.gelu, np.ascontiguousarray(x).reshape(-1), BLOCK).reshape(x.shape)
 
 
 def _gelu(x: np.ndarray) -> np.ndarray:
@@ -110,10 +117,30 @@ def _gelu(x: np.ndarray) -> np.ndarray:
 
 def softmax(x: np.ndarray) -> np.ndarray:
     """Softmax over the last axis."""
-    e = x - _max(x, -1, keepdims=True)
-    np.exp(e, out=e)
-    e /= _sum(e, -1, keepdims=True)
-    return e
+    if not _large(x):
+        e = x - _max(x, -1, keepdims=True)
+        np.exp(e, out=e)
+        e /= _sum(e, -1, keepdims=True)
+        return e
+    import torch
+
+    rows = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+    step = max(1, BLOCK // x.shape[-1])
+    return _in_blocks(lambda t: torch.softmax(t, -1), rows, step).reshape(x.shape)
+
+
+def _in_blocks(operation: Any, x: np.ndarray, step: int) -> np.ndarray:
+    """A torch `operation` on `x`, `step` rows at a time (one call when `x` fits in one)."""
+    import torch
+
+    values = torch.from_numpy(x)
+    if len(x) <= step:
+        result: np.ndarray = operation(values).numpy()
+        return result
+    result = np.empty_like(x)
+    for start in range(0, len(x), step):
+        result[start : start + step] = operation(values[start : start + step]).numpy()
+    return result
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:

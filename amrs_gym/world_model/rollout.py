@@ -199,6 +199,8 @@ _MEMBER_WEIGHTS = (
     "norm",
     "memory",
     "query_norm",
+    "head_first",
+    "head_last",
     "head",
 )
 """`NumpyRollout`'s attributes that hold one slice per member (leading axis K)."""
@@ -277,7 +279,11 @@ class NumpyRollout:
         self.norm = norm("norm")
         self.memory = linear("memory")
         self.query_norm = norm("query_norm")
-        self.head = [linear(f"head.{i}") for i in (0, 3, 5)]
+        weight, bias = linear("head.0")  # over [query, attended memory, newest hidden state]
+        d = config.d_model
+        self.head_first = (np.ascontiguousarray(weight[:, : 2 * d]), bias)
+        self.head_last = np.ascontiguousarray(weight[:, 2 * d :])  # once per session, not track
+        self.head = [linear(f"head.{i}") for i in (3, 5)]
 
     def member(self, index: int) -> NumpyRollout:
         """Member `index` alone, on views of this ensemble's weights (no copy).
@@ -568,16 +574,20 @@ class NumpyRollout:
     def _head(self, query: np.ndarray, attended: np.ndarray, last: np.ndarray) -> np.ndarray:
         """The output head over [query, attended memory, newest hidden state] of every candidate.
 
-        query, attended (K, n, k, d); last (K, n, d). Returns (K, n * k, outputs). Candidates go
-        through in blocks of `HEAD_BLOCK` so the head's temporaries stay in the CPU's cache.
+        query, attended (K, n, k, d); last (K, n, d). Returns (K, n * k, outputs). The first
+        layer's share of `last` is computed once per session. Candidates go through in blocks of
+        `HEAD_BLOCK` so the head's temporaries stay in the CPU's cache.
         """
         members, n, k, d = query.shape
         query, attended = query.reshape(members, n * k, d), attended.reshape(members, n * k, d)
-        first, second, third = self.head
+        weight, bias = self.head_first
+        per_session = _affine(last, (self.head_last, bias))  # (K, n, hidden)
+        second, third = self.head
         out = np.empty((members, n * k, third[0].shape[-1]), dtype=np.float32)
         for start in range(0, n * k, HEAD_BLOCK):
             block = slice(start, min(start + HEAD_BLOCK, n * k))
             rows = np.arange(block.start, block.stop) // k
-            inputs = np.concatenate([query[:, block], attended[:, block], last[:, rows]], -1)
-            out[:, block] = _affine(gelu(_affine(gelu(_affine(inputs, first)), second)), third)
+            hidden = _matmul(np.concatenate([query[:, block], attended[:, block]], -1), weight)
+            hidden += per_session[:, rows]
+            out[:, block] = _affine(gelu(_affine(gelu(hidden), second)), third)
         return out

@@ -93,7 +93,9 @@ def test_the_sessions_ask_production_what_the_logs_recorded() -> None:
 
     steps = replay_logs(SessionConfig("sleep"), watch=ask, progress=False, starts=range(25))
     assert len(steps.propensities) > 300
-    np.testing.assert_allclose(steps.extras["asked"], steps.propensities, rtol=1e-9)
+    # rtol: the recorded propensities come from the build machine, whose float32 BLAS kernels
+    # round the taste products differently from another CPU's (relative 2e-7 on an AVX2 one)
+    np.testing.assert_allclose(steps.extras["asked"], steps.propensities, rtol=1e-6)
 
 
 def test_a_production_scorer_given_is_the_one_asked() -> None:

@@ -98,12 +98,17 @@ def test_training_candidate_features_equal_the_rollouts(small_dataset) -> None:
         np.testing.assert_allclose(step, full[:, t], atol=1e-5, err_msg=f"row {t}")
 
 
-def test_gelu_in_blocks_equals_one_pass() -> None:
-    shape = (3, numpy_ops.GELU_BLOCK // 7 + 5, 7)
-    x = np.random.default_rng(0).normal(0, 3, shape).astype(np.float32)
-    np.testing.assert_array_equal(numpy_ops.gelu(x), numpy_ops._gelu(x))
-    exact = torch.nn.functional.gelu(torch.from_numpy(x)).numpy()
-    np.testing.assert_allclose(numpy_ops.gelu(x), exact, atol=2e-6)  # erf to 1.5e-7, in float32
+def test_gelu_and_softmax_agree_on_both_paths() -> None:
+    # small arrays: numpy's passes; large ones: torch's kernels in blocks (ragged last block)
+    rng = np.random.default_rng(0)
+    for shape in [(3, 5, 7), (3, numpy_ops.BLOCK // 7 + 5, 7)]:
+        x = rng.normal(0, 3, shape).astype(np.float32)
+        exact = torch.nn.functional.gelu(torch.from_numpy(x.astype(np.float64))).numpy()
+        np.testing.assert_allclose(numpy_ops.gelu(x), exact, atol=2e-6)  # erf to 1.5e-7
+        x[0, 0, 1:] = -np.inf  # masked slots
+        exact = torch.softmax(torch.from_numpy(x.astype(np.float64)), -1).numpy()
+        np.testing.assert_allclose(numpy_ops.softmax(x.copy()), exact, atol=1e-6)
+        assert numpy_ops.softmax(x.copy())[0, 0, 0] == 1.0
 
 
 def test_predicting_many_candidates_runs_blas_on_one_thread(small_dataset, monkeypatch) -> None:
