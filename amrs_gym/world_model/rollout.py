@@ -169,15 +169,23 @@ def _member_slice(value: Any, one: slice) -> Any:
     return type(value)(_member_slice(item, one) for item in value)
 
 
-def _masked_softmax(scores: np.ndarray, hidden: np.ndarray | None) -> np.ndarray:
+def _masked_softmax(
+    scores: np.ndarray, hidden: np.ndarray | None, vectorised: bool = False
+) -> np.ndarray:
     """Softmax of `scores` (a temporary) over its last axis, with `hidden` slots set to -inf.
 
     `hidden` is None when every row sees every slot (one session, or sessions of one length).
     """
     if hidden is not None:
         np.copyto(scores, -np.inf, where=hidden)
-    return softmax(scores)
+    return softmax(scores, vectorised)
 
+
+VECTORISED_FROM = 64
+"""Candidates per session from which `predict` runs torch's vectorised GELU and softmax (a
+catalog-wide search, a shortlist; see `numpy_ops.gelu`): greedy's search a third faster. The choice
+depends on nothing else (not on how many sessions share the batch, nor on the ensemble's size),
+so an ensemble equals its members bit for bit."""
 
 HEAD_BLOCK = 256
 """Candidates per block of the output head (see `NumpyRollout._head`). Blocks of 128 to 1,024
@@ -555,9 +563,13 @@ class NumpyRollout:
             if int(state.length.min()) == used
             else np.arange(used)[None, None, None, :] >= state.length[:, None, None, None]
         )  # (n, 1, 1, used): slots no token of the row has filled
-        attended = _masked_softmax(scores, hidden_slots) @ state.memory_values[..., :used, :]
+        vectorised = k >= VECTORISED_FROM
+        attended = (
+            _masked_softmax(scores, hidden_slots, vectorised) @ state.memory_values[..., :used, :]
+        )
         attended = attended.transpose(0, 1, 3, 2, 4).reshape(members, n, k, d)
-        out = self._head(query, attended, state.last_hidden).reshape(members, n, k, -1)
+        out = self._head(query, attended, state.last_hidden, vectorised)
+        out = out.reshape(members, n, k, -1)
         bins = self.config.engagement_bins
         return StepPrediction(
             skip_probability=sigmoid(out[..., 0]),
@@ -571,7 +583,9 @@ class NumpyRollout:
             arousal_std=np.exp(np.clip(out[..., 5 + 2 * bins], -5, 1)),
         )
 
-    def _head(self, query: np.ndarray, attended: np.ndarray, last: np.ndarray) -> np.ndarray:
+    def _head(
+        self, query: np.ndarray, attended: np.ndarray, last: np.ndarray, vectorised: bool
+    ) -> np.ndarray:
         """The output head over [query, attended memory, newest hidden state] of every candidate.
 
         query, attended (K, n, k, d); last (K, n, d). Returns (K, n * k, outputs). The first
@@ -589,5 +603,6 @@ class NumpyRollout:
             rows = np.arange(block.start, block.stop) // k
             hidden = _matmul(np.concatenate([query[:, block], attended[:, block]], -1), weight)
             hidden += per_session[:, rows]
-            out[:, block] = _affine(gelu(_affine(gelu(hidden), second)), third)
+            hidden = gelu(_affine(gelu(hidden, vectorised), second), vectorised)
+            out[:, block] = _affine(hidden, third)
         return out

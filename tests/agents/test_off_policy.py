@@ -116,8 +116,10 @@ def test_replaying_some_starts_gives_those_sessions_rows_unchanged() -> None:
     ids = [config.setup.starts[i].session_id for i in chosen]
     assert sorted(set(some.session_id)) == sorted(ids)
     rows = np.isin(every.session_id, ids)
-    for name in ("observations", "actions", "rewards", "step"):
+    for name in ("actions", "step"):
         assert np.array_equal(getattr(some, name), getattr(every, name)[rows])
+    for name in ("observations", "rewards"):  # to float32 rounding: BLAS kernels on some CPUs
+        np.testing.assert_allclose(getattr(some, name), getattr(every, name)[rows], atol=2e-5)
     with pytest.raises(ValueError, match="starts must be indices"):
         replay_logs(config, progress=False, starts=[len(config.setup.starts)])
 

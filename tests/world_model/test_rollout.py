@@ -98,17 +98,22 @@ def test_training_candidate_features_equal_the_rollouts(small_dataset) -> None:
         np.testing.assert_allclose(step, full[:, t], atol=1e-5, err_msg=f"row {t}")
 
 
-def test_gelu_and_softmax_agree_on_both_paths() -> None:
-    # small arrays: numpy's passes; large ones: torch's kernels in blocks (ragged last block)
+def test_gelu_and_softmax_agree_on_both_kernels() -> None:
+    # numpy's passes and torch's kernels, in one block and in several (a ragged last block)
     rng = np.random.default_rng(0)
     for shape in [(3, 5, 7), (3, numpy_ops.BLOCK // 7 + 5, 7)]:
         x = rng.normal(0, 3, shape).astype(np.float32)
         exact = torch.nn.functional.gelu(torch.from_numpy(x.astype(np.float64))).numpy()
-        np.testing.assert_allclose(numpy_ops.gelu(x), exact, atol=2e-6)  # erf to 1.5e-7
         x[0, 0, 1:] = -np.inf  # masked slots
-        exact = torch.softmax(torch.from_numpy(x.astype(np.float64)), -1).numpy()
-        np.testing.assert_allclose(numpy_ops.softmax(x.copy()), exact, atol=1e-6)
-        assert numpy_ops.softmax(x.copy())[0, 0, 0] == 1.0
+        exact_softmax = torch.softmax(torch.from_numpy(x.astype(np.float64)), -1).numpy()
+        x[0, 0, 1:] = 0.0
+        for vectorised in (False, True):
+            np.testing.assert_allclose(numpy_ops.gelu(x, vectorised)[1:], exact[1:], atol=2e-6)
+            x[0, 0, 1:] = -np.inf
+            found = numpy_ops.softmax(x.copy(), vectorised)
+            np.testing.assert_allclose(found, exact_softmax, atol=1e-6)
+            assert found[0, 0, 0] == 1.0
+            x[0, 0, 1:] = 0.0
 
 
 def test_predicting_many_candidates_runs_blas_on_one_thread(small_dataset, monkeypatch) -> None:
