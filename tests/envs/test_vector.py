@@ -54,3 +54,27 @@ def test_vector_env_rejects_bad_actions() -> None:
             envs.step(bad)
     with pytest.raises(ValueError, match=r"must lie in \[0, 1200\), got 5000 for session 1"):
         envs.step(np.array([0, 5000]))
+
+
+def test_stepping_the_envs_never_imports_torch() -> None:
+    # torch takes seconds to import: env steps (one candidate per session) keep numpy's kernels
+    import subprocess
+    import sys
+
+    code = """
+import sys, gymnasium as gym, numpy as np, amrs_gym
+for env_id in ("AMRS-Calm-v0", "AMRS-Calm-Pessimistic-v0"):
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    for _ in range(25):
+        *_, terminated, truncated, _ = env.step(env.action_space.sample())
+        if terminated or truncated:
+            env.reset()
+envs = gym.make_vec("AMRS-Sleep-v0", num_envs=16, vectorization_mode="vector_entry_point")
+envs.reset(seed=0)
+for _ in range(25):
+    envs.step(np.zeros(16, dtype=np.int64))
+print("torch" in sys.modules)
+"""
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"
