@@ -1,7 +1,8 @@
 """The numpy operations of the fast rollout path.
 
 Layer norm, exact GELU, softmax, sigmoid, and a single-threaded BLAS context for batched steps (at
-these sizes dispatch, not arithmetic, is the cost).
+these sizes dispatch, not arithmetic, is the cost). GELU and softmax can also run torch's
+vectorised kernels on the same arrays, for catalog-wide scoring (`vectorised=True`).
 """
 
 from __future__ import annotations
