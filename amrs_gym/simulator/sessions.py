@@ -467,7 +467,7 @@ class ListeningSessions:
         # candidates (rows, k) -> (rows, k)
         """
         index = slice(None) if rows is None else np.asarray(rows)  # every row: views, no copies
-        n = len(self.listener[index])
+        n = self.n if rows is None else len(rows)
         probabilities = np.asarray(
             self.config.production_scorer(
                 listener=self.listener[index],

@@ -95,6 +95,8 @@ def gelu(x: np.ndarray, vectorised: bool = False) -> np.ndarray:
     use), else numpy passes. The two agree to 5e-7 (float32 rounding). Elementwise, so computing
     a large array block by block changes no bit of the result.
     """
+    if not vectorised and x.size <= BLOCK:
+        return _gelu(x)  # an env step's arrays: no reshaping on the hot path
     flat = np.ascontiguousarray(x).reshape(-1)
     if vectorised:
         import torch.nn.functional as F
