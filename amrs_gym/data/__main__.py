@@ -1,7 +1,7 @@
 """Command line for logged sessions, catalogs and offline-RL datasets.
 
     python -m amrs_gym.data generate --out logs.parquet [--listeners N --sessions N --seed S]
-        [--catalog FILE | --new-catalog]
+        [--exploration EPS] [--catalog FILE | --new-catalog]
     python -m amrs_gym.data validate logs.parquet [--catalog catalog.parquet]
     python -m amrs_gym.data catalog (--deam DIR | --emomusic DIR) --out catalog.parquet
     python -m amrs_gym.data export --bundle BUNDLE --mode calm --format minari|d3rlpy --out DIR
@@ -22,13 +22,19 @@ from amrs_gym.data.generate import DatasetConfig
 from amrs_gym.data.logs_io import catalog_path_for, check_logs_path, read_logs, write_dataset
 from amrs_gym.data.schema import LogSchemaError
 from amrs_gym.modes import MODES
+from amrs_gym.reference_world.production_policy import ProductionPolicyConfig
 from amrs_gym.validation import out_of_memory
 
 
 def _generate(args: argparse.Namespace) -> int:
     from amrs_gym import defaults
 
-    config = DatasetConfig(n_listeners=args.listeners, n_sessions=args.sessions, seed=args.seed)
+    config = DatasetConfig(
+        n_listeners=args.listeners,
+        n_sessions=args.sessions,
+        seed=args.seed,
+        policy=ProductionPolicyConfig(exploration=args.exploration),
+    )
     check_logs_path(args.out)
     if args.new_catalog:
         catalog = config.resolved().catalog.create()
@@ -108,6 +114,13 @@ def parser() -> argparse.ArgumentParser:
         default=DatasetConfig.seed,
         help="master seed, >= 0: listeners, production policy, sessions, and the catalog with "
         "--new-catalog (default: %(default)s)",
+    )
+    generate.add_argument(
+        "--exploration",
+        type=float,
+        default=ProductionPolicyConfig.exploration,
+        help="share of the production policy's plays drawn uniformly from the catalog, in [0, 1] "
+        "(default: %(default)s, the default world's)",
     )
     source = generate.add_mutually_exclusive_group()
     source.add_argument("--catalog", help="use this catalog file (default: the shipped catalog)")

@@ -34,6 +34,10 @@ class ProductionPolicyConfig:
     was)."""
     repeat_penalty: float = 1.0
     """Score lost by a track already played in the session."""
+    exploration: float = field(default=0.0, metadata={"min": 0.0, "max": 1.0})
+    """Share of plays drawn uniformly from the catalog (epsilon-greedy exploration). 0 (the
+    default world): production plays only by its scores, so its logs are confounded by its taste
+    estimates; a platform that explores can undo that (benchmarks/NOTES.md)."""
     seed: int = field(default=1, metadata={"min": 0})
     """Seed of the taste estimates."""
 
@@ -109,6 +113,9 @@ class ProductionPolicy:
         scores -= scores.max(axis=1, keepdims=True)
         probs = np.exp(scores)
         result: np.ndarray = probs / probs.sum(axis=1, keepdims=True)
+        if cfg.exploration:
+            result *= 1.0 - cfg.exploration
+            result += cfg.exploration / result.shape[1]
         return result
 
     def sample(

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -62,3 +64,25 @@ def test_default_config_meets_size_floor() -> None:
 def test_default_dataset_size() -> None:
     dataset = DatasetConfig().create()
     assert len(dataset.logs) >= 200_000
+
+
+def test_exploration_mixes_production_with_uniform_plays() -> None:
+    """epsilon of production's probability mass is spread evenly; the rest keeps its scores."""
+    config = DatasetConfig(n_listeners=20, n_sessions=40, seed=5)
+    exploring = replace(config, policy=replace(config.policy, exploration=0.3))
+    (_, plain), (_, explores) = config.build_world(), exploring.build_world()
+    rng = np.random.default_rng(0)
+    args = {
+        "listener": rng.integers(0, 20, 6),
+        "mode": rng.integers(0, 4, 6),
+        "history": rng.integers(-1, 1200, (6, 5)),
+        "position": np.full(6, 5),
+        "last_skipped": rng.random(6) < 0.5,
+    }
+    p, q = plain.track_probabilities(**args), explores.track_probabilities(**args)
+    np.testing.assert_allclose(q, 0.7 * p + 0.3 / p.shape[1], rtol=1e-12)
+    np.testing.assert_allclose(q.sum(axis=1), 1.0)
+    logs = exploring.create().logs
+    assert logs["propensity"].min() >= 0.3 / 1200 * (1 - 1e-9)
+    # every logged play has at least the uniform share; without exploration, some had less
+    assert config.create().logs["propensity"].min() < 0.3 / 1200

@@ -126,14 +126,16 @@ def test_sessions_that_break_the_schema_are_named(tiny, change, match) -> None:
 def test_cli_generate_keeps_the_shipped_catalog_and_records_what_it_used(tmp_path) -> None:
     out = tmp_path / "logs.parquet"
     made = _cli(
-        "generate", "--out", str(out), "--listeners", "20", "--sessions", "40", "--seed", "7"
-    )
+        "generate", "--out", str(out), "--listeners", "20", "--sessions", "40", "--seed", "7",
+        "--exploration", "0.1",
+    )  # fmt: skip
     assert made.returncode == 0, made.stderr
     record = json.loads((tmp_path / "logs.config.json").read_text())
     assert record["catalog"]["fingerprint"] == defaults.default_catalog().fingerprint()
     assert "catalog" not in record["dataset"]  # not generated from the config's catalog part
     assert record["dataset"]["seed"] == 7 and record["dataset"]["population"]["n_listeners"] == 20
     assert record["dataset"]["population"]["seed"] == 8
+    assert record["dataset"]["policy"]["exploration"] == 0.1
 
 
 def test_cli_generate_checks_out_first_and_writes_all_files_or_none(tmp_path) -> None:
@@ -142,6 +144,9 @@ def test_cli_generate_checks_out_first_and_writes_all_files_or_none(tmp_path) ->
     assert refused.returncode == 2 and "is a directory" in refused.stderr
     assert "Traceback" not in refused.stderr and "generating" not in refused.stderr
     assert _cli("generate", "--out", str(tmp_path / "logs.csv")).returncode == 2
+    explore = _cli("generate", "--out", str(tmp_path / "logs.parquet"), "--exploration", "1.5")
+    assert explore.returncode == 2 and explore.stderr.count("\n") == 1
+    assert "exploration" in explore.stderr and "1.5" in explore.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["dir.parquet"]
 
 
