@@ -37,7 +37,8 @@ class ProductionPolicyConfig:
     exploration: float = field(default=0.0, metadata={"min": 0.0, "max": 1.0})
     """Share of plays drawn uniformly from the catalog (epsilon-greedy exploration). 0 (the
     default world): production plays only by its scores, so its logs are confounded by its taste
-    estimates; a platform that explores can undo that (benchmarks/NOTES.md)."""
+    estimates; logs that explore show the world model what production would not have played
+    (README, "What exploration in the logs buys")."""
     seed: int = field(default=1, metadata={"min": 0})
     """Seed of the taste estimates."""
 
