@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -58,9 +61,6 @@ def test_vector_env_rejects_bad_actions() -> None:
 
 def test_stepping_the_envs_never_imports_torch() -> None:
     # torch takes seconds to import: env steps (one candidate per session) keep numpy's kernels
-    import subprocess
-    import sys
-
     code = """
 import sys, gymnasium as gym, numpy as np, amrs_gym
 for env_id in ("AMRS-Calm-v0", "AMRS-Calm-Pessimistic-v0"):
